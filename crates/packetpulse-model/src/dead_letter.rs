@@ -1,0 +1,40 @@
+//! The dead-letter record: what goes to `sessions.dlq` when input is refused, so nothing is lost silently.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::timestamp;
+use crate::validate::FieldError;
+
+/// One refused input with everything needed to understand and replay it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The input exactly as received (one event's JSON, or the whole frame when it was not JSON at all).
+    pub raw_payload: String,
+    /// One-line summary of why it was refused.
+    pub reason: String,
+    /// Every field-level problem, when the input was parsed far enough to have them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Who sent it: the API key's name or the JWT subject; absent when the refusing planet does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The planet that refused it, e.g. `venus`.
+    pub source: String,
+    /// Where a consumer read it, for records dead-lettered downstream of Kafka.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_partition: Option<i32>,
+    /// Offset within `kafka_partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_offset: Option<i64>,
+    /// When it was refused, UTC.
+    #[serde(with = "timestamp::rfc3339")]
+    pub refused_at: DateTime<Utc>,
+}
+
+impl DeadLetter {
+    /// The JSON payload for the dead-letter topic.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a DeadLetter always serialises: all its keys are strings")
+    }
+}

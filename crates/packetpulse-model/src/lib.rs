@@ -1,0 +1,23 @@
+//! The PacketPulse event contract, shared by every planet.
+//!
+//! A vehicle sends a [`WireEvent`] (JSON, see `ARCHITECTURE.md`); [`parse_frame`] and [`parse_event`] turn the bytes
+//! of a WebSocket frame into validated events or into a precise list of [`FieldError`]s; Venus then stamps each
+//! valid event into a [`PublishedEvent`] (event id filled in, `received_at` added) and publishes it to
+//! [`topics::SESSIONS`]. Everything downstream reads `PublishedEvent`. The crate does no I/O.
+
+mod dead_letter;
+mod event;
+mod event_id;
+pub mod geo;
+pub mod names;
+mod parse;
+mod timestamp;
+mod validate;
+
+pub use dead_letter::DeadLetter;
+pub use event::{DeliveryEvent, DeliveryStatus, PublishedEvent, WireEvent};
+pub use event_id::{EVENT_ID_NAMESPACE, derive_event_id};
+pub use geo::GeoPoint;
+pub use names::topics;
+pub use parse::{FrameError, FrameEvent, parse_event, parse_frame};
+pub use validate::{FieldError, ValidationErrors, limits};

@@ -1,0 +1,344 @@
+//! Validation: turns one JSON object into a [`WireEvent`], or into every problem it has, each with its field path.
+//!
+//! Fields are read one by one from the untyped JSON rather than through a derived `Deserialize`, because serde
+//! stops at the first error while a sender deserves the whole list in one reply.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::event::{DeliveryEvent, DeliveryStatus, WireEvent};
+use crate::timestamp;
+
+/// The bounds the contract puts on a value. Public so that senders (and docs) can quote them.
+pub mod limits {
+    /// Longest id (`device_id`, `vehicle_id`, `session_id`, `order_id`), in characters.
+    pub const MAX_ID_CHARS: usize = 64;
+    /// Longest `route_name`, in characters.
+    pub const MAX_ROUTE_NAME_CHARS: usize = 256;
+    /// Fastest plausible `speed_kmh`.
+    pub const MAX_SPEED_KMH: f64 = 1000.0;
+    /// Earliest accepted `timestamp`, RFC 3339 (ClickHouse's `DateTime` starts at the Unix epoch).
+    pub const MIN_TIMESTAMP: &str = "1970-01-01T00:00:00Z";
+    /// First rejected `timestamp`, RFC 3339 (ClickHouse's `DateTime` ends in 2106).
+    pub const MAX_TIMESTAMP_EXCLUSIVE: &str = "2100-01-01T00:00:00Z";
+}
+
+/// One problem with an input, e.g. `current_lat: 91.2 is outside [-90, 90]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// Where the problem is: a field name, `[3].field` inside a batch, `[3]` or `$` for a whole element.
+    pub field: String,
+    /// What is wrong, in words a sender can act on.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem at `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in one event; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(transparent)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    pub(crate) fn single(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+
+    /// The problems, in field order.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    /// Takes the problems out.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+
+    /// Prefixes every path with a batch index: `current_lat` becomes `[3].current_lat`, `$` becomes `[3]`.
+    pub fn at_index(self, index: usize) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|e| {
+                    let field = if e.field == "$" {
+                        format!("[{index}]")
+                    } else {
+                        format!("[{index}].{}", e.field)
+                    };
+                    FieldError {
+                        field,
+                        message: e.message,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Validates one event given as a JSON value.
+pub(crate) fn validate_value(value: &Value) -> Result<WireEvent, ValidationErrors> {
+    match value {
+        Value::Object(object) => validate_object(object),
+        other => Err(ValidationErrors::single(FieldError::new(
+            "$",
+            format!("expected an event object, got {}", describe(other)),
+        ))),
+    }
+}
+
+fn validate_object(object: &Map<String, Value>) -> Result<WireEvent, ValidationErrors> {
+    let mut fields = Fields {
+        object,
+        errors: Vec::new(),
+    };
+    let device_id = fields.id("device_id");
+    let vehicle_id = fields.id("vehicle_id");
+    let session_id = fields.id("session_id");
+    let order_id = fields.id("order_id");
+    let status = fields.status("status");
+    let timestamp = fields.timestamp("timestamp");
+    let start_lat = fields.latitude("start_lat");
+    let start_lon = fields.longitude("start_lon");
+    let end_lat = fields.latitude("end_lat");
+    let end_lon = fields.longitude("end_lon");
+    let current_lat = fields.latitude("current_lat");
+    let current_lon = fields.longitude("current_lon");
+    let event_id = fields.optional("event_id", Fields::event_id);
+    let seq = fields.optional("seq", |f, name, v| f.unsigned(name, v, u64::MAX));
+    let speed_kmh = fields.optional("speed_kmh", |f, name, v| {
+        f.number_in(name, v, 0.0, limits::MAX_SPEED_KMH, "[0, 1000]")
+    });
+    let heading_deg = fields.optional("heading_deg", |f, name, v| {
+        f.number_in(name, v, 0.0, 360.0, "[0, 360]")
+    });
+    let route_name = fields.optional("route_name", |f, name, v| {
+        f.string(name, v, limits::MAX_ROUTE_NAME_CHARS, true)
+    });
+    let waypoint_count = fields
+        .optional("waypoint_count", |f, name, v| {
+            f.unsigned(name, v, u32::MAX.into())
+        })
+        .map(|count| count.map(|c| u32::try_from(c).expect("bounded by u32::MAX above")));
+
+    if !fields.errors.is_empty() {
+        return Err(ValidationErrors(fields.errors));
+    }
+    // With no error recorded, every field was read: the `?`s below never fire.
+    let event = (|| {
+        let event = DeliveryEvent {
+            device_id: device_id?,
+            vehicle_id: vehicle_id?,
+            session_id: session_id?,
+            order_id: order_id?,
+            status: status?,
+            timestamp: timestamp?,
+            start_lat: start_lat?,
+            start_lon: start_lon?,
+            end_lat: end_lat?,
+            end_lon: end_lon?,
+            current_lat: current_lat?,
+            current_lon: current_lon?,
+            seq: seq?,
+            speed_kmh: speed_kmh?,
+            heading_deg: heading_deg?,
+            route_name: route_name?,
+            waypoint_count: waypoint_count?,
+        };
+        Some(WireEvent {
+            event_id: event_id?,
+            event,
+        })
+    })();
+    Ok(event.expect("no error was recorded, so every field was read"))
+}
+
+/// Reads fields of one object, recording each problem instead of stopping at it.
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    fn fail<T>(&mut self, field: &str, message: String) -> Option<T> {
+        self.errors.push(FieldError::new(field, message));
+        None
+    }
+
+    fn required(&mut self, name: &str) -> Option<&'a Value> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => {
+                self.errors.push(FieldError::new(name, "is required"));
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    /// An optional field: absent or `null` is `Some(None)`; a present value goes through `read`; `None` is an error.
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        read: impl FnOnce(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<Option<T>> {
+        let object = self.object;
+        match object.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => read(self, name, value).map(Some),
+        }
+    }
+
+    fn id(&mut self, name: &str) -> Option<String> {
+        let value = self.required(name)?;
+        self.string(name, value, limits::MAX_ID_CHARS, false)
+    }
+
+    fn string(&mut self, name: &str, value: &Value, max_chars: usize, allow_empty: bool) -> Option<String> {
+        let Value::String(text) = value else {
+            return self.fail(name, format!("expected a string, got {}", describe(value)));
+        };
+        let chars = text.chars().count();
+        if chars == 0 && !allow_empty {
+            return self.fail(name, "must not be empty".into());
+        }
+        if chars > max_chars {
+            return self.fail(
+                name,
+                format!("is {chars} characters long, at most {max_chars} allowed"),
+            );
+        }
+        // Ids become Kafka keys, file paths and URL segments, and the event-id derivation separates fields with
+        // a newline: control characters have no business there.
+        if text.chars().any(char::is_control) {
+            return self.fail(name, "must not contain control characters".into());
+        }
+        Some(text.clone())
+    }
+
+    fn status(&mut self, name: &str) -> Option<DeliveryStatus> {
+        let value = self.required(name)?;
+        let Value::String(text) = value else {
+            return self.fail(name, format!("expected a string, got {}", describe(value)));
+        };
+        match text.parse() {
+            Ok(status) => Some(status),
+            Err(unknown) => self.fail(name, format!("{unknown}")),
+        }
+    }
+
+    fn timestamp(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let value = self.required(name)?;
+        let Value::String(text) = value else {
+            return self.fail(
+                name,
+                format!("expected an RFC 3339 timestamp string, got {}", describe(value)),
+            );
+        };
+        let Some(t) = timestamp::parse(text) else {
+            return self.fail(
+                name,
+                format!(
+                    "{text:?} is not an RFC 3339 timestamp (e.g. 2024-05-01T12:30:00Z; without an offset it is \
+                     taken as UTC)"
+                ),
+            );
+        };
+        let min = timestamp::parse(limits::MIN_TIMESTAMP).expect("constant is valid");
+        let max = timestamp::parse(limits::MAX_TIMESTAMP_EXCLUSIVE).expect("constant is valid");
+        if t < min || t >= max {
+            return self.fail(name, format!("{text} is outside [1970-01-01, 2100-01-01)"));
+        }
+        Some(t)
+    }
+
+    fn latitude(&mut self, name: &str) -> Option<f64> {
+        let value = self.required(name)?;
+        self.number_in(name, value, -90.0, 90.0, "[-90, 90]")
+    }
+
+    fn longitude(&mut self, name: &str) -> Option<f64> {
+        let value = self.required(name)?;
+        self.number_in(name, value, -180.0, 180.0, "[-180, 180]")
+    }
+
+    fn number_in(&mut self, name: &str, value: &Value, min: f64, max: f64, range: &str) -> Option<f64> {
+        let Some(number) = value.as_f64() else {
+            return self.fail(name, format!("expected a number, got {}", describe(value)));
+        };
+        if !number.is_finite() || number < min || number > max {
+            return self.fail(name, format!("{value} is outside {range}"));
+        }
+        Some(number)
+    }
+
+    fn unsigned(&mut self, name: &str, value: &Value, max: u64) -> Option<u64> {
+        match value.as_u64() {
+            Some(n) if n <= max => Some(n),
+            Some(n) => self.fail(name, format!("{n} is larger than {max}")),
+            None => self.fail(
+                name,
+                format!("expected a non-negative integer, got {}", describe(value)),
+            ),
+        }
+    }
+
+    fn event_id(&mut self, name: &str, value: &Value) -> Option<Uuid> {
+        let Value::String(text) = value else {
+            return self.fail(name, format!("expected a UUID string, got {}", describe(value)));
+        };
+        match Uuid::parse_str(text) {
+            Ok(id) if id.is_nil() => self.fail(name, "must not be the nil UUID".into()),
+            Ok(id) => Some(id),
+            Err(_) => self.fail(name, format!("{text:?} is not a UUID")),
+        }
+    }
+}
+
+/// A short description of a JSON value for error messages; long values are cut so replies stay small.
+fn describe(value: &Value) -> String {
+    const MAX: usize = 40;
+    let kind = match value {
+        Value::Null => return "null".into(),
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => return "an array".into(),
+        Value::Object(_) => return "an object".into(),
+    };
+    let text = value.to_string();
+    if text.chars().count() > MAX {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{kind} ({cut}…)")
+    } else {
+        format!("{kind} ({text})")
+    }
+}

@@ -1,0 +1,117 @@
+//! ClickHouse: Debian's `clickhouse-server` 18.16 (or any newer one on PATH) with the config checked into
+//! `infrastructure/clickhouse/local/`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::process::ServerProcess;
+use crate::wait::{free_port, http_status, wait_for_server};
+use crate::{Error, run_dir, tools, unique_name};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A ClickHouse server on free ports.
+#[derive(Debug)]
+pub struct ClickHouse {
+    http_port: u16,
+    tcp_port: u16,
+    process: Mutex<ServerProcess>,
+    // Declared last: removed after the process stopped.
+    _dir: tempfile::TempDir,
+}
+
+impl ClickHouse {
+    /// Starts a server and waits until it answers `/ping`.
+    pub fn start() -> Result<Self, Error> {
+        let program = tools::find(
+            "clickhouse-server",
+            &["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"],
+        )?;
+        let config = config_file()?;
+        let dir = run_dir::server_dir("clickhouse")?;
+        let (http_port, tcp_port) = (free_port()?, free_port()?);
+        let path = dir.path().display();
+        let args = [
+            format!("--config-file={}", config.display()),
+            "--".into(),
+            format!("--path={path}/"),
+            format!("--tmp_path={path}/tmp/"),
+            format!("--user_files_path={path}/user_files/"),
+            format!("--format_schema_path={path}/format_schemas/"),
+            format!("--http_port={http_port}"),
+            format!("--tcp_port={tcp_port}"),
+        ];
+        let process = ServerProcess::start("clickhouse", &program, args, dir.path())?;
+        let server = Self {
+            http_port,
+            tcp_port,
+            process: Mutex::new(process),
+            _dir: dir,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn wait_ready(&self) -> Result<(), Error> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
+        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        wait_for_server(
+            &mut process,
+            &format!("ClickHouse on {addr}"),
+            READY_TIMEOUT,
+            || match http_status(addr, "/ping")? {
+                200 => Ok(()),
+                code => Err(format!("/ping answered {code}")),
+            },
+        )
+    }
+
+    /// The HTTP URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// The native-protocol port (for `clickhouse-client --port`).
+    pub fn tcp_port(&self) -> u16 {
+        self.tcp_port
+    }
+
+    /// A client for the `default` database. Validation is off: 18.16 cannot describe result types the way the
+    /// crate's validation expects (see ARCHITECTURE.md).
+    pub fn client(&self) -> clickhouse::Client {
+        clickhouse::Client::default()
+            .with_url(self.url())
+            .with_validation(false)
+    }
+
+    /// Creates a database no other test uses and returns its name and a client bound to it.
+    pub async fn fresh_database(&self) -> Result<(String, clickhouse::Client), Error> {
+        let name = unique_name("test");
+        self.client()
+            .query(&format!("CREATE DATABASE {name}"))
+            .execute()
+            .await?;
+        Ok((name.clone(), self.client().with_database(name)))
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after a grace period); for outage tests.
+    pub fn stop(&self) {
+        self.process.lock().unwrap_or_else(|p| p.into_inner()).stop();
+    }
+
+    /// Starts it again on the same ports and data, and waits until it is ready.
+    pub fn restart(&self) -> Result<(), Error> {
+        self.process.lock().unwrap_or_else(|p| p.into_inner()).restart()?;
+        self.wait_ready()
+    }
+}
+
+/// `infrastructure/clickhouse/local/config.xml` of this repository, found from this crate's location.
+fn config_file() -> Result<PathBuf, Error> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infrastructure/clickhouse/local/config.xml");
+    path.canonicalize()
+        .map_err(Error::io(format!("ClickHouse config {}", path.display())))
+}

@@ -1,0 +1,223 @@
+//! Server processes: started with output to a log file, stopped by PID on drop, restartable on the same port and
+//! data directory (for outage and crash tests).
+//!
+//! Every process is spawned from one long-lived thread and asks the kernel to SIGKILL it when that thread dies
+//! (`PR_SET_PDEATHSIG`). The thread lives as long as the test binary, so servers shared through statics, which
+//! are never dropped, still die with the binary, even when it is killed.
+
+#![allow(unsafe_code)] // prctl and kill: two libc calls, each commented where made.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How long a server gets to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What to run: kept so the same server can be started again after a stop.
+#[derive(Debug, Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<OsString>,
+    working_dir: PathBuf,
+    log: PathBuf,
+}
+
+/// A running (or stopped) server process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    name: &'static str,
+    launch: Launch,
+    child: Option<Child>,
+}
+
+impl ServerProcess {
+    /// Starts `program args…` in `working_dir`, appending stdout and stderr to `{working_dir}/{name}.log`.
+    pub fn start(
+        name: &'static str,
+        program: &Path,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+        working_dir: &Path,
+    ) -> Result<Self, Error> {
+        let launch = Launch {
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+            working_dir: working_dir.to_owned(),
+            log: working_dir.join(format!("{name}.log")),
+        };
+        let mut process = Self {
+            name,
+            launch,
+            child: None,
+        };
+        process.restart()?;
+        Ok(process)
+    }
+
+    /// The server's name, e.g. `tansu`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The PID, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The log file with the server's output.
+    pub fn log_path(&self) -> &Path {
+        &self.launch.log
+    }
+
+    /// Starts the process again with the same command, directory and log (after [`stop`](Self::stop) or
+    /// [`kill`](Self::kill)). A no-op if it runs.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        if self.is_running() {
+            return Ok(());
+        }
+        let launch = &self.launch;
+        let open_log = || OpenOptions::new().create(true).append(true).open(&launch.log);
+        let log = open_log().map_err(Error::io(format!("opening {}", launch.log.display())))?;
+        let log_err = log
+            .try_clone()
+            .map_err(Error::io("duplicating the log file handle"))?;
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .current_dir(&launch.working_dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        let child = spawn_from_reaper_thread(command).map_err(|source| Error::Spawn {
+            server: self.name,
+            program: launch.program.clone(),
+            source,
+        })?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Whether the process is alive.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// `Err` with the log's tail if the process has exited; for readiness loops.
+    pub fn check_alive(&mut self) -> Result<(), Error> {
+        let Some(child) = &mut self.child else {
+            return Err(Error::Unsupported(format!("{} is stopped", self.name)));
+        };
+        match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(Error::ExitedEarly {
+                server: self.name,
+                status: status.to_string(),
+                log: self.launch.log.clone(),
+                tail: self.log_tail(40),
+            }),
+            Err(e) => Err(Error::io(format!("waiting for {}", self.name))(e)),
+        }
+    }
+
+    /// Graceful stop: SIGTERM, then SIGKILL if it has not exited after a grace period. Waits for the exit.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if matches!(child.try_wait(), Ok(None)) {
+            let pid = libc::pid_t::try_from(child.id()).expect("PIDs fit pid_t");
+            // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so it cannot name another process.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Crash: SIGKILL, no chance to flush. Waits for the exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        read_tail(&self.launch.log, lines).unwrap_or_else(|e| format!("(log unreadable: {e})"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn read_tail(path: &Path, lines: usize) -> io::Result<String> {
+    const MAX_BYTES: u64 = 64 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(MAX_BYTES)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    Ok(all[all.len().saturating_sub(lines)..].join("\n"))
+}
+
+type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
+
+/// Spawns `command` from the reaper thread (see the module docs).
+fn spawn_from_reaper_thread(command: Command) -> io::Result<Child> {
+    static REAPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let sender = REAPER.get_or_init(|| {
+        let (sender, requests) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testkit-reaper".into())
+            .spawn(move || {
+                // Lives until the process exits: the receiver's sender is in a static and never dropped.
+                for (mut command, reply) in requests {
+                    let _ = reply.send(spawn_with_parent_death_signal(&mut command));
+                }
+            })
+            .expect("spawning the testkit's reaper thread");
+        Mutex::new(sender)
+    });
+    let (reply, response) = mpsc::channel();
+    sender
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .send((command, reply))
+        .map_err(|_| io::Error::other("the testkit's reaper thread is gone"))?;
+    response
+        .recv()
+        .map_err(|_| io::Error::other("the testkit's reaper thread did not answer"))?
+}
+
+fn spawn_with_parent_death_signal(command: &mut Command) -> io::Result<Child> {
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}

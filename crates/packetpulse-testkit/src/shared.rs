@@ -1,0 +1,38 @@
+//! One server of each kind per test binary, started on first use and killed when the binary exits (see
+//! [`crate::ServerProcess`]). Tests sharing them isolate themselves with unique names; a test that stops or
+//! restarts a server must start its own instead.
+
+use std::sync::OnceLock;
+
+use crate::{ClickHouse, Error, Kafka, S3Server};
+
+fn shared<T>(
+    cell: &'static OnceLock<Result<T, String>>,
+    server: &'static str,
+    start: impl FnOnce() -> Result<T, Error>,
+) -> Result<&'static T, Error> {
+    cell.get_or_init(|| start().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|message| Error::SharedUnavailable {
+            server,
+            message: message.clone(),
+        })
+}
+
+/// The test binary's tansu broker.
+pub fn shared_kafka() -> Result<&'static Kafka, Error> {
+    static KAFKA: OnceLock<Result<Kafka, String>> = OnceLock::new();
+    shared(&KAFKA, "tansu broker", Kafka::start_tansu)
+}
+
+/// The test binary's ClickHouse server.
+pub fn shared_clickhouse() -> Result<&'static ClickHouse, Error> {
+    static CLICKHOUSE: OnceLock<Result<ClickHouse, String>> = OnceLock::new();
+    shared(&CLICKHOUSE, "ClickHouse server", ClickHouse::start)
+}
+
+/// The test binary's S3 server.
+pub fn shared_s3() -> Result<&'static S3Server, Error> {
+    static S3: OnceLock<Result<S3Server, String>> = OnceLock::new();
+    shared(&S3, "S3 server", S3Server::start)
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs everything the native run and the tests need, idempotently.
+#
+#   apt:   clickhouse-server/-client 18.16 (Debian), build tools for rdkafka's bundled librdkafka
+#   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
+#
+# Each step prints how long it took. A step whose result is already present is skipped, so a
+# second run costs seconds. Source infrastructure/local/env.sh to get the tools on PATH.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
+
+TANSU_VERSION=0.6.0
+S3S_FS_VERSION=0.14.1
+
+step() { # step NAME COMMAND... — run a step and print its duration
+    local name=$1 start=$SECONDS
+    shift
+    echo "==> install: $name"
+    "$@"
+    echo "==> install: $name done in $((SECONDS - start)) s"
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_packages=(clickhouse-server clickhouse-client curl build-essential pkg-config cmake zlib1g-dev libssl-dev
+    libsasl2-dev protobuf-compiler python3-venv)
+
+install_apt() {
+    local missing=()
+    for p in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "    apt packages already installed"
+        return
+    fi
+    echo "    missing: ${missing[*]}"
+    as_root apt-get update -qq
+    # The clickhouse-server package's postinst may try to start a service; we never use it.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# cargo_tool BINARY CRATE VERSION [cargo install args...]
+cargo_tool() {
+    local bin=$1 crate=$2 version=$3
+    shift 3
+    local stamp="$PACKETPULSE_TOOLS/.installed-$crate-$version"
+    if [ -x "$PACKETPULSE_TOOLS/bin/$bin" ] && [ -f "$stamp" ]; then
+        echo "    $crate $version already installed"
+        return
+    fi
+    # Own target dir per tool: an interrupted build resumes instead of starting over, and the
+    # project's target dir is not churned by the tools' feature sets.
+    local build_dir="$PACKETPULSE_TOOLS/build/$crate"
+    if ! CARGO_TARGET_DIR="$build_dir" cargo install --locked --root "$PACKETPULSE_TOOLS" \
+        --version "$version" "$crate" "$@"; then
+        echo "    --locked failed; retrying with a fresh resolution" >&2
+        CARGO_TARGET_DIR="$build_dir" cargo install --root "$PACKETPULSE_TOOLS" --version "$version" "$crate" "$@"
+    fi
+    touch "$stamp"
+    rm -rf "$build_dir" # several GiB of intermediate artefacts, not needed once installed
+}
+
+mkdir -p "$PACKETPULSE_TOOLS/bin"
+total_start=$SECONDS
+step "apt packages (${apt_packages[*]})" install_apt
+step "s3s-fs $S3S_FS_VERSION (S3 server, ~11 min the first time)" \
+    cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
+step "tansu $TANSU_VERSION (Kafka broker, 20-35 min the first time)" \
+    cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
+echo "==> install: all done in $((SECONDS - total_start)) s"

@@ -21,10 +21,10 @@ pub mod limits {
     pub const MAX_ROUTE_NAME_CHARS: usize = 256;
     /// Fastest plausible `speed_kmh`.
     pub const MAX_SPEED_KMH: f64 = 1000.0;
-    /// Earliest accepted `timestamp`, RFC 3339 (ClickHouse's `DateTime` starts at the Unix epoch).
-    pub const MIN_TIMESTAMP: &str = "1970-01-01T00:00:00Z";
-    /// First rejected `timestamp`, RFC 3339 (ClickHouse's `DateTime` ends in 2106).
-    pub const MAX_TIMESTAMP_EXCLUSIVE: &str = "2100-01-01T00:00:00Z";
+    /// Earliest accepted `timestamp`, Unix seconds: 1970-01-01T00:00:00Z (ClickHouse's `DateTime` starts there).
+    pub const MIN_TIMESTAMP_UNIX_S: i64 = 0;
+    /// First rejected `timestamp`, Unix seconds: 2100-01-01T00:00:00Z (ClickHouse's `DateTime` ends in 2106).
+    pub const MAX_TIMESTAMP_UNIX_S_EXCLUSIVE: i64 = 4_102_444_800;
 }
 
 /// One problem with an input, e.g. `current_lat: 91.2 is outside [-90, 90]`.
@@ -136,11 +136,9 @@ fn validate_object(object: &Map<String, Value>) -> Result<WireEvent, ValidationE
     let event_id = fields.optional("event_id", Fields::event_id);
     let seq = fields.optional("seq", |f, name, v| f.unsigned(name, v, u64::MAX));
     let speed_kmh = fields.optional("speed_kmh", |f, name, v| {
-        f.number_in(name, v, 0.0, limits::MAX_SPEED_KMH, "[0, 1000]")
+        f.number_in(name, v, 0.0, limits::MAX_SPEED_KMH)
     });
-    let heading_deg = fields.optional("heading_deg", |f, name, v| {
-        f.number_in(name, v, 0.0, 360.0, "[0, 360]")
-    });
+    let heading_deg = fields.optional("heading_deg", |f, name, v| f.number_in(name, v, 0.0, 360.0));
     let route_name = fields.optional("route_name", |f, name, v| {
         f.string(name, v, limits::MAX_ROUTE_NAME_CHARS, true)
     });
@@ -272,9 +270,7 @@ impl<'a> Fields<'a> {
                 ),
             );
         };
-        let min = timestamp::parse(limits::MIN_TIMESTAMP).expect("constant is valid");
-        let max = timestamp::parse(limits::MAX_TIMESTAMP_EXCLUSIVE).expect("constant is valid");
-        if t < min || t >= max {
+        if !(limits::MIN_TIMESTAMP_UNIX_S..limits::MAX_TIMESTAMP_UNIX_S_EXCLUSIVE).contains(&t.timestamp()) {
             return self.fail(name, format!("{text} is outside [1970-01-01, 2100-01-01)"));
         }
         Some(t)
@@ -282,20 +278,21 @@ impl<'a> Fields<'a> {
 
     fn latitude(&mut self, name: &str) -> Option<f64> {
         let value = self.required(name)?;
-        self.number_in(name, value, -90.0, 90.0, "[-90, 90]")
+        self.number_in(name, value, -90.0, 90.0)
     }
 
     fn longitude(&mut self, name: &str) -> Option<f64> {
         let value = self.required(name)?;
-        self.number_in(name, value, -180.0, 180.0, "[-180, 180]")
+        self.number_in(name, value, -180.0, 180.0)
     }
 
-    fn number_in(&mut self, name: &str, value: &Value, min: f64, max: f64, range: &str) -> Option<f64> {
+    /// A number in `[min, max]`; the message quotes the bounds as written in the contract, e.g. `[-90, 90]`.
+    fn number_in(&mut self, name: &str, value: &Value, min: f64, max: f64) -> Option<f64> {
         let Some(number) = value.as_f64() else {
             return self.fail(name, format!("expected a number, got {}", describe(value)));
         };
         if !number.is_finite() || number < min || number > max {
-            return self.fail(name, format!("{value} is outside {range}"));
+            return self.fail(name, format!("{value} is outside [{min}, {max}]"));
         }
         Some(number)
     }

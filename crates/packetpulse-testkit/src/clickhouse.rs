@@ -3,11 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::process::ServerProcess;
-use crate::wait::{free_port, http_status, wait_for_server};
+use crate::supervised::Supervised;
+use crate::wait::{free_port, http_status};
 use crate::{Error, run_dir, tools, unique_name};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -17,7 +17,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ClickHouse {
     http_port: u16,
     tcp_port: u16,
-    process: Mutex<ServerProcess>,
+    server: Supervised,
     // Declared last: removed after the process stopped.
     _dir: tempfile::TempDir,
 }
@@ -44,28 +44,22 @@ impl ClickHouse {
             format!("--tcp_port={tcp_port}"),
         ];
         let process = ServerProcess::start("clickhouse", &program, args, dir.path())?;
-        let server = Self {
-            http_port,
-            tcp_port,
-            process: Mutex::new(process),
-            _dir: dir,
-        };
-        server.wait_ready()?;
-        Ok(server)
-    }
-
-    fn wait_ready(&self) -> Result<(), Error> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
-        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
-        wait_for_server(
-            &mut process,
-            &format!("ClickHouse on {addr}"),
+        let addr = SocketAddr::from(([127, 0, 0, 1], http_port));
+        let server = Supervised::start(
+            process,
+            format!("ClickHouse on {addr}"),
             READY_TIMEOUT,
-            || match http_status(addr, "/ping")? {
+            move || match http_status(addr, "/ping")? {
                 200 => Ok(()),
                 code => Err(format!("/ping answered {code}")),
             },
-        )
+        )?;
+        Ok(Self {
+            http_port,
+            tcp_port,
+            server,
+            _dir: dir,
+        })
     }
 
     /// The HTTP URL, e.g. `http://127.0.0.1:40123`.
@@ -98,13 +92,12 @@ impl ClickHouse {
 
     /// Stops the server (SIGTERM, then SIGKILL after a grace period); for outage tests.
     pub fn stop(&self) {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).stop();
+        self.server.stop();
     }
 
     /// Starts it again on the same ports and data, and waits until it is ready.
     pub fn restart(&self) -> Result<(), Error> {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).restart()?;
-        self.wait_ready()
+        self.server.restart()
     }
 }
 

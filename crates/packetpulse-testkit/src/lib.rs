@@ -22,6 +22,7 @@ mod process;
 mod run_dir;
 mod s3;
 mod shared;
+mod supervised;
 mod tools;
 mod wait;
 

@@ -2,13 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 
 use crate::process::ServerProcess;
-use crate::wait::{free_port, http_status, wait_for_server};
+use crate::supervised::Supervised;
+use crate::wait::{free_port, http_status};
 use crate::{Error, run_dir, tools, unique_name};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,7 +19,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct S3Server {
     port: u16,
-    process: Mutex<ServerProcess>,
+    server: Supervised,
     // Declared last: removed after the process stopped.
     dir: tempfile::TempDir,
 }
@@ -51,22 +51,12 @@ impl S3Server {
             root.display().to_string(),
         ];
         let process = ServerProcess::start("s3s-fs", &program, args, dir.path())?;
-        let server = Self {
-            port,
-            process: Mutex::new(process),
-            dir,
-        };
-        server.wait_ready()?;
-        Ok(server)
-    }
-
-    fn wait_ready(&self) -> Result<(), Error> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         // Any HTTP answer will do: an unsigned request is refused, which proves the server is up.
-        wait_for_server(&mut process, &format!("s3s-fs on {addr}"), READY_TIMEOUT, || {
+        let server = Supervised::start(process, format!("s3s-fs on {addr}"), READY_TIMEOUT, move || {
             http_status(addr, "/").map(|_| ())
-        })
+        })?;
+        Ok(Self { port, server, dir })
     }
 
     /// The endpoint URL, e.g. `http://127.0.0.1:40123`.
@@ -117,12 +107,11 @@ impl S3Server {
 
     /// Stops the server; for outage tests.
     pub fn stop(&self) {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).stop();
+        self.server.stop();
     }
 
     /// Starts it again on the same port and data, and waits until it is ready.
     pub fn restart(&self) -> Result<(), Error> {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).restart()?;
-        self.wait_ready()
+        self.server.restart()
     }
 }

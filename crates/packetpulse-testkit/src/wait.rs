@@ -6,7 +6,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::process::ServerProcess;
 
 /// Time between two polls.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -35,37 +34,6 @@ where
             });
         }
         tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-/// Blocking version for server start-up, which runs outside any runtime: polls until `check` is `Ok`, failing
-/// at once, with its log, if the process died.
-pub(crate) fn wait_for_server(
-    process: &mut ServerProcess,
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Result<(), String>,
-) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        process.check_alive()?;
-        let problem = match check() {
-            Ok(()) => return Ok(()),
-            Err(problem) => problem,
-        };
-        if Instant::now() >= deadline {
-            return Err(Error::NotReady {
-                what: what.into(),
-                timeout,
-                last_problem: problem,
-                log_tail: format!(
-                    "\nlast lines of {}:\n{}",
-                    process.log_path().display(),
-                    process.log_tail(40)
-                ),
-            });
-        }
-        std::thread::sleep(POLL_INTERVAL);
     }
 }
 

@@ -4,7 +4,6 @@
 //! tansu resolves the sqlite path against its working directory, so it runs inside its data directory.
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -14,7 +13,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::process::ServerProcess;
-use crate::wait::{free_port, wait_for_server};
+use crate::supervised::Supervised;
+use crate::wait::free_port;
 use crate::{Error, run_dir, tools};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,7 +22,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub(super) struct Tansu {
     port: u16,
-    process: Mutex<ServerProcess>,
+    server: Supervised,
     // Declared last: removed after the process stopped.
     _dir: tempfile::TempDir,
 }
@@ -43,20 +43,9 @@ impl Tansu {
             "sqlite://tansu.db",
         ];
         let process = ServerProcess::start("tansu", &program, args, dir.path())?;
-        let broker = Self {
-            port,
-            process: Mutex::new(process),
-            _dir: dir,
-        };
-        broker.wait_ready()?;
-        Ok(broker)
-    }
-
-    fn wait_ready(&self) -> Result<(), Error> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let bootstrap = self.bootstrap_servers();
-        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
-        wait_for_server(&mut process, &format!("tansu on {addr}"), READY_TIMEOUT, || {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let bootstrap = format!("127.0.0.1:{port}");
+        let server = Supervised::start(process, format!("tansu on {addr}"), READY_TIMEOUT, move || {
             TcpStream::connect_timeout(&addr, Duration::from_secs(1)).map_err(|e| format!("connect: {e}"))?;
             let consumer: BaseConsumer = ClientConfig::new()
                 .set("bootstrap.servers", &bootstrap)
@@ -66,6 +55,11 @@ impl Tansu {
                 .fetch_metadata(None, Duration::from_secs(2))
                 .map(|_| ())
                 .map_err(|e| format!("metadata: {e}"))
+        })?;
+        Ok(Self {
+            port,
+            server,
+            _dir: dir,
         })
     }
 
@@ -94,19 +88,18 @@ impl Tansu {
     }
 
     pub(super) fn stop(&self) {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).stop();
+        self.server.stop();
     }
 
     pub(super) fn kill(&self) {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).kill();
+        self.server.kill();
     }
 
     pub(super) fn restart(&self) -> Result<(), Error> {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).restart()?;
-        self.wait_ready()
+        self.server.restart()
     }
 
     pub(super) fn pid(&self) -> Option<u32> {
-        self.process.lock().unwrap_or_else(|p| p.into_inner()).pid()
+        self.server.pid()
     }
 }

@@ -45,6 +45,16 @@ install_apt() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+install_rust_components() {
+    local installed
+    installed=$(rustup component list --installed 2>/dev/null || true)
+    if grep -q '^rustfmt' <<<"$installed" && grep -q '^clippy' <<<"$installed"; then
+        echo "    rustfmt and clippy already installed"
+        return
+    fi
+    rustup component add rustfmt clippy
+}
+
 # cargo_tool BINARY CRATE VERSION [cargo install args...]
 cargo_tool() {
     local bin=$1 crate=$2 version=$3
@@ -68,7 +78,8 @@ cargo_tool() {
 
 mkdir -p "$PACKETPULSE_TOOLS/bin"
 total_start=$SECONDS
-step "apt packages (${apt_packages[*]})" install_apt
+step "apt packages" install_apt
+step "rustfmt and clippy" install_rust_components
 step "s3s-fs $S3S_FS_VERSION (S3 server, ~11 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
 step "tansu $TANSU_VERSION (Kafka broker, 20-35 min the first time)" \

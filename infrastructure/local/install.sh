@@ -80,8 +80,8 @@ mkdir -p "$PACKETPULSE_TOOLS/bin"
 total_start=$SECONDS
 step "apt packages" install_apt
 step "rustfmt and clippy" install_rust_components
-step "s3s-fs $S3S_FS_VERSION (S3 server, ~11 min the first time)" \
+step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
-step "tansu $TANSU_VERSION (Kafka broker, 20-35 min the first time)" \
+step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
     cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
 echo "==> install: all done in $((SECONDS - total_start)) s"

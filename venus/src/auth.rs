@@ -1,0 +1,158 @@
+//! Who is talking: API keys (compared in constant time) and device JWTs (HS256 or RS256, `exp` and `aud` checked).
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::Error;
+
+/// An authenticated client, as named in logs, metrics and dead letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `api-key:<name>` or `jwt:<subject>`.
+    pub name: String,
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// Why credentials were refused; the message goes to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No configured key matches.
+    #[error("invalid API key")]
+    UnknownApiKey,
+    /// The JWT failed validation (signature, expiry, audience, …).
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// JWTs are not configured on this gateway.
+    #[error("token authentication is not enabled on this gateway; use an API key")]
+    TokensDisabled,
+}
+
+/// The credentials Venus accepts.
+pub struct Authenticator {
+    /// SHA-256 of each key with its client name: comparing fixed-size digests keeps the comparison constant-time
+    /// whatever the key lengths.
+    api_keys: Vec<([u8; 32], String)>,
+    jwt: Option<(DecodingKey, Validation)>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+impl Authenticator {
+    /// Builds from `name:key,name:key`, an optional HS256 secret and an optional RS256 public key (PEM).
+    pub fn new(
+        api_keys: &str,
+        hs256_secret: Option<&str>,
+        rs256_public_key_pem: Option<&[u8]>,
+        audience: &str,
+    ) -> Result<Self, Error> {
+        let api_keys = parse_api_keys(api_keys)?;
+        let jwt = match (hs256_secret, rs256_public_key_pem) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "set either an HS256 secret or an RS256 public key, not both".into(),
+                ));
+            }
+            (Some(secret), None) => Some((DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256)),
+            (None, Some(pem)) => Some((
+                DecodingKey::from_rsa_pem(pem)
+                    .map_err(|e| Error::Config(format!("RS256 public key: {e}")))?,
+                Algorithm::RS256,
+            )),
+            (None, None) => None,
+        }
+        .map(|(key, algorithm)| {
+            let mut validation = Validation::new(algorithm);
+            validation.set_audience(&[audience]);
+            validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+            (key, validation)
+        });
+        Ok(Self { api_keys, jwt })
+    }
+
+    /// Checks an API key against every configured key, without stopping at the first match.
+    pub fn api_key(&self, presented: &str) -> Result<Identity, AuthError> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut matched: Option<&str> = None;
+        for (expected, name) in &self.api_keys {
+            if bool::from(expected.ct_eq(&digest)) {
+                matched = Some(name);
+            }
+        }
+        matched
+            .map(|name| Identity {
+                name: format!("api-key:{name}"),
+            })
+            .ok_or(AuthError::UnknownApiKey)
+    }
+
+    /// Validates a device JWT.
+    pub fn token(&self, token: &str) -> Result<Identity, AuthError> {
+        let (key, validation) = self.jwt.as_ref().ok_or(AuthError::TokensDisabled)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        Ok(Identity {
+            name: format!("jwt:{}", data.claims.sub),
+        })
+    }
+}
+
+fn parse_api_keys(text: &str) -> Result<Vec<([u8; 32], String)>, Error> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, key) = pair
+                .split_once(':')
+                .filter(|(name, key)| !name.is_empty() && !key.is_empty())
+                .ok_or_else(|| Error::Config(format!("API key entry {:?} is not name:key", redact(pair))))?;
+            Ok((Sha256::digest(key.as_bytes()).into(), name.to_owned()))
+        })
+        .collect()
+}
+
+/// The name part of a `name:key` entry, for error messages that must not print the key.
+fn redact(pair: &str) -> String {
+    match pair.split_once(':') {
+        Some((name, _)) => format!("{name}:…"),
+        None => "…".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_identify_their_client() {
+        let auth = Authenticator::new("mars:k1, partner:k2", None, None, "aud").unwrap();
+        assert_eq!(auth.api_key("k2").unwrap().name, "api-key:partner");
+        assert_eq!(auth.api_key("k3"), Err(AuthError::UnknownApiKey));
+        assert_eq!(auth.api_key(""), Err(AuthError::UnknownApiKey));
+        assert_eq!(auth.token("x"), Err(AuthError::TokensDisabled));
+    }
+
+    #[test]
+    fn malformed_key_lists_are_config_errors_without_the_key() {
+        let error = Authenticator::new("mars-secret", None, None, "aud")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("is not name:key") && !error.contains("mars-secret"),
+            "{error}"
+        );
+        assert!(Authenticator::new("mars:", None, None, "aud").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! Venus' configuration: one struct, from command-line flags or environment variables (see README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The API key `make up` and the tests use. DEV DEFAULT: replace it anywhere but a laptop.
+pub const DEV_API_KEYS: &str = "mars:packetpulse-dev-key";
+
+/// Everything Venus needs to run.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "venus",
+    version,
+    about = "PacketPulse WebSocket gateway: events in, Kafka out"
+)]
+pub struct Config {
+    /// Address to listen on for WebSocket clients, `/health`, `/ready` and `/metrics`.
+    #[arg(long, env = "VENUS_LISTEN", default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub kafka_bootstrap_servers: String,
+
+    /// Topic for valid events.
+    #[arg(long, env = "VENUS_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
+    pub topic: String,
+
+    /// Topic for rejected input.
+    #[arg(long, env = "VENUS_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER)]
+    pub dead_letter_topic: String,
+
+    /// Partitions of the events topic when Venus creates it.
+    #[arg(long, env = "VENUS_TOPIC_PARTITIONS", default_value_t = 6)]
+    pub topic_partitions: i32,
+
+    /// Replication factor of the topics when Venus creates them.
+    #[arg(long, env = "VENUS_TOPIC_REPLICATION", default_value_t = 1)]
+    pub topic_replication: i32,
+
+    /// API keys as `name:key` pairs separated by commas. The name identifies the client in logs and the DLQ.
+    #[arg(long, env = "VENUS_API_KEYS", default_value = DEV_API_KEYS, hide_env_values = true)]
+    pub api_keys: String,
+
+    /// HS256 secret for device JWTs; JWTs are refused when neither this nor an RS256 key is set.
+    #[arg(long, env = "VENUS_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+
+    /// PEM file with the RS256 public key for device JWTs.
+    #[arg(long, env = "VENUS_JWT_RS256_PUBLIC_KEY_FILE")]
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+
+    /// Required `aud` claim of device JWTs.
+    #[arg(long, env = "VENUS_JWT_AUDIENCE", default_value = "packetpulse-venus")]
+    pub jwt_audience: String,
+
+    /// Largest accepted text frame, bytes.
+    #[arg(long, env = "VENUS_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Most events in one frame.
+    #[arg(long, env = "VENUS_MAX_EVENTS_PER_FRAME", default_value_t = 1000)]
+    pub max_events_per_frame: usize,
+
+    /// Most concurrent WebSocket connections.
+    #[arg(long, env = "VENUS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Frames one connection may have in flight (received, not yet answered) before Venus stops reading it.
+    #[arg(long, env = "VENUS_MAX_FRAMES_IN_FLIGHT", default_value_t = 256)]
+    pub max_frames_in_flight: usize,
+
+    /// Events all connections together may have waiting for Kafka; beyond it, Venus stops reading sockets.
+    #[arg(long, env = "VENUS_MAX_EVENTS_IN_FLIGHT", default_value_t = 200_000)]
+    pub max_events_in_flight: usize,
+
+    /// A connection that sends nothing for this long is closed (also the time allowed to authenticate).
+    #[arg(long, env = "VENUS_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// How long Kafka may take to acknowledge an event before the frame is answered with a retryable error.
+    #[arg(long, env = "VENUS_DELIVERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub delivery_timeout: Duration,
+
+    /// Producer `linger.ms`: how long to wait to fill a batch.
+    #[arg(long, env = "VENUS_KAFKA_LINGER_MS", default_value_t = 5)]
+    pub kafka_linger_ms: u32,
+
+    /// Log as JSON lines (for containers) instead of human-readable text.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The defaults with a given broker: what tests and benchmarks start from.
+    pub fn for_broker(bootstrap_servers: &str) -> Self {
+        let mut config = Self::parse_from(["venus"]);
+        config.kafka_bootstrap_servers = bootstrap_servers.to_owned();
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+}

@@ -1,0 +1,118 @@
+//! Venus, PacketPulse's WebSocket gateway: authenticates vehicles, validates every event against the contract in
+//! `packetpulse-model`, publishes valid events to Kafka (`sessions`, key = session id) and refused input to the
+//! dead-letter topic, and answers each frame only once Kafka has everything in it.
+//!
+//! Pipeline: source = WebSocket frames (`session`), transform = validation and normalisation (`frame`),
+//! sink = Kafka (`publish`).
+
+pub mod auth;
+mod config;
+mod error;
+pub mod frame;
+mod http;
+mod metrics;
+pub mod protocol;
+mod publish;
+mod session;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::{Config, DEV_API_KEYS};
+pub use error::Error;
+
+use crate::auth::Authenticator;
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::publish::Publisher;
+
+/// A bound, ready-to-run Venus (topics exist, port is open). Tests use it to learn the port before running.
+pub struct Venus {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Venus {
+    /// Checks the configuration, connects to Kafka, creates missing topics and binds the listen address.
+    pub async fn bind(config: Config) -> Result<Self, Error> {
+        if config.max_events_per_frame > config.max_events_in_flight {
+            return Err(Error::Config(format!(
+                "VENUS_MAX_EVENTS_PER_FRAME ({}) must not exceed VENUS_MAX_EVENTS_IN_FLIGHT ({})",
+                config.max_events_per_frame, config.max_events_in_flight
+            )));
+        }
+        let public_key = match &config.jwt_rs256_public_key_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                Error::Config(format!("reading the RS256 public key {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let auth = Authenticator::new(
+            &config.api_keys,
+            config.jwt_hs256_secret.as_deref(),
+            public_key.as_deref(),
+            &config.jwt_audience,
+        )?;
+        if config.api_keys == DEV_API_KEYS {
+            tracing::warn!("using the development API key; set VENUS_API_KEYS for anything but a local run");
+        }
+        let publisher = Publisher::new(&config)?;
+        publisher.ensure_topics(&config).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let state = Arc::new(AppState {
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            auth,
+            publisher,
+            metrics: Metrics::new(),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        });
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the port is chosen by the OS when configured as 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, answers every frame in flight, closes the
+    /// sockets with 1001 and flushes the producer.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+        let state = self.state;
+        let token = state.shutdown.clone();
+        tracing::info!(addr = %self.listener.local_addr().map_err(Error::Serve)?, "venus listening");
+        axum::serve(self.listener, http::router(state.clone()))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, answering frames in flight");
+                token.cancel();
+            })
+            .await
+            .map_err(Error::Serve)?;
+        state.sessions.close();
+        state.sessions.wait().await;
+        state.publisher.flush(state.config.delivery_timeout).await;
+        tracing::info!("venus stopped");
+        Ok(())
+    }
+}
+
+/// Binds and runs Venus until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    Venus::bind(config).await?.run(shutdown).await
+}

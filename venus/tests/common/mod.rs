@@ -1,0 +1,213 @@
+//! Test plumbing: a Venus on a free port against a testkit broker, a WebSocket client, and a topic reader.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use packetpulse_testkit::Kafka;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use venus::{Config, Venus};
+
+pub const API_KEY: &str = "test-key";
+
+/// A running Venus; shut it down with [`RunningVenus::shutdown`] (or let the test end).
+pub struct RunningVenus {
+    pub addr: SocketAddr,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), venus::Error>>,
+}
+
+impl RunningVenus {
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Triggers a graceful shutdown and waits for `run` to return.
+    pub async fn shutdown(mut self) -> Result<(), venus::Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(60), &mut self.task)
+            .await
+            .expect("venus stops")
+            .expect("no panic")
+    }
+}
+
+/// A config for `kafka` with unique topics and the test API key.
+pub fn config_for(kafka: &Kafka) -> Config {
+    let mut config = Config::for_broker(&kafka.bootstrap_servers());
+    config.topic = packetpulse_testkit::unique_name("sessions");
+    config.dead_letter_topic = format!("{}.dlq", config.topic);
+    config.api_keys = format!("test-client:{API_KEY}");
+    config.topic_partitions = 3;
+    config
+}
+
+/// Starts Venus with `config`; the topics are created on the mock cluster first (it has no admin API).
+pub async fn start(kafka: &Kafka, config: Config) -> RunningVenus {
+    if kafka.kind() == packetpulse_testkit::KafkaKind::Mock {
+        kafka
+            .create_topic(&config.topic, config.topic_partitions)
+            .await
+            .unwrap();
+        kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
+    }
+    let venus = Venus::bind(config.clone()).await.expect("venus binds");
+    let addr = venus.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(venus.run(async move {
+        let _ = stopped.await;
+    }));
+    RunningVenus {
+        addr,
+        config,
+        stop: Some(stop),
+        task,
+    }
+}
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connects without authenticating.
+pub async fn connect(venus: &RunningVenus) -> Client {
+    let (client, _) = tokio_tungstenite::connect_async(venus.ws_url())
+        .await
+        .expect("websocket connects");
+    client
+}
+
+/// Connects and authenticates with the test API key, checking the reply.
+pub async fn connect_authenticated(venus: &RunningVenus) -> Client {
+    let mut client = connect(venus).await;
+    send_text(
+        &mut client,
+        &format!(r#"{{"type":"authentication","api_key":"{API_KEY}"}}"#),
+    )
+    .await;
+    let reply = next_json(&mut client).await;
+    assert_eq!(reply["status"], "authenticated", "{reply}");
+    client
+}
+
+pub async fn send_text(client: &mut Client, text: &str) {
+    client.send(WsMessage::Text(text.into())).await.expect("send");
+}
+
+/// The next text message as JSON, failing after 30 s.
+pub async fn next_json(client: &mut Client) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), client.next())
+            .await
+            .expect("a reply within 30 s")
+            .expect("connection open")
+            .expect("no protocol error");
+        match message {
+            WsMessage::Text(text) => return serde_json::from_str(&text).expect("replies are JSON"),
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            other => panic!("expected a text reply, got {other:?}"),
+        }
+    }
+}
+
+/// Waits for the server to close the connection; returns the close code and reason.
+pub async fn expect_close(client: &mut Client) -> (u16, String) {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), client.next())
+            .await
+            .expect("closed within 30 s");
+        match message {
+            Some(Ok(WsMessage::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(WsMessage::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// A record read back from a topic.
+#[derive(Debug)]
+pub struct Record {
+    pub key: Option<String>,
+    pub payload: Value,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Reads exactly `count` records from every partition of `topic` (from the beginning), failing after 60 s, and
+/// checks for 1 s more that no further record arrives.
+pub fn read_topic(kafka: &Kafka, topic: &str, count: usize) -> Vec<Record> {
+    let records = read_topic_until_quiet(kafka, topic, count);
+    assert_eq!(records.len(), count, "unexpected extra records in {topic}");
+    records
+}
+
+/// Reads at least `count` records of `topic` (failing after 60 s), then whatever else arrives until it has been
+/// quiet for 1 s.
+pub fn read_topic_until_quiet(kafka: &Kafka, topic: &str, count: usize) -> Vec<Record> {
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", "venus-test-reader")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut records = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while records.len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {count} records in {topic}",
+            records.len()
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            records.push(Record::from(&message.unwrap()));
+        }
+    }
+    let mut quiet_until = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < quiet_until {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            records.push(Record::from(&message.unwrap()));
+            quiet_until = std::time::Instant::now() + Duration::from_secs(1);
+        }
+    }
+    records
+}
+
+impl From<&rdkafka::message::BorrowedMessage<'_>> for Record {
+    fn from(message: &rdkafka::message::BorrowedMessage<'_>) -> Self {
+        Self {
+            key: message.key().map(|k| String::from_utf8(k.to_vec()).unwrap()),
+            payload: serde_json::from_slice(message.payload().unwrap()).unwrap(),
+            partition: message.partition(),
+            offset: message.offset(),
+        }
+    }
+}
+
+/// An event in the original simulator's shape.
+pub fn original_event(session: &str, status: &str, lat: f64) -> Value {
+    serde_json::json!({
+        "device_id": "device-1", "vehicle_id": "vehicle-1", "session_id": session, "order_id": "order-1",
+        "status": status, "timestamp": "2024-05-01T12:30:00.123456",
+        "start_lat": 37.975678, "start_lon": 23.767335, "end_lat": 37.98381, "end_lon": 23.727539,
+        "current_lat": lat, "current_lon": 23.765297
+    })
+}

@@ -14,7 +14,6 @@ mod metrics;
 pub mod protocol;
 mod publish;
 mod session;
-pub mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,12 +1,12 @@
 //! `venus`: parse the configuration, run the gateway until SIGTERM or Ctrl-C.
 
 use clap::Parser;
-use venus::{Config, telemetry};
+use venus::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    telemetry::init_tracing(config.log_json);
-    venus::run(config, telemetry::shutdown_signal()).await?;
+    packetpulse_ops::init_tracing(config.log_json);
+    venus::run(config, packetpulse_ops::shutdown_signal()).await?;
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! Prometheus metrics: connections, frames, events accepted and rejected by reason, publish latency.
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Venus' metrics, registered in a registry of their own (no globals: tests run several Venus at once).
 #[derive(Clone)]
@@ -93,11 +91,7 @@ impl Metrics {
 
     /// The text exposition format for `/metrics`.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("encoding to memory cannot fail");
-        String::from_utf8(buffer).expect("the text format is UTF-8")
+        packetpulse_ops::render_metrics(&self.registry)
     }
 }
 

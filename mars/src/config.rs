@@ -1,0 +1,146 @@
+//! Mars' configuration: one struct, from command-line flags or environment variables (see README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Whether the fleet stops after its sessions or keeps delivering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Every vehicle drives its sessions, then Mars waits for the last acknowledgement and exits (the original).
+    UntilComplete,
+    /// Vehicles start a new session after each delivery, until Mars is stopped.
+    Continuous,
+}
+
+/// Everything Mars needs to run.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mars",
+    version,
+    about = "PacketPulse fleet simulator: vehicles on real routes, streamed to Venus"
+)]
+pub struct Config {
+    /// Venus' WebSocket URL.
+    #[arg(long, env = "MARS_VENUS_URL", default_value = "ws://127.0.0.1:8000/ws")]
+    pub venus_url: String,
+
+    /// API key to authenticate with (DEV DEFAULT: the key Venus accepts out of the box).
+    #[arg(
+        long,
+        env = "MARS_API_KEY",
+        default_value = "packetpulse-dev-key",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+
+    /// Device JWT to authenticate with instead of the API key (sent as `Authorization: Bearer`).
+    #[arg(long, env = "MARS_JWT", hide_env_values = true)]
+    pub jwt: Option<String>,
+
+    /// Number of vehicles.
+    #[arg(long, env = "MARS_VEHICLES", default_value_t = 10)]
+    pub vehicles: usize,
+
+    /// Sessions each vehicle drives in `until-complete` mode.
+    #[arg(long, env = "MARS_SESSIONS_PER_VEHICLE", default_value_t = 1)]
+    pub sessions_per_vehicle: usize,
+
+    /// Run mode.
+    #[arg(long, env = "MARS_MODE", value_enum, default_value_t = Mode::UntilComplete)]
+    pub mode: Mode,
+
+    /// Wall-clock time between two events of a vehicle.
+    #[arg(long, env = "MARS_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+
+    /// Simulated driving time per event (defaults to the interval; larger values fast-forward the fleet).
+    #[arg(long, env = "MARS_STEP", value_parser = humantime::parse_duration)]
+    pub step: Option<Duration>,
+
+    /// Vehicles start within this much simulated time of each other (and pause this long at most between
+    /// sessions in continuous mode).
+    #[arg(long, env = "MARS_START_SPREAD", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub start_spread: Duration,
+
+    /// Slowest cruising speed, km/h.
+    #[arg(long, env = "MARS_MIN_SPEED_KMH", default_value_t = 25.0)]
+    pub min_speed_kmh: f64,
+
+    /// Fastest cruising speed, km/h.
+    #[arg(long, env = "MARS_MAX_SPEED_KMH", default_value_t = 50.0)]
+    pub max_speed_kmh: f64,
+
+    /// GeoJSON file or directory of files with LineString routes; default: the ten Athens routes built in.
+    #[arg(long, env = "MARS_ROUTES")]
+    pub routes: Option<PathBuf>,
+
+    /// Seed for routes, speeds, start times and ids: the same seed gives the same run.
+    #[arg(long, env = "MARS_SEED", default_value_t = 1)]
+    pub seed: u64,
+
+    /// WebSocket connections the fleet is multiplexed over.
+    #[arg(long, env = "MARS_CONNECTIONS", default_value_t = 4)]
+    pub connections: usize,
+
+    /// Most events per frame.
+    #[arg(long, env = "MARS_BATCH_SIZE", default_value_t = 100)]
+    pub batch_size: usize,
+
+    /// Frames sent but not yet answered, per connection.
+    #[arg(long, env = "MARS_MAX_FRAMES_IN_FLIGHT", default_value_t = 32)]
+    pub max_frames_in_flight: usize,
+
+    /// Events a connection may hold unacknowledged (queued or in flight) before its vehicles pause.
+    #[arg(long, env = "MARS_MAX_BUFFERED_EVENTS", default_value_t = 1_000_000)]
+    pub max_buffered_events: usize,
+
+    /// Fault injection: random GPS noise of up to this many metres on the current position.
+    #[arg(long, env = "MARS_GPS_JITTER_M", default_value_t = 0.0)]
+    pub gps_jitter_m: f64,
+
+    /// Fault injection: probability that an event is sent twice (same event id).
+    #[arg(long, env = "MARS_DUPLICATE_RATE", default_value_t = 0.0)]
+    pub duplicate_rate: f64,
+
+    /// Fault injection: probability that an event is held back and sent after the vehicle's next one.
+    #[arg(long, env = "MARS_OUT_OF_ORDER_RATE", default_value_t = 0.0)]
+    pub out_of_order_rate: f64,
+
+    /// Fault injection: drop every connection abruptly this often (no close handshake).
+    #[arg(long, env = "MARS_DROP_CONNECTION_EVERY", value_parser = humantime::parse_duration)]
+    pub drop_connection_every: Option<Duration>,
+
+    /// Write every acknowledged event as `event_id session_id seq` to this file, for reconciliation.
+    #[arg(long, env = "MARS_EVENTS_LOG")]
+    pub events_log: Option<PathBuf>,
+
+    /// How often to print progress.
+    #[arg(long, env = "MARS_PROGRESS_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub progress_interval: Duration,
+
+    /// Address for `/health` and `/metrics`.
+    #[arg(long, env = "MARS_METRICS_LISTEN", default_value = "0.0.0.0:9100")]
+    pub metrics_listen: SocketAddr,
+
+    /// Log as JSON lines (for containers) instead of human-readable text.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The defaults pointed at a Venus URL, metrics on a free port: what tests and benchmarks start from.
+    pub fn for_venus(venus_url: &str) -> Self {
+        let mut config = Self::parse_from(["mars"]);
+        config.venus_url = venus_url.to_owned();
+        config.metrics_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+
+    /// Simulated time per event.
+    pub fn step(&self) -> Duration {
+        self.step.unwrap_or(self.interval)
+    }
+}

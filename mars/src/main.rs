@@ -1,0 +1,12 @@
+//! `mars`: parse the configuration, run the fleet until it is done or SIGTERM/Ctrl-C arrives.
+
+use clap::Parser;
+use mars::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    packetpulse_ops::init_tracing(config.log_json);
+    mars::run(config, packetpulse_ops::shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Test plumbing: Venus in-process against a testkit broker, Mars pointed at it, and reconciliation of Mars'
+//! events log with what the topic holds.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use packetpulse_testkit::Kafka;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+pub const API_KEY: &str = "mars-test-key";
+
+pub struct RunningVenus {
+    pub url: String,
+    pub topic: String,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), venus::Error>>,
+}
+
+impl RunningVenus {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+pub async fn start_venus(kafka: &Kafka, adjust: impl FnOnce(&mut venus::Config)) -> RunningVenus {
+    let mut config = venus::Config::for_broker(&kafka.bootstrap_servers());
+    config.topic = packetpulse_testkit::unique_name("sessions");
+    config.dead_letter_topic = format!("{}.dlq", config.topic);
+    config.api_keys = format!("mars:{API_KEY}");
+    config.topic_partitions = 3;
+    adjust(&mut config);
+    if kafka.kind() == packetpulse_testkit::KafkaKind::Mock {
+        kafka
+            .create_topic(&config.topic, config.topic_partitions)
+            .await
+            .unwrap();
+        kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
+    }
+    let topic = config.topic.clone();
+    let venus = venus::Venus::bind(config).await.unwrap();
+    let url = format!("ws://{}/ws", venus.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(venus.run(async move {
+        let _ = stopped.await;
+    }));
+    RunningVenus {
+        url,
+        topic,
+        stop,
+        task,
+    }
+}
+
+/// A fast-forwarded fleet: 20 ms ticks of 10 s driving each, starting within 30 s of simulated time.
+pub fn fast_fleet(venus: &RunningVenus, vehicles: usize, events_log: &Path) -> mars::Config {
+    let mut config = mars::Config::for_venus(&venus.url);
+    config.api_key = API_KEY.into();
+    config.vehicles = vehicles;
+    config.interval = Duration::from_millis(20);
+    config.step = Some(Duration::from_secs(10));
+    config.start_spread = Duration::from_secs(30);
+    config.events_log = Some(events_log.to_owned());
+    config.progress_interval = Duration::from_secs(2);
+    config
+}
+
+/// One line of Mars' events log.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Acked {
+    pub event_id: String,
+    pub session_id: String,
+    pub seq: u64,
+}
+
+pub fn read_events_log(path: &Path) -> Vec<Acked> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut parts = line.split(' ');
+            Acked {
+                event_id: parts.next().unwrap().into(),
+                session_id: parts.next().unwrap().into(),
+                seq: parts.next().unwrap().parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// One record of the events topic.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub key: String,
+    pub event_id: String,
+    pub session_id: String,
+    pub seq: u64,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Reads the whole topic: at least `at_least` records (failing after 120 s), then until 2 s pass without one.
+pub fn read_topic(kafka: &Kafka, topic: &str, at_least: usize) -> Vec<Published> {
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", "mars-test-reader")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut records = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut quiet_until = std::time::Instant::now() + Duration::from_secs(2);
+    while records.len() < at_least || std::time::Instant::now() < quiet_until {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {at_least} records",
+            records.len()
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            let payload: serde_json::Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+            records.push(Published {
+                key: String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
+                event_id: payload["event_id"].as_str().unwrap().into(),
+                session_id: payload["session_id"].as_str().unwrap().into(),
+                seq: payload["seq"].as_u64().unwrap(),
+                partition: message.partition(),
+                offset: message.offset(),
+            });
+            quiet_until = std::time::Instant::now() + Duration::from_secs(2);
+        }
+    }
+    records
+}
+
+/// How often each event id appears in the topic.
+pub fn id_counts(records: &[Published]) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for record in records {
+        *counts.entry(record.event_id.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Per session, the seqs in topic order (each session lives on one partition).
+pub fn seqs_by_session(records: &[Published]) -> BTreeMap<&str, Vec<u64>> {
+    let mut sorted: Vec<&Published> = records.iter().collect();
+    sorted.sort_by_key(|r| (r.partition, r.offset));
+    let mut sessions: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for record in sorted {
+        sessions
+            .entry(record.session_id.as_str())
+            .or_default()
+            .push(record.seq);
+    }
+    sessions
+}

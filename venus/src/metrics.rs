@@ -8,6 +8,8 @@ pub struct Metrics {
     registry: Registry,
     /// Open WebSocket connections.
     pub connections: IntGauge,
+    /// Frames received and not yet answered, all connections.
+    pub frames_in_flight: IntGauge,
     /// Connections refused, by reason (`limit`, `auth`).
     pub connections_refused: IntCounterVec,
     /// Data frames answered, by outcome (`received`, `rejected`, `failed`).
@@ -28,6 +30,9 @@ impl Metrics {
         let registry = Registry::new();
         let connections =
             IntGauge::new("venus_connections", "Open WebSocket connections").expect("valid metric");
+        let frames_in_flight =
+            IntGauge::new("venus_frames_in_flight", "Frames received and not yet answered")
+                .expect("valid metric");
         let connections_refused = IntCounterVec::new(
             Opts::new(
                 "venus_connections_refused_total",
@@ -68,6 +73,7 @@ impl Metrics {
         .expect("valid metric");
         for collector in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(frames_in_flight.clone()),
             Box::new(connections_refused.clone()),
             Box::new(frames.clone()),
             Box::new(events_accepted.clone()),
@@ -80,6 +86,7 @@ impl Metrics {
         Self {
             registry,
             connections,
+            frames_in_flight,
             connections_refused,
             frames,
             events_accepted,

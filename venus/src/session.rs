@@ -126,6 +126,8 @@ impl Session {
             .await;
             let _ = close(&mut self.sink, close_code::AWAY, "server shutting down").await;
         }
+        // Frames never answered (the client left first) no longer count as in flight.
+        self.state.metrics.frames_in_flight.sub(self.pending.len() as i64);
         tracing::debug!(client = %self.identity, "session ended");
     }
 
@@ -158,14 +160,14 @@ impl Session {
                     match self.reserve(plan.message_count()).await {
                         Ok(reservation) => {
                             let reply = self.execute(plan, reservation);
-                            self.pending.push_back(reply);
+                            self.push_pending(reply);
                         }
                         Err(end) => {
                             let reply = FrameReply {
                                 retryable: true,
                                 ..FrameReply::refused("server shutting down before this frame reached Kafka: resend it")
                             };
-                            self.pending.push_back(Box::pin(async move { reply }));
+                            self.push_pending(Box::pin(async move { reply }));
                             return end;
                         }
                     }
@@ -260,7 +262,13 @@ impl Session {
         })
     }
 
+    fn push_pending(&mut self, reply: PendingReply) {
+        self.state.metrics.frames_in_flight.inc();
+        self.pending.push_back(reply);
+    }
+
     async fn reply(&mut self, reply: FrameReply) -> Result<(), axum::Error> {
+        self.state.metrics.frames_in_flight.dec();
         send_json(&mut self.sink, &reply).await
     }
 }

@@ -1,18 +1,28 @@
-//! Graceful shutdown: frames in flight are answered, then sockets close with 1001 (going away).
+//! Graceful shutdown: frames Venus has received are answered (after Kafka has them), then sockets close with
+//! 1001 (going away).
 
 #![allow(clippy::unwrap_used)] // In tests a panic is the failure report.
 
 mod common;
 
-use common::{config_for, connect_authenticated, next_json, original_event, send_text, start};
-use packetpulse_testkit::Kafka;
+use std::time::Duration;
+
+use common::{config_for, connect_authenticated, next_json, original_event, read_topic, send_text, start};
+use futures::StreamExt;
+use packetpulse_testkit::{Kafka, wait_until};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_in_flight_are_answered_before_the_socket_closes_with_1001() {
     let kafka = Kafka::start_mock().unwrap();
     let venus = start(&kafka, config_for(&kafka)).await;
+    let metrics_url = format!("http://{}/metrics", venus.addr);
+    let topic = venus.config.topic.clone();
     let mut client = connect_authenticated(&venus).await;
+
+    // With the broker down, frames are received but cannot be answered: they are in flight.
+    kafka.stop();
     for i in 0..20 {
         send_text(
             &mut client,
@@ -20,37 +30,42 @@ async fn frames_in_flight_are_answered_before_the_socket_closes_with_1001() {
         )
         .await;
     }
-    // Wait for the first reply so all frames have reached Venus' socket buffer, then shut down.
-    assert_eq!(next_json(&mut client).await["success"], true);
-    let stopping = tokio::spawn(venus.shutdown());
-    let mut answered = 1;
-    loop {
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            futures::StreamExt::next(&mut client),
-        )
-        .await
-        .unwrap()
-        {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
-                let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
-                assert!(
-                    reply == json!({"success": true, "message": "Data received", "accepted": 1})
-                        || reply["retryable"] == true,
-                    "every frame gets a definite answer: {reply}"
-                );
-                answered += 1;
-            }
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
-                assert_eq!(
-                    (u16::from(frame.code), frame.reason.as_str()),
-                    (1001, "server shutting down")
-                );
-                break;
-            }
-            other => panic!("unexpected {other:?}"),
+    wait_until("20 frames in flight", Duration::from_secs(30), || {
+        let url = metrics_url.clone();
+        async move {
+            let metrics = reqwest::get(url)
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(metrics
+                .lines()
+                .any(|line| line == "venus_frames_in_flight 20")
+                .then_some(()))
         }
+    })
+    .await
+    .unwrap();
+
+    let stopping = tokio::spawn(venus.shutdown());
+    kafka.restart().unwrap();
+    for _ in 0..20 {
+        assert_eq!(
+            next_json(&mut client).await,
+            json!({"success": true, "message": "Data received", "accepted": 1})
+        );
     }
-    assert_eq!(answered, 20, "one reply per frame before the close");
+    let close = tokio::time::timeout(Duration::from_secs(30), client.next())
+        .await
+        .unwrap();
+    let Some(Ok(Message::Close(Some(frame)))) = close else {
+        panic!("expected a close frame, got {close:?}")
+    };
+    assert_eq!(
+        (u16::from(frame.code), frame.reason.as_str()),
+        (1001, "server shutting down")
+    );
     stopping.await.unwrap().unwrap();
+    read_topic(&kafka, &topic, 20);
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use packetpulse_testkit::Kafka;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use tokio::sync::oneshot;
 
 pub const API_KEY: &str = "mars-test-key";
@@ -106,45 +105,23 @@ pub struct Published {
 
 /// Reads the whole topic: at least `at_least` records (failing after 120 s), then until 2 s pass without one.
 pub fn read_topic(kafka: &Kafka, topic: &str, at_least: usize) -> Vec<Published> {
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", "mars-test-reader")
-        .create()
+    let messages = kafka
+        .read_topic(topic, at_least, Duration::from_secs(2), Duration::from_secs(120))
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
-    let mut records = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let mut quiet_until = std::time::Instant::now() + Duration::from_secs(2);
-    while records.len() < at_least || std::time::Instant::now() < quiet_until {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {} of {at_least} records",
-            records.len()
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.unwrap();
+    messages
+        .iter()
+        .map(|message| {
             let payload: serde_json::Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
-            records.push(Published {
+            Published {
                 key: String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
                 event_id: payload["event_id"].as_str().unwrap().into(),
                 session_id: payload["session_id"].as_str().unwrap().into(),
                 seq: payload["seq"].as_u64().unwrap(),
                 partition: message.partition(),
                 offset: message.offset(),
-            });
-            quiet_until = std::time::Instant::now() + Duration::from_secs(2);
-        }
-    }
-    records
+            }
+        })
+        .collect()
 }
 
 /// How often each event id appears in the topic.

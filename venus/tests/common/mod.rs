@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use packetpulse_testkit::Kafka;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -154,52 +153,18 @@ pub fn read_topic(kafka: &Kafka, topic: &str, count: usize) -> Vec<Record> {
 /// Reads at least `count` records of `topic` (failing after 60 s), then whatever else arrives until it has been
 /// quiet for 1 s.
 pub fn read_topic_until_quiet(kafka: &Kafka, topic: &str, count: usize) -> Vec<Record> {
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", "venus-test-reader")
-        .create()
+    let messages = kafka
+        .read_topic(topic, count, Duration::from_secs(1), Duration::from_secs(60))
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
-    let mut records = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while records.len() < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {} of {count} records in {topic}",
-            records.len()
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-            records.push(Record::from(&message.unwrap()));
-        }
-    }
-    let mut quiet_until = std::time::Instant::now() + Duration::from_secs(1);
-    while std::time::Instant::now() < quiet_until {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            records.push(Record::from(&message.unwrap()));
-            quiet_until = std::time::Instant::now() + Duration::from_secs(1);
-        }
-    }
-    records
-}
-
-impl From<&rdkafka::message::BorrowedMessage<'_>> for Record {
-    fn from(message: &rdkafka::message::BorrowedMessage<'_>) -> Self {
-        Self {
+    messages
+        .iter()
+        .map(|message| Record {
             key: message.key().map(|k| String::from_utf8(k.to_vec()).unwrap()),
             payload: serde_json::from_slice(message.payload().unwrap()).unwrap(),
             partition: message.partition(),
             offset: message.offset(),
-        }
-    }
+        })
+        .collect()
 }
 
 /// An event in the original simulator's shape.

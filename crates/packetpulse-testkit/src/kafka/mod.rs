@@ -6,8 +6,11 @@ mod tansu;
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
+use std::time::Instant;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::{Error, unique_name, wait_until};
 
@@ -110,6 +113,47 @@ impl Kafka {
             },
         )
         .await
+    }
+
+    /// Reads every partition of `topic` from the beginning: at least `at_least` messages (failing once `timeout`
+    /// has passed), then more until `quiet` passes without one. Returns them in arrival order.
+    pub fn read_topic(
+        &self,
+        topic: &str,
+        at_least: usize,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<Vec<OwnedMessage>, Error> {
+        let consumer: BaseConsumer = self
+            .client_config()
+            .set("group.id", "testkit-topic-reader")
+            .create()?;
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        let deadline = Instant::now() + timeout;
+        let mut quiet_until = Instant::now() + quiet;
+        let mut messages = Vec::new();
+        while messages.len() < at_least || Instant::now() < quiet_until {
+            if messages.len() < at_least && Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    what: format!("{at_least} messages in topic {topic}"),
+                    timeout,
+                    last_problem: format!("only {} arrived", messages.len()),
+                    log_tail: String::new(),
+                });
+            }
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message?;
+                debug_assert!(message.topic() == topic);
+                messages.push(message.detach());
+                quiet_until = Instant::now() + quiet;
+            }
+        }
+        Ok(messages)
     }
 
     /// Takes the broker away (tansu: process stopped; mock: its brokers marked down). Clients see an outage.

@@ -4,7 +4,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::event::WireEvent;
-use crate::validate::{ValidationErrors, validate_value};
+use crate::validate::{ValidationErrors, validate_fast, validate_value};
 
 /// Why a whole frame was refused before looking at its events.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,12 @@ pub fn parse_frame(frame: &str) -> Result<Vec<FrameEvent<'_>>, FrameError> {
             })
             .collect())
     } else {
+        if let Some(event) = validate_fast(frame) {
+            return Ok(vec![FrameEvent {
+                raw: frame.trim(),
+                result: Ok(event),
+            }]);
+        }
         let value: Value = serde_json::from_str(frame).map_err(|e| FrameError::NotJson(e.to_string()))?;
         match value {
             Value::Object(_) => Ok(vec![FrameEvent {
@@ -65,6 +71,9 @@ pub fn parse_frame(frame: &str) -> Result<Vec<FrameEvent<'_>>, FrameError> {
 
 /// Validates the JSON text of one event.
 pub fn parse_event(json: &str) -> Result<WireEvent, ValidationErrors> {
+    if let Some(event) = validate_fast(json) {
+        return Ok(event);
+    }
     match serde_json::from_str::<Value>(json) {
         Ok(value) => validate_value(&value),
         Err(e) => Err(ValidationErrors::single(crate::FieldError::new(

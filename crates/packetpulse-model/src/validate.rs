@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::event::{DeliveryEvent, DeliveryStatus, WireEvent};
-use crate::timestamp;
 
 /// The bounds the contract puts on a value. Public so that senders (and docs) can quote them.
 pub mod limits {
@@ -224,22 +223,10 @@ impl<'a> Fields<'a> {
         let Value::String(text) = value else {
             return self.fail(name, format!("expected a string, got {}", describe(value)));
         };
-        let chars = text.chars().count();
-        if chars == 0 && !allow_empty {
-            return self.fail(name, "must not be empty".into());
+        match rules::text_problem(text, max_chars, allow_empty) {
+            Some(problem) => self.fail(name, problem),
+            None => Some(text.clone()),
         }
-        if chars > max_chars {
-            return self.fail(
-                name,
-                format!("is {chars} characters long, at most {max_chars} allowed"),
-            );
-        }
-        // Ids become Kafka keys, file paths and URL segments, and the event-id derivation separates fields with
-        // a newline: control characters have no business there.
-        if text.chars().any(char::is_control) {
-            return self.fail(name, "must not contain control characters".into());
-        }
-        Some(text.clone())
     }
 
     fn status(&mut self, name: &str) -> Option<DeliveryStatus> {
@@ -247,10 +234,9 @@ impl<'a> Fields<'a> {
         let Value::String(text) = value else {
             return self.fail(name, format!("expected a string, got {}", describe(value)));
         };
-        match text.parse() {
-            Ok(status) => Some(status),
-            Err(unknown) => self.fail(name, format!("{unknown}")),
-        }
+        rules::status(text)
+            .or_else(|problem| self.fail(name, problem).ok_or(()))
+            .ok()
     }
 
     fn timestamp(&mut self, name: &str) -> Option<DateTime<Utc>> {
@@ -261,19 +247,9 @@ impl<'a> Fields<'a> {
                 format!("expected an RFC 3339 timestamp string, got {}", describe(value)),
             );
         };
-        let Some(t) = timestamp::parse(text) else {
-            return self.fail(
-                name,
-                format!(
-                    "{text:?} is not an RFC 3339 timestamp (e.g. 2024-05-01T12:30:00Z; without an offset it is \
-                     taken as UTC)"
-                ),
-            );
-        };
-        if !(limits::MIN_TIMESTAMP_UNIX_S..limits::MAX_TIMESTAMP_UNIX_S_EXCLUSIVE).contains(&t.timestamp()) {
-            return self.fail(name, format!("{text} is outside [1970-01-01, 2100-01-01)"));
-        }
-        Some(t)
+        rules::timestamp(text)
+            .or_else(|problem| self.fail(name, problem).ok_or(()))
+            .ok()
     }
 
     fn latitude(&mut self, name: &str) -> Option<f64> {
@@ -291,7 +267,7 @@ impl<'a> Fields<'a> {
         let Some(number) = value.as_f64() else {
             return self.fail(name, format!("expected a number, got {}", describe(value)));
         };
-        if !number.is_finite() || number < min || number > max {
+        if !rules::in_range(number, min, max) {
             return self.fail(name, format!("{value} is outside [{min}, {max}]"));
         }
         Some(number)
@@ -312,12 +288,158 @@ impl<'a> Fields<'a> {
         let Value::String(text) = value else {
             return self.fail(name, format!("expected a UUID string, got {}", describe(value)));
         };
+        rules::event_id(text)
+            .or_else(|problem| self.fail(name, problem).ok_or(()))
+            .ok()
+    }
+}
+
+/// The rules themselves, shared by the fast path (which only asks whether a value passes) and the field-by-field
+/// path (which words the problem), so the two can never disagree.
+mod rules {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::limits;
+    use crate::event::DeliveryStatus;
+    use crate::timestamp;
+
+    /// Why a string is not acceptable, or `None`.
+    pub(super) fn text_problem(text: &str, max_chars: usize, allow_empty: bool) -> Option<String> {
+        let chars = text.chars().count();
+        if chars == 0 && !allow_empty {
+            return Some("must not be empty".into());
+        }
+        if chars > max_chars {
+            return Some(format!("is {chars} characters long, at most {max_chars} allowed"));
+        }
+        // Ids become Kafka keys, file paths and URL segments, and the event-id derivation separates fields with
+        // a newline: control characters have no business there.
+        if text.chars().any(char::is_control) {
+            return Some("must not contain control characters".into());
+        }
+        None
+    }
+
+    pub(super) fn status(text: &str) -> Result<DeliveryStatus, String> {
+        text.parse().map_err(|unknown| format!("{unknown}"))
+    }
+
+    pub(super) fn timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+        let t = timestamp::parse(text).ok_or_else(|| {
+            format!(
+                "{text:?} is not an RFC 3339 timestamp (e.g. 2024-05-01T12:30:00Z; without an offset it is taken \
+                 as UTC)"
+            )
+        })?;
+        if !(limits::MIN_TIMESTAMP_UNIX_S..limits::MAX_TIMESTAMP_UNIX_S_EXCLUSIVE).contains(&t.timestamp()) {
+            return Err(format!("{text} is outside [1970-01-01, 2100-01-01)"));
+        }
+        Ok(t)
+    }
+
+    pub(super) fn in_range(number: f64, min: f64, max: f64) -> bool {
+        number.is_finite() && number >= min && number <= max
+    }
+
+    pub(super) fn event_id(text: &str) -> Result<Uuid, String> {
         match Uuid::parse_str(text) {
-            Ok(id) if id.is_nil() => self.fail(name, "must not be the nil UUID".into()),
-            Ok(id) => Some(id),
-            Err(_) => self.fail(name, format!("{text:?} is not a UUID")),
+            Ok(id) if id.is_nil() => Err("must not be the nil UUID".into()),
+            Ok(id) => Ok(id),
+            Err(_) => Err(format!("{text:?} is not a UUID")),
         }
     }
+}
+
+/// The fast path: a typed parse that borrows strings and checks every rule, taken for the common case of a
+/// valid event. It only ever accepts what the field-by-field path accepts, with the same result; anything it
+/// does not accept (invalid, or merely unusual such as duplicate keys) goes the field-by-field way, which words
+/// every problem.
+pub(crate) fn validate_fast(json: &str) -> Option<WireEvent> {
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct Typed<'a> {
+        #[serde(borrow)]
+        device_id: Cow<'a, str>,
+        #[serde(borrow)]
+        vehicle_id: Cow<'a, str>,
+        #[serde(borrow)]
+        session_id: Cow<'a, str>,
+        #[serde(borrow)]
+        order_id: Cow<'a, str>,
+        #[serde(borrow)]
+        status: Cow<'a, str>,
+        #[serde(borrow)]
+        timestamp: Cow<'a, str>,
+        start_lat: f64,
+        start_lon: f64,
+        end_lat: f64,
+        end_lon: f64,
+        current_lat: f64,
+        current_lon: f64,
+        #[serde(default, borrow)]
+        event_id: Option<Cow<'a, str>>,
+        #[serde(default)]
+        seq: Option<u64>,
+        #[serde(default)]
+        speed_kmh: Option<f64>,
+        #[serde(default)]
+        heading_deg: Option<f64>,
+        #[serde(default, borrow)]
+        route_name: Option<Cow<'a, str>>,
+        #[serde(default)]
+        waypoint_count: Option<u32>,
+    }
+
+    let e: Typed<'_> = serde_json::from_str(json).ok()?;
+    let ids = [&e.device_id, &e.vehicle_id, &e.session_id, &e.order_id];
+    if ids
+        .iter()
+        .any(|id| rules::text_problem(id, limits::MAX_ID_CHARS, false).is_some())
+    {
+        return None;
+    }
+    let latitudes = [e.start_lat, e.end_lat, e.current_lat];
+    let longitudes = [e.start_lon, e.end_lon, e.current_lon];
+    if !latitudes.iter().all(|&lat| rules::in_range(lat, -90.0, 90.0))
+        || !longitudes.iter().all(|&lon| rules::in_range(lon, -180.0, 180.0))
+        || !e
+            .speed_kmh
+            .is_none_or(|v| rules::in_range(v, 0.0, limits::MAX_SPEED_KMH))
+        || !e.heading_deg.is_none_or(|v| rules::in_range(v, 0.0, 360.0))
+        || e.route_name
+            .as_deref()
+            .is_some_and(|n| rules::text_problem(n, limits::MAX_ROUTE_NAME_CHARS, true).is_some())
+    {
+        return None;
+    }
+    let event_id = match &e.event_id {
+        Some(text) => Some(rules::event_id(text).ok()?),
+        None => None,
+    };
+    Some(WireEvent {
+        event_id,
+        event: DeliveryEvent {
+            status: rules::status(&e.status).ok()?,
+            timestamp: rules::timestamp(&e.timestamp).ok()?,
+            device_id: e.device_id.into_owned(),
+            vehicle_id: e.vehicle_id.into_owned(),
+            session_id: e.session_id.into_owned(),
+            order_id: e.order_id.into_owned(),
+            start_lat: e.start_lat,
+            start_lon: e.start_lon,
+            end_lat: e.end_lat,
+            end_lon: e.end_lon,
+            current_lat: e.current_lat,
+            current_lon: e.current_lon,
+            seq: e.seq,
+            speed_kmh: e.speed_kmh,
+            heading_deg: e.heading_deg,
+            route_name: e.route_name.map(Cow::into_owned),
+            waypoint_count: e.waypoint_count,
+        },
+    })
 }
 
 /// A short description of a JSON value for error messages; long values are cut so replies stay small.
@@ -337,5 +459,69 @@ fn describe(value: &Value) -> String {
         format!("{kind} ({cut}…)")
     } else {
         format!("{kind} ({text})")
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{validate_fast, validate_value};
+
+    fn base() -> Value {
+        json!({
+            "device_id": "d-1", "vehicle_id": "v-1", "session_id": "s-1", "order_id": "o-1",
+            "status": "en_route", "timestamp": "2024-05-01T12:30:00.5Z",
+            "start_lat": 37.9, "start_lon": 23.7, "end_lat": 38.0, "end_lon": 23.8,
+            "current_lat": 37.95, "current_lon": 23.75, "seq": 3, "speed_kmh": 31.5, "heading_deg": 90,
+            "route_name": "athens-01", "waypoint_count": 88, "event_id": "0190f1a2-7b3c-7d4e-8f50-123456789abc"
+        })
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-200.0..200.0_f64).prop_map(Value::from),
+            ".{0,70}".prop_map(Value::String),
+            prop_oneof![
+                Just("started"),
+                Just("completed"),
+                Just("2024-05-01 12:30:00"),
+                Just("1969-12-31T23:59:59Z")
+            ]
+            .prop_map(|s| Value::String(s.into())),
+        ]
+    }
+
+    #[test]
+    fn a_plain_valid_event_takes_the_fast_path() {
+        assert!(validate_fast(&base().to_string()).is_some());
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_path_only_accepts_what_the_full_validation_accepts(
+            field in prop::sample::select(vec!["device_id", "vehicle_id", "status", "timestamp", "start_lat",
+                "current_lon", "event_id", "seq", "speed_kmh", "heading_deg", "route_name", "waypoint_count",
+                "unknown_field"]),
+            value in any_json(),
+            remove in any::<bool>(),
+        ) {
+            let mut event = base();
+            if remove {
+                event.as_object_mut().unwrap().remove(field);
+            } else {
+                event[field] = value;
+            }
+            let text = event.to_string();
+            if let Some(fast) = validate_fast(&text) {
+                prop_assert_eq!(Ok(fast), validate_value(&event));
+            }
+        }
     }
 }

@@ -1,0 +1,38 @@
+//! The operational endpoints every planet without its own HTTP server exposes.
+
+#![allow(clippy::unwrap_used)] // In tests a panic is the failure report.
+
+use prometheus::{IntCounter, Registry};
+
+#[tokio::test]
+async fn health_and_metrics_are_served_until_shutdown() {
+    let registry = Registry::new();
+    let counter = IntCounter::new("demo_events_total", "Events").unwrap();
+    registry.register(Box::new(counter.clone())).unwrap();
+    counter.inc_by(7);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(packetpulse_ops::serve_ops(listener, registry, async move {
+        let _ = stopped.await;
+    }));
+
+    let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), r#"{"status":"ok"}"#);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.lines().any(|l| l == "demo_events_total 7"), "{metrics}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(
+        reqwest::get(format!("http://{addr}/health")).await.is_err(),
+        "stopped means gone"
+    );
+}

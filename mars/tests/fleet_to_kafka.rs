@@ -68,3 +68,32 @@ async fn a_wrong_api_key_stops_mars_with_a_clear_error() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mars_can_authenticate_with_a_device_jwt_instead_of_an_api_key() {
+    let kafka = packetpulse_testkit::Kafka::start_mock().unwrap();
+    let venus = start_venus(&kafka, |config| {
+        config.jwt_hs256_secret = Some("fleet-secret".into())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_fleet(&venus, 5, &dir.path().join("acked.log"));
+    config.api_key = "not-used".into();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let claims = serde_json::json!({"sub": "fleet-gateway", "exp": exp, "aud": "packetpulse-venus"});
+    config.jwt = Some(
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"fleet-secret"),
+        )
+        .unwrap(),
+    );
+    let summary = mars::run(config, std::future::pending()).await.unwrap();
+    assert_eq!((summary.sessions_started, summary.sessions_completed), (5, 5));
+    assert_eq!(summary.events_acked, summary.events_generated);
+}

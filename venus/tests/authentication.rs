@@ -175,3 +175,36 @@ async fn an_idle_connection_is_closed_with_the_reason() {
     let mut client = common::connect_authenticated(&venus).await;
     assert_eq!(expect_close(&mut client).await, (1000, "idle for 1s".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_device_tokens_are_checked_against_the_configured_public_key() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let kafka = Kafka::start_mock().unwrap();
+    let mut config = config_for(&kafka);
+    config.jwt_rs256_public_key_file = Some(fixtures.join("rs256-test-public.pem"));
+    let venus = start(&kafka, config).await;
+
+    let private_key = std::fs::read(fixtures.join("rs256-test-private.pem")).unwrap();
+    let claims = json!({"sub": "device-rsa", "exp": now() + 3600, "aud": AUDIENCE});
+    let signed = jsonwebtoken::encode(
+        &Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(&private_key).unwrap(),
+    )
+    .unwrap();
+    let mut client = connect(&venus).await;
+    send_text(
+        &mut client,
+        &json!({"type": "authentication", "token": signed}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({"status": "authenticated", "message": "authenticated as jwt:device-rsa"})
+    );
+
+    // An HS256 token, even with the right claims, is refused: the algorithm is pinned.
+    let hs256 = token("anything", "device-rsa", now() + 3600, AUDIENCE);
+    let frame = json!({"type": "authentication", "token": hs256}).to_string();
+    assert_auth_refused(&venus, &frame, "invalid token: InvalidAlgorithm").await;
+}

@@ -92,7 +92,7 @@ async fn async_main() {
     );
 
     let venus = start_venus(&kafka).await;
-    let (venus_rate, p50, p99) = venus_max_throughput(&venus.0, events).await;
+    let (venus_rate, p50, p99) = venus_max_throughput(&venus.ws_url(), events).await;
     println!(
         "2. Venus max throughput ({CLIENT_CONNECTIONS} connections, {FRAME_EVENTS} events/frame, {WINDOW} frames \
          in flight each): {venus_rate:.0} events/s = {:.0} % of raw; frame ack latency p50 {:.1} ms, p99 {:.1} ms",
@@ -101,7 +101,7 @@ async fn async_main() {
         ms(p99)
     );
 
-    let summary = fleet_at_one_hertz(&venus.0, 10_000, seconds).await;
+    let summary = fleet_at_one_hertz(&venus.ws_url(), 10_000, seconds).await;
     println!(
         "3. 10k vehicles at 1 Hz for {seconds} s through Venus: {} events acked; ack latency p50 {:.1} ms, p99 {:.1} ms",
         summary.events_acked,
@@ -109,12 +109,16 @@ async fn async_main() {
         ms(summary.ack_p99)
     );
 
-    let (cpu, acked) = mars_process_cpu(&venus.0, 100_000, seconds);
+    // Blocking waits: off the runtime's worker threads, which serve Venus meanwhile.
+    let url = venus.ws_url();
+    let (cpu, acked) = tokio::task::spawn_blocking(move || mars_process_cpu(&url, 100_000, seconds))
+        .await
+        .unwrap();
     println!(
         "4. Mars process, 100k vehicles at 1 Hz for {seconds} s: {:.2} cores of CPU ({acked} events acked by Venus)",
         cpu
     );
-    let _ = venus.1.send(());
+    venus.shutdown().await.unwrap();
 }
 
 fn num_cores() -> usize {
@@ -150,7 +154,7 @@ async fn raw_producer(kafka: &Kafka, events: u64) -> f64 {
     events as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn start_venus(kafka: &Kafka) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn start_venus(kafka: &Kafka) -> venus::RunningVenus {
     let mut config = venus::Config::for_broker(&kafka.bootstrap_servers());
     config.topic = packetpulse_testkit::unique_name("bench");
     config.dead_letter_topic = format!("{}.dlq", config.topic);
@@ -160,13 +164,7 @@ async fn start_venus(kafka: &Kafka) -> (String, tokio::sync::oneshot::Sender<()>
         kafka.create_topic(&config.topic, 6).await.unwrap();
         kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
     }
-    let venus = venus::Venus::bind(config).await.unwrap();
-    let url = format!("ws://{}/ws", venus.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(venus.run(async move {
-        let _ = stopped.await;
-    }));
-    (url, stop)
+    venus::Venus::bind(config).await.unwrap().spawn()
 }
 
 /// Pipelining clients send pre-built frames as fast as Venus acknowledges them.

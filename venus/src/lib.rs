@@ -111,6 +111,45 @@ impl Venus {
     }
 }
 
+impl Venus {
+    /// Runs in a background task (tests, benchmarks, embedding); stop it with [`RunningVenus::shutdown`].
+    pub fn spawn(self) -> RunningVenus {
+        let addr = self.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async move {
+            let _ = stopped.await;
+        }));
+        RunningVenus { addr, stop, task }
+    }
+}
+
+/// A Venus running in the background.
+pub struct RunningVenus {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl RunningVenus {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://{addr}/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Shuts down gracefully and waits until `run` returned.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(|e| Error::Serve(std::io::Error::other(format!("venus task failed: {e}"))))?
+    }
+}
+
 /// Binds and runs Venus until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
     Venus::bind(config).await?.run(shutdown).await

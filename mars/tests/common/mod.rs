@@ -9,21 +9,18 @@ use std::time::Duration;
 
 use packetpulse_testkit::Kafka;
 use rdkafka::Message;
-use tokio::sync::oneshot;
 
 pub const API_KEY: &str = "mars-test-key";
 
 pub struct RunningVenus {
     pub url: String,
     pub topic: String,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), venus::Error>>,
+    running: venus::RunningVenus,
 }
 
 impl RunningVenus {
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
+        self.running.shutdown().await.unwrap();
     }
 }
 
@@ -42,17 +39,11 @@ pub async fn start_venus(kafka: &Kafka, adjust: impl FnOnce(&mut venus::Config))
         kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
     }
     let topic = config.topic.clone();
-    let venus = venus::Venus::bind(config).await.unwrap();
-    let url = format!("ws://{}/ws", venus.local_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(venus.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = venus::Venus::bind(config).await.unwrap().spawn();
     RunningVenus {
-        url,
+        url: running.ws_url(),
         topic,
-        stop,
-        task,
+        running,
     }
 }
 

@@ -10,36 +10,29 @@ use packetpulse_testkit::Kafka;
 use rdkafka::Message;
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use venus::{Config, Venus};
 
 pub const API_KEY: &str = "test-key";
 
-/// A running Venus; shut it down with [`RunningVenus::shutdown`] (or let the test end).
+/// A running Venus with the configuration it was started with.
 pub struct RunningVenus {
     pub addr: SocketAddr,
     pub config: Config,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), venus::Error>>,
+    running: venus::RunningVenus,
 }
 
 impl RunningVenus {
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        self.running.ws_url()
     }
 
     /// Triggers a graceful shutdown and waits for `run` to return.
-    pub async fn shutdown(mut self) -> Result<(), venus::Error> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(60), &mut self.task)
+    pub async fn shutdown(self) -> Result<(), venus::Error> {
+        tokio::time::timeout(Duration::from_secs(60), self.running.shutdown())
             .await
             .expect("venus stops")
-            .expect("no panic")
     }
 }
 
@@ -62,17 +55,11 @@ pub async fn start(kafka: &Kafka, config: Config) -> RunningVenus {
             .unwrap();
         kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
     }
-    let venus = Venus::bind(config.clone()).await.expect("venus binds");
-    let addr = venus.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(venus.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = Venus::bind(config.clone()).await.expect("venus binds").spawn();
     RunningVenus {
-        addr,
+        addr: running.local_addr(),
         config,
-        stop: Some(stop),
-        task,
+        running,
     }
 }
 

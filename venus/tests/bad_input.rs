@@ -101,20 +101,7 @@ async fn json_that_is_neither_an_object_nor_an_array_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_missing_required_field_is_named() {
     let mut f = fixture(|_| {}).await;
-    let fields = [
-        "device_id",
-        "vehicle_id",
-        "session_id",
-        "order_id",
-        "status",
-        "timestamp",
-        "start_lat",
-        "start_lon",
-        "end_lat",
-        "end_lon",
-        "current_lat",
-        "current_lon",
-    ];
+    let fields = packetpulse_model::REQUIRED_FIELDS;
     for field in fields {
         let mut event = original_event("s", "started", 37.9);
         event.as_object_mut().unwrap().remove(field);

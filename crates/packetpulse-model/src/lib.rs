@@ -20,4 +20,4 @@ pub use event_id::{EVENT_ID_NAMESPACE, derive_event_id};
 pub use geo::GeoPoint;
 pub use names::topics;
 pub use parse::{FrameError, FrameEvent, parse_event, parse_frame};
-pub use validate::{FieldError, ValidationErrors, limits};
+pub use validate::{FieldError, REQUIRED_FIELDS, ValidationErrors, limits};

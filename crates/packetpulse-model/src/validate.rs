@@ -12,6 +12,22 @@ use uuid::Uuid;
 
 use crate::event::{DeliveryEvent, DeliveryStatus, WireEvent};
 
+/// The fields every event must have, in the order validation reports them.
+pub const REQUIRED_FIELDS: [&str; 12] = [
+    "device_id",
+    "vehicle_id",
+    "session_id",
+    "order_id",
+    "status",
+    "timestamp",
+    "start_lat",
+    "start_lon",
+    "end_lat",
+    "end_lon",
+    "current_lat",
+    "current_lon",
+];
+
 /// The bounds the contract puts on a value. Public so that senders (and docs) can quote them.
 pub mod limits {
     /// Longest id (`device_id`, `vehicle_id`, `session_id`, `order_id`), in characters.

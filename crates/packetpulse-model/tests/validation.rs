@@ -70,6 +70,11 @@ fn an_empty_object_reports_all_twelve_required_fields_in_order() {
     let errors = parse_event("{}").unwrap_err();
     let fields: Vec<&str> = errors.errors().iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, REQUIRED);
+    assert_eq!(
+        packetpulse_model::REQUIRED_FIELDS,
+        REQUIRED,
+        "the published list matches the contract"
+    );
 }
 
 #[test]

@@ -75,6 +75,10 @@ struct Connection {
     socket: Option<(SplitSink<Socket, Message>, SplitStream<Socket>)>,
     backoff: Duration,
     next_attempt: tokio::time::Instant,
+    /// After a retryable reply, sending pauses until then (back-off), so an outage is not met with a flood of
+    /// resends that each leave a copy queued in Venus.
+    resend_pause_until: Option<tokio::time::Instant>,
+    resend_backoff: Duration,
     attempts: u64,
     ticks: u64,
 }
@@ -95,6 +99,8 @@ pub async fn drive(
         socket: None,
         backoff: MIN_BACKOFF,
         next_attempt: tokio::time::Instant::now(),
+        resend_pause_until: None,
+        resend_backoff: MIN_BACKOFF,
         attempts: 0,
         ticks: 0,
     };
@@ -147,6 +153,9 @@ impl Connection {
                     self.disconnect(true);
                 }
                 () = sleep_until(self.next_attempt), if !connected => {}
+                () = sleep_until(self.resend_pause_until.unwrap_or(far_future)), if self.resend_pause_until.is_some() => {
+                    self.resend_pause_until = None;
+                }
                 () = sleep_until(drain_deadline.unwrap_or(far_future)), if stopping => {}
             }
         }
@@ -209,6 +218,9 @@ impl Connection {
 
     /// Sends frames while there are events and room in the pipeline.
     async fn send_frames(&mut self) {
+        if self.resend_pause_until.is_some() {
+            return;
+        }
         let config = &self.shared.config;
         while !self.outbox.is_empty() && self.in_flight.len() < config.max_frames_in_flight {
             let Some((sink, _)) = &mut self.socket else { return };
@@ -269,6 +281,7 @@ impl Connection {
             }
         };
         if reply.success {
+            self.resend_backoff = MIN_BACKOFF;
             self.acknowledge(&frame.events);
             return;
         }
@@ -289,6 +302,10 @@ impl Connection {
             }
         }
         self.acknowledge(&acked);
+        if !resend.is_empty() {
+            self.resend_pause_until = Some(tokio::time::Instant::now() + self.resend_backoff);
+            self.resend_backoff = (self.resend_backoff * 2).min(MAX_BACKOFF);
+        }
         self.requeue(resend);
     }
 

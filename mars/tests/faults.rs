@@ -72,6 +72,42 @@ async fn a_broker_outage_mid_stream_loses_nothing() {
     );
 }
 
+/// The same outage on the real broker, with Venus' documented tansu workaround (no idempotent producer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tansu_outage_mid_stream_loses_nothing_without_the_idempotent_producer() {
+    let kafka = Kafka::start_tansu().expect("tansu must be available");
+    let venus = start_venus(&kafka, |config| {
+        config.delivery_timeout = Duration::from_secs(2);
+        config.kafka_idempotence = false;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("acked.log");
+    let mut config = fast_fleet(&venus, 200, &log);
+    config.interval = Duration::from_millis(50);
+    let fleet = tokio::spawn(mars::run(config, std::future::pending()));
+    packetpulse_testkit::wait_until("events flowing", Duration::from_secs(60), || async {
+        Ok(std::fs::metadata(&log)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+            .then_some(()))
+    })
+    .await
+    .unwrap();
+    kafka.stop();
+    tokio::time::sleep(Duration::from_secs(4)).await; // the outage itself, not a synchronisation
+    kafka.restart().unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(300), fleet)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    println!("mars: {summary}");
+    assert!(summary.events_resent > 0, "the outage forced resends");
+    let duplicates = reconcile(&kafka, &venus.topic, &log, &summary);
+    println!("duplicate records in the topic after the tansu outage: {duplicates}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_duplicates_and_reordering_lose_nothing() {
     let kafka = Kafka::start_mock().unwrap();

@@ -85,6 +85,12 @@ pub struct Config {
     #[arg(long, env = "VENUS_DELIVERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub delivery_timeout: Duration,
 
+    /// Idempotent producer (default). `false` is a workaround for brokers whose idempotence breaks across restarts
+    /// (tansu 0.6): then one request is in flight per connection, so order still holds, and a broker-side retry
+    /// duplicate carries its event id like any resend.
+    #[arg(long, env = "VENUS_KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_idempotence: bool,
+
     /// Producer `linger.ms`: how long to wait to fill a batch.
     #[arg(long, env = "VENUS_KAFKA_LINGER_MS", default_value_t = 5)]
     pub kafka_linger_ms: u32,

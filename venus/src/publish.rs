@@ -54,11 +54,18 @@ impl Publisher {
         // Headroom over the permits so the producer queue itself never reports "full".
         let queue_capacity =
             (config.max_events_in_flight + config.max_events_in_flight / 10 + 1000).to_string();
-        let producer: FutureProducer = ClientConfig::new()
+        let mut client = ClientConfig::new();
+        if config.kafka_idempotence {
+            client.set("enable.idempotence", "true");
+        } else {
+            client
+                .set("enable.idempotence", "false")
+                .set("max.in.flight.requests.per.connection", "1");
+        }
+        let producer: FutureProducer = client
             .set("bootstrap.servers", &config.kafka_bootstrap_servers)
             .set("client.id", "venus")
             .set("acks", "all")
-            .set("enable.idempotence", "true")
             .set("compression.type", "lz4")
             .set("linger.ms", config.kafka_linger_ms.to_string())
             // Never expire queued messages: an expired message forces the idempotent producer to bump its epoch,

@@ -207,6 +207,14 @@ impl<'a> Fields<'a> {
         None
     }
 
+    /// The value of a rule that passed, or `None` with its problem recorded.
+    fn record<T>(&mut self, field: &str, checked: Result<T, String>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(problem) => self.fail(field, problem),
+        }
+    }
+
     fn required(&mut self, name: &str) -> Option<&'a Value> {
         match self.object.get(name) {
             None | Some(Value::Null) => {
@@ -250,9 +258,8 @@ impl<'a> Fields<'a> {
         let Value::String(text) = value else {
             return self.fail(name, format!("expected a string, got {}", describe(value)));
         };
-        rules::status(text)
-            .or_else(|problem| self.fail(name, problem).ok_or(()))
-            .ok()
+        let checked = rules::status(text);
+        self.record(name, checked)
     }
 
     fn timestamp(&mut self, name: &str) -> Option<DateTime<Utc>> {
@@ -263,9 +270,8 @@ impl<'a> Fields<'a> {
                 format!("expected an RFC 3339 timestamp string, got {}", describe(value)),
             );
         };
-        rules::timestamp(text)
-            .or_else(|problem| self.fail(name, problem).ok_or(()))
-            .ok()
+        let checked = rules::timestamp(text);
+        self.record(name, checked)
     }
 
     fn latitude(&mut self, name: &str) -> Option<f64> {
@@ -304,9 +310,8 @@ impl<'a> Fields<'a> {
         let Value::String(text) = value else {
             return self.fail(name, format!("expected a UUID string, got {}", describe(value)));
         };
-        rules::event_id(text)
-            .or_else(|problem| self.fail(name, problem).ok_or(()))
-            .ok()
+        let checked = rules::event_id(text);
+        self.record(name, checked)
     }
 }
 

@@ -3,6 +3,7 @@
 #
 #   apt:   clickhouse-server/-client 18.16 (Debian), build tools for rdkafka's bundled librdkafka
 #   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
+#   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table)
 #
 # Each step prints how long it took. A step whose result is already present is skipped, so a
 # second run costs seconds. Source infrastructure/local/env.sh to get the tools on PATH.
@@ -14,6 +15,8 @@ source "$here/env.sh"
 
 TANSU_VERSION=0.6.0
 S3S_FS_VERSION=0.14.1
+# pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust.
+PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
 
 step() { # step NAME COMMAND... — run a step and print its duration
     local name=$1 start=$SECONDS
@@ -76,6 +79,20 @@ cargo_tool() {
     rm -rf "$build_dir" # several GiB of intermediate artefacts, not needed once installed
 }
 
+# python_venv DIR REQUIREMENT — a venv with one pinned requirement (PyPI), recreated when the pin changes.
+python_venv() {
+    local venv=$1 requirement=$2
+    local stamp="$venv/.installed-$(echo "$requirement" | tr -c 'A-Za-z0-9.=' '_')"
+    if [ -f "$stamp" ]; then
+        echo "    $requirement already installed"
+        return
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+    touch "$stamp"
+}
+
 mkdir -p "$PACKETPULSE_TOOLS/bin"
 total_start=$SECONDS
 step "apt packages" install_apt
@@ -84,4 +101,6 @@ step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
 step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
     cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
+step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
+    python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
 echo "==> install: all done in $((SECONDS - total_start)) s"

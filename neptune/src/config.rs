@@ -1,0 +1,152 @@
+//! Neptune's configuration: one struct, from command-line flags or environment variables (see README.md).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// S3 credentials `make up` and the tests use. DEV DEFAULT: replace them anywhere but a laptop.
+pub const DEV_S3_ACCESS_KEY_ID: &str = "minioadmin";
+/// See [`DEV_S3_ACCESS_KEY_ID`].
+pub const DEV_S3_SECRET_ACCESS_KEY: &str = "minioadmin";
+
+/// Everything Neptune needs: where to read, which catalog and warehouse to write, and how often to commit.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "neptune",
+    version,
+    about = "PacketPulse bronze layer: Kafka topic `sessions` into the Iceberg table bronze.delivery_events, exactly once"
+)]
+pub struct Config {
+    /// What to do; without a subcommand Neptune runs the sink.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Kafka bootstrap servers.
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub kafka_bootstrap_servers: String,
+
+    /// Topic to read events from.
+    #[arg(long, env = "NEPTUNE_TOPIC", default_value = packetpulse_model::topics::SESSIONS, global = true)]
+    pub topic: String,
+
+    /// Kafka consumer group. Offsets committed there are for monitoring only: the table's snapshots hold the truth.
+    #[arg(long, env = "NEPTUNE_GROUP", default_value = "neptune", global = true)]
+    pub group: String,
+
+    /// Topic for messages that are not valid events.
+    #[arg(long, env = "NEPTUNE_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER, global = true)]
+    pub dead_letter_topic: String,
+
+    /// Iceberg catalog: `sqlite://FILE` or `postgres://…` (SQL catalog), or `http(s)://…` (REST catalog).
+    #[arg(
+        long,
+        env = "NEPTUNE_CATALOG_URI",
+        default_value = "sqlite://.packetpulse/neptune/catalog.db",
+        global = true
+    )]
+    pub catalog_uri: String,
+
+    /// Catalog name (the SQL catalog stores it with every table; Trino's JDBC catalog must use the same).
+    #[arg(
+        long,
+        env = "NEPTUNE_CATALOG_NAME",
+        default_value = "packetpulse",
+        global = true
+    )]
+    pub catalog_name: String,
+
+    /// Where table data lives: `file:///ABSOLUTE/DIR` or `s3://BUCKET/PREFIX`.
+    #[arg(
+        long,
+        env = "NEPTUNE_WAREHOUSE",
+        default_value = "s3://packetpulse/warehouse",
+        global = true
+    )]
+    pub warehouse: String,
+
+    /// Iceberg namespace of the bronze table.
+    #[arg(long, env = "NEPTUNE_NAMESPACE", default_value = packetpulse_model::bronze::NAMESPACE, global = true)]
+    pub namespace: String,
+
+    /// Name of the bronze table.
+    #[arg(long, env = "NEPTUNE_TABLE", default_value = packetpulse_model::bronze::TABLE, global = true)]
+    pub table: String,
+
+    /// S3 endpoint (MinIO, s3s-fs); path-style addressing is always used.
+    #[arg(
+        long,
+        env = "S3_ENDPOINT",
+        default_value = "http://127.0.0.1:9000",
+        global = true
+    )]
+    pub s3_endpoint: String,
+
+    /// S3 region.
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1", global = true)]
+    pub s3_region: String,
+
+    /// S3 access key id.
+    #[arg(long, env = "S3_ACCESS_KEY_ID", default_value = DEV_S3_ACCESS_KEY_ID, global = true)]
+    pub s3_access_key_id: String,
+
+    /// S3 secret access key.
+    #[arg(
+        long,
+        env = "S3_SECRET_ACCESS_KEY",
+        default_value = DEV_S3_SECRET_ACCESS_KEY,
+        hide_env_values = true,
+        global = true
+    )]
+    pub s3_secret_access_key: String,
+
+    /// Commit at least this often while events arrive.
+    #[arg(long, env = "NEPTUNE_COMMIT_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub commit_interval: Duration,
+
+    /// Commit as soon as this many rows are buffered.
+    #[arg(long, env = "NEPTUNE_COMMIT_ROWS", default_value_t = 500_000, global = true)]
+    pub commit_rows: usize,
+
+    /// Address for `/health` and `/metrics`.
+    #[arg(
+        long,
+        env = "NEPTUNE_METRICS_LISTEN",
+        default_value = "0.0.0.0:9101",
+        global = true
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// Log JSON lines (containers) instead of human-readable text.
+    #[arg(long, env = "LOG_JSON", default_value_t = false, global = true)]
+    pub log_json: bool,
+}
+
+/// Maintenance commands; they share the catalog settings of the sink.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the sink (the default).
+    Run,
+    /// Remove snapshots older than a given age from the table's metadata. Safe while the sink writes: the current
+    /// snapshot, which holds the Kafka offsets, is always kept.
+    ExpireSnapshots {
+        /// Expire snapshots older than this, e.g. `7d` or `1h`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Duration,
+        /// Keep at least this many of the newest snapshots, whatever their age.
+        #[arg(long, default_value_t = 1)]
+        retain_last: usize,
+    },
+}
+
+impl Config {
+    /// The configuration with every default, for tests and tools that override a few fields.
+    pub fn defaults() -> Self {
+        Self::parse_from(["neptune"])
+    }
+}

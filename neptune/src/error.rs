@@ -1,0 +1,87 @@
+//! Neptune's errors, worded so an operator can act on them.
+
+use std::net::SocketAddr;
+
+/// Why Neptune stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is invalid, or the table does not match what Neptune writes.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The catalog could not be opened.
+    #[error("Iceberg catalog at {uri}: {source} — is it reachable? set NEPTUNE_CATALOG_URI")]
+    Catalog {
+        /// The catalog URI, password removed.
+        uri: String,
+        /// What failed.
+        source: Box<iceberg::Error>,
+    },
+    /// An operation on the table failed.
+    #[error("table {table}: {source}")]
+    Table {
+        /// `namespace.table`.
+        table: String,
+        /// What failed.
+        source: Box<iceberg::Error>,
+    },
+    /// The warehouse is not usable.
+    #[error("warehouse {warehouse}: {reason}")]
+    Warehouse {
+        /// The configured warehouse.
+        warehouse: String,
+        /// Why.
+        reason: String,
+    },
+    /// Writing a data file failed.
+    #[error("writing data files: {0}")]
+    Write(Box<iceberg::Error>),
+    /// Building a record batch failed.
+    #[error("building a record batch: {0}")]
+    Arrow(arrow_schema::ArrowError),
+    /// Kafka could not be reached or refused an operation.
+    #[error("Kafka at {servers}: {source} — is it running? see infrastructure/local (make up)")]
+    Kafka {
+        /// The configured bootstrap servers.
+        servers: String,
+        /// What failed.
+        source: rdkafka::error::KafkaError,
+    },
+    /// A dead letter could not be delivered.
+    #[error("dead-letter topic: {0}")]
+    DeadLetter(String),
+    /// Shutdown came before rows could be committed; they will be read again at the next start.
+    #[error("shut down before {rows} rows could be committed; they are read again at the next start")]
+    ShutdownBeforeCommit {
+        /// Rows not committed.
+        rows: usize,
+    },
+    /// A local file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The metrics address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source} — is another process using the port? set NEPTUNE_METRICS_LISTEN"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether restarting the sink (re-reading from the table's offsets) may get past this error: everything
+    /// except a wrong configuration, table layout or warehouse.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            Self::Config(_) | Self::Bind { .. } | Self::Warehouse { .. } | Self::ShutdownBeforeCommit { .. }
+        )
+    }
+}

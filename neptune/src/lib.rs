@@ -1,0 +1,100 @@
+//! Neptune, PacketPulse's bronze layer: every event of the Kafka topic `sessions`, unchanged, in the Apache Iceberg
+//! table `bronze.delivery_events` (Parquet on S3 or a local directory), exactly once.
+//!
+//! Pipeline: [`source`] (Kafka, assigned at the table's offsets) → [`writer`] (Parquet files per `day(event_time)`)
+//! → [`commit`] (fast append whose snapshot summary holds the next offsets, see [`offsets`]). Messages that are not
+//! events go to the dead-letter topic ([`dead_letter`]).
+
+pub mod catalog;
+pub mod commit;
+pub mod config;
+pub mod dead_letter;
+mod error;
+pub mod maintenance;
+pub mod metrics;
+pub mod offsets;
+pub mod schema;
+mod sink;
+pub mod source;
+pub mod writer;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Command, Config};
+pub use error::Error;
+pub use metrics::Metrics;
+
+/// Longest pause between restarts of the sink after a transient failure.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+
+/// Runs the configured command: the sink until `shutdown` completes (serving `/health` and `/metrics`), or a
+/// maintenance command.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    match config.command.clone().unwrap_or(Command::Run) {
+        Command::Run => {
+            let metrics = Metrics::new();
+            let listener = TcpListener::bind(config.metrics_listen)
+                .await
+                .map_err(|source| Error::Bind {
+                    addr: config.metrics_listen,
+                    source,
+                })?;
+            run_sink(&config, &metrics, listener, shutdown).await
+        }
+        Command::ExpireSnapshots {
+            older_than,
+            retain_last,
+        } => {
+            let expired = maintenance::expire_snapshots(&config, older_than, retain_last).await?;
+            println!("snapshots: {} before, {} after", expired.before, expired.after);
+            Ok(())
+        }
+    }
+}
+
+/// Runs the sink with its operational endpoints on `listener` until `shutdown`. A transient failure (S3, catalog
+/// or Kafka trouble) restarts the sink from the table's offsets after a back-off; a start-up failure of the first
+/// attempt (bad configuration, missing bucket) is returned at once.
+pub async fn run_sink(
+    config: &Config,
+    metrics: &Metrics,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let ops_token = token.clone();
+    let registry = metrics.registry().clone();
+    let ops = tokio::spawn(async move {
+        packetpulse_ops::serve_ops(listener, registry, async move { ops_token.cancelled().await }).await
+    });
+    let mut delay = Duration::from_millis(500);
+    let mut first = true;
+    let result = loop {
+        match sink::run_sink(config, metrics, &token).await {
+            Ok(()) => break Ok(()),
+            Err(error) if token.is_cancelled() => break Err(error),
+            Err(error) if first && !error.is_transient() => break Err(error),
+            Err(error) => {
+                tracing::error!(%error, retry_in = ?delay, "sink failed; restarting from the table's offsets");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = token.cancelled() => break Ok(()),
+                }
+                delay = (delay * 2).min(MAX_RESTART_DELAY);
+            }
+        }
+        first = false;
+    };
+    token.cancel();
+    let _ = ops.await;
+    result
+}

@@ -1,0 +1,117 @@
+//! Prometheus metrics: rows and files written, commit latency, dead letters, consumer lag per partition.
+
+use std::time::Duration;
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::commit::Batch;
+
+/// Neptune's metrics, registered in a registry of their own (tests run several sinks in one process).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Rows committed to the table.
+    pub rows_committed: IntCounter,
+    /// Data files committed to the table.
+    pub files_committed: IntCounter,
+    /// Bytes of data files committed.
+    pub bytes_committed: IntCounter,
+    /// Snapshots committed.
+    pub commits: IntCounter,
+    /// Commit attempts that failed (and were retried).
+    pub commit_failures: IntCounter,
+    /// Time from the first commit attempt to success.
+    pub commit_latency: Histogram,
+    /// Rows read and not yet committed.
+    pub rows_buffered: IntGauge,
+    /// Messages that were not valid events, sent to the dead-letter topic.
+    pub dead_lettered: IntCounter,
+    /// High watermark minus the next offset to commit, per partition.
+    pub consumer_lag: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            let counter = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(counter.clone()))
+                .expect("unique metric");
+            counter
+        };
+        let rows_committed = counter(
+            "neptune_rows_committed_total",
+            "Rows committed to the bronze table",
+        );
+        let files_committed = counter("neptune_files_committed_total", "Data files committed");
+        let bytes_committed = counter("neptune_bytes_committed_total", "Bytes of data files committed");
+        let commits = counter("neptune_commits_total", "Snapshots committed");
+        let commit_failures = counter("neptune_commit_failures_total", "Commit attempts that failed");
+        let dead_lettered = counter(
+            "neptune_dead_lettered_total",
+            "Messages that were not valid events, sent to the dead-letter topic",
+        );
+        let commit_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "neptune_commit_seconds",
+                "Time to commit a snapshot, retries included",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(commit_latency.clone()))
+            .expect("unique metric");
+        let rows_buffered =
+            IntGauge::new("neptune_rows_buffered", "Rows read and not yet committed").expect("valid metric");
+        registry
+            .register(Box::new(rows_buffered.clone()))
+            .expect("unique metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "neptune_consumer_lag",
+                "Messages in Kafka not yet committed to the table",
+            ),
+            &["partition"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(consumer_lag.clone()))
+            .expect("unique metric");
+        Self {
+            registry,
+            rows_committed,
+            files_committed,
+            bytes_committed,
+            commits,
+            commit_failures,
+            commit_latency,
+            rows_buffered,
+            dead_lettered,
+            consumer_lag,
+        }
+    }
+
+    /// The registry to serve on `/metrics`.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Counts a landed commit.
+    pub fn record_commit(&self, batch: &Batch, took: Duration) {
+        self.commits.inc();
+        self.rows_committed.inc_by(batch.rows as u64);
+        self.files_committed.inc_by(batch.files.len() as u64);
+        self.bytes_committed
+            .inc_by(batch.files.iter().map(|file| file.file_size_in_bytes()).sum());
+        self.commit_latency.observe(took.as_secs_f64());
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,266 @@
+//! The bronze table's shape: Iceberg schema, partition spec `day(event_time)`, table properties, and the
+//! conversion of buffered rows into Arrow record batches in whatever column order the table's current schema has.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray, new_null_array,
+};
+use arrow_schema::{DataType, SchemaRef};
+use iceberg::spec::{NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec};
+use packetpulse_model::PublishedEvent;
+use packetpulse_model::columns::{
+    EVENT_ID, EVENT_TIME, KAFKA_OFFSET, KAFKA_PARTITION, RAW_PAYLOAD, RECEIVED_AT,
+};
+
+/// Name of the partition field, `day(event_time)`.
+pub const EVENT_DAY: &str = "event_day";
+
+/// One Kafka message that holds a valid event: the event, its payload as read, and where it was read.
+#[derive(Debug, Clone)]
+pub struct BronzeRow {
+    /// The parsed event.
+    pub event: PublishedEvent,
+    /// The message payload exactly as it was in Kafka.
+    pub raw_payload: String,
+    /// Kafka partition.
+    pub kafka_partition: i32,
+    /// Kafka offset.
+    pub kafka_offset: i64,
+}
+
+impl BronzeRow {
+    /// Days since 1970-01-01 of the event time: the value of the partition field.
+    pub fn event_day(&self) -> i32 {
+        let days = self.event.event.timestamp.timestamp().div_euclid(86_400);
+        i32::try_from(days).unwrap_or(i32::MAX)
+    }
+}
+
+fn string(id: i32, name: &str) -> NestedField {
+    NestedField::required(id, name, Type::Primitive(PrimitiveType::String))
+}
+
+fn double(id: i32, name: &str) -> NestedField {
+    NestedField::required(id, name, Type::Primitive(PrimitiveType::Double))
+}
+
+/// The bronze schema. Event content columns keep their wire names; see `packetpulse_model::columns` for the rest.
+pub fn table_schema() -> iceberg::Result<Schema> {
+    let timestamptz = Type::Primitive(PrimitiveType::Timestamptz);
+    let fields = vec![
+        string(1, EVENT_ID),
+        string(2, "device_id"),
+        string(3, "vehicle_id"),
+        string(4, "session_id"),
+        string(5, "order_id"),
+        string(6, "status"),
+        NestedField::required(7, EVENT_TIME, timestamptz.clone()),
+        double(8, "start_lat"),
+        double(9, "start_lon"),
+        double(10, "end_lat"),
+        double(11, "end_lon"),
+        double(12, "current_lat"),
+        double(13, "current_lon"),
+        NestedField::optional(14, "seq", Type::Primitive(PrimitiveType::Long)),
+        NestedField::optional(15, "speed_kmh", Type::Primitive(PrimitiveType::Double)),
+        NestedField::optional(16, "heading_deg", Type::Primitive(PrimitiveType::Double)),
+        NestedField::optional(17, "route_name", Type::Primitive(PrimitiveType::String)),
+        NestedField::optional(18, "waypoint_count", Type::Primitive(PrimitiveType::Int)),
+        NestedField::required(19, RECEIVED_AT, timestamptz),
+        string(20, RAW_PAYLOAD),
+        NestedField::required(21, KAFKA_PARTITION, Type::Primitive(PrimitiveType::Int)),
+        NestedField::required(22, KAFKA_OFFSET, Type::Primitive(PrimitiveType::Long)),
+    ];
+    Schema::builder()
+        .with_schema_id(0)
+        .with_fields(fields.into_iter().map(Arc::new))
+        .build()
+}
+
+/// `day(event_time)`.
+pub fn partition_spec() -> iceberg::Result<UnboundPartitionSpec> {
+    Ok(UnboundPartitionSpec::builder()
+        .add_partition_field(7, EVENT_DAY, Transform::Day)?
+        .build())
+}
+
+/// Properties the table is created with. iceberg-rust takes compression from the writer, not from here; these
+/// tell other engines (Trino's `optimize`, Spark) to write the same way.
+pub fn table_properties() -> HashMap<String, String> {
+    HashMap::from([
+        ("write.format.default".to_owned(), "parquet".to_owned()),
+        ("write.parquet.compression-codec".to_owned(), "zstd".to_owned()),
+        (
+            "write.metadata.delete-after-commit.enabled".to_owned(),
+            "true".to_owned(),
+        ),
+        (
+            "write.metadata.previous-versions-max".to_owned(),
+            "100".to_owned(),
+        ),
+    ])
+}
+
+fn micros(time: &chrono::DateTime<chrono::Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// Builds the arrays of one column, or `None` for a column Neptune does not know (an optional column added by
+/// schema evolution), which is then written as nulls.
+fn column(name: &str, data_type: &DataType, rows: &[&BronzeRow]) -> Option<ArrayRef> {
+    fn strings<'a>(rows: &[&'a BronzeRow], value: impl Fn(&'a BronzeRow) -> &'a str) -> ArrayRef {
+        let bytes = rows.iter().map(|row| value(row).len()).sum();
+        let mut builder = StringBuilder::with_capacity(rows.len(), bytes);
+        for row in rows {
+            builder.append_value(value(row));
+        }
+        Arc::new(builder.finish())
+    }
+    fn doubles(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> f64) -> ArrayRef {
+        Arc::new(rows.iter().map(|row| value(row)).collect::<Float64Array>())
+    }
+    fn timestamps(rows: &[&BronzeRow], data_type: &DataType, value: impl Fn(&BronzeRow) -> i64) -> ArrayRef {
+        let array = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|row| value(row)));
+        let timezone = match data_type {
+            DataType::Timestamp(_, timezone) => timezone.clone(),
+            _ => None,
+        };
+        Arc::new(array.with_timezone_opt(timezone))
+    }
+    let array: ArrayRef = match name {
+        EVENT_ID => {
+            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 36);
+            let mut buffer = uuid::Uuid::encode_buffer();
+            for row in rows {
+                builder.append_value(row.event.event_id.hyphenated().encode_lower(&mut buffer));
+            }
+            Arc::new(builder.finish())
+        }
+        "device_id" => strings(rows, |row| &row.event.event.device_id),
+        "vehicle_id" => strings(rows, |row| &row.event.event.vehicle_id),
+        "session_id" => strings(rows, |row| &row.event.event.session_id),
+        "order_id" => strings(rows, |row| &row.event.event.order_id),
+        "status" => strings(rows, |row| row.event.event.status.as_str()),
+        EVENT_TIME => timestamps(rows, data_type, |row| micros(&row.event.event.timestamp)),
+        "start_lat" => doubles(rows, |row| row.event.event.start_lat),
+        "start_lon" => doubles(rows, |row| row.event.event.start_lon),
+        "end_lat" => doubles(rows, |row| row.event.event.end_lat),
+        "end_lon" => doubles(rows, |row| row.event.event.end_lon),
+        "current_lat" => doubles(rows, |row| row.event.event.current_lat),
+        "current_lon" => doubles(rows, |row| row.event.event.current_lon),
+        "seq" => Arc::new(
+            rows.iter()
+                .map(|row| {
+                    row.event
+                        .event
+                        .seq
+                        .map(|seq| i64::try_from(seq).unwrap_or(i64::MAX))
+                })
+                .collect::<Int64Array>(),
+        ),
+        "speed_kmh" => Arc::new(
+            rows.iter()
+                .map(|row| row.event.event.speed_kmh)
+                .collect::<Float64Array>(),
+        ),
+        "heading_deg" => Arc::new(
+            rows.iter()
+                .map(|row| row.event.event.heading_deg)
+                .collect::<Float64Array>(),
+        ),
+        "route_name" => {
+            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+            for row in rows {
+                builder.append_option(row.event.event.route_name.as_deref());
+            }
+            Arc::new(builder.finish())
+        }
+        "waypoint_count" => {
+            let mut builder = Int32Builder::with_capacity(rows.len());
+            for row in rows {
+                builder.append_option(
+                    row.event
+                        .event
+                        .waypoint_count
+                        .map(|count| i32::try_from(count).unwrap_or(i32::MAX)),
+                );
+            }
+            Arc::new(builder.finish())
+        }
+        RECEIVED_AT => timestamps(rows, data_type, |row| micros(&row.event.received_at)),
+        RAW_PAYLOAD => strings(rows, |row| &row.raw_payload),
+        KAFKA_PARTITION => Arc::new(rows.iter().map(|row| row.kafka_partition).collect::<Int32Array>()),
+        KAFKA_OFFSET => {
+            let mut builder = Int64Builder::with_capacity(rows.len());
+            for row in rows {
+                builder.append_value(row.kafka_offset);
+            }
+            Arc::new(builder.finish())
+        }
+        _ => return None,
+    };
+    Some(array)
+}
+
+/// The rows as one record batch with exactly `schema`'s columns (the table's current schema, as Arrow with field
+/// ids). Unknown optional columns are null; an unknown required column is an error.
+pub fn to_record_batch(
+    rows: &[&BronzeRow],
+    schema: &SchemaRef,
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match column(field.name(), field.data_type(), rows) {
+            Some(array) => Ok(array),
+            None if field.is_nullable() => Ok(new_null_array(field.data_type(), rows.len())),
+            None => Err(arrow_schema::ArrowError::SchemaError(format!(
+                "required column {:?} is not known to this Neptune version",
+                field.name()
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn schema_has_every_column_name_once_and_partition_on_event_time() {
+        let schema = table_schema().unwrap();
+        let names: Vec<_> = schema
+            .as_struct()
+            .fields()
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        let spec = partition_spec().unwrap();
+        assert_eq!(
+            spec.fields()[0].source_id,
+            schema.field_by_name(EVENT_TIME).unwrap().id
+        );
+    }
+
+    #[test]
+    fn every_schema_column_has_a_builder() {
+        let schema = Arc::new(iceberg::arrow::schema_to_arrow_schema(&table_schema().unwrap()).unwrap());
+        for field in schema.fields() {
+            assert!(
+                column(field.name(), field.data_type(), &[]).is_some(),
+                "{}",
+                field.name()
+            );
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Writes one commit's worth of rows as Parquet data files: one open file per `day(event_time)` partition, fed
+//! in chunks so memory stays bounded however large a commit grows. Files are invisible until the commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef as ArrowSchemaRef;
+use iceberg::spec::{
+    DataFile, DataFileFormat, Literal, PartitionKey, PartitionSpec, SchemaRef, Struct, Transform,
+};
+use iceberg::table::Table;
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::partitioning::PartitioningWriter;
+use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use uuid::Uuid;
+
+use crate::Error;
+use crate::schema::{BronzeRow, to_record_batch};
+
+/// Rows handed to the Parquet writer at a time, per partition.
+const CHUNK_ROWS: usize = 16_384;
+
+/// A data file never rolls over within one commit: the commit policy decides file sizes.
+const TARGET_FILE_SIZE: usize = usize::MAX;
+
+type Fanout = FanoutWriter<
+    DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+>;
+
+/// What a writer needs from the table; taken once per commit so a schema change is picked up at the next one.
+#[derive(Clone)]
+pub struct TableLayout {
+    schema: SchemaRef,
+    arrow_schema: ArrowSchemaRef,
+    spec: PartitionSpec,
+    table: Table,
+}
+
+impl TableLayout {
+    /// The layout of `table`'s current schema and default spec, which must be `day(event_time)`.
+    pub fn of(table: &Table) -> Result<Self, Error> {
+        let metadata = table.metadata();
+        let schema = metadata.current_schema().clone();
+        let spec = metadata.default_partition_spec().as_ref().clone();
+        let day_of_event_time = match spec.fields() {
+            [field] => {
+                field.transform == Transform::Day
+                    && schema.field_by_id(field.source_id).map(|f| f.name.as_str())
+                        == Some(packetpulse_model::columns::EVENT_TIME)
+            }
+            _ => false,
+        };
+        if !day_of_event_time {
+            return Err(Error::Config(format!(
+                "table {} is not partitioned by day(event_time) (spec {spec:?}); Neptune writes only that layout",
+                table.identifier()
+            )));
+        }
+        let arrow_schema =
+            Arc::new(
+                iceberg::arrow::schema_to_arrow_schema(&schema).map_err(|source| Error::Table {
+                    table: table.identifier().to_string(),
+                    source: Box::new(source),
+                })?,
+            );
+        Ok(Self {
+            schema,
+            arrow_schema,
+            spec,
+            table: table.clone(),
+        })
+    }
+}
+
+/// The data files of one commit being written.
+pub struct CommitWriter {
+    layout: TableLayout,
+    fanout: Fanout,
+    pending: HashMap<i32, Vec<BronzeRow>>,
+    rows: usize,
+}
+
+impl CommitWriter {
+    /// Starts the files of one commit. Their names start with a fresh UUIDv7, so files of an attempt that crashed
+    /// before its commit never collide with a later attempt's.
+    pub fn new(layout: TableLayout, compression_level: i32) -> Result<Self, Error> {
+        let compression = ZstdLevel::try_new(compression_level)
+            .map_err(|error| Error::Config(format!("zstd level {compression_level}: {error}")))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(compression))
+            .build();
+        let table = &layout.table;
+        let location = DefaultLocationGenerator::new(table.metadata()).map_err(|source| Error::Table {
+            table: table.identifier().to_string(),
+            source: Box::new(source),
+        })?;
+        let names = DefaultFileNameGenerator::new(Uuid::now_v7().to_string(), None, DataFileFormat::Parquet);
+        let parquet = ParquetWriterBuilder::new(properties, layout.schema.clone());
+        let rolling = RollingFileWriterBuilder::new(
+            parquet,
+            TARGET_FILE_SIZE,
+            table.file_io().clone(),
+            location,
+            names,
+        );
+        Ok(Self {
+            fanout: FanoutWriter::new(DataFileWriterBuilder::new(rolling)),
+            layout,
+            pending: HashMap::new(),
+            rows: 0,
+        })
+    }
+
+    /// Rows added so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds a row; writes its partition's chunk when full.
+    pub async fn push(&mut self, row: BronzeRow) -> Result<(), Error> {
+        let day = row.event_day();
+        let chunk = self.pending.entry(day).or_default();
+        chunk.push(row);
+        self.rows += 1;
+        if chunk.len() >= CHUNK_ROWS {
+            let chunk = std::mem::take(chunk);
+            self.write_chunk(day, chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, day: i32, chunk: Vec<BronzeRow>) -> Result<(), Error> {
+        let rows: Vec<&BronzeRow> = chunk.iter().collect();
+        let batch = to_record_batch(&rows, &self.layout.arrow_schema).map_err(Error::Arrow)?;
+        let key = PartitionKey::new(
+            self.layout.spec.clone(),
+            self.layout.schema.clone(),
+            Struct::from_iter([Some(Literal::date(day))]),
+        );
+        self.fanout
+            .write(key, batch)
+            .await
+            .map_err(|error| Error::Write(Box::new(error)))
+    }
+
+    /// Writes what is left and closes every file: the data files to commit.
+    pub async fn finish(mut self) -> Result<Vec<DataFile>, Error> {
+        let pending = std::mem::take(&mut self.pending);
+        for (day, chunk) in pending {
+            if !chunk.is_empty() {
+                self.write_chunk(day, chunk).await?;
+            }
+        }
+        self.fanout
+            .close()
+            .await
+            .map_err(|error| Error::Write(Box::new(error)))
+    }
+}

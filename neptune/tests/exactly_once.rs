@@ -1,0 +1,134 @@
+//! Events from Kafka land in the bronze table exactly once, in a local-dir and an S3 warehouse, as read back by
+//! iceberg-rust and by pyiceberg; what is not an event goes to the dead-letter topic.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    InProcess, fingerprint, local_config, produce, produce_raw, pyiceberg_report, s3_config, table_event_ids,
+    table_stats, wait_for_rows,
+};
+use packetpulse_model::DeadLetter;
+use packetpulse_testkit::{shared_kafka, shared_s3};
+use serde_json::json;
+
+const EVENTS: u64 = 200_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_thousand_events_land_exactly_once_in_a_local_and_an_s3_table() {
+    let kafka = shared_kafka().unwrap();
+    let s3 = shared_s3().unwrap();
+    let topic = kafka
+        .create_unique_topic("neptune-exactly-once", 3)
+        .await
+        .unwrap();
+    let bucket = s3.create_unique_bucket("bronze").unwrap();
+    let (local_dir, s3_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut local = local_config(kafka, &topic, local_dir.path());
+    let mut remote = s3_config(kafka, &topic, s3_dir.path(), s3, &bucket);
+    for config in [&mut local, &mut remote] {
+        config.commit_interval = Duration::from_secs(3);
+    }
+    let sinks = [InProcess::start(&local).await, InProcess::start(&remote).await];
+
+    let mut produced = produce(kafka, &topic, 0, EVENTS, None).await;
+    produced.sort();
+    for config in [&local, &remote] {
+        wait_for_rows(config, EVENTS, Duration::from_secs(300)).await;
+    }
+    for sink in sinks {
+        sink.stop().await.unwrap();
+    }
+
+    for (name, config) in [("local", &local), ("s3", &remote)] {
+        let ids = table_event_ids(config).await;
+        assert_eq!(ids.len(), produced.len(), "{name}: rows");
+        assert!(
+            ids == produced,
+            "{name}: the table's event ids differ from the produced ones"
+        );
+        let (snapshots, summary) = table_stats(config).await;
+        println!("{name}: {snapshots} snapshots, current summary {summary:?}");
+
+        let report = pyiceberg_report(config);
+        println!("{name}: pyiceberg says {report}");
+        assert_eq!(report["rows"], json!(EVENTS), "{name}");
+        assert_eq!(report["distinct_event_ids"], json!(EVENTS), "{name}");
+        assert_eq!(
+            report["event_ids_sha256"],
+            json!(fingerprint(&produced)),
+            "{name}"
+        );
+        assert_eq!(report["snapshots"], json!(snapshots), "{name}");
+        assert_eq!(
+            report["partition_spec"],
+            json!([{"name": "event_day", "transform": "day", "source": "event_time"}]),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_that_are_not_events_are_dead_lettered_and_the_rest_lands() {
+    let kafka = shared_kafka().unwrap();
+    let topic = kafka.create_unique_topic("neptune-dlq", 1).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(kafka, &topic, dir.path());
+    kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
+    config.commit_interval = Duration::from_millis(500);
+    let sink = InProcess::start(&config).await;
+
+    produce_raw(kafka, &topic, &["not json", "{\"event_id\": 7}"]).await;
+    let produced = produce(kafka, &topic, 0, 10, None).await;
+    produce_raw(kafka, &topic, &["[]"]).await;
+    wait_for_rows(&config, 10, Duration::from_secs(60)).await;
+
+    let letters = kafka
+        .read_topic(
+            &config.dead_letter_topic,
+            3,
+            Duration::from_millis(500),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let letters: Vec<DeadLetter> = letters
+        .iter()
+        .map(|message| serde_json::from_slice(rdkafka::Message::payload(message).unwrap()).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 3);
+    let payloads: Vec<_> = letters.iter().map(|letter| letter.raw_payload.as_str()).collect();
+    assert_eq!(payloads, ["not json", "{\"event_id\": 7}", "[]"]);
+    assert_eq!(
+        letters
+            .iter()
+            .map(|letter| letter.kafka_offset)
+            .collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(12)]
+    );
+    assert!(
+        letters
+            .iter()
+            .all(|letter| letter.reason.starts_with("not a published event"))
+    );
+    assert_eq!(sink.metrics.dead_lettered.get(), 3);
+    sink.stop().await.unwrap();
+
+    let mut produced = produced;
+    produced.sort();
+    assert_eq!(table_event_ids(&config).await, produced);
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_clear_error_at_start() {
+    let kafka = shared_kafka().unwrap();
+    let s3 = shared_s3().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s3_config(kafka, "unused", dir.path(), s3, "no-such-bucket");
+    let sink = InProcess::start(&config).await;
+    let error = sink.stop().await.unwrap_err().to_string();
+    assert!(error.contains("\"no-such-bucket\""), "{error}");
+    assert!(error.contains("create it first"), "{error}");
+}

@@ -75,11 +75,15 @@ pub fn flags(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Event number `i` of a test stream: 1,000 sessions, event times spread over about three days (so over
-/// several `day(event_time)` partitions), a fresh UUIDv7 as id.
-pub fn event(i: u64) -> PublishedEvent {
+/// Event time spacing that spreads 200k events over about three days, so over several `day(event_time)`
+/// partitions.
+pub const SPREAD_OVER_DAYS: Duration = Duration::from_millis(1_300);
+
+/// Event number `i` of a test stream: 1,000 sessions, event `i` at `i * spacing` after 2026-11-20T00:00Z, a fresh
+/// UUIDv7 as id.
+pub fn event(i: u64, spacing: Duration) -> PublishedEvent {
     let start = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
-    let at = start + chrono::Duration::milliseconds(i64::try_from(i).unwrap() * 1_300);
+    let at = start + chrono::Duration::from_std(spacing * u32::try_from(i).unwrap()).unwrap();
     PublishedEvent {
         event_id: Uuid::now_v7(),
         event: DeliveryEvent {
@@ -106,7 +110,8 @@ pub fn event(i: u64) -> PublishedEvent {
 }
 
 /// Produces events `first..first + count` to `topic` (key = session id) at up to `per_second` (unlimited when
-/// `None`), waiting for every acknowledgement. Returns their event ids.
+/// `None`; paced streams space event times by the rate, others by [`SPREAD_OVER_DAYS`]), waiting for every
+/// acknowledgement. Returns their event ids.
 pub async fn produce(
     kafka: &Kafka,
     topic: &str,
@@ -114,6 +119,9 @@ pub async fn produce(
     count: u64,
     per_second: Option<u64>,
 ) -> Vec<String> {
+    let spacing = per_second.map_or(SPREAD_OVER_DAYS, |rate| {
+        Duration::from_secs(1) / u32::try_from(rate).unwrap()
+    });
     let producer: FutureProducer = kafka
         .client_config()
         .set("linger.ms", "5")
@@ -124,12 +132,14 @@ pub async fn produce(
     let mut ids = Vec::with_capacity(usize::try_from(count).unwrap());
     let mut pending = Vec::new();
     for i in first..first + count {
-        if let Some(rate) = per_second {
-            // Pace the stream: event i is due at i / rate seconds.
+        if let Some(rate) = per_second
+            && (i - first).is_multiple_of(100)
+        {
+            // Pace the stream in steps of 100 events: event i is due at i / rate seconds.
             let due = started + Duration::from_secs_f64((i - first) as f64 / rate as f64);
             tokio::time::sleep_until(due).await;
         }
-        let event = event(i);
+        let event = event(i, spacing);
         let payload = event.to_json();
         ids.push(event.event_id.to_string());
         let record = FutureRecord::to(topic)
@@ -199,7 +209,8 @@ impl InProcess {
     }
 }
 
-async fn load_table(config: &Config) -> iceberg::table::Table {
+/// The table as the catalog has it now.
+pub async fn load_table(config: &Config) -> iceberg::table::Table {
     let catalog = neptune::catalog::open(config).await.unwrap();
     let ident = TableIdent::from_strs([config.namespace.as_str(), config.table.as_str()]).unwrap();
     catalog.load_table(&ident).await.unwrap()

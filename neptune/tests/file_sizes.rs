@@ -1,0 +1,90 @@
+//! With the default commit policy, a steady 10k events/s stream becomes one large data file per partition per
+//! commit; expiring snapshots while Neptune writes leaves the rows unchanged and Neptune resumes after it.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{InProcess, load_table, local_config, produce, table_event_ids, wait_for_rows};
+use packetpulse_testkit::shared_kafka;
+
+const RATE: u64 = 10_000;
+const SECONDS: u64 = 120;
+
+fn summary_number(summary: &std::collections::HashMap<String, String>, key: &str) -> u64 {
+    summary.get(key).map_or(0, |value| value.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_commit_policy_writes_one_large_file_per_partition_per_commit_and_expiry_keeps_every_row() {
+    let kafka = shared_kafka().unwrap();
+    let topic = kafka.create_unique_topic("neptune-file-sizes", 3).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(kafka, &topic, dir.path());
+    let sink = InProcess::start(&config).await;
+
+    let mut produced = produce(kafka, &topic, 0, RATE * SECONDS, Some(RATE)).await;
+    wait_for_rows(&config, RATE * SECONDS, Duration::from_secs(120)).await;
+
+    let table = load_table(&config).await;
+    let mut commits = 0;
+    for snapshot in table.metadata().snapshots() {
+        let summary = &snapshot.summary().additional_properties;
+        let files = summary_number(summary, "added-data-files");
+        let partitions = summary_number(summary, "changed-partition-count");
+        assert!(
+            files <= partitions,
+            "snapshot {}: {files} files for {partitions} partitions",
+            snapshot.snapshot_id()
+        );
+        commits += 1;
+    }
+    let current = table.metadata().current_snapshot().unwrap().clone();
+    let manifests = table.manifest_list_reader(&current).load().await.unwrap();
+    let mut sizes = Vec::new();
+    for manifest in manifests.entries() {
+        for entry in manifest.load_manifest(table.file_io()).await.unwrap().entries() {
+            if entry.is_alive() {
+                sizes.push(entry.data_file().file_size_in_bytes());
+            }
+        }
+    }
+    sizes.sort_unstable();
+    let median = sizes[sizes.len() / 2];
+    println!(
+        "{commits} commits, {} data files: min {} B, median {median} B, max {} B",
+        sizes.len(),
+        sizes[0],
+        sizes[sizes.len() - 1]
+    );
+    assert!(median >= 1_000_000, "median data file {median} B is under 1 MB");
+
+    // Expire every snapshot but the current one while the sink keeps running.
+    let expired = neptune::maintenance::expire_snapshots(&config, Duration::ZERO, 1)
+        .await
+        .unwrap();
+    println!("expire-snapshots: {expired:?}");
+    assert_eq!(expired.before, commits);
+    assert_eq!(expired.after, 1);
+    produced.sort();
+    let ids = table_event_ids(&config).await;
+    assert_eq!(ids.len(), produced.len());
+    assert!(ids == produced, "expiry changed the row set");
+
+    // Neptune, restarted, resumes from the offsets the kept snapshot holds.
+    sink.stop().await.unwrap();
+    let sink = InProcess::start(&config).await;
+    let more = produce(kafka, &topic, RATE * SECONDS, 10_000, None).await;
+    wait_for_rows(&config, RATE * SECONDS + 10_000, Duration::from_secs(120)).await;
+    sink.stop().await.unwrap();
+    produced.extend(more);
+    produced.sort();
+    let ids = table_event_ids(&config).await;
+    assert_eq!(ids.len(), produced.len());
+    assert!(
+        ids == produced,
+        "rows after resuming differ from the produced ones"
+    );
+}

@@ -14,7 +14,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod offsets;
 pub mod schema;
-mod sink;
+pub mod sink;
 pub mod source;
 pub mod writer;
 

@@ -113,7 +113,18 @@ async fn messages_that_are_not_events_are_dead_lettered_and_the_rest_lands() {
             .iter()
             .all(|letter| letter.reason.starts_with("not a published event"))
     );
-    assert_eq!(sink.metrics.dead_lettered.get(), 3);
+    let metrics = reqwest::get(format!("http://{}/metrics", sink.ops_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("neptune_dead_lettered_total 3"), "{metrics}");
+    assert!(metrics.contains("neptune_rows_committed_total 10"), "{metrics}");
+    let health = reqwest::get(format!("http://{}/health", sink.ops_addr))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
     sink.stop().await.unwrap();
 
     let mut produced = produced;

@@ -122,6 +122,18 @@ pub async fn produce(
     let spacing = per_second.map_or(SPREAD_OVER_DAYS, |rate| {
         Duration::from_secs(1) / u32::try_from(rate).unwrap()
     });
+    produce_spaced(kafka, topic, first, count, per_second, spacing).await
+}
+
+/// [`produce`] with event times `spacing` apart.
+pub async fn produce_spaced(
+    kafka: &Kafka,
+    topic: &str,
+    first: u64,
+    count: u64,
+    per_second: Option<u64>,
+    spacing: Duration,
+) -> Vec<String> {
     let producer: FutureProducer = kafka
         .client_config()
         .set("linger.ms", "5")

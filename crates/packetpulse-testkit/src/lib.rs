@@ -18,6 +18,7 @@
 mod clickhouse;
 mod error;
 mod kafka;
+mod postgres;
 mod process;
 mod run_dir;
 mod s3;
@@ -29,6 +30,7 @@ mod wait;
 pub use clickhouse::ClickHouse;
 pub use error::Error;
 pub use kafka::{Kafka, KafkaKind};
+pub use postgres::Postgres;
 pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;

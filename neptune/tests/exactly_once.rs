@@ -143,3 +143,30 @@ async fn a_missing_bucket_is_a_clear_error_at_start() {
     assert!(error.contains("\"no-such-bucket\""), "{error}");
     assert!(error.contains("create it first"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_commits_what_was_read_before_the_commit_interval() {
+    let kafka = shared_kafka().unwrap();
+    let topic = kafka.create_unique_topic("neptune-shutdown", 2).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(kafka, &topic, dir.path());
+    config.commit_interval = Duration::from_secs(3_600);
+    let sink = InProcess::start(&config).await;
+    let mut produced = produce(kafka, &topic, 0, 1_000, None).await;
+    let buffered = sink.metrics.rows_buffered.clone();
+    packetpulse_testkit::wait_until("1,000 rows buffered", Duration::from_secs(60), || {
+        let rows = buffered.get();
+        async move { Ok::<_, String>((rows == 1_000).then_some(())) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        common::committed_rows(&config).await,
+        0,
+        "nothing is committed before the interval"
+    );
+    sink.stop().await.unwrap();
+
+    produced.sort();
+    assert_eq!(table_event_ids(&config).await, produced);
+}

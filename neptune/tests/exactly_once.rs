@@ -170,3 +170,50 @@ async fn a_graceful_stop_commits_what_was_read_before_the_commit_interval() {
     produced.sort();
     assert_eq!(table_event_ids(&config).await, produced);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_after_a_concurrent_expiry_is_rebased_on_the_new_metadata() {
+    let kafka = shared_kafka().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(kafka, "conflicts", dir.path());
+    let metrics = neptune::Metrics::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut sink = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();
+    let mut expected = Vec::new();
+    let mut offset = 0;
+    let mut push = async |sink: &mut neptune::sink::TableSink, count: i64| {
+        for _ in 0..count {
+            let event = common::event(offset as u64, common::SPREAD_OVER_DAYS);
+            expected.push(event.event_id.to_string());
+            let neptune::source::Decoded::Row(row) =
+                neptune::source::decode(Some(event.to_json().as_bytes()), 0, offset)
+            else {
+                panic!("not an event");
+            };
+            sink.push(row).await.unwrap();
+            offset += 1;
+        }
+    };
+    push(&mut sink, 10).await;
+    sink.commit(&shutdown).await.unwrap();
+    push(&mut sink, 10).await;
+    sink.commit(&shutdown).await.unwrap();
+    push(&mut sink, 10).await;
+    // Another writer changes the table under the sink, whose base metadata is now stale: iceberg refreshes and
+    // re-applies the append (a conflict found at the catalog is retried the same way).
+    let expired = neptune::maintenance::expire_snapshots(&config, Duration::ZERO, 1)
+        .await
+        .unwrap();
+    assert_eq!((expired.before, expired.after), (2, 1));
+    sink.commit(&shutdown).await.unwrap();
+
+    assert_eq!(sink.offsets().next.get(&0), Some(&30));
+    expected.sort();
+    assert_eq!(table_event_ids(&config).await, expected);
+    let (snapshots, summary) = table_stats(&config).await;
+    assert_eq!(snapshots, 2, "the expiry's result plus the retried commit");
+    assert!(
+        summary["packetpulse.neptune.kafka-offsets"].contains("\"0\":30"),
+        "{summary:?}"
+    );
+}

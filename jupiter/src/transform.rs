@@ -1,0 +1,311 @@
+//! The transform: a published event becomes a `session_movements` row, enriched with what needs the session's
+//! history — distance from the previous point, a speed when the device sent none, the session's start, and a
+//! flag on points the vehicle could not have reached (never dropped). The same code serves streaming and the
+//! backfill from bronze, so silver can always be recomputed from the lake.
+//!
+//! "Previous point" means previous by event time, not by arrival: an event that arrives late is measured from
+//! the newest point before it that Jupiter has seen, so out-of-order delivery does not invent detours.
+
+use std::collections::{HashMap, VecDeque};
+
+use packetpulse_model::geo::haversine_m;
+use packetpulse_model::{DeliveryStatus, GeoPoint, PublishedEvent};
+use serde::Serialize;
+
+/// Points kept per session to place late events; older ones are measured from nothing (distance 0).
+const HISTORY: usize = 32;
+
+/// Two fixes this close in time are too close to derive a speed from.
+const MIN_DERIVATION_INTERVAL_MS: u64 = 200;
+
+/// One row of `session_movements` (column order as in the migration).
+#[derive(Debug, Clone, PartialEq, Serialize, clickhouse::Row)]
+pub struct Movement {
+    /// Event id (UUID, hyphenated).
+    pub event_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// Vehicle id.
+    pub vehicle_id: String,
+    /// Order id.
+    pub order_id: String,
+    /// Device id.
+    pub device_id: String,
+    /// `started`, `en_route` or `completed`.
+    pub status: String,
+    /// Event time, seconds (`DateTime('UTC')`).
+    pub event_time: u32,
+    /// Event time, epoch milliseconds.
+    pub event_time_ms: u64,
+    /// Position.
+    pub lat: f64,
+    /// Position.
+    pub lon: f64,
+    /// Pick-up.
+    pub start_lat: f64,
+    /// Pick-up.
+    pub start_lon: f64,
+    /// Drop-off.
+    pub end_lat: f64,
+    /// Drop-off.
+    pub end_lon: f64,
+    /// The device's speed, or one derived from the previous point when it sent none.
+    pub speed_kmh: f64,
+    /// 1 when `speed_kmh` was derived.
+    pub speed_derived: u8,
+    /// Direction of travel.
+    pub heading_deg: Option<f64>,
+    /// Metres from the previous point by event time (0 for the first).
+    pub distance_from_previous_m: f64,
+    /// 1 when reaching this point from the previous one needs more than the configured top speed.
+    pub suspect_teleport: u8,
+    /// Earliest event time seen for the session, epoch ms.
+    pub session_started_at_ms: u64,
+    /// Route name, empty when unknown.
+    pub route_name: String,
+    /// Route points, 0 when unknown.
+    pub waypoint_count: u32,
+    /// Sender's per-session counter.
+    pub seq: Option<u64>,
+    /// When Venus received it, seconds.
+    pub received_at: u32,
+    /// When Venus received it, epoch ms.
+    pub received_at_ms: u64,
+    /// When Jupiter wrote it, seconds.
+    pub ingested_at: u32,
+    /// When Jupiter wrote it, epoch ms (the dedup version: the newest copy wins).
+    pub ingested_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fix {
+    time_ms: u64,
+    point: GeoPoint,
+}
+
+#[derive(Debug, Default)]
+struct SessionHistory {
+    started_at_ms: u64,
+    /// Newest fixes, sorted by time.
+    fixes: VecDeque<Fix>,
+}
+
+impl SessionHistory {
+    /// The newest fix strictly before `time_ms`, then records this one.
+    fn previous_and_record(&mut self, fix: Fix) -> Option<Fix> {
+        let position = self.fixes.partition_point(|known| known.time_ms < fix.time_ms);
+        let previous = position.checked_sub(1).map(|index| self.fixes[index]);
+        let duplicate = self
+            .fixes
+            .get(position)
+            .is_some_and(|known| known.time_ms == fix.time_ms && known.point == fix.point);
+        if !duplicate {
+            self.fixes.insert(position, fix);
+            if self.fixes.len() > HISTORY {
+                self.fixes.pop_front();
+            }
+        }
+        previous
+    }
+}
+
+fn seconds(ms: u64) -> u32 {
+    u32::try_from(ms / 1_000).unwrap_or(u32::MAX)
+}
+
+fn epoch_ms(time: &chrono::DateTime<chrono::Utc>) -> u64 {
+    u64::try_from(time.timestamp_millis()).unwrap_or(0)
+}
+
+/// Enriches events with their session's history. One per consumer: sessions are keyed to partitions, so a
+/// session's events all pass through the same instance.
+#[derive(Debug)]
+pub struct Enricher {
+    max_speed_kmh: f64,
+    sessions: HashMap<String, SessionHistory>,
+}
+
+impl Enricher {
+    /// An enricher flagging points that need more than `max_speed_kmh` to reach.
+    pub fn new(max_speed_kmh: f64) -> Self {
+        Self {
+            max_speed_kmh,
+            sessions: HashMap::new(),
+        }
+    }
+
+    /// Sessions with history in memory.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The `session_movements` row of `published`, written at `ingested_at_ms`.
+    pub fn enrich(&mut self, published: &PublishedEvent, ingested_at_ms: u64) -> Movement {
+        let event = &published.event;
+        let time_ms = epoch_ms(&event.timestamp);
+        let history = self
+            .sessions
+            .entry(event.session_id.clone())
+            .or_insert_with(|| SessionHistory {
+                started_at_ms: time_ms,
+                fixes: VecDeque::new(),
+            });
+        history.started_at_ms = history.started_at_ms.min(time_ms);
+        let current = event.current();
+        let previous = history.previous_and_record(Fix {
+            time_ms,
+            point: current,
+        });
+        let session_started_at_ms = history.started_at_ms;
+        let distance = previous.map_or(0.0, |previous| haversine_m(previous.point, current));
+        let elapsed_ms = previous.map_or(0, |previous| time_ms - previous.time_ms);
+        let implied_kmh =
+            (elapsed_ms >= MIN_DERIVATION_INTERVAL_MS).then(|| distance / elapsed_ms as f64 * 3_600.0);
+        let suspect_teleport = match implied_kmh {
+            Some(kmh) => kmh > self.max_speed_kmh,
+            // Two fixes at (almost) the same instant more than a street apart.
+            None => previous.is_some() && distance > 50.0,
+        };
+        let (speed_kmh, speed_derived) = match event.speed_kmh {
+            Some(speed) => (speed, 0),
+            None => (implied_kmh.unwrap_or(0.0), 1),
+        };
+        let received_at_ms = epoch_ms(&published.received_at);
+        Movement {
+            event_id: published.event_id.hyphenated().to_string(),
+            session_id: event.session_id.clone(),
+            vehicle_id: event.vehicle_id.clone(),
+            order_id: event.order_id.clone(),
+            device_id: event.device_id.clone(),
+            status: event.status.as_str().to_owned(),
+            event_time: seconds(time_ms),
+            event_time_ms: time_ms,
+            lat: event.current_lat,
+            lon: event.current_lon,
+            start_lat: event.start_lat,
+            start_lon: event.start_lon,
+            end_lat: event.end_lat,
+            end_lon: event.end_lon,
+            speed_kmh,
+            speed_derived,
+            heading_deg: event.heading_deg,
+            distance_from_previous_m: distance,
+            suspect_teleport: u8::from(suspect_teleport),
+            session_started_at_ms,
+            route_name: event.route_name.clone().unwrap_or_default(),
+            waypoint_count: event.waypoint_count.unwrap_or(0),
+            seq: event.seq,
+            received_at: seconds(received_at_ms),
+            received_at_ms,
+            ingested_at: seconds(ingested_at_ms),
+            ingested_at_ms,
+        }
+    }
+
+    /// Forgets a session once it completed and nothing late is expected (callers decide when).
+    pub fn forget(&mut self, session_id: &str) {
+        self.sessions.remove(session_id);
+    }
+
+    /// Whether `status` ends a session.
+    pub fn is_final(status: DeliveryStatus) -> bool {
+        status == DeliveryStatus::Completed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{TimeZone, Utc};
+    use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn event(second: i64, lat: f64, lon: f64, speed: Option<f64>) -> PublishedEvent {
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap() + chrono::Duration::seconds(second);
+        PublishedEvent {
+            event_id: Uuid::from_u128(u128::try_from(second + 1_000).unwrap()),
+            event: DeliveryEvent {
+                device_id: "d".into(),
+                vehicle_id: "v".into(),
+                session_id: "s".into(),
+                order_id: "o".into(),
+                status: DeliveryStatus::EnRoute,
+                timestamp: at,
+                start_lat: 37.98,
+                start_lon: 23.72,
+                end_lat: 38.0,
+                end_lon: 23.8,
+                current_lat: lat,
+                current_lon: lon,
+                seq: None,
+                speed_kmh: speed,
+                heading_deg: None,
+                route_name: None,
+                waypoint_count: None,
+            },
+            received_at: at,
+        }
+    }
+
+    #[test]
+    fn distance_and_derived_speed_come_from_the_previous_point() {
+        let mut enricher = Enricher::new(200.0);
+        let first = enricher.enrich(&event(0, 37.98, 23.72, None), 0);
+        assert_eq!(
+            (
+                first.distance_from_previous_m,
+                first.speed_kmh,
+                first.speed_derived
+            ),
+            (0.0, 0.0, 1)
+        );
+        // 0.001° of latitude ≈ 111 m in 10 s ≈ 40 km/h.
+        let second = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        assert!(
+            (second.distance_from_previous_m - 111.2).abs() < 0.5,
+            "{}",
+            second.distance_from_previous_m
+        );
+        assert!((second.speed_kmh - 40.0).abs() < 0.5, "{}", second.speed_kmh);
+        assert_eq!(second.speed_derived, 1);
+        assert_eq!(second.suspect_teleport, 0);
+        let reported = enricher.enrich(&event(20, 37.982, 23.72, Some(33.0)), 0);
+        assert_eq!((reported.speed_kmh, reported.speed_derived), (33.0, 0));
+    }
+
+    #[test]
+    fn a_late_event_is_measured_from_the_point_before_it_in_event_time() {
+        let mut enricher = Enricher::new(200.0);
+        enricher.enrich(&event(0, 37.980, 23.72, None), 0);
+        enricher.enrich(&event(20, 37.982, 23.72, None), 0);
+        let late = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        assert!((late.distance_from_previous_m - 111.2).abs() < 0.5);
+        let started_late = enricher.enrich(&event(-30, 37.979, 23.72, None), 0);
+        assert_eq!(started_late.distance_from_previous_m, 0.0);
+        assert_eq!(started_late.session_started_at_ms, started_late.event_time_ms);
+        let next = enricher.enrich(&event(30, 37.983, 23.72, None), 0);
+        assert_eq!(next.session_started_at_ms, started_late.event_time_ms);
+    }
+
+    #[test]
+    fn an_impossible_jump_is_flagged_not_dropped() {
+        let mut enricher = Enricher::new(200.0);
+        enricher.enrich(&event(0, 37.98, 23.72, Some(30.0)), 0);
+        // About 11 km in 10 s.
+        let jump = enricher.enrich(&event(10, 38.08, 23.72, Some(30.0)), 0);
+        assert_eq!(jump.suspect_teleport, 1);
+        assert_eq!(jump.speed_kmh, 30.0);
+    }
+
+    #[test]
+    fn a_duplicate_gets_the_same_enrichment() {
+        let mut enricher = Enricher::new(200.0);
+        enricher.enrich(&event(0, 37.980, 23.72, None), 0);
+        let once = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        let again = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        assert_eq!(once, again);
+    }
+}

@@ -47,8 +47,8 @@ pub enum Error {
         source: rdkafka::error::KafkaError,
     },
     /// A dead letter could not be delivered.
-    #[error("dead-letter topic: {0}")]
-    DeadLetter(String),
+    #[error(transparent)]
+    DeadLetter(#[from] packetpulse_ops::dead_letter::DeadLetterError),
     /// Shutdown came before rows could be committed; they will be read again at the next start.
     #[error("shut down before {rows} rows could be committed; they are read again at the next start")]
     ShutdownBeforeCommit {

@@ -3,12 +3,11 @@
 //!
 //! Pipeline: [`source`] (Kafka, assigned at the table's offsets) → [`writer`] (Parquet files per `day(event_time)`)
 //! → [`commit`] (fast append whose snapshot summary holds the next offsets, see [`offsets`]). Messages that are not
-//! events go to the dead-letter topic ([`dead_letter`]).
+//! events go to the dead-letter topic (`packetpulse_ops::dead_letter`).
 
 pub mod catalog;
 pub mod commit;
 pub mod config;
-pub mod dead_letter;
 mod error;
 pub mod maintenance;
 pub mod metrics;

@@ -17,12 +17,12 @@ use crate::Error;
 use crate::catalog;
 use crate::commit::{Batch, commit};
 use crate::config::Config;
-use crate::dead_letter::DeadLetters;
 use crate::metrics::Metrics;
 use crate::offsets::Offsets;
 use crate::schema::BronzeRow;
 use crate::source::{Decoded, Source, decode};
 use crate::writer::{CommitWriter, TableLayout};
+use packetpulse_ops::dead_letter::DeadLetters;
 
 /// zstd level of data files: level 3 is zstd's default balance of speed and size.
 const ZSTD_LEVEL: i32 = 3;
@@ -108,7 +108,7 @@ pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &Cancellatio
     let source = Arc::new(Source::assign(config, sink.offsets(), shutdown).await?);
     let (committed, committed_rx) = watch::channel(sink.offsets().clone());
     let lag_monitor = tokio::spawn(monitor_lag(source.clone(), committed_rx, metrics.clone()));
-    let mut dead_letters = DeadLetters::new(config)?;
+    let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
     let result = read_loop(
         config,
         &mut sink,

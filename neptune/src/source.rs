@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use packetpulse_model::{DeadLetter, PublishedEvent};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -139,31 +138,15 @@ pub enum Decoded {
 
 /// Decodes one message's payload. The row keeps the payload exactly as read.
 pub fn decode(payload: Option<&[u8]>, kafka_partition: i32, kafka_offset: i64) -> Decoded {
-    let payload = payload.unwrap_or_default();
-    let reason = match std::str::from_utf8(payload) {
-        Err(error) => format!("payload is not UTF-8: {error}"),
-        Ok(text) => match PublishedEvent::from_json(payload) {
-            Ok(event) => {
-                return Decoded::Row(BronzeRow {
-                    event,
-                    raw_payload: text.to_owned(),
-                    kafka_partition,
-                    kafka_offset,
-                });
-            }
-            Err(error) => format!("not a published event: {error}"),
-        },
-    };
-    Decoded::Invalid(DeadLetter {
-        raw_payload: String::from_utf8_lossy(payload).into_owned(),
-        reason,
-        errors: Vec::new(),
-        client: None,
-        source: "neptune".to_owned(),
-        kafka_partition: Some(kafka_partition),
-        kafka_offset: Some(kafka_offset),
-        refused_at: Utc::now(),
-    })
+    match PublishedEvent::from_kafka_message(payload, "neptune", kafka_partition, kafka_offset) {
+        Ok((event, text)) => Decoded::Row(BronzeRow {
+            event,
+            raw_payload: text.to_owned(),
+            kafka_partition,
+            kafka_offset,
+        }),
+        Err(letter) => Decoded::Invalid(*letter),
+    }
 }
 
 #[cfg(test)]

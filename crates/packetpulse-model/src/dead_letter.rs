@@ -33,6 +33,27 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// The dead letter for a Kafka message of the `sessions` topic that `source` (a consuming planet) could not
+    /// read as a [`crate::PublishedEvent`].
+    pub fn for_unreadable_message(
+        payload: &[u8],
+        reason: String,
+        source: &str,
+        kafka_partition: i32,
+        kafka_offset: i64,
+    ) -> Self {
+        Self {
+            raw_payload: String::from_utf8_lossy(payload).into_owned(),
+            reason,
+            errors: Vec::new(),
+            client: None,
+            source: source.to_owned(),
+            kafka_partition: Some(kafka_partition),
+            kafka_offset: Some(kafka_offset),
+            refused_at: Utc::now(),
+        }
+    }
+
     /// The JSON payload for the dead-letter topic.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a DeadLetter always serialises: all its keys are strings")

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::dead_letter::DeadLetter;
 use crate::event_id::derive_event_id;
 use crate::geo::GeoPoint;
 use crate::timestamp;
@@ -174,6 +175,31 @@ impl PublishedEvent {
     /// Reads a payload from the `sessions` topic.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// Reads a Kafka message of the `sessions` topic as a consumer does: the event and its payload as text, or
+    /// the dead letter that `source` (the consuming planet) sends instead.
+    pub fn from_kafka_message<'a>(
+        payload: Option<&'a [u8]>,
+        source: &str,
+        kafka_partition: i32,
+        kafka_offset: i64,
+    ) -> Result<(Self, &'a str), Box<DeadLetter>> {
+        let payload = payload.unwrap_or_default();
+        let reason = match std::str::from_utf8(payload) {
+            Err(error) => format!("payload is not UTF-8: {error}"),
+            Ok(text) => match Self::from_json(payload) {
+                Ok(event) => return Ok((event, text)),
+                Err(error) => format!("not a published event: {error}"),
+            },
+        };
+        Err(Box::new(DeadLetter::for_unreadable_message(
+            payload,
+            reason,
+            source,
+            kafka_partition,
+            kafka_offset,
+        )))
     }
 }
 

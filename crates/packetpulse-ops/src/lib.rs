@@ -1,6 +1,8 @@
 //! Process plumbing every planet shares: logging setup, the shutdown signal, and the operational HTTP endpoints
 //! (`/health`, `/metrics`) for planets whose main work is not HTTP.
 
+pub mod dead_letter;
+
 use std::future::Future;
 
 use axum::Router;

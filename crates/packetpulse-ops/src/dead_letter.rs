@@ -1,13 +1,16 @@
-//! The dead-letter sink: messages that are not valid events go to `sessions.dlq`. Every delivery is awaited before
-//! the commit that moves the offsets past the message, so a crash can repeat a dead letter but never lose one.
+//! The dead-letter sink of the consuming planets: Kafka messages that are not valid events go to `sessions.dlq`.
+//! A consumer awaits every delivery before committing offsets past the message, so a crash can repeat a dead
+//! letter but never lose one.
 
 use futures::future::try_join_all;
 use packetpulse_model::DeadLetter;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
-use crate::Error;
-use crate::config::Config;
+/// The dead-letter topic could not be reached or refused a message.
+#[derive(Debug, thiserror::Error)]
+#[error("dead-letter topic: {0}")]
+pub struct DeadLetterError(String);
 
 /// Sends dead letters and tracks the ones not yet acknowledged.
 pub struct DeadLetters {
@@ -17,27 +20,24 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// A producer for the configured dead-letter topic.
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    /// A producer for `topic` on `bootstrap_servers`.
+    pub fn new(bootstrap_servers: &str, topic: &str) -> Result<Self, DeadLetterError> {
         let producer = ClientConfig::new()
-            .set("bootstrap.servers", &config.kafka_bootstrap_servers)
+            .set("bootstrap.servers", bootstrap_servers)
             .set("acks", "all")
             // Never expire: the commit waits for these, so a slow broker back-pressures instead of losing them.
             .set("message.timeout.ms", "0")
             .create()
-            .map_err(|source| Error::Kafka {
-                servers: config.kafka_bootstrap_servers.clone(),
-                source,
-            })?;
+            .map_err(|error| DeadLetterError(format!("Kafka at {bootstrap_servers}: {error}")))?;
         Ok(Self {
             producer,
-            topic: config.dead_letter_topic.clone(),
+            topic: topic.to_owned(),
             pending: Vec::new(),
         })
     }
 
     /// Queues one dead letter.
-    pub fn send(&mut self, letter: &DeadLetter) -> Result<(), Error> {
+    pub fn send(&mut self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         tracing::warn!(reason = %letter.reason, partition = ?letter.kafka_partition, offset = ?letter.kafka_offset,
             "dead-lettering a message that is not a valid event");
         let payload = letter.to_json();
@@ -45,19 +45,19 @@ impl DeadLetters {
         let delivery = self
             .producer
             .send_result(record)
-            .map_err(|(source, _)| Error::DeadLetter(source.to_string()))?;
+            .map_err(|(source, _)| DeadLetterError(source.to_string()))?;
         self.pending.push(delivery);
         Ok(())
     }
 
     /// Waits until Kafka has every dead letter sent so far.
-    pub async fn acknowledged(&mut self) -> Result<(), Error> {
+    pub async fn acknowledged(&mut self) -> Result<(), DeadLetterError> {
         let pending = std::mem::take(&mut self.pending);
         let results = try_join_all(pending)
             .await
-            .map_err(|_| Error::DeadLetter("the producer was dropped".to_owned()))?;
+            .map_err(|_| DeadLetterError("the producer was dropped".to_owned()))?;
         for result in results {
-            result.map_err(|(source, _)| Error::DeadLetter(source.to_string()))?;
+            result.map_err(|(source, _)| DeadLetterError(source.to_string()))?;
         }
         Ok(())
     }

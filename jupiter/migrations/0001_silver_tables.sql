@@ -43,7 +43,8 @@ ENGINE = ReplacingMergeTree(event_time_ms)
 ORDER BY session_id
 AS SELECT
     session_id, vehicle_id, order_id, device_id, status,
-    event_time, event_time_ms, lat, lon, end_lat, end_lon, speed_kmh, heading_deg, route_name, session_started_at_ms
+    event_time, event_time_ms, seq, lat, lon, end_lat, end_lon, speed_kmh, heading_deg, route_name,
+    session_started_at_ms
 FROM {database}.session_movements;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.sessions

@@ -1,5 +1,7 @@
 //! Jupiter's errors, worded so an operator can act on them.
 
+use std::net::SocketAddr;
+
 /// Why Jupiter stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,5 +15,32 @@ pub enum Error {
         what: String,
         /// What failed.
         source: clickhouse::error::Error,
+    },
+    /// Kafka could not be reached or refused an operation.
+    #[error("Kafka at {servers}: {source} — is it running? see infrastructure/local (make up)")]
+    Kafka {
+        /// The configured bootstrap servers.
+        servers: String,
+        /// What failed.
+        source: rdkafka::error::KafkaError,
+    },
+    /// A dead letter could not be delivered.
+    #[error(transparent)]
+    DeadLetter(#[from] packetpulse_ops::dead_letter::DeadLetterError),
+    /// Shutdown came while a batch was still being retried; it is read again at the next start.
+    #[error("shut down before {rows} rows could be inserted; they are read again at the next start")]
+    ShutdownBeforeInsert {
+        /// Rows not inserted.
+        rows: usize,
+    },
+    /// The metrics address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source} — is another process using the port? set JUPITER_METRICS_LISTEN"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
     },
 }

@@ -1,11 +1,57 @@
 //! Jupiter, PacketPulse's silver layer: every event of the Kafka topic `sessions`, cleaned and enriched, in the
 //! ClickHouse database `packetpulse`.
 //!
-//! Work in progress (issue 5): the schema ([`migrations`]) and the enrichment ([`transform`]) are here; the Kafka
-//! loop, backfill from bronze, operations endpoints and the binary follow.
+//! Pipeline: Kafka (group `jupiter`) → [`transform`] (distance, derived speed, session start, teleport flag) →
+//! batched inserts into `session_movements`, from which materialised views keep `latest_positions`, `sessions`,
+//! `orders` and `vehicles` ([`migrations`]). Offsets are committed after the insert ([`sink`]).
 
+pub mod config;
 mod error;
+pub mod metrics;
 pub mod migrations;
+pub mod sink;
 pub mod transform;
 
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
 pub use error::Error;
+pub use metrics::Metrics;
+
+/// Runs Jupiter until `shutdown` completes, serving `/health` and `/metrics` on the configured address.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.metrics_listen,
+            source,
+        })?;
+    run_with(&config, &Metrics::new(), listener, shutdown).await
+}
+
+/// [`run`] with the metrics and listener given (tests read both).
+pub async fn run_with(
+    config: &Config,
+    metrics: &Metrics,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let ops_token = token.clone();
+    let registry = metrics.registry().clone();
+    let ops = tokio::spawn(async move {
+        packetpulse_ops::serve_ops(listener, registry, async move { ops_token.cancelled().await }).await
+    });
+    let result = sink::run_sink(config, metrics, &token).await;
+    token.cancel();
+    let _ = ops.await;
+    result
+}

@@ -18,6 +18,6 @@ pub use dead_letter::DeadLetter;
 pub use event::{DeliveryEvent, DeliveryStatus, PublishedEvent, WireEvent};
 pub use event_id::{EVENT_ID_NAMESPACE, derive_event_id};
 pub use geo::GeoPoint;
-pub use names::{bronze, columns, topics};
+pub use names::{bronze, clickhouse, columns, topics};
 pub use parse::{FrameError, FrameEvent, parse_event, parse_frame};
 pub use validate::{FieldError, REQUIRED_FIELDS, ValidationErrors, limits};

@@ -1,0 +1,84 @@
+//! Jupiter's configuration: one struct, from command-line flags or environment variables (see README.md).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Everything Jupiter needs: where to read, which ClickHouse to write, how to batch and what counts as a teleport.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "jupiter",
+    version,
+    about = "PacketPulse silver layer: Kafka topic `sessions` into cleaned, enriched ClickHouse tables"
+)]
+pub struct Config {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub kafka_bootstrap_servers: String,
+
+    /// Topic to read events from.
+    #[arg(long, env = "JUPITER_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
+    pub topic: String,
+
+    /// Kafka consumer group; more instances in the group share the partitions.
+    #[arg(long, env = "JUPITER_GROUP", default_value = "jupiter")]
+    pub group: String,
+
+    /// Topic for messages that are not valid events.
+    #[arg(long, env = "JUPITER_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER)]
+    pub dead_letter_topic: String,
+
+    /// ClickHouse HTTP URL.
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    pub clickhouse_url: String,
+
+    /// ClickHouse database of the silver tables (created if missing).
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
+    pub clickhouse_database: String,
+
+    /// ClickHouse user.
+    #[arg(long, env = "CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+
+    /// ClickHouse password (empty for the dev server).
+    #[arg(long, env = "CLICKHOUSE_PASSWORD", default_value = "", hide_env_values = true)]
+    pub clickhouse_password: String,
+
+    /// Insert as soon as this many rows are batched.
+    #[arg(long, env = "JUPITER_FLUSH_ROWS", default_value_t = 50_000)]
+    pub flush_rows: usize,
+
+    /// Insert at least this often while events arrive.
+    #[arg(long, env = "JUPITER_FLUSH_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub flush_interval: Duration,
+
+    /// Points that need more than this speed to reach from the previous one are flagged as suspect.
+    #[arg(long, env = "JUPITER_MAX_SPEED_KMH", default_value_t = 250.0)]
+    pub max_speed_kmh: f64,
+
+    /// Address for `/health` and `/metrics`.
+    #[arg(long, env = "JUPITER_METRICS_LISTEN", default_value = "0.0.0.0:9102")]
+    pub metrics_listen: SocketAddr,
+
+    /// Log JSON lines (containers) instead of human-readable text.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The configuration with every default, for tests and tools that override a few fields.
+    pub fn defaults() -> Self {
+        Self::parse_from(["jupiter"])
+    }
+
+    /// A ClickHouse client for the silver database. Validation is off: ClickHouse 18.16 cannot describe result
+    /// types the way the crate's validation expects (ARCHITECTURE.md).
+    pub fn clickhouse_client(&self) -> clickhouse::Client {
+        clickhouse::Client::default()
+            .with_url(&self.clickhouse_url)
+            .with_user(&self.clickhouse_user)
+            .with_password(&self.clickhouse_password)
+            .with_validation(false)
+    }
+}

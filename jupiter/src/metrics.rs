@@ -1,0 +1,95 @@
+//! Prometheus metrics: rows inserted, batch latency, insert failures, freshness, consumer lag, dead letters.
+
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGaugeVec, Opts, Registry};
+
+/// Jupiter's metrics, registered in a registry of their own (tests run several in one process).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Rows inserted into `session_movements` (the materialised views follow from them).
+    pub rows_inserted: IntCounter,
+    /// Batches inserted.
+    pub batches: IntCounter,
+    /// Insert attempts that failed and were retried.
+    pub insert_failures: IntCounter,
+    /// Time from a batch's first row to its successful insert.
+    pub batch_latency: Histogram,
+    /// Now minus the newest event time inserted, seconds, at the last insert.
+    pub freshness: Gauge,
+    /// Messages that were not valid events, sent to the dead-letter topic.
+    pub dead_lettered: IntCounter,
+    /// High watermark minus committed offset, per partition.
+    pub consumer_lag: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            let counter = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(counter.clone()))
+                .expect("unique metric");
+            counter
+        };
+        let rows_inserted = counter(
+            "jupiter_rows_inserted_total",
+            "Rows inserted into session_movements",
+        );
+        let batches = counter("jupiter_batches_total", "Batches inserted");
+        let insert_failures = counter("jupiter_insert_failures_total", "Insert attempts that failed");
+        let dead_lettered = counter(
+            "jupiter_dead_lettered_total",
+            "Messages sent to the dead-letter topic",
+        );
+        let batch_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "jupiter_batch_seconds",
+                "Time from a batch's first row to its insert",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(batch_latency.clone()))
+            .expect("unique metric");
+        let freshness = Gauge::new(
+            "jupiter_freshness_seconds",
+            "Now minus the newest event time inserted, at the last insert",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(freshness.clone()))
+            .expect("unique metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new("jupiter_consumer_lag", "Messages in Kafka not yet inserted"),
+            &["partition"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(consumer_lag.clone()))
+            .expect("unique metric");
+        Self {
+            registry,
+            rows_inserted,
+            batches,
+            insert_failures,
+            batch_latency,
+            freshness,
+            dead_lettered,
+            consumer_lag,
+        }
+    }
+
+    /// The registry to serve on `/metrics`.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

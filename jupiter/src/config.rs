@@ -29,6 +29,11 @@ pub struct Config {
     #[arg(long, env = "JUPITER_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER)]
     pub dead_letter_topic: String,
 
+    /// How long the group waits for a silent member before giving its partitions to others: after a crash, the
+    /// restarted instance gets its partitions back this long after the old one died.
+    #[arg(long, env = "JUPITER_SESSION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub session_timeout: Duration,
+
     /// ClickHouse HTTP URL.
     #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
     pub clickhouse_url: String,

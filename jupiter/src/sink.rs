@@ -46,6 +46,14 @@ pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &Cancellatio
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
+        .set(
+            "session.timeout.ms",
+            config.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (config.session_timeout / 3).as_millis().to_string(),
+        )
         .create()
         .map_err(|source| Error::Kafka {
             servers: config.kafka_bootstrap_servers.clone(),

@@ -1,0 +1,245 @@
+//! What Jupiter's tests share: a fleet's events with injected duplicates and late pairs, a producer, a
+//! configuration against the test servers, Jupiter in-process, and the checks of the silver tables.
+
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use jupiter::Config;
+use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use packetpulse_testkit::{ClickHouse, Kafka, unique_name, wait_until};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Sessions in a test fleet.
+pub const SESSIONS: u32 = 1_000;
+/// Events per session.
+pub const STEPS: u32 = 100;
+
+pub fn event(session: u32, step: u32) -> PublishedEvent {
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap()
+        + chrono::Duration::seconds(i64::from(step))
+        + chrono::Duration::milliseconds(i64::from(session));
+    let status = match step {
+        0 => DeliveryStatus::Started,
+        s if s == STEPS - 1 && session.is_multiple_of(2) => DeliveryStatus::Completed,
+        _ => DeliveryStatus::EnRoute,
+    };
+    PublishedEvent {
+        event_id: Uuid::from_u128(u128::from(session) << 32 | u128::from(step)),
+        event: DeliveryEvent {
+            device_id: format!("device-{session}"),
+            vehicle_id: format!("vehicle-{}", session % 100),
+            session_id: format!("session-{session:04}"),
+            order_id: format!("order-{session:04}"),
+            status,
+            timestamp: at,
+            start_lat: 37.98,
+            start_lon: 23.72,
+            end_lat: 38.0,
+            end_lon: 23.8,
+            current_lat: 37.98 + f64::from(step) * 1e-4,
+            current_lon: 23.72 + f64::from(session) * 1e-5,
+            seq: Some(u64::from(step)),
+            speed_kmh: None,
+            heading_deg: Some(10.0),
+            route_name: Some("athens-01".into()),
+            waypoint_count: Some(100),
+        },
+        received_at: at,
+    }
+}
+
+/// Every event of [`SESSIONS`] × [`STEPS`], per session in order except 10 % of adjacent pairs swapped, and 5 %
+/// of events sent again a few steps later. Returns the messages to send.
+pub fn stream_with_faults(seed: u64) -> Vec<PublishedEvent> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut sends: Vec<PublishedEvent> = Vec::new();
+    for session in 0..SESSIONS {
+        let mut steps: Vec<u32> = (0..STEPS).collect();
+        for i in (0..steps.len() - 1).step_by(2) {
+            if rng.random_bool(0.1) {
+                steps.swap(i, i + 1);
+            }
+        }
+        let mut resend = Vec::new();
+        for (i, &step) in steps.iter().enumerate() {
+            sends.push(event(session, step));
+            if rng.random_bool(0.05) {
+                resend.push((i + 3, step));
+            }
+            resend.retain(|&(at, step)| {
+                let due = at <= i;
+                if due {
+                    sends.push(event(session, step));
+                }
+                !due
+            });
+        }
+        sends.extend(resend.into_iter().map(|(_, step)| event(session, step)));
+    }
+    sends
+}
+
+/// A configuration for `topic` and a fresh database on the given servers.
+pub fn config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Config {
+    let mut config = Config::defaults();
+    config.kafka_bootstrap_servers = kafka.bootstrap_servers();
+    config.topic = topic.to_owned();
+    config.group = format!("jupiter-{topic}");
+    config.dead_letter_topic = format!("{topic}.dlq");
+    config.clickhouse_url = clickhouse.url();
+    config.clickhouse_database = unique_name("silver");
+    config.metrics_listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// Produces `events` to `topic`, key = session id, at up to `per_second` (unlimited when `None`).
+pub async fn produce(kafka: &Kafka, topic: &str, events: &[PublishedEvent], per_second: Option<u64>) {
+    let producer: FutureProducer = kafka.client_config().set("linger.ms", "5").create().unwrap();
+    let started = tokio::time::Instant::now();
+    let mut pending = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        if let Some(rate) = per_second
+            && i.is_multiple_of(100)
+        {
+            tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate as f64)).await;
+        }
+        let payload = event.to_json();
+        let record = FutureRecord::to(topic)
+            .key(&event.event.session_id)
+            .payload(&payload);
+        pending.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+    }
+    for delivery in pending {
+        delivery.await.unwrap().unwrap();
+    }
+}
+
+/// Jupiter running in this process.
+pub struct InProcess {
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), jupiter::Error>>,
+    /// Its metrics.
+    pub metrics: jupiter::Metrics,
+}
+
+impl InProcess {
+    /// Starts it.
+    pub async fn start(config: &Config) -> Self {
+        let listener = TcpListener::bind(config.metrics_listen).await.unwrap();
+        let metrics = jupiter::Metrics::new();
+        let stop = CancellationToken::new();
+        let task = {
+            let (config, metrics, stop) = (config.clone(), metrics.clone(), stop.clone());
+            tokio::spawn(async move {
+                jupiter::run_with(&config, &metrics, listener, stop.cancelled_owned()).await
+            })
+        };
+        Self { stop, task, metrics }
+    }
+
+    /// Waits until it has inserted at least `rows` rows (duplicates included).
+    pub async fn wait_for_inserted(&self, rows: u64, timeout: Duration) {
+        let inserted = self.metrics.rows_inserted.clone();
+        wait_until(&format!("{rows} rows inserted"), timeout, || {
+            let done = inserted.get();
+            async move { Ok::<_, String>((done >= rows).then_some(())) }
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Stops it and waits.
+    pub async fn stop(self) -> Result<(), jupiter::Error> {
+        self.stop.cancel();
+        self.task.await.unwrap()
+    }
+}
+
+async fn one(client: &clickhouse::Client, sql: &str) -> u64 {
+    client.query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+/// Waits until `session_movements` holds every distinct event, then checks that every silver table agrees with
+/// the fleet: each event once, the last step as latest position, every session, the completed orders.
+pub async fn assert_silver_is_exact(config: &Config) {
+    let client = config
+        .clickhouse_client()
+        .with_database(&config.clickhouse_database);
+    let events = u64::from(SESSIONS * STEPS);
+    wait_until(
+        "every event in session_movements",
+        Duration::from_secs(120),
+        || {
+            let client = client.clone();
+            async move {
+                let rows = client
+                    .query("SELECT uniqExact(event_id) FROM session_movements")
+                    .fetch_one::<u64>()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>((rows >= events).then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one(&client, "SELECT count() FROM session_movements FINAL").await,
+        events
+    );
+    assert_eq!(
+        one(&client, "SELECT uniqExact(event_id) FROM session_movements").await,
+        events
+    );
+    assert_eq!(
+        one(&client, "SELECT count() FROM latest_positions FINAL").await,
+        u64::from(SESSIONS)
+    );
+    // The latest position is the last step's, whatever order the events arrived in.
+    let wrong_latest: Vec<(String, u64)> = client
+        .query("SELECT session_id, assumeNotNull(seq) FROM latest_positions FINAL WHERE seq != ?")
+        .bind(STEPS - 1)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert!(
+        wrong_latest.is_empty(),
+        "sessions with a stale latest position: {wrong_latest:?}"
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count() FROM (SELECT session_id FROM sessions GROUP BY session_id)"
+        )
+        .await,
+        u64::from(SESSIONS)
+    );
+    assert_eq!(
+        one(&client, "SELECT count() FROM orders FINAL").await,
+        u64::from(SESSIONS / 2)
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT sum(n) FROM (SELECT uniqExactMerge(events) AS n FROM sessions GROUP BY session_id)"
+        )
+        .await,
+        events
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT sum(n) FROM (SELECT uniqExactMerge(total_events) AS n FROM vehicles GROUP BY vehicle_id)"
+        )
+        .await,
+        events
+    );
+}

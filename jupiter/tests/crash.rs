@@ -1,0 +1,64 @@
+//! Jupiter killed with SIGKILL at random moments while events stream in, restarted each time: the silver tables
+//! end exact — batches read again after a crash collapse by event id.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_silver_is_exact, config, produce, stream_with_faults};
+use packetpulse_testkit::{ServerProcess, shared_clickhouse, shared_kafka};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_duplicates() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let topic = kafka.create_unique_topic("jupiter-crash", 3).await.unwrap();
+    let config = config(kafka, clickhouse, &topic);
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        (
+            "--kafka-bootstrap-servers",
+            config.kafka_bootstrap_servers.clone(),
+        ),
+        ("--topic", config.topic.clone()),
+        ("--group", config.group.clone()),
+        ("--dead-letter-topic", config.dead_letter_topic.clone()),
+        ("--clickhouse-url", config.clickhouse_url.clone()),
+        ("--clickhouse-database", config.clickhouse_database.clone()),
+        ("--metrics-listen", config.metrics_listen.to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_owned(), value]);
+    let mut jupiter = ServerProcess::start(
+        "jupiter",
+        std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),
+        flags,
+        dir.path(),
+    )
+    .unwrap();
+
+    let seed: u64 = std::env::var("CRASH_SEED").map_or_else(|_| rand::random(), |seed| seed.parse().unwrap());
+    println!("kill schedule seed {seed} (rerun with CRASH_SEED={seed})");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let sends = stream_with_faults(11);
+    let producer = {
+        let topic = topic.clone();
+        tokio::spawn(async move { produce(kafka, &topic, &sends, Some(10_000)).await })
+    };
+    let mut kills = 0;
+    while !producer.is_finished() || kills < 3 {
+        // The fault schedule, not synchronisation: how long Jupiter runs before the next SIGKILL.
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..2_500))).await;
+        jupiter.kill();
+        kills += 1;
+        jupiter.restart().unwrap();
+    }
+    producer.await.unwrap();
+    println!("{kills} kills");
+    assert_silver_is_exact(&config).await;
+    jupiter.stop();
+}

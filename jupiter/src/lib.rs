@@ -15,7 +15,6 @@ pub mod transform;
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::Error;
@@ -39,19 +38,8 @@ pub async fn run_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        trigger.cancel();
-    });
-    let ops_token = token.clone();
-    let registry = metrics.registry().clone();
-    let ops = tokio::spawn(async move {
-        packetpulse_ops::serve_ops(listener, registry, async move { ops_token.cancelled().await }).await
-    });
-    let result = sink::run_sink(config, metrics, &token).await;
-    token.cancel();
-    let _ = ops.await;
+    let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
+    let result = sink::run_sink(config, metrics, operations.token()).await;
+    operations.finish().await;
     result
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: rows inserted, batch latency, insert failures, freshness, consumer lag, dead letters.
 
+use packetpulse_ops::register;
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGaugeVec, Opts, Registry};
 
 /// Jupiter's metrics, registered in a registry of their own (tests run several in one process).
@@ -26,13 +27,8 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("unique metric");
-            counter
-        };
+        let counter =
+            |name: &str, help: &str| register(&registry, IntCounter::new(name, help).expect("valid metric"));
         let rows_inserted = counter(
             "jupiter_rows_inserted_total",
             "Rows inserted into session_movements",
@@ -43,33 +39,33 @@ impl Metrics {
             "jupiter_dead_lettered_total",
             "Messages sent to the dead-letter topic",
         );
-        let batch_latency = Histogram::with_opts(
-            HistogramOpts::new(
-                "jupiter_batch_seconds",
-                "Time from a batch's first row to its insert",
+        let batch_latency = register(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "jupiter_batch_seconds",
+                    "Time from a batch's first row to its insert",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0]),
             )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0]),
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(batch_latency.clone()))
-            .expect("unique metric");
-        let freshness = Gauge::new(
-            "jupiter_freshness_seconds",
-            "Now minus the newest event time inserted, at the last insert",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(freshness.clone()))
-            .expect("unique metric");
-        let consumer_lag = IntGaugeVec::new(
-            Opts::new("jupiter_consumer_lag", "Messages in Kafka not yet inserted"),
-            &["partition"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(consumer_lag.clone()))
-            .expect("unique metric");
+            .expect("valid metric"),
+        );
+        let freshness = register(
+            &registry,
+            Gauge::new(
+                "jupiter_freshness_seconds",
+                "Now minus the newest event time inserted, at the last insert",
+            )
+            .expect("valid metric"),
+        );
+        let consumer_lag = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("jupiter_consumer_lag", "Messages in Kafka not yet inserted"),
+                &["partition"],
+            )
+            .expect("valid metric"),
+        );
         Self {
             registry,
             rows_inserted,

@@ -3,39 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use chrono::{TimeZone, Utc};
+mod common;
+
 use jupiter::migrations::{MIGRATIONS, migrate};
 use jupiter::transform::{Enricher, Movement};
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use packetpulse_model::{DeliveryStatus, PublishedEvent};
 use packetpulse_testkit::{shared_clickhouse, unique_name};
-use uuid::Uuid;
 
 fn event(session: u32, step: u32, status: DeliveryStatus) -> PublishedEvent {
-    let at =
-        Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap() + chrono::Duration::seconds(i64::from(step));
-    PublishedEvent {
-        event_id: Uuid::from_u128(u128::from(session) << 32 | u128::from(step)),
-        event: DeliveryEvent {
-            device_id: format!("device-{session}"),
-            vehicle_id: format!("vehicle-{}", session % 2),
-            session_id: format!("session-{session}"),
-            order_id: format!("order-{session}"),
-            status,
-            timestamp: at,
-            start_lat: 37.98,
-            start_lon: 23.72,
-            end_lat: 38.0,
-            end_lon: 23.8,
-            current_lat: 37.98 + f64::from(step) * 1e-4,
-            current_lon: 23.72,
-            seq: Some(u64::from(step)),
-            speed_kmh: None,
-            heading_deg: Some(0.0),
-            route_name: Some("athens-01".into()),
-            waypoint_count: Some(10),
-        },
-        received_at: at,
-    }
+    let mut event = common::event(session, step);
+    event.event.vehicle_id = format!("vehicle-{}", session % 2);
+    event.event.status = status;
+    event
 }
 
 #[tokio::test]
@@ -102,23 +81,26 @@ async fn migrations_apply_once_and_duplicates_and_late_events_read_back_clean() 
         .fetch_all()
         .await
         .unwrap();
-    let newest_ms = |step: u32| {
+    let time_ms = |session: u32, step: u32| {
         u64::try_from(
-            event(0, step, DeliveryStatus::EnRoute)
+            event(session, step, DeliveryStatus::EnRoute)
                 .event
                 .timestamp
                 .timestamp_millis(),
         )
         .unwrap()
     };
-    assert_eq!(
-        latest,
-        [
-            ("session-0".to_owned(), newest_ms(9), "completed".to_owned()),
-            ("session-1".to_owned(), newest_ms(9), "en_route".to_owned()),
-            ("session-2".to_owned(), newest_ms(9), "en_route".to_owned()),
-        ]
-    );
+    let expected: Vec<(String, u64, String)> = (0..3)
+        .map(|session| {
+            let status = if session == 0 { "completed" } else { "en_route" };
+            (
+                format!("session-{session:04}"),
+                time_ms(session, 9),
+                status.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(latest, expected);
     let sessions: Vec<(String, u64, u64)> = client
         .query(&format!(
             "SELECT session_id, minMerge(started_at_ms), uniqExactMerge(events) FROM {database}.sessions \
@@ -128,11 +110,9 @@ async fn migrations_apply_once_and_duplicates_and_late_events_read_back_clean() 
         .await
         .unwrap();
     assert_eq!(sessions.len(), 3);
-    assert!(
-        sessions
-            .iter()
-            .all(|(_, started, events)| *started == newest_ms(0) && *events == 10)
-    );
+    for (session, (_, started, events)) in (0..).zip(&sessions) {
+        assert_eq!((*started, *events), (time_ms(session, 0), 10));
+    }
     let orders: Vec<(String, f64)> = client
         .query(&format!(
             "SELECT order_id, duration_s FROM {database}.orders FINAL"
@@ -140,7 +120,7 @@ async fn migrations_apply_once_and_duplicates_and_late_events_read_back_clean() 
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(orders, [("order-0".to_owned(), 9.0)]);
+    assert_eq!(orders, [("order-0000".to_owned(), 9.0)]);
     let vehicles: Vec<(String, u64)> = client
         .query(&format!(
             "SELECT vehicle_id, uniqExactMerge(total_events) FROM {database}.vehicles GROUP BY vehicle_id \

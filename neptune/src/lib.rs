@@ -21,7 +21,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::{Command, Config};
 pub use error::Error;
@@ -64,17 +63,8 @@ pub async fn run_sink(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        trigger.cancel();
-    });
-    let ops_token = token.clone();
-    let registry = metrics.registry().clone();
-    let ops = tokio::spawn(async move {
-        packetpulse_ops::serve_ops(listener, registry, async move { ops_token.cancelled().await }).await
-    });
+    let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
+    let token = operations.token().clone();
     let mut delay = Duration::from_millis(500);
     let mut first = true;
     let result = loop {
@@ -93,7 +83,6 @@ pub async fn run_sink(
         }
         first = false;
     };
-    token.cancel();
-    let _ = ops.await;
+    operations.finish().await;
     result
 }

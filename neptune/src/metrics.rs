@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use packetpulse_ops::register;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::commit::Batch;
@@ -34,13 +35,8 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("unique metric");
-            counter
-        };
+        let counter =
+            |name: &str, help: &str| register(&registry, IntCounter::new(name, help).expect("valid metric"));
         let rows_committed = counter(
             "neptune_rows_committed_total",
             "Rows committed to the bronze table",
@@ -53,33 +49,32 @@ impl Metrics {
             "neptune_dead_lettered_total",
             "Messages that were not valid events, sent to the dead-letter topic",
         );
-        let commit_latency = Histogram::with_opts(
-            HistogramOpts::new(
-                "neptune_commit_seconds",
-                "Time to commit a snapshot, retries included",
+        let commit_latency = register(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "neptune_commit_seconds",
+                    "Time to commit a snapshot, retries included",
+                )
+                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
             )
-            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(commit_latency.clone()))
-            .expect("unique metric");
-        let rows_buffered =
-            IntGauge::new("neptune_rows_buffered", "Rows read and not yet committed").expect("valid metric");
-        registry
-            .register(Box::new(rows_buffered.clone()))
-            .expect("unique metric");
-        let consumer_lag = IntGaugeVec::new(
-            Opts::new(
-                "neptune_consumer_lag",
-                "Messages in Kafka not yet committed to the table",
-            ),
-            &["partition"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(consumer_lag.clone()))
-            .expect("unique metric");
+            .expect("valid metric"),
+        );
+        let rows_buffered = register(
+            &registry,
+            IntGauge::new("neptune_rows_buffered", "Rows read and not yet committed").expect("valid metric"),
+        );
+        let consumer_lag = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "neptune_consumer_lag",
+                    "Messages in Kafka not yet committed to the table",
+                ),
+                &["partition"],
+            )
+            .expect("valid metric"),
+        );
         Self {
             registry,
             rows_committed,

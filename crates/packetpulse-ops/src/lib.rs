@@ -10,6 +10,8 @@ use axum::http::header;
 use axum::routing::get;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Logs to stderr, human-readable or as JSON lines (containers); `RUST_LOG` filters (default `info`).
 pub fn init_tracing(json: bool) {
@@ -83,4 +85,53 @@ pub async fn serve_ops(
     axum::serve(listener, ops_routes(registry).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A background planet's process frame: the shutdown signal as a token every loop can select on, and the
+/// operational endpoints served until it is cancelled.
+pub struct Operations {
+    token: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Operations {
+    /// Serves `/health` and `/metrics` of `registry` on `listener`; the token is cancelled when `shutdown`
+    /// completes (or by [`Operations::finish`]).
+    pub fn start(
+        listener: TcpListener,
+        registry: Registry,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let stopped = token.clone();
+        let server =
+            tokio::spawn(async move { serve_ops(listener, registry, stopped.cancelled_owned()).await });
+        Self { token, server }
+    }
+
+    /// Cancelled at shutdown.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Stops serving and waits for the server to finish.
+    pub async fn finish(self) {
+        self.token.cancel();
+        if let Ok(Err(error)) = self.server.await {
+            tracing::warn!(%error, "operations endpoint");
+        }
+    }
+}
+
+/// Registers `metric` in `registry` and returns it; names are fixed in code, so a clash is a bug.
+pub fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
 }

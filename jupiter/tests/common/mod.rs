@@ -185,7 +185,11 @@ pub async fn assert_silver_is_exact(config: &Config) {
                     .fetch_one::<u64>()
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok::<_, String>((rows >= events).then_some(()))
+                if rows >= events {
+                    Ok(Some(()))
+                } else {
+                    Err(format!("{rows} of {events} distinct events so far"))
+                }
             }
         },
     )

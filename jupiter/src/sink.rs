@@ -88,14 +88,7 @@ pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &Cancellatio
                 () = due => {
                     flush(config, &client, &consumer, &mut dead_letters, &mut enricher, &mut batch, metrics, shutdown).await?;
                 }
-                message = consumer.recv() => {
-                    let message = match message {
-                        Ok(message) => message,
-                        Err(error) => {
-                            tracing::warn!(%error, "reading from Kafka");
-                            continue;
-                        }
-                    };
+                message = packetpulse_ops::next_message(&consumer) => {
                     let (partition, offset) = (message.partition(), message.offset());
                     match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
                         Ok((event, _)) => {

@@ -154,15 +154,7 @@ async fn read_loop(
                 commit(sink, dead_letters).await?;
                 deadline = None;
             }
-            message = source.consumer().recv() => {
-                let message = match message {
-                    Ok(message) => message,
-                    Err(error) => {
-                        // Broker unreachable and the like: librdkafka keeps retrying underneath.
-                        tracing::warn!(%error, "reading from Kafka");
-                        continue;
-                    }
-                };
+            message = packetpulse_ops::next_message(source.consumer()) => {
                 let (partition, offset) = (message.partition(), message.offset());
                 match decode(message.payload(), partition, offset) {
                     Decoded::Row(row) => sink.push(row).await?,

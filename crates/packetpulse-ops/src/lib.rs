@@ -135,3 +135,16 @@ pub fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Reg
         .expect("metric names are unique");
     metric
 }
+
+/// The next message of `consumer`. Read errors (broker unreachable and the like) are logged and skipped:
+/// librdkafka keeps retrying underneath, so a consuming loop just waits for the next message.
+pub async fn next_message(
+    consumer: &rdkafka::consumer::StreamConsumer,
+) -> rdkafka::message::BorrowedMessage<'_> {
+    loop {
+        match consumer.recv().await {
+            Ok(message) => return message,
+            Err(error) => tracing::warn!(%error, "reading from Kafka"),
+        }
+    }
+}

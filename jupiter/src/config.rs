@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use packetpulse_lake::LakeConfig;
 
 /// Everything Jupiter needs: where to read, which ClickHouse to write, how to batch and what counts as a teleport.
 #[derive(Debug, Clone, Parser)]
@@ -13,62 +14,110 @@ use clap::Parser;
     about = "PacketPulse silver layer: Kafka topic `sessions` into cleaned, enriched ClickHouse tables"
 )]
 pub struct Config {
+    /// What to do; without a subcommand Jupiter runs the streaming sink.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Kafka bootstrap servers.
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub kafka_bootstrap_servers: String,
 
     /// Topic to read events from.
-    #[arg(long, env = "JUPITER_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
+    #[arg(long, global = true, env = "JUPITER_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
     pub topic: String,
 
     /// Kafka consumer group; more instances in the group share the partitions.
-    #[arg(long, env = "JUPITER_GROUP", default_value = "jupiter")]
+    #[arg(long, global = true, env = "JUPITER_GROUP", default_value = "jupiter")]
     pub group: String,
 
     /// Topic for messages that are not valid events.
-    #[arg(long, env = "JUPITER_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER)]
+    #[arg(long, global = true, env = "JUPITER_DEAD_LETTER_TOPIC", default_value = packetpulse_model::topics::DEAD_LETTER)]
     pub dead_letter_topic: String,
 
     /// How long the group waits for a silent member before giving its partitions to others: after a crash, the
     /// restarted instance gets its partitions back this long after the old one died.
-    #[arg(long, env = "JUPITER_SESSION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "JUPITER_SESSION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub session_timeout: Duration,
 
+    /// A stable id, unique in the group, for this instance (Kafka static membership): a restarted instance with
+    /// the same id gets its partitions back at once instead of after a rebalance. Unset: dynamic membership.
+    #[arg(long, global = true, env = "JUPITER_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
     /// ClickHouse HTTP URL.
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
     pub clickhouse_url: String,
 
     /// ClickHouse database of the silver tables (created if missing).
-    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
+    #[arg(long, global = true, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
     pub clickhouse_database: String,
 
     /// ClickHouse user.
-    #[arg(long, env = "CLICKHOUSE_USER", default_value = "default")]
+    #[arg(long, global = true, env = "CLICKHOUSE_USER", default_value = "default")]
     pub clickhouse_user: String,
 
     /// ClickHouse password (empty for the dev server).
-    #[arg(long, env = "CLICKHOUSE_PASSWORD", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLICKHOUSE_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub clickhouse_password: String,
 
     /// Insert as soon as this many rows are batched.
-    #[arg(long, env = "JUPITER_FLUSH_ROWS", default_value_t = 50_000)]
+    #[arg(long, global = true, env = "JUPITER_FLUSH_ROWS", default_value_t = 50_000)]
     pub flush_rows: usize,
 
     /// Insert at least this often while events arrive.
-    #[arg(long, env = "JUPITER_FLUSH_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "JUPITER_FLUSH_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub flush_interval: Duration,
 
     /// Points that need more than this speed to reach from the previous one are flagged as suspect.
-    #[arg(long, env = "JUPITER_MAX_SPEED_KMH", default_value_t = 250.0)]
+    #[arg(long, global = true, env = "JUPITER_MAX_SPEED_KMH", default_value_t = 250.0)]
     pub max_speed_kmh: f64,
 
+    /// The bronze table `jupiter backfill --from-bronze` reads (the same settings as Neptune's).
+    #[command(flatten)]
+    pub lake: LakeConfig,
+
     /// Address for `/health` and `/metrics`.
-    #[arg(long, env = "JUPITER_METRICS_LISTEN", default_value = "0.0.0.0:9102")]
+    #[arg(
+        long,
+        global = true,
+        env = "JUPITER_METRICS_LISTEN",
+        default_value = "0.0.0.0:9102"
+    )]
     pub metrics_listen: SocketAddr,
 
     /// Log JSON lines (containers) instead of human-readable text.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    #[arg(long, global = true, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// Jupiter's commands; they share the ClickHouse settings of the sink.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the streaming sink (the default).
+    Run,
+    /// Rebuild the silver tables of `--clickhouse-database` from the Iceberg bronze table, with the same
+    /// transformation as streaming. Safe to repeat: rows are deduplicated by event id.
+    Backfill {
+        /// Read the bronze table (the only source there is; the flag keeps the command explicit).
+        #[arg(long, required = true)]
+        from_bronze: bool,
+    },
 }
 
 impl Config {

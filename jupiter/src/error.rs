@@ -24,6 +24,17 @@ pub enum Error {
         /// What failed.
         source: rdkafka::error::KafkaError,
     },
+    /// The lake's catalog or warehouse could not be used (backfill).
+    #[error(transparent)]
+    Lake(#[from] packetpulse_lake::LakeError),
+    /// Reading the bronze table failed (backfill).
+    #[error("reading bronze table {table}: {source}")]
+    Bronze {
+        /// `namespace.table`.
+        table: String,
+        /// What failed.
+        source: Box<iceberg::Error>,
+    },
     /// A dead letter could not be delivered.
     #[error(transparent)]
     DeadLetter(#[from] packetpulse_ops::dead_letter::DeadLetterError),

@@ -1,15 +1,13 @@
-//! The Kafka loop: read events, enrich them, and insert them in batches of `flush_rows` or every `flush_interval`.
-//! Kafka offsets are committed only after the insert of everything before them succeeded; a failed insert is
-//! retried with back-off while reading pauses, so ClickHouse trouble back-pressures Kafka and skips nothing. A
-//! batch that is inserted twice (crash between insert and offset commit, retry after a timeout that had in fact
-//! landed) collapses: rows are deduplicated by event id (see `migrations/`).
+//! The Kafka loop: read events, enrich them, and hand them to the [`SilverWriter`] in batches of `flush_rows` or
+//! every `flush_interval`. Kafka offsets are committed only after the insert of everything before them
+//! succeeded; a failed insert is retried with back-off while reading pauses, so ClickHouse trouble back-pressures
+//! Kafka and skips nothing. A batch that is inserted twice (crash between insert and offset commit, retry after a
+//! timeout that had in fact landed) collapses: rows are deduplicated by event id (see `migrations/`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use clickhouse::Client;
 use packetpulse_model::PublishedEvent;
 use packetpulse_ops::dead_letter::DeadLetters;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -20,18 +18,16 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::transform::{Enricher, Movement};
+use crate::transform::{Enricher, Movement, Position};
+use crate::writer::{Batch, SilverWriter, now_ms};
 
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Rows read since the last insert, and the offsets that follow them.
+/// Rows read since the last submitted batch, and the offsets that follow them.
 #[derive(Default)]
-struct Batch {
+struct Pending {
     rows: Vec<Movement>,
     next_offsets: BTreeMap<i32, i64>,
-    completed_sessions: Vec<String>,
     newest_event_ms: u64,
     started: Option<Instant>,
 }
@@ -41,7 +37,73 @@ pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &Cancellatio
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse_database).await?;
     let client = client.with_database(&config.clickhouse_database);
-    let consumer: StreamConsumer = ClientConfig::new()
+    let consumer = Arc::new(subscribe(config)?);
+    let lag_monitor = tokio::spawn(monitor_lag(
+        consumer.clone(),
+        config.topic.clone(),
+        metrics.clone(),
+    ));
+    let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
+    let mut enricher = Enricher::new(config.max_speed_kmh);
+    let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
+    tracing::info!(sessions = resumed, "resumed the history of running sessions");
+    let writer = SilverWriter::start(client, metrics.clone(), shutdown.clone());
+    let mut pending = Pending::default();
+    let read = async {
+        loop {
+            let due = async {
+                match pending.started {
+                    Some(started) => tokio::time::sleep_until(started + config.flush_interval).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = due => submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?,
+                message = packetpulse_ops::next_message(&consumer) => {
+                    let (partition, offset) = (message.partition(), message.offset());
+                    match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
+                        Ok((event, _)) => {
+                            let row = enricher.enrich(event, Position { partition, offset }, now_ms());
+                            pending.newest_event_ms = pending.newest_event_ms.max(row.event_time_ms);
+                            pending.rows.push(row);
+                        }
+                        Err(letter) => {
+                            dead_letters.send(&letter)?;
+                            metrics.dead_lettered.inc();
+                        }
+                    }
+                    pending.next_offsets.insert(partition, offset + 1);
+                    pending.started.get_or_insert_with(Instant::now);
+                    if pending.rows.len() >= config.flush_rows {
+                        submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+                    }
+                }
+            }
+        }
+        if pending.started.is_some() {
+            submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+        }
+        Ok(())
+    }
+    .await;
+    // The writer's own failure (shutdown while retrying) explains a failed submit better than the submit does.
+    let written = writer.finish().await;
+    lag_monitor.abort();
+    written.and(read)
+}
+
+fn subscribe(config: &Config) -> Result<StreamConsumer, Error> {
+    let kafka_error = |source| Error::Kafka {
+        servers: config.kafka_bootstrap_servers.clone(),
+        source,
+    };
+    let mut client_config = ClientConfig::new();
+    if let Some(instance_id) = &config.instance_id {
+        client_config.set("group.instance.id", instance_id);
+    }
+    let consumer: StreamConsumer = client_config
         .set("bootstrap.servers", &config.kafka_bootstrap_servers)
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
@@ -55,93 +117,21 @@ pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &Cancellatio
             (config.session_timeout / 3).as_millis().to_string(),
         )
         .create()
-        .map_err(|source| Error::Kafka {
-            servers: config.kafka_bootstrap_servers.clone(),
-            source,
-        })?;
-    consumer
-        .subscribe(&[&config.topic])
-        .map_err(|source| Error::Kafka {
-            servers: config.kafka_bootstrap_servers.clone(),
-            source,
-        })?;
-    let consumer = Arc::new(consumer);
-    let lag_monitor = tokio::spawn(monitor_lag(
-        consumer.clone(),
-        config.topic.clone(),
-        metrics.clone(),
-    ));
-    let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
-    let mut enricher = Enricher::new(config.max_speed_kmh);
-    let mut batch = Batch::default();
-    let result = async {
-        loop {
-            let due = async {
-                match batch.started {
-                    Some(started) => tokio::time::sleep_until(started + config.flush_interval).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => break,
-                () = due => {
-                    flush(config, &client, &consumer, &mut dead_letters, &mut enricher, &mut batch, metrics, shutdown).await?;
-                }
-                message = packetpulse_ops::next_message(&consumer) => {
-                    let (partition, offset) = (message.partition(), message.offset());
-                    match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
-                        Ok((event, _)) => {
-                            let row = enricher.enrich(&event, now_ms());
-                            batch.newest_event_ms = batch.newest_event_ms.max(row.event_time_ms);
-                            if Enricher::is_final(event.event.status) {
-                                batch.completed_sessions.push(event.event.session_id);
-                            }
-                            batch.rows.push(row);
-                        }
-                        Err(letter) => {
-                            dead_letters.send(&letter)?;
-                            metrics.dead_lettered.inc();
-                        }
-                    }
-                    batch.next_offsets.insert(partition, offset + 1);
-                    batch.started.get_or_insert_with(Instant::now);
-                    if batch.rows.len() >= config.flush_rows {
-                        flush(config, &client, &consumer, &mut dead_letters, &mut enricher, &mut batch, metrics, shutdown).await?;
-                    }
-                }
-            }
-        }
-        if batch.started.is_some() {
-            flush(config, &client, &consumer, &mut dead_letters, &mut enricher, &mut batch, metrics, shutdown).await?;
-        }
-        Ok(())
-    }
-    .await;
-    lag_monitor.abort();
-    result
+        .map_err(kafka_error)?;
+    consumer.subscribe(&[&config.topic]).map_err(kafka_error)?;
+    Ok(consumer)
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
-}
-
-/// Inserts the batch (retrying until it lands or shutdown), then commits the offsets that follow it.
-#[allow(clippy::too_many_arguments)] // The loop's state, passed explicitly rather than bundled for one call site.
-async fn flush(
+/// Hands what was read to the writer, to be inserted and then have its offsets committed. Dead letters of the
+/// batch are delivered first: the committed offsets pass them.
+async fn submit(
     config: &Config,
-    client: &Client,
-    consumer: &StreamConsumer,
+    consumer: &Arc<StreamConsumer>,
     dead_letters: &mut DeadLetters,
-    enricher: &mut Enricher,
-    batch: &mut Batch,
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
+    writer: &SilverWriter,
+    pending: &mut Pending,
 ) -> Result<(), Error> {
-    let current = std::mem::take(batch);
-    if !current.rows.is_empty() {
-        insert_with_retry(client, &current.rows, metrics, shutdown).await?;
-    }
+    let current = std::mem::take(pending);
     dead_letters.acknowledged().await?;
     let mut offsets = TopicPartitionList::new();
     for (&partition, &next) in &current.next_offsets {
@@ -152,58 +142,21 @@ async fn flush(
                 source,
             })?;
     }
-    // A failed commit only means the batch is read and inserted again after a restart, where it collapses.
-    if let Err(error) = consumer.commit(&offsets, CommitMode::Async) {
-        tracing::warn!(%error, "committing offsets failed; the batch may be read again");
-    }
-    for session in &current.completed_sessions {
-        enricher.forget(session);
-    }
-    metrics.rows_inserted.inc_by(current.rows.len() as u64);
-    metrics.batches.inc();
-    if let Some(started) = current.started {
-        metrics.batch_latency.observe(started.elapsed().as_secs_f64());
-    }
-    if current.newest_event_ms > 0 {
-        metrics
-            .freshness
-            .set(now_ms().saturating_sub(current.newest_event_ms) as f64 / 1_000.0);
-    }
-    tracing::debug!(rows = current.rows.len(), "inserted");
-    Ok(())
-}
-
-async fn insert_with_retry(
-    client: &Client,
-    rows: &[Movement],
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> Result<(), Error> {
-    let mut delay = FIRST_RETRY_DELAY;
-    loop {
-        match insert(client, rows).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                metrics.insert_failures.inc();
-                tracing::warn!(%error, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
-            }
+    let consumer = consumer.clone();
+    let commit = move || {
+        // A failed commit only means the batch is read and inserted again after a restart, where it collapses.
+        if let Err(error) = consumer.commit(&offsets, CommitMode::Async) {
+            tracing::warn!(%error, "committing offsets failed; the batch may be read again");
         }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: rows.len() }),
-        }
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
-    }
-}
-
-async fn insert(client: &Client, rows: &[Movement]) -> Result<(), clickhouse::error::Error> {
-    let mut insert = client
-        .insert::<Movement>(packetpulse_model::clickhouse::SESSION_MOVEMENTS)
-        .await?;
-    for row in rows {
-        insert.write(row).await?;
-    }
-    insert.end().await
+    };
+    writer
+        .submit(Batch {
+            rows: current.rows,
+            newest_event_ms: current.newest_event_ms,
+            started: current.started.unwrap_or_else(Instant::now),
+            after_insert: Some(Box::new(commit)),
+        })
+        .await
 }
 
 /// Publishes lag per assigned partition every [`LAG_INTERVAL`].

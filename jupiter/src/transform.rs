@@ -15,6 +15,12 @@ use serde::Serialize;
 /// Points kept per session to place late events; older ones are measured from nothing (distance 0).
 const HISTORY: usize = 32;
 
+/// A completed session's history is kept until its partition has moved this many offsets past the completion, so
+/// late and resent events of a finished session are still measured against its track. Counting offsets, not time
+/// or batches, makes streaming and the backfill from bronze (which replays the same offsets) forget at the same
+/// point and so compute the same rows.
+pub const COMPLETED_RETENTION_OFFSETS: i64 = 100_000;
+
 /// Two fixes this close in time are too close to derive a speed from.
 const MIN_DERIVATION_INTERVAL_MS: u64 = 200;
 
@@ -32,7 +38,7 @@ pub struct Movement {
     /// Device id.
     pub device_id: String,
     /// `started`, `en_route` or `completed`.
-    pub status: String,
+    pub status: &'static str,
     /// Event time, seconds (`DateTime('UTC')`).
     pub event_time: u32,
     /// Event time, epoch milliseconds.
@@ -75,6 +81,15 @@ pub struct Movement {
     pub ingested_at: u32,
     /// When Jupiter wrote it, epoch ms (the dedup version: the newest copy wins).
     pub ingested_at_ms: u64,
+}
+
+/// Where a message was read from Kafka (for the backfill: the position bronze recorded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +138,8 @@ fn epoch_ms(time: &chrono::DateTime<chrono::Utc>) -> u64 {
 pub struct Enricher {
     max_speed_kmh: f64,
     sessions: HashMap<String, SessionHistory>,
+    /// Per partition: completed sessions in offset order, waiting for [`COMPLETED_RETENTION_OFFSETS`] to pass.
+    completed: HashMap<i32, VecDeque<(i64, String)>>,
 }
 
 impl Enricher {
@@ -131,6 +148,7 @@ impl Enricher {
         Self {
             max_speed_kmh,
             sessions: HashMap::new(),
+            completed: HashMap::new(),
         }
     }
 
@@ -139,17 +157,74 @@ impl Enricher {
         self.sessions.len()
     }
 
-    /// The `session_movements` row of `published`, written at `ingested_at_ms`.
-    pub fn enrich(&mut self, published: &PublishedEvent, ingested_at_ms: u64) -> Movement {
-        let event = &published.event;
+    /// Gives a session the history it had before a restart: its start and its newest points (in any order, at
+    /// most [`HISTORY`] are kept). Ignored for a session that already has history here.
+    pub fn restore(
+        &mut self,
+        session_id: String,
+        started_at_ms: u64,
+        points: impl IntoIterator<Item = (u64, GeoPoint)>,
+    ) {
+        let std::collections::hash_map::Entry::Vacant(vacant) = self.sessions.entry(session_id) else {
+            return;
+        };
+        let history = vacant.insert(SessionHistory {
+            started_at_ms,
+            fixes: VecDeque::new(),
+        });
+        for (time_ms, point) in points {
+            history.previous_and_record(Fix { time_ms, point });
+        }
+    }
+
+    /// The `session_movements` row of `published`, read at `position` and written at `ingested_at_ms`.
+    pub fn enrich(&mut self, published: PublishedEvent, position: Position, ingested_at_ms: u64) -> Movement {
+        let movement = self.movement(published, ingested_at_ms);
+        if movement.status == DeliveryStatus::Completed.as_str() {
+            self.completed
+                .entry(position.partition)
+                .or_default()
+                .push_back((position.offset, movement.session_id.clone()));
+        }
+        self.forget_completed(position);
+        movement
+    }
+
+    /// Drops the history of sessions of `position`'s partition that completed long enough before it.
+    fn forget_completed(&mut self, position: Position) {
+        let Some(queue) = self.completed.get_mut(&position.partition) else {
+            return;
+        };
+        while let Some((completed_at, _)) = queue.front()
+            && completed_at.saturating_add(COMPLETED_RETENTION_OFFSETS) <= position.offset
+        {
+            if let Some((_, session)) = queue.pop_front() {
+                self.sessions.remove(&session);
+            }
+        }
+    }
+
+    /// Takes the event by value: its strings move into the row instead of being copied (this is the hot path).
+    fn movement(&mut self, published: PublishedEvent, ingested_at_ms: u64) -> Movement {
+        let PublishedEvent {
+            event_id,
+            event,
+            received_at,
+        } = published;
         let time_ms = epoch_ms(&event.timestamp);
-        let history = self
-            .sessions
-            .entry(event.session_id.clone())
-            .or_insert_with(|| SessionHistory {
-                started_at_ms: time_ms,
-                fixes: VecDeque::new(),
-            });
+        // Look up before inserting, so the session id is copied only for a new session.
+        if !self.sessions.contains_key(&event.session_id) {
+            self.sessions.insert(
+                event.session_id.clone(),
+                SessionHistory {
+                    started_at_ms: time_ms,
+                    fixes: VecDeque::new(),
+                },
+            );
+        }
+        let Some(history) = self.sessions.get_mut(&event.session_id) else {
+            unreachable!("inserted above");
+        };
         history.started_at_ms = history.started_at_ms.min(time_ms);
         let current = event.current();
         let previous = history.previous_and_record(Fix {
@@ -170,14 +245,14 @@ impl Enricher {
             Some(speed) => (speed, 0),
             None => (implied_kmh.unwrap_or(0.0), 1),
         };
-        let received_at_ms = epoch_ms(&published.received_at);
+        let received_at_ms = epoch_ms(&received_at);
         Movement {
-            event_id: published.event_id.hyphenated().to_string(),
-            session_id: event.session_id.clone(),
-            vehicle_id: event.vehicle_id.clone(),
-            order_id: event.order_id.clone(),
-            device_id: event.device_id.clone(),
-            status: event.status.as_str().to_owned(),
+            event_id: event_id.hyphenated().to_string(),
+            session_id: event.session_id,
+            vehicle_id: event.vehicle_id,
+            order_id: event.order_id,
+            device_id: event.device_id,
+            status: event.status.as_str(),
             event_time: seconds(time_ms),
             event_time_ms: time_ms,
             lat: event.current_lat,
@@ -192,7 +267,7 @@ impl Enricher {
             distance_from_previous_m: distance,
             suspect_teleport: u8::from(suspect_teleport),
             session_started_at_ms,
-            route_name: event.route_name.clone().unwrap_or_default(),
+            route_name: event.route_name.unwrap_or_default(),
             waypoint_count: event.waypoint_count.unwrap_or(0),
             seq: event.seq,
             received_at: seconds(received_at_ms),
@@ -200,16 +275,6 @@ impl Enricher {
             ingested_at: seconds(ingested_at_ms),
             ingested_at_ms,
         }
-    }
-
-    /// Forgets a session once it completed and nothing late is expected (callers decide when).
-    pub fn forget(&mut self, session_id: &str) {
-        self.sessions.remove(session_id);
-    }
-
-    /// Whether `status` ends a session.
-    pub fn is_final(status: DeliveryStatus) -> bool {
-        status == DeliveryStatus::Completed
     }
 }
 
@@ -253,7 +318,7 @@ mod tests {
     #[test]
     fn distance_and_derived_speed_come_from_the_previous_point() {
         let mut enricher = Enricher::new(200.0);
-        let first = enricher.enrich(&event(0, 37.98, 23.72, None), 0);
+        let first = enricher.enrich(event(0, 37.98, 23.72, None), Position::default(), 0);
         assert_eq!(
             (
                 first.distance_from_previous_m,
@@ -263,7 +328,7 @@ mod tests {
             (0.0, 0.0, 1)
         );
         // 0.001° of latitude ≈ 111 m in 10 s ≈ 40 km/h.
-        let second = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        let second = enricher.enrich(event(10, 37.981, 23.72, None), Position::default(), 0);
         assert!(
             (second.distance_from_previous_m - 111.2).abs() < 0.5,
             "{}",
@@ -272,30 +337,30 @@ mod tests {
         assert!((second.speed_kmh - 40.0).abs() < 0.5, "{}", second.speed_kmh);
         assert_eq!(second.speed_derived, 1);
         assert_eq!(second.suspect_teleport, 0);
-        let reported = enricher.enrich(&event(20, 37.982, 23.72, Some(33.0)), 0);
+        let reported = enricher.enrich(event(20, 37.982, 23.72, Some(33.0)), Position::default(), 0);
         assert_eq!((reported.speed_kmh, reported.speed_derived), (33.0, 0));
     }
 
     #[test]
     fn a_late_event_is_measured_from_the_point_before_it_in_event_time() {
         let mut enricher = Enricher::new(200.0);
-        enricher.enrich(&event(0, 37.980, 23.72, None), 0);
-        enricher.enrich(&event(20, 37.982, 23.72, None), 0);
-        let late = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        enricher.enrich(event(0, 37.980, 23.72, None), Position::default(), 0);
+        enricher.enrich(event(20, 37.982, 23.72, None), Position::default(), 0);
+        let late = enricher.enrich(event(10, 37.981, 23.72, None), Position::default(), 0);
         assert!((late.distance_from_previous_m - 111.2).abs() < 0.5);
-        let started_late = enricher.enrich(&event(-30, 37.979, 23.72, None), 0);
+        let started_late = enricher.enrich(event(-30, 37.979, 23.72, None), Position::default(), 0);
         assert_eq!(started_late.distance_from_previous_m, 0.0);
         assert_eq!(started_late.session_started_at_ms, started_late.event_time_ms);
-        let next = enricher.enrich(&event(30, 37.983, 23.72, None), 0);
+        let next = enricher.enrich(event(30, 37.983, 23.72, None), Position::default(), 0);
         assert_eq!(next.session_started_at_ms, started_late.event_time_ms);
     }
 
     #[test]
     fn an_impossible_jump_is_flagged_not_dropped() {
         let mut enricher = Enricher::new(200.0);
-        enricher.enrich(&event(0, 37.98, 23.72, Some(30.0)), 0);
+        enricher.enrich(event(0, 37.98, 23.72, Some(30.0)), Position::default(), 0);
         // About 11 km in 10 s.
-        let jump = enricher.enrich(&event(10, 38.08, 23.72, Some(30.0)), 0);
+        let jump = enricher.enrich(event(10, 38.08, 23.72, Some(30.0)), Position::default(), 0);
         assert_eq!(jump.suspect_teleport, 1);
         assert_eq!(jump.speed_kmh, 30.0);
     }
@@ -303,9 +368,70 @@ mod tests {
     #[test]
     fn a_duplicate_gets_the_same_enrichment() {
         let mut enricher = Enricher::new(200.0);
-        enricher.enrich(&event(0, 37.980, 23.72, None), 0);
-        let once = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
-        let again = enricher.enrich(&event(10, 37.981, 23.72, None), 0);
+        enricher.enrich(event(0, 37.980, 23.72, None), Position::default(), 0);
+        let once = enricher.enrich(event(10, 37.981, 23.72, None), Position::default(), 0);
+        let again = enricher.enrich(event(10, 37.981, 23.72, None), Position::default(), 0);
         assert_eq!(once, again);
+    }
+
+    #[test]
+    fn a_completed_session_is_forgotten_once_its_partition_moved_on() {
+        let mut enricher = Enricher::new(200.0);
+        let mut done = event(0, 37.98, 23.72, None);
+        done.event.status = DeliveryStatus::Completed;
+        enricher.enrich(
+            done,
+            Position {
+                partition: 0,
+                offset: 10,
+            },
+            0,
+        );
+        let mut other = event(5, 37.0, 23.0, None);
+        other.event.session_id = "t".into();
+        let far = 10 + COMPLETED_RETENTION_OFFSETS;
+        enricher.enrich(
+            other.clone(),
+            Position {
+                partition: 1,
+                offset: far,
+            },
+            0,
+        );
+        assert_eq!(enricher.sessions(), 2, "other partitions' offsets do not count");
+        enricher.enrich(
+            other.clone(),
+            Position {
+                partition: 0,
+                offset: far - 1,
+            },
+            0,
+        );
+        assert_eq!(enricher.sessions(), 2);
+        enricher.enrich(
+            other.clone(),
+            Position {
+                partition: 0,
+                offset: far,
+            },
+            0,
+        );
+        assert_eq!(enricher.sessions(), 1);
+    }
+
+    #[test]
+    fn a_restored_session_continues_where_it_was() {
+        let mut enricher = Enricher::new(200.0);
+        let first = event(0, 37.980, 23.72, None);
+        let started = epoch_ms(&first.event.timestamp);
+        let restored_point = GeoPoint::new(37.981, 23.72);
+        enricher.restore("s".into(), started, [(started + 10_000, restored_point)]);
+        let next = enricher.enrich(event(20, 37.982, 23.72, None), Position::default(), 0);
+        assert!((next.distance_from_previous_m - 111.2).abs() < 0.5);
+        assert_eq!(next.session_started_at_ms, started);
+        // History already here wins over a later restore.
+        enricher.restore("s".into(), 0, []);
+        let after = enricher.enrich(event(30, 37.983, 23.72, None), Position::default(), 0);
+        assert_eq!(after.session_started_at_ms, started);
     }
 }

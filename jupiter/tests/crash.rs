@@ -13,8 +13,6 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky against tansu: after many SIGKILLs the group sometimes takes over 120 s to hand the partitions \
-            to the restarted member (1 of 4 runs; seed 740910584641516115); run with --ignored (issue 5)"]
 async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_duplicates() {
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
@@ -32,6 +30,7 @@ async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_dup
         ("--clickhouse-url", config.clickhouse_url.clone()),
         ("--clickhouse-database", config.clickhouse_database.clone()),
         ("--metrics-listen", config.metrics_listen.to_string()),
+        ("--instance-id", "jupiter-crash-test".to_owned()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value]);

@@ -6,7 +6,7 @@
 mod common;
 
 use jupiter::migrations::{MIGRATIONS, migrate};
-use jupiter::transform::{Enricher, Movement};
+use jupiter::transform::{Enricher, Movement, Position};
 use packetpulse_model::{DeliveryStatus, PublishedEvent};
 use packetpulse_testkit::{shared_clickhouse, unique_name};
 
@@ -43,8 +43,16 @@ async fn migrations_apply_once_and_duplicates_and_late_events_read_back_clean() 
         }
     }
     let mut enricher = Enricher::new(200.0);
-    let mut rows: Vec<Movement> = events.iter().map(|e| enricher.enrich(e, 1)).collect();
-    rows.extend(events.iter().rev().map(|e| enricher.enrich(e, 2)));
+    let mut rows: Vec<Movement> = events
+        .iter()
+        .map(|e| enricher.enrich(e.clone(), Position::default(), 1))
+        .collect();
+    rows.extend(
+        events
+            .iter()
+            .rev()
+            .map(|e| enricher.enrich(e.clone(), Position::default(), 2)),
+    );
     for chunk in rows.chunks(20) {
         // The crate quotes the table name as one identifier: the database goes on the client.
         let mut insert = client

@@ -1,5 +1,6 @@
 //! 100k events of 1,000 sessions, with resent duplicates and out-of-order pairs, stream through the real broker
 //! into the real ClickHouse: the silver tables hold each event once and the true latest position per session.
+//! And a restarted Jupiter picks running sessions up where they were.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, assert_silver_is_exact, config, produce, stream_with_faults};
+use common::{InProcess, STEPS, assert_silver_is_exact, config, event, produce, stream_with_faults};
 use packetpulse_testkit::{shared_clickhouse, shared_kafka};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,4 +31,48 @@ async fn duplicates_and_late_events_collapse_to_exactly_the_distinct_events_and_
         .await;
     jupiter.stop().await.unwrap();
     assert_silver_is_exact(&config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_jupiter_continues_running_sessions_from_their_stored_points() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let topic = kafka.create_unique_topic("jupiter-resume", 3).await.unwrap();
+    let config = config(kafka, clickhouse, &topic);
+    let halves: [Vec<_>; 2] = [0..50, 50..STEPS].map(|steps| {
+        steps
+            .flat_map(|step| (0..50).map(move |session| event(session, step)))
+            .collect()
+    });
+    for half in &halves {
+        // A fresh process each time: nothing of the sessions is in memory at the second start.
+        let jupiter = InProcess::start(&config).await;
+        produce(kafka, &topic, half, None).await;
+        jupiter
+            .wait_for_inserted(half.len() as u64, Duration::from_secs(60))
+            .await;
+        jupiter.stop().await.unwrap();
+    }
+    let client = config
+        .clickhouse_client()
+        .with_database(&config.clickhouse_database);
+    let restarted_from_nothing: u64 = client
+        .query("SELECT count() FROM session_movements FINAL WHERE seq > 0 AND distance_from_previous_m = 0")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(
+        restarted_from_nothing, 0,
+        "events after the restart measured from no previous point"
+    );
+    let wrong_start: u64 = client
+        .query(
+            "SELECT count() FROM (SELECT min(event_time_ms) AS first, min(session_started_at_ms) AS low, \
+             max(session_started_at_ms) AS high FROM session_movements FINAL GROUP BY session_id) \
+             WHERE low != first OR high != first",
+        )
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(wrong_start, 0, "sessions whose start moved at the restart");
 }

@@ -1,178 +1,26 @@
-//! The sink's destination: opens the Iceberg catalog named by the configuration (SQL or REST), checks the
-//! warehouse, and creates the bronze namespace and table when they are missing.
+//! The sink's destination: the bronze namespace and table, created with Neptune's schema and partition spec when
+//! they are missing (the catalog itself is opened by `packetpulse_lake`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use iceberg::io::{S3_ACCESS_KEY_ID, S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION, S3_SECRET_ACCESS_KEY};
 use iceberg::table::Table;
-use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
-use iceberg_catalog_rest::{REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE, RestCatalogBuilder};
-use iceberg_catalog_sql::{SQL_CATALOG_PROP_BIND_STYLE, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE};
-use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
-use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
-use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
-use object_store::path::Path as ObjectPath;
+use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
 
 use crate::Error;
 use crate::config::Config;
 use crate::schema;
 
-/// Which kind of catalog a URI names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CatalogKind {
-    /// The Iceberg SQL catalog on SQLite.
-    Sqlite,
-    /// The Iceberg SQL catalog on PostgreSQL.
-    Postgres,
-    /// An Iceberg REST catalog.
-    Rest,
-}
-
-impl CatalogKind {
-    /// The kind of catalog `uri` names, or an error saying which URIs are understood.
-    pub fn of(uri: &str) -> Result<Self, Error> {
-        let scheme = uri
-            .split_once("://")
-            .map(|(scheme, _)| scheme)
-            .unwrap_or_default();
-        match scheme {
-            "sqlite" => Ok(Self::Sqlite),
-            "postgres" | "postgresql" => Ok(Self::Postgres),
-            "http" | "https" => Ok(Self::Rest),
-            _ => Err(Error::Config(format!(
-                "catalog URI {uri:?}: expected sqlite://FILE, postgres://… or http(s)://… (REST)"
-            ))),
-        }
-    }
-}
-
-/// The storage properties every FileIO of this catalog gets: S3 endpoint and keys, path-style addressing (MinIO).
-fn storage_properties(config: &Config) -> HashMap<String, String> {
-    HashMap::from([
-        (S3_ENDPOINT.to_owned(), config.s3_endpoint.clone()),
-        (S3_REGION.to_owned(), config.s3_region.clone()),
-        (S3_ACCESS_KEY_ID.to_owned(), config.s3_access_key_id.clone()),
-        (
-            S3_SECRET_ACCESS_KEY.to_owned(),
-            config.s3_secret_access_key.clone(),
-        ),
-        (S3_PATH_STYLE_ACCESS.to_owned(), "true".to_owned()),
-    ])
-}
-
-/// Opens the catalog. A SQLite catalog's file (and its directory) is created when missing.
-pub async fn open(config: &Config) -> Result<Arc<dyn Catalog>, Error> {
-    let uri = &config.catalog_uri;
-    let mut properties = storage_properties(config);
-    let storage = Arc::new(OpenDalResolvingStorageFactory::new());
-    let opened: Result<Arc<dyn Catalog>, iceberg::Error> = match CatalogKind::of(uri)? {
-        kind @ (CatalogKind::Sqlite | CatalogKind::Postgres) => {
-            let (uri, bind_style) = if kind == CatalogKind::Sqlite {
-                (sqlite_uri(uri)?, SqlBindStyle::QMark)
-            } else {
-                (uri.clone(), SqlBindStyle::DollarNumeric)
-            };
-            properties.insert(SQL_CATALOG_PROP_URI.to_owned(), uri);
-            properties.insert(SQL_CATALOG_PROP_WAREHOUSE.to_owned(), config.warehouse.clone());
-            properties.insert(SQL_CATALOG_PROP_BIND_STYLE.to_owned(), bind_style.to_string());
-            SqlCatalogBuilder::default()
-                .with_storage_factory(storage)
-                .load(&config.catalog_name, properties)
-                .await
-                .map(|catalog| Arc::new(catalog) as Arc<dyn Catalog>)
-        }
-        CatalogKind::Rest => {
-            properties.insert(REST_CATALOG_PROP_URI.to_owned(), uri.clone());
-            properties.insert(REST_CATALOG_PROP_WAREHOUSE.to_owned(), config.warehouse.clone());
-            RestCatalogBuilder::default()
-                .with_storage_factory(storage)
-                .load(&config.catalog_name, properties)
-                .await
-                .map(|catalog| Arc::new(catalog) as Arc<dyn Catalog>)
-        }
-    };
-    opened.map_err(|source| Error::Catalog {
-        uri: redact(uri),
-        source: Box::new(source),
-    })
-}
-
-/// sqlx wants `sqlite://PATH?mode=rwc` to create the file; the directory must exist first.
-fn sqlite_uri(uri: &str) -> Result<String, Error> {
-    let path = uri.trim_start_matches("sqlite://");
-    let path = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-            what: format!("creating the catalog directory {}", parent.display()),
-            source,
-        })?;
-    }
-    Ok(if uri.contains('?') {
-        uri.to_owned()
-    } else {
-        format!("{uri}?mode=rwc")
-    })
-}
-
-/// A URI without its password, for messages.
-fn redact(uri: &str) -> String {
-    match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://…{}", &uri[..scheme_end], &uri[at..])
-        }
-        _ => uri.to_owned(),
-    }
-}
-
-/// Fails with a clear error when an `s3://` warehouse's bucket does not exist. S3 servers such as s3s-fs create
-/// missing buckets silently on the first write, which would hide a typo in the configuration.
-pub async fn check_warehouse(config: &Config) -> Result<(), Error> {
-    let Some(rest) = config.warehouse.strip_prefix("s3://") else {
-        return Ok(());
-    };
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let store = AmazonS3Builder::new()
-        .with_bucket_name(bucket)
-        .with_endpoint(&config.s3_endpoint)
-        .with_region(&config.s3_region)
-        .with_access_key_id(&config.s3_access_key_id)
-        .with_secret_access_key(&config.s3_secret_access_key)
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .map_err(|source| Error::Warehouse {
-            warehouse: config.warehouse.clone(),
-            reason: source.to_string(),
-        })?;
-    let prefix = ObjectPath::from(prefix);
-    store
-        .list_with_delimiter(Some(&prefix))
-        .await
-        .map(|_| ())
-        .map_err(|source| Error::Warehouse {
-            warehouse: config.warehouse.clone(),
-            reason: format!(
-                "bucket {bucket:?} at {} is not readable ({source}); create it first (MinIO: mc mb)",
-                config.s3_endpoint
-            ),
-        })
-}
-
 /// Loads the table, creating the namespace and the table with the bronze schema and partition spec if missing.
 pub async fn ensure_table(catalog: &dyn Catalog, config: &Config) -> Result<Table, Error> {
-    let namespace = NamespaceIdent::new(config.namespace.clone());
-    let ident = TableIdent::new(namespace.clone(), config.table.clone());
+    let namespace = NamespaceIdent::new(config.lake.namespace.clone());
+    let ident = TableIdent::new(namespace.clone(), config.lake.table.clone());
     let context = |source: iceberg::Error| Error::Table {
         table: ident.to_string(),
         source: Box::new(source),
     };
     if !catalog.namespace_exists(&namespace).await.map_err(context)? {
         match catalog.create_namespace(&namespace, HashMap::new()).await {
-            Ok(_) => tracing::info!(namespace = %config.namespace, "created namespace"),
+            Ok(_) => tracing::info!(namespace = %config.lake.namespace, "created namespace"),
             // Another Neptune (or Trino) may have created it in between.
             Err(_) if catalog.namespace_exists(&namespace).await.map_err(context)? => {}
             Err(error) => return Err(context(error)),
@@ -182,7 +30,7 @@ pub async fn ensure_table(catalog: &dyn Catalog, config: &Config) -> Result<Tabl
         return catalog.load_table(&ident).await.map_err(context);
     }
     let creation = TableCreation::builder()
-        .name(config.table.clone())
+        .name(config.lake.table.clone())
         .schema(schema::table_schema().map_err(context)?)
         .partition_spec(schema::partition_spec().map_err(context)?)
         .properties(schema::table_properties())
@@ -196,33 +44,5 @@ pub async fn ensure_table(catalog: &dyn Catalog, config: &Config) -> Result<Tabl
             catalog.load_table(&ident).await.map_err(context)
         }
         Err(error) => Err(context(error)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn catalog_kind_follows_the_uri_scheme() {
-        assert_eq!(
-            CatalogKind::of("sqlite:///tmp/c.db").ok(),
-            Some(CatalogKind::Sqlite)
-        );
-        assert_eq!(
-            CatalogKind::of("postgres://u:p@h/db").ok(),
-            Some(CatalogKind::Postgres)
-        );
-        assert_eq!(CatalogKind::of("http://rest:8181").ok(), Some(CatalogKind::Rest));
-        assert!(CatalogKind::of("/tmp/c.db").is_err());
-    }
-
-    #[test]
-    fn redact_hides_credentials() {
-        assert_eq!(
-            redact("postgres://user:secret@db:5432/iceberg"),
-            "postgres://…@db:5432/iceberg"
-        );
-        assert_eq!(redact("sqlite:///tmp/c.db"), "sqlite:///tmp/c.db");
     }
 }

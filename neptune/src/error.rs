@@ -8,14 +8,9 @@ pub enum Error {
     /// A setting is invalid, or the table does not match what Neptune writes.
     #[error("configuration: {0}")]
     Config(String),
-    /// The catalog could not be opened.
-    #[error("Iceberg catalog at {uri}: {source} — is it reachable? set NEPTUNE_CATALOG_URI")]
-    Catalog {
-        /// The catalog URI, password removed.
-        uri: String,
-        /// What failed.
-        source: Box<iceberg::Error>,
-    },
+    /// The catalog or warehouse could not be used.
+    #[error(transparent)]
+    Lake(#[from] packetpulse_lake::LakeError),
     /// An operation on the table failed.
     #[error("table {table}: {source}")]
     Table {
@@ -23,14 +18,6 @@ pub enum Error {
         table: String,
         /// What failed.
         source: Box<iceberg::Error>,
-    },
-    /// The warehouse is not usable.
-    #[error("warehouse {warehouse}: {reason}")]
-    Warehouse {
-        /// The configured warehouse.
-        warehouse: String,
-        /// Why.
-        reason: String,
     },
     /// Writing a data file failed.
     #[error("writing data files: {0}")]
@@ -55,14 +42,6 @@ pub enum Error {
         /// Rows not committed.
         rows: usize,
     },
-    /// A local file operation failed.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
     /// The metrics address could not be bound.
     #[error(
         "cannot listen on {addr}: {source} — is another process using the port? set NEPTUNE_METRICS_LISTEN"
@@ -79,9 +58,10 @@ impl Error {
     /// Whether restarting the sink (re-reading from the table's offsets) may get past this error: everything
     /// except a wrong configuration, table layout or warehouse.
     pub fn is_transient(&self) -> bool {
-        !matches!(
-            self,
-            Self::Config(_) | Self::Bind { .. } | Self::Warehouse { .. } | Self::ShutdownBeforeCommit { .. }
-        )
+        match self {
+            Self::Lake(error) => error.is_transient(),
+            Self::Config(_) | Self::Bind { .. } | Self::ShutdownBeforeCommit { .. } => false,
+            _ => true,
+        }
     }
 }

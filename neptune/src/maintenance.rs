@@ -29,7 +29,7 @@ pub async fn expire_snapshots(
     if retain_last == 0 {
         return Err(Error::Config("--retain-last must be at least 1".to_owned()));
     }
-    let catalog = catalog::open(config).await?;
+    let catalog = packetpulse_lake::catalog::open(&config.lake).await?;
     let table = catalog::ensure_table(catalog.as_ref(), config).await?;
     let context = |source: iceberg::Error| Error::Table {
         table: table.identifier().to_string(),

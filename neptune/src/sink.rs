@@ -42,8 +42,8 @@ pub struct TableSink {
 impl TableSink {
     /// Checks the warehouse, opens the catalog, creates the table if needed and reads its offsets for the topic.
     pub async fn open(config: &Config, metrics: &Metrics) -> Result<Self, Error> {
-        catalog::check_warehouse(config).await?;
-        let catalog = catalog::open(config).await?;
+        packetpulse_lake::catalog::check_warehouse(&config.lake).await?;
+        let catalog = packetpulse_lake::catalog::open(&config.lake).await?;
         let table = catalog::ensure_table(catalog.as_ref(), config).await?;
         let offsets = Offsets::from_table(&table, &config.topic)?;
         let writer = CommitWriter::new(TableLayout::of(&table)?, ZSTD_LEVEL)?;

@@ -17,7 +17,7 @@ async fn the_sql_catalog_on_postgresql_keeps_the_table_and_its_offsets_across_re
     let topic = kafka.create_unique_topic("neptune-postgres", 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = local_config(kafka, &topic, dir.path());
-    config.catalog_uri = postgres.url();
+    config.lake.catalog_uri = postgres.url();
     config.commit_interval = Duration::from_millis(500);
 
     let sink = InProcess::start(&config).await;

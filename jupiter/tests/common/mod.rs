@@ -167,32 +167,49 @@ async fn one(client: &clickhouse::Client, sql: &str) -> u64 {
     client.query(sql).fetch_one::<u64>().await.unwrap()
 }
 
-/// Waits until `session_movements` holds every distinct event, then checks that every silver table agrees with
-/// the fleet: each event once, the last step as latest position, every session, the completed orders.
+/// Waits until every silver table has caught up with the fleet, then checks that each agrees exactly: each event
+/// once, the last step as latest position, every session, the completed orders. (An insert makes its rows visible
+/// in `session_movements` before the materialised views get them, so waiting for one table is not enough.)
 pub async fn assert_silver_is_exact(config: &Config) {
     let client = config
         .clickhouse_client()
         .with_database(&config.clickhouse_database);
     let events = u64::from(SESSIONS * STEPS);
-    wait_until(
-        "every event in session_movements",
-        Duration::from_secs(120),
-        || {
-            let client = client.clone();
-            async move {
-                let rows = client
-                    .query("SELECT uniqExact(event_id) FROM session_movements")
-                    .fetch_one::<u64>()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if rows >= events {
-                    Ok(Some(()))
-                } else {
-                    Err(format!("{rows} of {events} distinct events so far"))
-                }
+    let expected = (
+        events,
+        u64::from(SESSIONS),
+        u64::from(SESSIONS),
+        u64::from(SESSIONS / 2),
+        events,
+    );
+    wait_until("every silver table caught up", Duration::from_secs(120), || {
+        let client = client.clone();
+        async move {
+            let seen: (u64, u64, u64, u64, u64) = client
+                .query(
+                    "SELECT (SELECT uniqExact(event_id) FROM session_movements), \
+                     (SELECT count() FROM (SELECT session_id FROM latest_positions GROUP BY session_id)), \
+                     (SELECT count() FROM (SELECT session_id FROM sessions GROUP BY session_id)), \
+                     (SELECT count() FROM (SELECT order_id FROM orders GROUP BY order_id)), \
+                     (SELECT sum(n) FROM (SELECT uniqExactMerge(total_events) AS n FROM vehicles GROUP BY vehicle_id))",
+                )
+                .fetch_one()
+                .await
+                .map_err(|e| e.to_string())?;
+            let caught_up = seen.0 >= expected.0
+                && seen.1 >= expected.1
+                && seen.2 >= expected.2
+                && seen.3 >= expected.3
+                && seen.4 >= expected.4;
+            if caught_up {
+                Ok(Some(()))
+            } else {
+                Err(format!(
+                    "(distinct events, latest positions, sessions, orders, vehicle events) = {seen:?}, expected {expected:?}"
+                ))
             }
-        },
-    )
+        }
+    })
     .await
     .unwrap();
     assert_eq!(

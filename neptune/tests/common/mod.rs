@@ -29,8 +29,8 @@ pub fn local_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
     config.topic = topic.to_owned();
     config.dead_letter_topic = format!("{topic}.dlq");
     config.group = format!("neptune-{topic}");
-    config.catalog_uri = format!("sqlite://{}", dir.join("catalog.db").display());
-    config.warehouse = format!("file://{}", dir.join("warehouse").display());
+    config.lake.catalog_uri = format!("sqlite://{}", dir.join("catalog.db").display());
+    config.lake.warehouse = format!("file://{}", dir.join("warehouse").display());
     config.metrics_listen = "127.0.0.1:0".parse().unwrap();
     config
 }
@@ -38,11 +38,11 @@ pub fn local_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
 /// As [`local_config`], with the warehouse in `bucket` on the S3 server.
 pub fn s3_config(kafka: &Kafka, topic: &str, dir: &Path, s3: &S3Server, bucket: &str) -> Config {
     let mut config = local_config(kafka, topic, dir);
-    config.warehouse = format!("s3://{bucket}/warehouse");
-    config.s3_endpoint = s3.endpoint();
-    config.s3_region = S3Server::REGION.to_owned();
-    config.s3_access_key_id = S3Server::ACCESS_KEY.to_owned();
-    config.s3_secret_access_key = S3Server::SECRET_KEY.to_owned();
+    config.lake.warehouse = format!("s3://{bucket}/warehouse");
+    config.lake.s3_endpoint = s3.endpoint();
+    config.lake.s3_region = S3Server::REGION.to_owned();
+    config.lake.s3_access_key_id = S3Server::ACCESS_KEY.to_owned();
+    config.lake.s3_secret_access_key = S3Server::SECRET_KEY.to_owned();
     config
 }
 
@@ -56,12 +56,12 @@ pub fn flags(config: &Config) -> Vec<String> {
         ("--topic", config.topic.clone()),
         ("--group", config.group.clone()),
         ("--dead-letter-topic", config.dead_letter_topic.clone()),
-        ("--catalog-uri", config.catalog_uri.clone()),
-        ("--warehouse", config.warehouse.clone()),
-        ("--s3-endpoint", config.s3_endpoint.clone()),
-        ("--s3-region", config.s3_region.clone()),
-        ("--s3-access-key-id", config.s3_access_key_id.clone()),
-        ("--s3-secret-access-key", config.s3_secret_access_key.clone()),
+        ("--catalog-uri", config.lake.catalog_uri.clone()),
+        ("--warehouse", config.lake.warehouse.clone()),
+        ("--s3-endpoint", config.lake.s3_endpoint.clone()),
+        ("--s3-region", config.lake.s3_region.clone()),
+        ("--s3-access-key-id", config.lake.s3_access_key_id.clone()),
+        ("--s3-secret-access-key", config.lake.s3_secret_access_key.clone()),
         (
             "--commit-interval",
             humantime::format_duration(config.commit_interval).to_string(),
@@ -223,15 +223,15 @@ impl InProcess {
 
 /// The table as the catalog has it now.
 pub async fn load_table(config: &Config) -> iceberg::table::Table {
-    let catalog = neptune::catalog::open(config).await.unwrap();
-    let ident = TableIdent::from_strs([config.namespace.as_str(), config.table.as_str()]).unwrap();
+    let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
+    let ident = TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
     catalog.load_table(&ident).await.unwrap()
 }
 
 /// Rows in the table's current snapshot, from its summary (0 before the first commit).
 pub async fn committed_rows(config: &Config) -> u64 {
-    let catalog = neptune::catalog::open(config).await.unwrap();
-    let ident = TableIdent::from_strs([config.namespace.as_str(), config.table.as_str()]).unwrap();
+    let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
+    let ident = TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
     let Ok(table) = catalog.load_table(&ident).await else {
         return 0;
     };
@@ -324,17 +324,20 @@ fn python() -> PathBuf {
 /// What pyiceberg, reading through the same SQL catalog, says about the table.
 pub fn pyiceberg_report(config: &Config) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyiceberg_check.py");
-    let sqlite_path = config.catalog_uri.trim_start_matches("sqlite://");
+    let sqlite_path = config.lake.catalog_uri.trim_start_matches("sqlite://");
     let output = Command::new(python())
         .arg(script)
-        .args(["--catalog-name", &config.catalog_name])
+        .args(["--catalog-name", &config.lake.catalog_name])
         .args(["--sqlite", sqlite_path])
-        .args(["--warehouse", &config.warehouse])
-        .args(["--table", &format!("{}.{}", config.namespace, config.table)])
-        .args(["--s3-endpoint", &config.s3_endpoint])
-        .args(["--s3-region", &config.s3_region])
-        .args(["--s3-access-key-id", &config.s3_access_key_id])
-        .args(["--s3-secret-access-key", &config.s3_secret_access_key])
+        .args(["--warehouse", &config.lake.warehouse])
+        .args([
+            "--table",
+            &format!("{}.{}", config.lake.namespace, config.lake.table),
+        ])
+        .args(["--s3-endpoint", &config.lake.s3_endpoint])
+        .args(["--s3-region", &config.lake.s3_region])
+        .args(["--s3-access-key-id", &config.lake.s3_access_key_id])
+        .args(["--s3-secret-access-key", &config.lake.s3_secret_access_key])
         .output()
         .unwrap();
     assert!(

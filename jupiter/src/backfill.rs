@@ -1,0 +1,226 @@
+//! `jupiter backfill --from-bronze`: rebuilds the silver tables from Neptune's Iceberg table, so silver can always
+//! be recomputed from the lake (after a bug fix in the transformation, a lost ClickHouse, a new database).
+//!
+//! Enrichment depends on the order events arrived in, so the backfill replays bronze in Kafka order: per Kafka
+//! partition by offset, through the same [`Enricher`] as streaming. Neptune names the data files of one commit
+//! after one UUIDv7, which orders commits in time; the files of a commit are read together and their rows sorted
+//! by (partition, offset), so memory is bounded by one commit. Files another engine rewrote (Trino's `optimize`)
+//! are read one at a time in name order. Rows go through the streaming sink's [`SilverWriter`] into the configured
+//! database; inserting them again is harmless (rows are deduplicated by event id, the newest copy wins).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use futures::{StreamExt, TryStreamExt};
+use iceberg::scan::FileScanTask;
+use iceberg::table::Table;
+use packetpulse_model::PublishedEvent;
+use packetpulse_model::columns::{KAFKA_OFFSET, KAFKA_PARTITION, RAW_PAYLOAD};
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::transform::{Enricher, Movement, Position};
+use crate::writer::{Batch, SilverWriter, now_ms};
+
+/// What a backfill did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Data files read.
+    pub files: usize,
+    /// Rows inserted into `session_movements`.
+    pub rows: u64,
+    /// Bronze rows whose payload is not a valid event (should be none: Neptune dead-letters those).
+    pub unreadable: u64,
+    /// Whether every file was read (false after a shutdown request).
+    pub complete: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// One bronze row as the backfill needs it.
+struct BronzeMessage {
+    position: Position,
+    payload: String,
+}
+
+/// Reads the bronze table named by `config.lake` and inserts the enriched rows into `config`'s database (created
+/// and migrated if missing). Stops between commits when `shutdown` is cancelled.
+pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<Report, Error> {
+    let started = Instant::now();
+    let table = packetpulse_lake::catalog::load_table(&config.lake).await?;
+    let client = config.clickhouse_client();
+    crate::migrations::migrate(&client, &config.clickhouse_database).await?;
+    let writer = SilverWriter::start(
+        client.with_database(&config.clickhouse_database),
+        Metrics::new(),
+        shutdown.clone(),
+    );
+    let commits = planned_commits(&table).await?;
+    let total_files: usize = commits.values().map(Vec::len).sum();
+    tracing::info!(table = %table.identifier(), files = total_files, commits = commits.len(), "backfill: reading bronze");
+    let mut enricher = Enricher::new(config.max_speed_kmh);
+    let mut report = Report {
+        files: 0,
+        rows: 0,
+        unreadable: 0,
+        complete: true,
+        elapsed: Duration::ZERO,
+    };
+    let replay = async {
+        for tasks in commits.into_values() {
+            if shutdown.is_cancelled() {
+                report.complete = false;
+                break;
+            }
+            report.files += tasks.len();
+            let mut messages = read_messages(&table, tasks).await?;
+            messages.sort_unstable_by_key(|message| (message.position.partition, message.position.offset));
+            let mut rows = Vec::with_capacity(config.flush_rows.min(messages.len()));
+            for message in messages {
+                let Position { partition, offset } = message.position;
+                match PublishedEvent::from_kafka_message(Some(message.payload.as_bytes()), "jupiter", partition, offset) {
+                    Ok((event, _)) => rows.push(enricher.enrich(event, message.position, now_ms())),
+                    Err(letter) => {
+                        report.unreadable += 1;
+                        tracing::warn!(partition, offset, reason = %letter.reason, "bronze row is not a valid event; skipped");
+                    }
+                }
+                if rows.len() >= config.flush_rows {
+                    report.rows += rows.len() as u64;
+                    writer.submit(batch(&mut rows)).await?;
+                }
+            }
+            report.rows += rows.len() as u64;
+            writer.submit(batch(&mut rows)).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(
+                files = report.files,
+                of = total_files,
+                rows = report.rows,
+                rows_per_s = (report.rows as f64 / seconds.max(1e-3)).round(),
+                "backfill: progress"
+            );
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    writer.finish().await.and(replay)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn batch(rows: &mut Vec<Movement>) -> Batch {
+    Batch {
+        newest_event_ms: rows.iter().map(|row| row.event_time_ms).max().unwrap_or(0),
+        rows: std::mem::take(rows),
+        started: tokio::time::Instant::now(),
+        after_insert: None,
+    }
+}
+
+/// The current snapshot's data files, grouped by the commit that wrote them, oldest commit first.
+async fn planned_commits(table: &Table) -> Result<BTreeMap<String, Vec<FileScanTask>>, Error> {
+    let bronze = |source: iceberg::Error| Error::Bronze {
+        table: table.identifier().to_string(),
+        source: Box::new(source),
+    };
+    let mut commits: BTreeMap<String, Vec<FileScanTask>> = BTreeMap::new();
+    if table.metadata().current_snapshot().is_none() {
+        return Ok(commits);
+    }
+    let scan = table
+        .scan()
+        .select([RAW_PAYLOAD, KAFKA_PARTITION, KAFKA_OFFSET])
+        .build()
+        .map_err(bronze)?;
+    let mut tasks = scan.plan_files().await.map_err(bronze)?;
+    while let Some(task) = tasks.try_next().await.map_err(bronze)? {
+        commits
+            .entry(commit_key(&task.data_file_path))
+            .or_default()
+            .push(task);
+    }
+    Ok(commits)
+}
+
+/// The commit a data file belongs to: Neptune's files are `<UUIDv7 of the commit>-<n>.parquet`; any other name is
+/// a group of its own.
+fn commit_key(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.get(..36) {
+        Some(prefix) if uuid::Uuid::try_parse(prefix).is_ok() => prefix.to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+async fn read_messages(table: &Table, tasks: Vec<FileScanTask>) -> Result<Vec<BronzeMessage>, Error> {
+    let bronze = |source: iceberg::Error| Error::Bronze {
+        table: table.identifier().to_string(),
+        source: Box::new(source),
+    };
+    let tasks = futures::stream::iter(tasks.into_iter().map(Ok)).boxed();
+    let batches: Vec<RecordBatch> = table
+        .reader_builder()
+        .build()
+        .read(tasks)
+        .map_err(bronze)?
+        .stream()
+        .try_collect()
+        .await
+        .map_err(bronze)?;
+    let mut messages = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    for batch in &batches {
+        let unexpected = |name: &str| {
+            Error::Config(format!(
+                "bronze table {}: column {name} is missing or not of Neptune's type",
+                table.identifier()
+            ))
+        };
+        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| unexpected(name));
+        let payloads = column(RAW_PAYLOAD)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| unexpected(RAW_PAYLOAD))?;
+        let partitions = column(KAFKA_PARTITION)?
+            .as_primitive_opt::<Int32Type>()
+            .ok_or_else(|| unexpected(KAFKA_PARTITION))?;
+        let offsets = column(KAFKA_OFFSET)?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| unexpected(KAFKA_OFFSET))?;
+        for row in 0..batch.num_rows() {
+            messages.push(BronzeMessage {
+                position: Position {
+                    partition: partitions.value(row),
+                    offset: offsets.value(row),
+                },
+                payload: if payloads.is_null(row) {
+                    String::new()
+                } else {
+                    payloads.value(row).to_owned()
+                },
+            });
+        }
+    }
+    Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_of_one_neptune_commit_share_a_key() {
+        let a = "s3://b/w/bronze/delivery_events/data/event_day=2026-11-27/0193a6f0-0000-7000-8000-000000000000-00000.parquet";
+        let b = "file:///w/data/event_day=2026-11-28/0193a6f0-0000-7000-8000-000000000000-00001.parquet";
+        assert_eq!(commit_key(a), commit_key(b));
+        assert_eq!(commit_key(a), "0193a6f0-0000-7000-8000-000000000000");
+        assert_eq!(
+            commit_key("/w/data/20261127_trino_optimized.parquet"),
+            "20261127_trino_optimized.parquet"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Inserts batches into `session_movements` on a task of its own, so the next batch is read and enriched while
+//! the previous one is inserted (reading and inserting overlap instead of taking turns). One batch may wait while
+//! another is inserted; beyond that [`SilverWriter::submit`] waits, so a slow or unreachable ClickHouse pauses
+//! reading (back-pressure) instead of buffering without bound. A failed insert is retried with back-off until it
+//! lands or shutdown; only then does the batch's `after_insert` run (the streaming sink commits Kafka offsets
+//! there), and batches land in the order they were submitted.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use clickhouse::Client;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::metrics::Metrics;
+use crate::transform::Movement;
+
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// What runs once a batch is in ClickHouse.
+pub type AfterInsert = Box<dyn FnOnce() + Send>;
+
+/// Rows to insert, with what the metrics need and what to do once they landed.
+pub struct Batch {
+    /// The rows.
+    pub rows: Vec<Movement>,
+    /// Newest event time among the rows (epoch ms), for the freshness gauge; 0 when unknown.
+    pub newest_event_ms: u64,
+    /// When the batch's first row was read, for the batch latency histogram.
+    pub started: Instant,
+    /// Run after the insert succeeded.
+    pub after_insert: Option<AfterInsert>,
+}
+
+/// The insert task and the queue in front of it.
+pub struct SilverWriter {
+    queue: mpsc::Sender<Batch>,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl SilverWriter {
+    /// Starts the insert task writing to `client`'s database.
+    pub fn start(client: Client, metrics: Metrics, shutdown: CancellationToken) -> Self {
+        let (queue, mut batches) = mpsc::channel::<Batch>(1);
+        let task = tokio::spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                if !batch.rows.is_empty() {
+                    insert_with_retry(&client, &batch.rows, &metrics, &shutdown).await?;
+                }
+                if let Some(after_insert) = batch.after_insert {
+                    after_insert();
+                }
+                record(&metrics, &batch.rows, batch.newest_event_ms, batch.started);
+            }
+            Ok(())
+        });
+        Self { queue, task }
+    }
+
+    /// Queues `batch`, waiting while the task is busy with an earlier one. Fails when the task has stopped
+    /// (shutdown during a retry); [`SilverWriter::finish`] then returns why.
+    pub async fn submit(&self, batch: Batch) -> Result<(), Error> {
+        self.queue
+            .send(batch)
+            .await
+            .map_err(|_| Error::ShutdownBeforeInsert { rows: 0 })
+    }
+
+    /// Waits until every submitted batch is inserted (or the task failed) and returns the task's result.
+    pub async fn finish(self) -> Result<(), Error> {
+        drop(self.queue);
+        match self.task.await {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic.into_panic()),
+        }
+    }
+}
+
+fn record(metrics: &Metrics, rows: &[Movement], newest_event_ms: u64, started: Instant) {
+    metrics.rows_inserted.inc_by(rows.len() as u64);
+    metrics.batches.inc();
+    metrics.batch_latency.observe(started.elapsed().as_secs_f64());
+    if newest_event_ms > 0 {
+        metrics
+            .freshness
+            .set(now_ms().saturating_sub(newest_event_ms) as f64 / 1_000.0);
+    }
+    tracing::debug!(rows = rows.len(), "inserted");
+}
+
+/// Now, epoch milliseconds.
+pub fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+async fn insert_with_retry(
+    client: &Client,
+    rows: &[Movement],
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Result<(), Error> {
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        match insert(client, rows).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                metrics.insert_failures.inc();
+                tracing::warn!(%error, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: rows.len() }),
+        }
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
+    }
+}
+
+async fn insert(client: &Client, rows: &[Movement]) -> Result<(), clickhouse::error::Error> {
+    let mut insert = client
+        .insert::<Movement>(packetpulse_model::clickhouse::SESSION_MOVEMENTS)
+        .await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}

@@ -1,0 +1,182 @@
+//! `jupiter backfill --from-bronze` gives the same silver contents as streaming did. The fleet (with resent
+//! duplicates and out-of-order pairs) streams through the real broker into Neptune (bronze: Iceberg, SQLite
+//! catalog, local warehouse, a commit every second so bronze has many commits) and into
+//! Jupiter (silver database A) at the same time. Then the `jupiter` binary rebuilds database B from bronze, and
+//! every silver table of A and B is compared row by row (every column but the ingestion time).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{InProcess, SESSIONS, STEPS, config, produce, stream_with_faults};
+use jupiter::Config;
+use packetpulse_testkit::{shared_clickhouse, shared_kafka, unique_name, wait_until};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Each table's rows as (key, hash of every compared column), sorted by key.
+const FINGERPRINTS: [(&str, &str); 5] = [
+    (
+        "session_movements",
+        "SELECT event_id, cityHash64(session_id, vehicle_id, order_id, device_id, status, event_time_ms, lat, lon, \
+         start_lat, start_lon, end_lat, end_lon, speed_kmh, speed_derived, ifNull(heading_deg, -1.0), \
+         distance_from_previous_m, suspect_teleport, session_started_at_ms, route_name, waypoint_count, \
+         ifNull(seq, 0), received_at_ms) FROM session_movements FINAL ORDER BY event_id",
+    ),
+    (
+        "latest_positions",
+        "SELECT session_id, cityHash64(vehicle_id, status, event_time_ms, ifNull(seq, 0), lat, lon, speed_kmh, \
+         session_started_at_ms) FROM latest_positions FINAL ORDER BY session_id",
+    ),
+    (
+        "sessions",
+        "SELECT session_id, cityHash64(anyMerge(vehicle_id), minMerge(started_at_ms), maxMerge(last_event_at_ms), \
+         anyMerge(route_name), uniqExactMerge(events)) FROM sessions GROUP BY session_id ORDER BY session_id",
+    ),
+    (
+        "orders",
+        "SELECT order_id, cityHash64(session_id, completed_at_ms, session_started_at_ms, duration_s) \
+         FROM orders FINAL ORDER BY order_id",
+    ),
+    (
+        "vehicles",
+        "SELECT vehicle_id, cityHash64(minMerge(first_seen_ms), maxMerge(last_seen_ms), \
+         uniqExactMerge(total_events)) FROM vehicles GROUP BY vehicle_id ORDER BY vehicle_id",
+    ),
+];
+
+fn neptune_config(jupiter: &Config, dir: &std::path::Path) -> neptune::Config {
+    let mut config = neptune::Config::defaults();
+    config.kafka_bootstrap_servers = jupiter.kafka_bootstrap_servers.clone();
+    config.topic = jupiter.topic.clone();
+    config.group = format!("neptune-{}", jupiter.topic);
+    config.dead_letter_topic = jupiter.dead_letter_topic.clone();
+    config.lake.catalog_uri = format!("sqlite://{}", dir.join("catalog.db").display());
+    config.lake.warehouse = format!("file://{}", dir.join("warehouse").display());
+    config.commit_interval = Duration::from_secs(1);
+    config.metrics_listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+fn backfill(config: &Config, lake: &neptune::Config, database: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jupiter"))
+        .args(["backfill", "--from-bronze"])
+        .args(["--catalog-uri", &lake.lake.catalog_uri])
+        .args(["--warehouse", &lake.lake.warehouse])
+        .args(["--clickhouse-url", &config.clickhouse_url])
+        .args(["--clickhouse-database", database])
+        .output()
+        .unwrap()
+}
+
+async fn fingerprints(config: &Config, database: &str, sql: &str) -> Vec<(String, u64)> {
+    config
+        .clickhouse_client()
+        .with_database(database)
+        .query(sql)
+        .fetch_all()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let topic = kafka.create_unique_topic("jupiter-backfill", 3).await.unwrap();
+    let streamed = config(kafka, clickhouse, &topic);
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = neptune_config(&streamed, lake_dir.path());
+    let sends = stream_with_faults(11);
+
+    let neptune_metrics = neptune::Metrics::new();
+    let neptune_stop = CancellationToken::new();
+    let neptune_task = {
+        let (lake, metrics, stop) = (lake.clone(), neptune_metrics.clone(), neptune_stop.clone());
+        let listener = TcpListener::bind(lake.metrics_listen).await.unwrap();
+        tokio::spawn(
+            async move { neptune::run_sink(&lake, &metrics, listener, stop.cancelled_owned()).await },
+        )
+    };
+    let jupiter = InProcess::start(&streamed).await;
+    produce(kafka, &topic, &sends, None).await;
+    jupiter
+        .wait_for_inserted(sends.len() as u64, Duration::from_secs(180))
+        .await;
+    jupiter.stop().await.unwrap();
+    let committed = neptune_metrics.rows_committed.clone();
+    let expected = sends.len() as u64;
+    wait_until("bronze holds every message", Duration::from_secs(120), || {
+        let rows = committed.get();
+        async move {
+            if rows >= expected {
+                Ok(Some(()))
+            } else {
+                Err(format!("{rows} of {expected} rows committed"))
+            }
+        }
+    })
+    .await
+    .unwrap();
+    neptune_stop.cancel();
+    neptune_task.await.unwrap().unwrap();
+    println!(
+        "bronze: {} rows in {} commits",
+        neptune_metrics.rows_committed.get(),
+        neptune_metrics.commits.get()
+    );
+
+    let rebuilt = unique_name("rebuilt");
+    let output = backfill(&streamed, &lake, &rebuilt);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "backfill failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{stdout}");
+    assert!(
+        stdout.contains(&format!("backfill complete: {expected} rows")),
+        "{stdout}"
+    );
+
+    for (table, sql) in FINGERPRINTS {
+        let streaming = fingerprints(&streamed, &streamed.clickhouse_database, sql).await;
+        let backfilled = fingerprints(&streamed, &rebuilt, sql).await;
+        assert!(!streaming.is_empty(), "{table} is empty");
+        let differing: Vec<_> = streaming
+            .iter()
+            .zip(&backfilled)
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .collect();
+        assert!(
+            streaming.len() == backfilled.len() && differing.is_empty(),
+            "{table}: {} streamed rows, {} backfilled; first differences: {differing:?}",
+            streaming.len(),
+            backfilled.len()
+        );
+        println!("{table}: {} rows identical", streaming.len());
+    }
+    let movements = fingerprints(&streamed, &rebuilt, FINGERPRINTS[0].1).await;
+    assert_eq!(movements.len() as u64, u64::from(SESSIONS * STEPS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_of_a_missing_table_says_so_and_fails() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let config = config(kafka, clickhouse, "unused");
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = neptune_config(&config, lake_dir.path());
+    let output = backfill(&config, &lake, &unique_name("rebuilt"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("bronze.delivery_events does not exist"),
+        "{stderr}"
+    );
+}

@@ -1,14 +1,20 @@
 //! Prometheus metrics: rows inserted, batch latency, insert failures, freshness, consumer lag, dead letters.
 
+use packetpulse_model::DeliveryStatus;
 use packetpulse_ops::register;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntGaugeVec, Opts, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// Jupiter's metrics, registered in a registry of their own (tests run several in one process).
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Rows inserted into `session_movements` (the materialised views follow from them).
+    /// Rows inserted into `session_movements`: the `table="session_movements"` child of
+    /// [`Metrics::rows_inserted_by_table`].
     pub rows_inserted: IntCounter,
+    /// Rows written per table: `session_movements` as inserted, the views as their query yields them for each
+    /// insert (`latest_positions` every row, `orders` the completed ones, `sessions` and `vehicles` one row per
+    /// distinct session or vehicle of the batch, merged later).
+    pub rows_inserted_by_table: IntCounterVec,
     /// Batches inserted.
     pub batches: IntCounter,
     /// Insert attempts that failed and were retried.
@@ -29,10 +35,19 @@ impl Metrics {
         let registry = Registry::new();
         let counter =
             |name: &str, help: &str| register(&registry, IntCounter::new(name, help).expect("valid metric"));
-        let rows_inserted = counter(
-            "jupiter_rows_inserted_total",
-            "Rows inserted into session_movements",
+        let rows_inserted_by_table = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "jupiter_rows_inserted_total",
+                    "Rows written per silver table (views: as their query yields them per insert)",
+                ),
+                &["table"],
+            )
+            .expect("valid metric"),
         );
+        let rows_inserted =
+            rows_inserted_by_table.with_label_values(&[packetpulse_model::clickhouse::SESSION_MOVEMENTS]);
         let batches = counter("jupiter_batches_total", "Batches inserted");
         let insert_failures = counter("jupiter_insert_failures_total", "Insert attempts that failed");
         let dead_lettered = counter(
@@ -69,6 +84,7 @@ impl Metrics {
         Self {
             registry,
             rows_inserted,
+            rows_inserted_by_table,
             batches,
             insert_failures,
             batch_latency,
@@ -76,6 +92,28 @@ impl Metrics {
             dead_lettered,
             consumer_lag,
         }
+    }
+
+    /// Counts what an insert of `rows` wrote to every silver table.
+    pub fn record_rows(&self, rows: &[crate::transform::Movement]) {
+        use packetpulse_model::clickhouse::{LATEST_POSITIONS, ORDERS, SESSIONS, VEHICLES};
+        use std::collections::HashSet;
+        let count = |table: &str, n: usize| {
+            self.rows_inserted_by_table
+                .with_label_values(&[table])
+                .inc_by(n as u64)
+        };
+        self.rows_inserted.inc_by(rows.len() as u64);
+        count(LATEST_POSITIONS, rows.len());
+        let completed = rows
+            .iter()
+            .filter(|row| row.status == DeliveryStatus::Completed.as_str())
+            .count();
+        count(ORDERS, completed);
+        let sessions: HashSet<&str> = rows.iter().map(|row| row.session_id.as_str()).collect();
+        count(SESSIONS, sessions.len());
+        let vehicles: HashSet<&str> = rows.iter().map(|row| row.vehicle_id.as_str()).collect();
+        count(VEHICLES, vehicles.len());
     }
 
     /// The registry to serve on `/metrics`.

@@ -81,7 +81,7 @@ impl SilverWriter {
 }
 
 fn record(metrics: &Metrics, rows: &[Movement], newest_event_ms: u64, started: Instant) {
-    metrics.rows_inserted.inc_by(rows.len() as u64);
+    metrics.record_rows(rows);
     metrics.batches.inc();
     metrics.batch_latency.observe(started.elapsed().as_secs_f64());
     if newest_event_ms > 0 {

@@ -29,6 +29,17 @@ async fn duplicates_and_late_events_collapse_to_exactly_the_distinct_events_and_
     jupiter
         .wait_for_inserted(sends.len() as u64, Duration::from_secs(180))
         .await;
+    let by_table = |table: &str| {
+        jupiter
+            .metrics
+            .rows_inserted_by_table
+            .with_label_values(&[table])
+            .get()
+    };
+    assert_eq!(by_table("session_movements"), sends.len() as u64);
+    assert_eq!(by_table("latest_positions"), sends.len() as u64);
+    assert!(by_table("orders") >= 500, "{}", by_table("orders"));
+    assert!(by_table("sessions") >= 1_000 && by_table("vehicles") >= 100);
     jupiter.stop().await.unwrap();
     assert_silver_is_exact(&config).await;
 }

@@ -1,0 +1,39 @@
+{{ config(materialized='view') }}
+
+{#- Great-circle distance with the radius PacketPulse uses everywhere (packetpulse-model's geo::haversine_m):
+    greatCircleDistance's radius and precision differ between ClickHouse releases. -#}
+{% macro haversine_km(lat1, lon1, lat2, lon2) -%}
+(2 * 6371.0088 * asin(sqrt(pow(sin(({{ lat2 }} - {{ lat1 }}) * pi() / 360), 2)
+    + cos({{ lat1 }} * pi() / 180) * cos({{ lat2 }} * pi() / 180) * pow(sin(({{ lon2 }} - {{ lon1 }}) * pi() / 360), 2))))
+{%- endmacro %}
+
+-- Sessions not completed, as of now: where each vehicle is, how far it still has to go (straight line to the
+-- drop-off), how long it has been under way, its average speed so far and the ETA at that speed. A session silent
+-- for longer than `stale_after_seconds` has status `stale`. A view, so "now" is the time of the query.
+SELECT
+    session_id,
+    vehicle_id,
+    order_id,
+    if(event_time_ms + {{ var('stale_after_seconds') }} * 1000 < now_ms, 'stale', status) AS status,
+    session_started_at_ms AS started_at_ms,
+    event_time_ms AS last_update_ms,
+    lat,
+    lon,
+    end_lat,
+    end_lon,
+    {{ haversine_km('lat', 'lon', 'end_lat', 'end_lon') }} AS distance_to_destination_km,
+    (now_ms - session_started_at_ms) / 1000 AS elapsed_s,
+    distance_km AS distance_travelled_km,
+    if(event_time_ms > session_started_at_ms,
+       distance_km / ((event_time_ms - session_started_at_ms) / 3600000), 0) AS avg_speed_kmh,
+    if(avg_speed_kmh > 0, toUInt64(distance_to_destination_km / avg_speed_kmh * 3600), NULL) AS eta_s
+FROM
+(
+    SELECT *, toUInt64(toUnixTimestamp(now())) * 1000 AS now_ms
+    FROM {{ source('silver', 'latest_positions') }} FINAL
+    WHERE status != 'completed'
+)
+ANY LEFT JOIN
+(
+    SELECT session_id, distance_km FROM {{ ref('session_summary') }}
+) USING session_id

@@ -1,0 +1,98 @@
+//! Uranus' configuration: one struct, from command-line flags or environment variables (see README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Where the project is, which ClickHouse to build it in, and what to do.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "uranus",
+    version,
+    about = "PacketPulse gold layer: runs the dbt-compatible model project against ClickHouse"
+)]
+pub struct Config {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// The dbt project directory (holding dbt_project.yml).
+    #[arg(long, global = true, env = "URANUS_PROJECT_DIR", default_value = "uranus/dbt")]
+    pub project_dir: PathBuf,
+
+    /// ClickHouse HTTP URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    pub clickhouse_url: String,
+
+    /// Database the models are built in (dbt's target schema); the silver tables are found through sources.yml.
+    #[arg(long, global = true, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
+    pub clickhouse_database: String,
+
+    /// ClickHouse user.
+    #[arg(long, global = true, env = "CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+
+    /// ClickHouse password (empty for the dev server).
+    #[arg(
+        long,
+        global = true,
+        env = "CLICKHOUSE_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub clickhouse_password: String,
+
+    /// `serve`: how often the models are rebuilt.
+    #[arg(long, global = true, env = "URANUS_REFRESH_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub refresh_interval: Duration,
+
+    /// `serve`: address for `/health` and `/metrics`.
+    #[arg(
+        long,
+        global = true,
+        env = "URANUS_METRICS_LISTEN",
+        default_value = "0.0.0.0:9103"
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// Log JSON lines (containers) instead of human-readable text.
+    #[arg(long, global = true, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+/// Uranus' commands, named as dbt names them.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Build the models (all, or the selected ones) in dependency order.
+    Run {
+        /// dbt selectors: `model`, `model+` (and downstream), `+model` (and upstream).
+        #[arg(long, short = 's', num_args = 1..)]
+        select: Vec<String>,
+        /// Rebuild incremental models from scratch.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Run every model each refresh interval, serving `/health` and `/metrics`.
+    Serve,
+    /// Write every model's rendered SQL to `<target-path>/compiled/`, as dbt does, without touching ClickHouse.
+    Compile,
+}
+
+impl Config {
+    /// A ClickHouse client for the target database. Validation is off: ClickHouse 18.16 cannot describe result
+    /// types the way the crate's validation expects (ARCHITECTURE.md).
+    pub fn clickhouse_client(&self) -> clickhouse::Client {
+        clickhouse::Client::default()
+            .with_url(&self.clickhouse_url)
+            .with_user(&self.clickhouse_user)
+            .with_password(&self.clickhouse_password)
+            .with_validation(false)
+    }
+}

@@ -1,0 +1,283 @@
+//! Builds a rendered model in ClickHouse, the way its `materialized` config asks:
+//! - `view`: `CREATE VIEW` (re-created only when its SQL changed since this process last created it: ClickHouse
+//!   18.16 has no `CREATE OR REPLACE VIEW`, so a re-creation is a short moment without the view).
+//! - `table`: built complete into `<model>__uranus_tmp`, then swapped in with `ALTER TABLE … REPLACE PARTITION
+//!   tuple() FROM …`, which exchanges the table's data parts at once: readers see the old rows or the new, never
+//!   a missing or half-built table. Only when the model's columns or engine changed is the table renamed away and
+//!   the new one renamed in (a moment without the table; logged).
+//! - `incremental`: the first build is a table build; later runs render with `is_incremental()` true and append
+//!   the new rows, or, with `unique_key`, rebuild from old rows whose key is not among the new ones plus the new
+//!   ones, swapped in as a table is (dbt-clickhouse's "legacy" strategy: 18.16 has no lightweight deletes).
+//!
+//! Model SQL is sent verbatim (`query_raw`): a `?` in it is not a bind placeholder.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clickhouse::Client;
+use serde_json::Value;
+
+use crate::Error;
+use crate::render::relation;
+
+/// How a model is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Materialization {
+    /// A view.
+    View,
+    /// A table rebuilt on every run.
+    Table,
+    /// A table that new rows are added to.
+    Incremental,
+}
+
+/// The configuration keys the runner understands (dbt-clickhouse's names and defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelConfig {
+    /// `materialized`, default `view` (as dbt).
+    pub materialized: Materialization,
+    /// `engine`, default `MergeTree()`.
+    pub engine: String,
+    /// `order_by` (a column list or expression), default `tuple()`.
+    pub order_by: String,
+    /// `unique_key` for incremental models.
+    pub unique_key: Option<String>,
+}
+
+impl ModelConfig {
+    /// Reads the configuration of `model` (from its file at `path`), rejecting values the runner cannot honour.
+    pub fn from_values(model: &str, path: &Path, values: &BTreeMap<String, Value>) -> Result<Self, Error> {
+        let bad = |message: String| Error::Config {
+            model: model.to_owned(),
+            path: path.to_owned(),
+            message,
+        };
+        let text = |key: &str| -> Result<Option<String>, Error> {
+            match values.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.clone())),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|items| Some(items.join(", ")))
+                    .ok_or_else(|| bad(format!("{key}: expected a string or a list of strings"))),
+                Some(other) => Err(bad(format!("{key}: expected a string, got {other}"))),
+            }
+        };
+        let materialized = match text("materialized")?.as_deref() {
+            None | Some("view") => Materialization::View,
+            Some("table") => Materialization::Table,
+            Some("incremental") => Materialization::Incremental,
+            Some(other) => {
+                return Err(bad(format!(
+                    "materialized={other:?}: expected view, table or incremental"
+                )));
+            }
+        };
+        if values.contains_key("partition_by") {
+            return Err(bad(
+                "partition_by is not supported by this runner yet (tables are swapped whole)".to_owned(),
+            ));
+        }
+        let unique_key = text("unique_key")?;
+        if unique_key.is_some() && materialized != Materialization::Incremental {
+            return Err(bad("unique_key applies to incremental models only".to_owned()));
+        }
+        Ok(Self {
+            materialized,
+            engine: text("engine")?.unwrap_or_else(|| "MergeTree()".to_owned()),
+            order_by: text("order_by")?.unwrap_or_else(|| "tuple()".to_owned()),
+            unique_key,
+        })
+    }
+}
+
+/// Runs model statements against one database, naming the model in every error.
+pub struct Builder<'a> {
+    client: &'a Client,
+    database: &'a str,
+    model: &'a str,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for `model` in `database`.
+    pub fn new(client: &'a Client, database: &'a str, model: &'a str) -> Self {
+        Self {
+            client,
+            database,
+            model,
+        }
+    }
+
+    fn relation(&self, suffix: &str) -> String {
+        relation(self.database, &format!("{}{suffix}", self.model))
+    }
+
+    async fn execute(&self, what: &str, sql: &str) -> Result<(), Error> {
+        tracing::debug!(model = self.model, sql, "{what}");
+        self.client
+            .query_raw(sql)
+            .execute()
+            .await
+            .map_err(|source| self.error(what, source))
+    }
+
+    fn error(&self, what: &str, source: clickhouse::error::Error) -> Error {
+        Error::ClickHouse {
+            model: self.model.to_owned(),
+            what: what.to_owned(),
+            source,
+        }
+    }
+
+    /// Whether the model's relation exists.
+    pub async fn exists(&self) -> Result<bool, Error> {
+        self.client
+            .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+            .bind(self.database)
+            .bind(self.model)
+            .fetch_one::<u64>()
+            .await
+            .map(|n| n > 0)
+            .map_err(|source| self.error("looking the table up", source))
+    }
+
+    /// Rows in the built table.
+    pub async fn rows(&self) -> Result<u64, Error> {
+        self.client
+            .query_raw(&format!("SELECT count() FROM {}", self.relation("")))
+            .fetch_one::<u64>()
+            .await
+            .map_err(|source| self.error("counting rows", source))
+    }
+
+    /// (Re-)creates the view.
+    pub async fn view(&self, sql: &str) -> Result<(), Error> {
+        let target = self.relation("");
+        self.execute("dropping the old view", &format!("DROP TABLE IF EXISTS {target}"))
+            .await?;
+        self.execute("creating the view", &format!("CREATE VIEW {target} AS {sql}"))
+            .await
+    }
+
+    /// Builds the table completely under a temporary name, then swaps it in.
+    pub async fn table(&self, sql: &str, config: &ModelConfig) -> Result<(), Error> {
+        let staging = self.relation("__uranus_tmp");
+        self.execute(
+            "dropping a leftover staging table",
+            &format!("DROP TABLE IF EXISTS {staging}"),
+        )
+        .await?;
+        self.execute(
+            "building the table",
+            &format!(
+                "CREATE TABLE {staging} ENGINE = {} ORDER BY ({}) AS {sql}",
+                config.engine, config.order_by
+            ),
+        )
+        .await?;
+        self.swap_in(&staging).await
+    }
+
+    /// Appends the model's rows, or merges them by `unique_key` (see the module documentation).
+    pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<(), Error> {
+        let target = self.relation("");
+        let Some(unique_key) = &config.unique_key else {
+            return self
+                .execute("appending new rows", &format!("INSERT INTO {target} {sql}"))
+                .await;
+        };
+        let new_rows = self.relation("__uranus_new");
+        let staging = self.relation("__uranus_tmp");
+        for leftover in [&new_rows, &staging] {
+            self.execute(
+                "dropping a leftover staging table",
+                &format!("DROP TABLE IF EXISTS {leftover}"),
+            )
+            .await?;
+        }
+        self.execute(
+            "building the new rows",
+            &format!(
+                "CREATE TABLE {new_rows} ENGINE = {} ORDER BY ({}) AS {sql}",
+                config.engine, config.order_by
+            ),
+        )
+        .await?;
+        self.execute(
+            "creating the staging table",
+            &format!("CREATE TABLE {staging} AS {target}"),
+        )
+        .await?;
+        self.execute(
+            "keeping the old rows that are not replaced",
+            &format!(
+                "INSERT INTO {staging} SELECT * FROM {target} WHERE ({unique_key}) NOT IN (SELECT {unique_key} FROM {new_rows})"
+            ),
+        )
+        .await?;
+        self.execute(
+            "adding the new rows",
+            &format!("INSERT INTO {staging} SELECT * FROM {new_rows}"),
+        )
+        .await?;
+        self.execute("dropping the new rows", &format!("DROP TABLE {new_rows}"))
+            .await?;
+        self.swap_in(&staging).await
+    }
+
+    /// Makes the staging table's rows the target's: creates the target from it if missing, exchanges its data
+    /// parts if the two tables have the same structure, renames otherwise.
+    async fn swap_in(&self, staging: &str) -> Result<(), Error> {
+        let target = self.relation("");
+        if !self.exists().await? {
+            return self
+                .execute(
+                    "renaming the new table into place",
+                    &format!("RENAME TABLE {staging} TO {target}"),
+                )
+                .await;
+        }
+        if self.structure(&target).await? == self.structure(staging).await? {
+            self.execute(
+                "swapping the new rows in",
+                &format!("ALTER TABLE {target} REPLACE PARTITION tuple() FROM {staging}"),
+            )
+            .await?;
+            return self
+                .execute("dropping the staging table", &format!("DROP TABLE {staging}"))
+                .await;
+        }
+        tracing::warn!(
+            model = self.model,
+            "the model's columns or engine changed: replacing the table by renames (readers may miss it briefly)"
+        );
+        let backup = self.relation("__uranus_backup");
+        self.execute(
+            "dropping a leftover backup",
+            &format!("DROP TABLE IF EXISTS {backup}"),
+        )
+        .await?;
+        self.execute(
+            "renaming the new table into place",
+            &format!("RENAME TABLE {target} TO {backup}, {staging} TO {target}"),
+        )
+        .await?;
+        self.execute("dropping the old table", &format!("DROP TABLE {backup}"))
+            .await
+    }
+
+    /// A table's definition without its name: columns, engine, keys.
+    async fn structure(&self, table: &str) -> Result<String, Error> {
+        let statement: String = self
+            .client
+            .query_raw(&format!("SHOW CREATE TABLE {table}"))
+            .fetch_one()
+            .await
+            .map_err(|source| self.error("reading the table definition", source))?;
+        Ok(statement
+            .split_once('(')
+            .map_or(statement.clone(), |(_, definition)| definition.to_owned()))
+    }
+}

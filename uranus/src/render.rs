@@ -1,0 +1,243 @@
+//! Jinja rendering of models with minijinja, with the functions dbt models commonly use: `ref`, `source`,
+//! `config`, `var`, `env_var`, `is_incremental()` and `this`. Rendering a model also records what it refers to
+//! (the dependency graph) and the configuration it asks for.
+//!
+//! Relations render as dbt-clickhouse renders them: `` `database`.`table` `` (a dbt schema is a ClickHouse
+//! database). Errors carry the model's file and line; minijinja adds both to errors our functions return too.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use minijinja::value::{Kwargs, Object};
+use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value, context};
+
+use crate::Error;
+use crate::project::{ModelFile, Project, SourceTable};
+
+/// Name of the render-context entry holding the per-render [`ModelState`].
+const STATE_KEY: &str = "__uranus";
+
+/// What rendering a model produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The SQL to run (a `SELECT`).
+    pub sql: String,
+    /// Models it refers to with `ref()`, in order of appearance.
+    pub refs: Vec<String>,
+    /// Sources it reads, as (source, table).
+    pub sources: Vec<(String, String)>,
+    /// Folder configuration overlaid with what `config(...)` set.
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+/// A `` `database`.`table` `` relation, as `this` and `ref()` give them.
+pub fn relation(database: &str, table: &str) -> String {
+    format!("`{database}`.`{table}`")
+}
+
+/// Per-render state the Jinja functions read and record into.
+#[derive(Debug)]
+struct ModelState {
+    database: String,
+    models: Arc<Vec<String>>,
+    sources: Arc<BTreeMap<(String, String), SourceTable>>,
+    vars: Arc<BTreeMap<String, serde_json::Value>>,
+    incremental: bool,
+    refs: Mutex<Vec<String>>,
+    used_sources: Mutex<Vec<(String, String)>>,
+    config: Mutex<BTreeMap<String, serde_json::Value>>,
+}
+
+impl Object for ModelState {}
+
+/// `this`: the model's own relation, with dbt's attributes.
+#[derive(Debug)]
+struct This {
+    database: String,
+    name: String,
+}
+
+impl Object for This {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "schema" => Some(Value::from(self.database.clone())),
+            "name" | "identifier" | "table" => Some(Value::from(self.name.clone())),
+            "database" => Some(Value::from("")),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&relation(&self.database, &self.name))
+    }
+}
+
+fn state(state: &State) -> Result<Arc<ModelState>, minijinja::Error> {
+    state
+        .lookup(STATE_KEY)
+        .and_then(|value| value.downcast_object::<ModelState>())
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "ref/source/config used outside a model",
+            )
+        })
+}
+
+fn invalid(message: String) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, message)
+}
+
+fn env_var(name: String, default: Option<String>) -> Result<String, minijinja::Error> {
+    std::env::var(&name)
+        .ok()
+        .or(default)
+        .ok_or_else(|| invalid(format!("env_var({name:?}): not set and no default given")))
+}
+
+/// The Jinja environment shared by every render.
+pub struct Renderer {
+    env: Environment<'static>,
+    database: String,
+    models: Arc<Vec<String>>,
+    sources: Arc<BTreeMap<(String, String), SourceTable>>,
+    vars: Arc<BTreeMap<String, serde_json::Value>>,
+}
+
+impl Renderer {
+    /// A renderer for `project`'s models, whose relations live in `database`.
+    pub fn new(project: &Project, database: &str) -> Self {
+        let mut env = yaml_environment();
+        env.add_function("ref", |state_: &State, name: String| {
+            let model = state(state_)?;
+            if !model.models.contains(&name) {
+                return Err(invalid(format!(
+                    "ref({name:?}): no model named {name:?} in the project"
+                )));
+            }
+            lock(&model.refs).push(name.clone());
+            Ok(relation(&model.database, &name))
+        });
+        env.add_function("source", |state_: &State, source: String, table: String| {
+            let model = state(state_)?;
+            let located = model
+                .sources
+                .get(&(source.clone(), table.clone()))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "source({source:?}, {table:?}): no such table in any sources.yml"
+                    ))
+                })?;
+            lock(&model.used_sources).push((source, table));
+            Ok(relation(&located.database, &located.table))
+        });
+        env.add_function("config", |state_: &State, arguments: Kwargs| {
+            let model = state(state_)?;
+            let mut config = lock(&model.config);
+            for key in arguments.args() {
+                let value: Value = arguments.get(key)?;
+                let value = serde_json::to_value(&value)
+                    .map_err(|error| invalid(format!("config({key}=…): {error}")))?;
+                config.insert(key.to_owned(), value);
+            }
+            // An empty string, not (): minijinja prints none as "None".
+            Ok(String::new())
+        });
+        env.add_function("var", |state_: &State, name: String, default: Option<Value>| {
+            let model = state(state_)?;
+            match model.vars.get(&name) {
+                Some(value) => Ok(Value::from_serialize(value)),
+                None => default.ok_or_else(|| {
+                    invalid(format!(
+                        "var({name:?}): not in dbt_project.yml vars and no default"
+                    ))
+                }),
+            }
+        });
+        env.add_function("is_incremental", |state_: &State| Ok(state(state_)?.incremental));
+        Self {
+            env,
+            database: database.to_owned(),
+            models: Arc::new(project.models.keys().cloned().collect()),
+            sources: Arc::new(project.sources.clone()),
+            vars: Arc::new(project.vars.clone()),
+        }
+    }
+
+    /// Renders `model`; `incremental` is what `is_incremental()` returns (the table exists and is incremental).
+    pub fn render(&self, model: &ModelFile, incremental: bool) -> Result<Rendered, Error> {
+        let model_state = Arc::new(ModelState {
+            database: self.database.clone(),
+            models: self.models.clone(),
+            sources: self.sources.clone(),
+            vars: self.vars.clone(),
+            incremental,
+            refs: Mutex::new(Vec::new()),
+            used_sources: Mutex::new(Vec::new()),
+            config: Mutex::new(model.folder_config.clone()),
+        });
+        let this = Value::from_object(This {
+            database: self.database.clone(),
+            name: model.name.clone(),
+        });
+        let name = model.path.to_string_lossy();
+        let sql = self
+            .env
+            .render_named_str(
+                &name,
+                &model.source,
+                context! { this => this, __uranus => Value::from_dyn_object(model_state.clone()) },
+            )
+            .map_err(|error| render_error(&model.name, &model.path, &error))?;
+        Ok(Rendered {
+            sql: sql.trim().trim_end_matches(';').trim_end().to_owned(),
+            refs: lock(&model_state.refs).clone(),
+            sources: lock(&model_state.used_sources).clone(),
+            config: lock(&model_state.config).clone(),
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An environment with `env_var()` only, for YAML files (dbt renders `env_var` in profiles and sources).
+pub fn yaml_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.add_function("env_var", env_var);
+    env
+}
+
+/// Renders a YAML file's text with [`yaml_environment`] and dbt's `target` (`target.schema` is the target
+/// database).
+pub fn render_yaml(path: &Path, text: &str, target_database: &str) -> Result<String, Error> {
+    let name = path.to_string_lossy();
+    yaml_environment()
+        .render_named_str(
+            &name,
+            text,
+            context! { target => context! { schema => target_database, type => "clickhouse" } },
+        )
+        .map_err(|error| render_error("", path, &error))
+}
+
+fn render_error(model: &str, path: &Path, error: &minijinja::Error) -> Error {
+    let mut message = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        message = format!("{message}: {inner}");
+        cause = inner.source();
+    }
+    Error::Render {
+        model: model.to_owned(),
+        path: path.to_owned(),
+        line: error.line().unwrap_or(0),
+        message,
+    }
+}

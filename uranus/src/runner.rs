@@ -1,0 +1,228 @@
+//! `uranus run`: renders every model, orders them by their `ref()`s and builds them one after another. A model
+//! that fails (render error, bad config, SQL error from the server) is reported with its name; the models that
+//! read it are skipped, and every independent model still runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use clickhouse::Client;
+
+use crate::Error;
+use crate::graph::Graph;
+use crate::materialize::{Builder, Materialization, ModelConfig};
+use crate::project::Project;
+use crate::render::{Rendered, Renderer};
+
+/// What happened to one model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Built; rows in the table (views: none counted).
+    Built {
+        /// How it was built.
+        materialized: Materialization,
+        /// Rows after the build (tables and incremental models).
+        rows: Option<u64>,
+    },
+    /// Failed with this message.
+    Failed(String),
+    /// Not attempted: a model it reads failed or was skipped.
+    Skipped {
+        /// The model it reads that did not build.
+        upstream: String,
+    },
+}
+
+/// One model's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelResult {
+    /// The model.
+    pub model: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// A loaded project ready to run: rendered once to learn the graph.
+pub struct Runner {
+    client: Client,
+    database: String,
+    project: Project,
+    renderer: Renderer,
+    graph: Graph,
+    /// Models whose first render already failed, with the error.
+    broken: BTreeMap<String, String>,
+    /// SQL of the views this process created, to re-create a view only when it changed.
+    views: HashMap<String, String>,
+}
+
+impl Runner {
+    /// Renders every model (with `is_incremental()` false, as dbt parses) and builds the graph. A cycle is an
+    /// error; a model that does not render is remembered as failed.
+    pub fn new(client: Client, database: &str, project: Project) -> Result<Self, Error> {
+        let renderer = Renderer::new(&project, database);
+        let mut refs = BTreeMap::new();
+        let mut broken = BTreeMap::new();
+        for (name, model) in &project.models {
+            match renderer.render(model, false) {
+                Ok(rendered) => {
+                    refs.insert(name.clone(), rendered.refs);
+                }
+                Err(error) => {
+                    broken.insert(name.clone(), error.to_string());
+                    refs.insert(name.clone(), Vec::new());
+                }
+            }
+        }
+        let graph = Graph::new(&refs)?;
+        Ok(Self {
+            client,
+            database: database.to_owned(),
+            project,
+            renderer,
+            graph,
+            broken,
+            views: HashMap::new(),
+        })
+    }
+
+    /// The graph of the project.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// The models the selectors name (every model when there are none).
+    pub fn select(&self, selectors: &[String]) -> Result<BTreeSet<String>, Error> {
+        if selectors.is_empty() {
+            return Ok(self.graph.order().iter().cloned().collect());
+        }
+        let mut selected = BTreeSet::new();
+        for selector in selectors {
+            selected.extend(self.graph.select(selector)?);
+        }
+        Ok(selected)
+    }
+
+    /// Builds the `selected` models in dependency order; `full_refresh` rebuilds incremental models.
+    pub async fn run(&mut self, selected: &BTreeSet<String>, full_refresh: bool) -> Vec<ModelResult> {
+        let mut results: Vec<ModelResult> = Vec::new();
+        let mut not_built: BTreeSet<String> = BTreeSet::new();
+        let order: Vec<String> = self.graph.order().to_vec();
+        let total = selected.len();
+        for (index, model) in order.iter().filter(|m| selected.contains(*m)).enumerate() {
+            let started = Instant::now();
+            let blocked = self
+                .graph
+                .upstream(model)
+                .find(|up| not_built.contains(*up))
+                .cloned();
+            let outcome = match blocked {
+                Some(upstream) => Outcome::Skipped { upstream },
+                None => match self.build(model, full_refresh).await {
+                    Ok(outcome) => outcome,
+                    Err(error) => Outcome::Failed(error.to_string()),
+                },
+            };
+            if !matches!(outcome, Outcome::Built { .. }) {
+                not_built.insert(model.clone());
+            }
+            let result = ModelResult {
+                model: model.clone(),
+                outcome,
+                duration: started.elapsed(),
+            };
+            log_result(index + 1, total, &result);
+            results.push(result);
+        }
+        results
+    }
+
+    async fn build(&mut self, model: &str, full_refresh: bool) -> Result<Outcome, Error> {
+        if let Some(error) = self.broken.get(model) {
+            return Ok(Outcome::Failed(error.clone()));
+        }
+        let file = &self.project.models[model];
+        let builder = Builder::new(&self.client, &self.database, model);
+        let first = self.renderer.render(file, false)?;
+        let config = ModelConfig::from_values(model, &file.path, &first.config)?;
+        let incremental =
+            config.materialized == Materialization::Incremental && !full_refresh && builder.exists().await?;
+        let Rendered { sql, .. } = if incremental {
+            self.renderer.render(file, true)?
+        } else {
+            first
+        };
+        let rows = match config.materialized {
+            Materialization::View => {
+                if self.views.get(model) != Some(&sql) {
+                    builder.view(&sql).await?;
+                    self.views.insert(model.to_owned(), sql);
+                }
+                None
+            }
+            Materialization::Table => {
+                builder.table(&sql, &config).await?;
+                Some(builder.rows().await?)
+            }
+            Materialization::Incremental if incremental => {
+                builder.incremental(&sql, &config).await?;
+                Some(builder.rows().await?)
+            }
+            Materialization::Incremental => {
+                builder.table(&sql, &config).await?;
+                Some(builder.rows().await?)
+            }
+        };
+        Ok(Outcome::Built {
+            materialized: config.materialized,
+            rows,
+        })
+    }
+}
+
+fn log_result(index: usize, total: usize, result: &ModelResult) {
+    let seconds = result.duration.as_secs_f64();
+    match &result.outcome {
+        Outcome::Built { materialized, rows } => {
+            let rows = rows.map(|n| format!("{n} rows, ")).unwrap_or_default();
+            println!(
+                "{index} of {total} OK    {} ({materialized:?}) [{rows}{seconds:.2}s]",
+                result.model
+            );
+        }
+        Outcome::Failed(message) => {
+            println!(
+                "{index} of {total} ERROR {} [{seconds:.2}s]: {message}",
+                result.model
+            );
+        }
+        Outcome::Skipped { upstream } => {
+            println!(
+                "{index} of {total} SKIP  {}: {upstream} did not build",
+                result.model
+            );
+        }
+    }
+}
+
+/// `Err(Failed)` when any model did not build.
+pub fn summarise(results: &[ModelResult]) -> Result<(), Error> {
+    let failed = results
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Built { .. }))
+        .count();
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(Error::Failed {
+            failed,
+            total: results.len(),
+            what: "models",
+        })
+    }
+}

@@ -79,6 +79,13 @@ pub enum Command {
         #[arg(long)]
         full_refresh: bool,
     },
+    /// Run the tests of schema.yml (not_null, unique, accepted_values, relationships), reporting each with its
+    /// failing row count; exits non-zero when any fails.
+    Test {
+        /// Only the tests of these models (dbt selectors).
+        #[arg(long, short = 's', num_args = 1..)]
+        select: Vec<String>,
+    },
     /// Run every model each refresh interval, serving `/health` and `/metrics`.
     Serve,
     /// Write every model's rendered SQL to `<target-path>/compiled/`, as dbt does, without touching ClickHouse.

@@ -3,9 +3,11 @@
 //!
 //! [`project`] reads the dbt files, [`render`] renders models with minijinja (`ref`, `source`, `config`, `var`,
 //! `env_var`, `is_incremental`, `this`), [`graph`] orders them, [`materialize`] builds views, tables (swapped in
-//! atomically) and incremental models, and [`runner`] runs a selection, isolating failures.
+//! atomically) and incremental models, [`runner`] runs a selection, isolating failures, and [`data_tests`] runs
+//! the `schema.yml` tests.
 
 pub mod config;
+pub mod data_tests;
 mod error;
 pub mod graph;
 pub mod materialize;
@@ -46,6 +48,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let selected = runner.select(&select)?;
             let results = runner.run(&selected, full_refresh).await;
             runner::summarise(&results)
+        }
+        Command::Test { select } => {
+            let runner = Runner::new(config.clickhouse_client(), &config.clickhouse_database, project)?;
+            let models = if select.is_empty() {
+                std::collections::BTreeSet::new()
+            } else {
+                runner.select(&select)?
+            };
+            let tests = data_tests::collect(runner.project(), &models);
+            let outcomes =
+                data_tests::run(&config.clickhouse_client(), &config.clickhouse_database, tests).await;
+            data_tests::summarise(&outcomes)
         }
         Command::Serve => {
             let listener = TcpListener::bind(config.metrics_listen)

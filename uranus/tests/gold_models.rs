@@ -215,6 +215,11 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     .unwrap();
     let mut runner = Runner::new(client.clone(), &database, project).unwrap();
     summarise(&runner.run(&runner.select(&[]).unwrap(), false).await).unwrap();
+    // The project's own schema.yml tests hold on this data.
+    let tests = uranus::data_tests::collect(runner.project(), &Default::default());
+    assert!(tests.len() >= 10, "{tests:?}");
+    let outcomes = uranus::data_tests::run(&client, &database, tests).await;
+    uranus::data_tests::summarise(&outcomes).unwrap();
     let client = client.with_database(&database);
 
     let sessions: Vec<SessionSummary> = client

@@ -4,7 +4,8 @@
 #   apt:   clickhouse-server/-client 18.16 (Debian), build tools for rdkafka's bundled librdkafka
 #          and postgresql (the Iceberg SQL catalog on PostgreSQL, as in compose)
 #   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
-#   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table)
+#   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table), dbt-clickhouse
+#          in another (dbt parse of uranus/dbt)
 #
 # Each step prints how long it took. A step whose result is already present is skipped, so a
 # second run costs seconds. Source infrastructure/local/env.sh to get the tools on PATH.
@@ -18,6 +19,9 @@ TANSU_VERSION=0.6.0
 S3S_FS_VERSION=0.14.1
 # pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust.
 PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
+# dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
+# dbt-core whose dependencies download a wheel from GitHub at install time, which this machine cannot reach.
+DBT_REQUIREMENTS="dbt-clickhouse==1.10.3 dbt-core==1.10.23"
 
 step() { # step NAME COMMAND... — run a step and print its duration
     local name=$1 start=$SECONDS
@@ -80,17 +84,18 @@ cargo_tool() {
     rm -rf "$build_dir" # several GiB of intermediate artefacts, not needed once installed
 }
 
-# python_venv DIR REQUIREMENT — a venv with one pinned requirement (PyPI), recreated when the pin changes.
+# python_venv DIR REQUIREMENT... — a venv with pinned requirements (PyPI), recreated when a pin changes.
 python_venv() {
-    local venv=$1 requirement=$2
-    local stamp="$venv/.installed-$(echo "$requirement" | tr -c 'A-Za-z0-9.=' '_')"
+    local venv=$1
+    shift
+    local stamp="$venv/.installed-$(echo "$*" | tr -c 'A-Za-z0-9.=' '_')"
     if [ -f "$stamp" ]; then
-        echo "    $requirement already installed"
+        echo "    $* already installed"
         return
     fi
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
     touch "$stamp"
 }
 
@@ -104,4 +109,6 @@ step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
     cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
+step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
+    python_venv "$PACKETPULSE_TOOLS/dbt-venv" $DBT_REQUIREMENTS
 echo "==> install: all done in $((SECONDS - total_start)) s"

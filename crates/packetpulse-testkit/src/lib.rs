@@ -35,4 +35,5 @@ pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;
 pub use shared::{shared_clickhouse, shared_kafka, shared_s3};
+pub use tools::{tools_dir, venv_program};
 pub use wait::wait_until;

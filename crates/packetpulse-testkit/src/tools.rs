@@ -7,14 +7,31 @@ use crate::Error;
 /// The one command that installs every tool the tests need.
 pub(crate) const INSTALL_HINT: &str = "bash infrastructure/local/install.sh (from the repository root)";
 
+/// The project's tool directory: `$PACKETPULSE_TOOLS`, default `~/.cache/packetpulse/tools`.
+pub fn tools_dir() -> Option<PathBuf> {
+    std::env::var_os("PACKETPULSE_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/packetpulse/tools")))
+}
+
+/// `program` of the Python venv `venv` that the install script creates in the tool directory (pyiceberg, dbt).
+pub fn venv_program(venv: &str, program: &'static str) -> Result<PathBuf, Error> {
+    let path = tools_dir().map(|dir| dir.join(venv).join("bin").join(program));
+    match path {
+        Some(path) if is_executable(&path) => Ok(path),
+        other => Err(Error::ToolMissing {
+            tool: program,
+            looked: other.map(|p| p.display().to_string()).unwrap_or_default(),
+            hint: INSTALL_HINT,
+        }),
+    }
+}
+
 /// Finds `tool`, looking in `$PACKETPULSE_TOOLS/bin` (default `~/.cache/packetpulse/tools/bin`), `PATH`, and
 /// `extra` locations.
 pub(crate) fn find(tool: &'static str, extra: &[&str]) -> Result<PathBuf, Error> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    let tools_dir = std::env::var_os("PACKETPULSE_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/packetpulse/tools")));
-    if let Some(dir) = tools_dir {
+    if let Some(dir) = tools_dir() {
         candidates.push(dir.join("bin").join(tool));
     }
     if let Some(path) = std::env::var_os("PATH") {

@@ -308,17 +308,7 @@ pub fn fingerprint(sorted_ids: &[String]) -> String {
 }
 
 fn python() -> PathBuf {
-    let tools = std::env::var_os("PACKETPULSE_TOOLS").map_or_else(
-        || PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/packetpulse/tools"),
-        PathBuf::from,
-    );
-    let python = tools.join("pyiceberg-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make install` (infrastructure/local/install.sh creates the pyiceberg venv)",
-        python.display()
-    );
-    python
+    packetpulse_testkit::venv_program("pyiceberg-venv", "python").unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// What pyiceberg, reading through the same SQL catalog, says about the table.

@@ -105,22 +105,19 @@ fn fleet(now: DateTime<Utc>) -> Vec<PublishedEvent> {
     ]
 }
 
-async fn seed_silver(client: &clickhouse::Client, database: &str, events: Vec<PublishedEvent>) {
+/// Inserts `events` as Jupiter would, ingested at `ingested_at` (the incremental models' watermark).
+async fn seed_silver(
+    client: &clickhouse::Client,
+    database: &str,
+    enricher: &mut Enricher,
+    events: Vec<PublishedEvent>,
+    ingested_at: DateTime<Utc>,
+) {
     jupiter::migrations::migrate(client, database).await.unwrap();
-    let mut enricher = Enricher::new(250.0);
+    let ingested_at_ms = u64::try_from(ingested_at.timestamp_millis()).unwrap();
     let rows = events
         .into_iter()
-        .enumerate()
-        .map(|(offset, event)| {
-            enricher.enrich(
-                event,
-                Position {
-                    partition: 0,
-                    offset: offset as i64,
-                },
-                0,
-            )
-        })
+        .map(|event| enricher.enrich(event, Position::default(), ingested_at_ms))
         .collect();
     let writer = SilverWriter::start(
         client.clone().with_database(database),
@@ -199,14 +196,17 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     let (database, client) = clickhouse.fresh_database().await.unwrap();
     let now = Utc::now();
     let events = fleet(now);
-    let mut events_per_hour: BTreeMap<i64, (u64, std::collections::BTreeSet<String>)> = BTreeMap::new();
-    for event in &events {
-        let hour = event.event.timestamp.timestamp().div_euclid(3600) * 3600;
-        let entry = events_per_hour.entry(hour).or_default();
-        entry.0 += 1;
-        entry.1.insert(event.event.session_id.clone());
-    }
-    seed_silver(&client, &database, events).await;
+    let mut events_per_hour = EventsPerHour::default();
+    events_per_hour.count(&events);
+    let mut enricher = Enricher::new(250.0);
+    seed_silver(
+        &client,
+        &database,
+        &mut enricher,
+        events,
+        now - chrono::Duration::minutes(10),
+    )
+    .await;
 
     let project = Project::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
@@ -314,16 +314,7 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     );
     assert_close("V2 km", fleet[1].total_km, STEP_KM + S4_KM);
 
-    let hourly: Vec<(u32, u64, u64)> = client
-        .query("SELECT toUInt32(hour), sessions, events FROM hourly_activity ORDER BY hour")
-        .fetch_all()
-        .await
-        .unwrap();
-    let expected_hourly: Vec<(u32, u64, u64)> = events_per_hour
-        .into_iter()
-        .map(|(hour, (events, sessions))| (u32::try_from(hour).unwrap(), sessions.len() as u64, events))
-        .collect();
-    assert_eq!(hourly, expected_hourly);
+    assert_eq!(hourly(&client).await, events_per_hour.expected());
 
     let active: Vec<Active> = client
         .query("SELECT session_id, status, distance_to_destination_km, toFloat64(elapsed_s), distance_travelled_km, avg_speed_kmh, eta_s FROM active_sessions")
@@ -343,4 +334,72 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     // Same distance left as driven in 60 s, at the same speed.
     assert!(s3.eta_s.is_some_and(|eta| (59..=61).contains(&eta)), "{s3:?}");
     assert!((119.0..=180.0).contains(&s3.elapsed_s), "{s3:?}");
+
+    // An incremental refresh: S3 reaches its drop-off (still en route), S5 starts. Only sessions with new rows
+    // are recomputed; the results are what a full build would give.
+    let s3_third = event(
+        "S3",
+        "V2",
+        DeliveryStatus::EnRoute,
+        now,
+        (38.00, 23.72),
+        (38.0, 23.72),
+    );
+    let s5 = event(
+        "S5",
+        "V3",
+        DeliveryStatus::Started,
+        at(11, 0, 0),
+        (37.98, 23.72),
+        (38.0, 23.72),
+    );
+    let more = vec![s3_third, s5];
+    events_per_hour.count(&more);
+    seed_silver(&client, &database, &mut enricher, more, Utc::now()).await;
+    summarise(&runner.run(&runner.select(&[]).unwrap(), false).await).unwrap();
+    let sessions: Vec<SessionSummary> = client
+        .query("SELECT session_id, vehicle_id, toFloat64(duration_s), distance_km, avg_speed_kmh, status, events FROM session_summary ORDER BY session_id")
+        .fetch_all()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|s| s.session_id.as_str()).collect();
+    assert_eq!(ids, ["S1", "S2", "S3", "S4", "S5"]);
+    assert_eq!(sessions[2].events, 3);
+    assert_close(
+        "S3 distance after the refresh",
+        sessions[2].distance_km,
+        2.0 * STEP_KM,
+    );
+    assert_close("S1 distance after the refresh", sessions[0].distance_km, S1_KM);
+    assert_eq!(hourly(&client).await, events_per_hour.expected());
+}
+
+/// Events and distinct sessions per hour of event time, counted from the events sent.
+#[derive(Default)]
+struct EventsPerHour(BTreeMap<i64, (u64, std::collections::BTreeSet<String>)>);
+
+impl EventsPerHour {
+    fn count(&mut self, events: &[PublishedEvent]) {
+        for event in events {
+            let hour = event.event.timestamp.timestamp().div_euclid(3600) * 3600;
+            let entry = self.0.entry(hour).or_default();
+            entry.0 += 1;
+            entry.1.insert(event.event.session_id.clone());
+        }
+    }
+
+    fn expected(&self) -> Vec<(u32, u64, u64)> {
+        self.0
+            .iter()
+            .map(|(hour, (events, sessions))| (u32::try_from(*hour).unwrap(), sessions.len() as u64, *events))
+            .collect()
+    }
+}
+
+async fn hourly(client: &clickhouse::Client) -> Vec<(u32, u64, u64)> {
+    client
+        .query("SELECT toUInt32(hour), sessions, events FROM hourly_activity ORDER BY hour")
+        .fetch_all()
+        .await
+        .unwrap()
 }

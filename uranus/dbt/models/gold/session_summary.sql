@@ -1,7 +1,10 @@
-{{ config(materialized='table', order_by='session_id') }}
+{{ config(materialized='incremental', unique_key='session_id', order_by='session_id') }}
 
 -- One row per session. Distance is the sum of the segments driven (points flagged as teleports excluded), not
 -- the straight line from start to end; duration runs from the first to the newest event.
+-- Incremental: a refresh recomputes only the sessions with rows ingested since the newest row it already saw
+-- (minus `incremental_lookback_seconds`, for Jupiter instances whose clocks differ), found through the primary
+-- key of session_movements, so a refresh costs what changed, not the table's size.
 SELECT
     session_id,
     any(vehicle_id) AS vehicle_id,
@@ -15,6 +18,13 @@ SELECT
     sumIf(distance_from_previous_m, suspect_teleport = 0) / 1000 AS distance_km,
     if(duration_s > 0, distance_km / (duration_s / 3600), 0) AS avg_speed_kmh,
     argMax(status, event_time_ms) AS status,
-    count() AS events
+    count() AS events,
+    max(ingested_at_ms) AS ingested_at_ms
 FROM {{ source('silver', 'session_movements') }} FINAL
+{% if is_incremental() %}
+WHERE session_id IN (
+    SELECT session_id FROM {{ source('silver', 'session_movements') }}
+    WHERE ingested_at_ms + {{ var('incremental_lookback_seconds') }} * 1000 > (SELECT max(ingested_at_ms) FROM {{ this }})
+)
+{% endif %}
 GROUP BY session_id

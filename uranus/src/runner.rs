@@ -74,7 +74,10 @@ impl Runner {
                 }
             }
         }
-        let graph = Graph::new(&refs)?;
+        let graph = Graph::new(&refs).map_err(|error| match error {
+            Error::Cycle(models) => Error::Cycle(locate_cycle(&project, &models)),
+            other => other,
+        })?;
         Ok(Self {
             client,
             database: database.to_owned(),
@@ -183,6 +186,28 @@ impl Runner {
             rows,
         })
     }
+}
+
+/// The steps of a cycle `a → b → …`, each model after the first with the file and line of its `ref()` to the
+/// previous one, so the message points at the calls to change.
+fn locate_cycle(project: &Project, models: &[String]) -> Vec<String> {
+    let mut steps = vec![models.first().cloned().unwrap_or_default()];
+    for pair in models.windows(2) {
+        let (read, reader) = (&pair[0], &pair[1]);
+        let Some(file) = project.models.get(reader) else {
+            steps.push(reader.clone());
+            continue;
+        };
+        let line = file
+            .source
+            .lines()
+            .position(|line| {
+                line.contains(&format!("ref('{read}')")) || line.contains(&format!("ref(\"{read}\")"))
+            })
+            .map_or(0, |index| index + 1);
+        steps.push(format!("{reader} ({}:{line})", file.path.display()));
+    }
+    steps
 }
 
 fn log_result(index: usize, total: usize, result: &ModelResult) {

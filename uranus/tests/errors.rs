@@ -123,5 +123,8 @@ async fn a_dependency_cycle_is_reported_with_its_models_before_anything_runs() {
         .err()
         .unwrap()
         .to_string();
-    assert_eq!(error, "dependency cycle: a → b → c → a");
+    assert_eq!(
+        error,
+        "dependency cycle: a → b (models/b.sql:1) → c (models/c.sql:1) → a (models/a.sql:1)"
+    );
 }

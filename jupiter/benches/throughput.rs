@@ -65,10 +65,10 @@ async fn capacity_once(kafka: &Kafka, clickhouse: &ClickHouse, payloads: &[Strin
     let events = payloads.len() as u64;
     let config = config(kafka, clickhouse, "bench");
     let client = config.clickhouse_client();
-    jupiter::migrations::migrate(&client, &config.clickhouse_database)
+    jupiter::migrations::migrate(&client, &config.clickhouse.database)
         .await
         .unwrap();
-    let client = client.with_database(&config.clickhouse_database);
+    let client = client.with_database(&config.clickhouse.database);
     let started = Instant::now();
     let metrics = jupiter::Metrics::new();
     let writer = SilverWriter::start(client, metrics.clone(), CancellationToken::new());
@@ -113,7 +113,7 @@ async fn freshness(kafka: &Kafka, clickhouse: &ClickHouse, seconds: u64) {
     let jupiter = InProcess::start(&config).await;
     let client = config
         .clickhouse_client()
-        .with_database(&config.clickhouse_database);
+        .with_database(&config.clickhouse.database);
     let producer: FutureProducer = kafka.client_config().set("linger.ms", "5").create().unwrap();
     let total = RATE * seconds;
     let sender = tokio::spawn(async move {

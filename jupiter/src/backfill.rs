@@ -54,9 +54,9 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let started = Instant::now();
     let table = packetpulse_lake::catalog::load_table(&config.lake).await?;
     let client = config.clickhouse_client();
-    crate::migrations::migrate(&client, &config.clickhouse_database).await?;
+    crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let writer = SilverWriter::start(
-        client.with_database(&config.clickhouse_database),
+        client.with_database(&config.clickhouse.database),
         Metrics::new(),
         shutdown.clone(),
     );

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use packetpulse_lake::LakeConfig;
+use packetpulse_ops::clickhouse::ClickHouseConfig;
 
 /// Everything Jupiter needs: where to read, which ClickHouse to write, how to batch and what counts as a teleport.
 #[derive(Debug, Clone, Parser)]
@@ -49,32 +50,9 @@ pub struct Config {
     #[arg(long, global = true, env = "JUPITER_INSTANCE_ID")]
     pub instance_id: Option<String>,
 
-    /// ClickHouse HTTP URL.
-    #[arg(
-        long,
-        global = true,
-        env = "CLICKHOUSE_URL",
-        default_value = "http://127.0.0.1:8123"
-    )]
-    pub clickhouse_url: String,
-
-    /// ClickHouse database of the silver tables (created if missing).
-    #[arg(long, global = true, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
-    pub clickhouse_database: String,
-
-    /// ClickHouse user.
-    #[arg(long, global = true, env = "CLICKHOUSE_USER", default_value = "default")]
-    pub clickhouse_user: String,
-
-    /// ClickHouse password (empty for the dev server).
-    #[arg(
-        long,
-        global = true,
-        env = "CLICKHOUSE_PASSWORD",
-        default_value = "",
-        hide_env_values = true
-    )]
-    pub clickhouse_password: String,
+    /// ClickHouse: URL, database of the silver tables, user, password.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseConfig,
 
     /// Insert as soon as this many rows are batched.
     #[arg(long, global = true, env = "JUPITER_FLUSH_ROWS", default_value_t = 50_000)]
@@ -126,13 +104,8 @@ impl Config {
         Self::parse_from(["jupiter"])
     }
 
-    /// A ClickHouse client for the silver database. Validation is off: ClickHouse 18.16 cannot describe result
-    /// types the way the crate's validation expects (ARCHITECTURE.md).
+    /// A ClickHouse client for this configuration's server.
     pub fn clickhouse_client(&self) -> clickhouse::Client {
-        clickhouse::Client::default()
-            .with_url(&self.clickhouse_url)
-            .with_user(&self.clickhouse_user)
-            .with_password(&self.clickhouse_password)
-            .with_validation(false)
+        self.clickhouse.client()
     }
 }

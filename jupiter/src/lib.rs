@@ -55,7 +55,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 },
                 report.rows,
                 report.files,
-                config.clickhouse_database,
+                config.clickhouse.database,
                 report.elapsed.as_secs_f64(),
                 report.rows as f64 / report.elapsed.as_secs_f64().max(1e-3),
                 if report.unreadable > 0 {

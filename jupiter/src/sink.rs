@@ -35,8 +35,8 @@ struct Pending {
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
 pub async fn run_sink(config: &Config, metrics: &Metrics, shutdown: &CancellationToken) -> Result<(), Error> {
     let client = config.clickhouse_client();
-    crate::migrations::migrate(&client, &config.clickhouse_database).await?;
-    let client = client.with_database(&config.clickhouse_database);
+    crate::migrations::migrate(&client, &config.clickhouse.database).await?;
+    let client = client.with_database(&config.clickhouse.database);
     let consumer = Arc::new(subscribe(config)?);
     let lag_monitor = tokio::spawn(monitor_lag(
         consumer.clone(),

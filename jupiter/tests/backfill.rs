@@ -66,7 +66,7 @@ fn backfill(config: &Config, lake: &neptune::Config, database: &str) -> Output {
         .args(["backfill", "--from-bronze"])
         .args(["--catalog-uri", &lake.lake.catalog_uri])
         .args(["--warehouse", &lake.lake.warehouse])
-        .args(["--clickhouse-url", &config.clickhouse_url])
+        .args(["--clickhouse-url", &config.clickhouse.url])
         .args(["--clickhouse-database", database])
         .output()
         .unwrap()
@@ -144,7 +144,7 @@ async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
     );
 
     for (table, sql) in FINGERPRINTS {
-        let streaming = fingerprints(&streamed, &streamed.clickhouse_database, sql).await;
+        let streaming = fingerprints(&streamed, &streamed.clickhouse.database, sql).await;
         let backfilled = fingerprints(&streamed, &rebuilt, sql).await;
         assert!(!streaming.is_empty(), "{table} is empty");
         let differing: Vec<_> = streaming

@@ -27,8 +27,8 @@ async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_dup
         ("--topic", config.topic.clone()),
         ("--group", config.group.clone()),
         ("--dead-letter-topic", config.dead_letter_topic.clone()),
-        ("--clickhouse-url", config.clickhouse_url.clone()),
-        ("--clickhouse-database", config.clickhouse_database.clone()),
+        ("--clickhouse-url", config.clickhouse.url.clone()),
+        ("--clickhouse-database", config.clickhouse.database.clone()),
         ("--metrics-listen", config.metrics_listen.to_string()),
         ("--instance-id", "jupiter-crash-test".to_owned()),
     ]

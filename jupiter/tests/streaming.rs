@@ -66,7 +66,7 @@ async fn a_restarted_jupiter_continues_running_sessions_from_their_stored_points
     }
     let client = config
         .clickhouse_client()
-        .with_database(&config.clickhouse_database);
+        .with_database(&config.clickhouse.database);
     let restarted_from_nothing: u64 = client
         .query("SELECT count() FROM session_movements FINAL WHERE seq > 0 AND distance_from_previous_m = 0")
         .fetch_one()

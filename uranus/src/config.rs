@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use packetpulse_ops::clickhouse::ClickHouseConfig;
 
 /// Where the project is, which ClickHouse to build it in, and what to do.
 #[derive(Debug, Clone, Parser)]
@@ -22,32 +23,10 @@ pub struct Config {
     #[arg(long, global = true, env = "URANUS_PROJECT_DIR", default_value = "uranus/dbt")]
     pub project_dir: PathBuf,
 
-    /// ClickHouse HTTP URL.
-    #[arg(
-        long,
-        global = true,
-        env = "CLICKHOUSE_URL",
-        default_value = "http://127.0.0.1:8123"
-    )]
-    pub clickhouse_url: String,
-
-    /// Database the models are built in (dbt's target schema); the silver tables are found through sources.yml.
-    #[arg(long, global = true, env = "CLICKHOUSE_DATABASE", default_value = packetpulse_model::clickhouse::DATABASE)]
-    pub clickhouse_database: String,
-
-    /// ClickHouse user.
-    #[arg(long, global = true, env = "CLICKHOUSE_USER", default_value = "default")]
-    pub clickhouse_user: String,
-
-    /// ClickHouse password (empty for the dev server).
-    #[arg(
-        long,
-        global = true,
-        env = "CLICKHOUSE_PASSWORD",
-        default_value = "",
-        hide_env_values = true
-    )]
-    pub clickhouse_password: String,
+    /// ClickHouse: URL, the database of the models and their silver sources (dbt's target schema), user,
+    /// password.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseConfig,
 
     /// `serve`: how often the models are rebuilt.
     #[arg(long, global = true, env = "URANUS_REFRESH_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -93,13 +72,8 @@ pub enum Command {
 }
 
 impl Config {
-    /// A ClickHouse client for the target database. Validation is off: ClickHouse 18.16 cannot describe result
-    /// types the way the crate's validation expects (ARCHITECTURE.md).
+    /// A ClickHouse client for this configuration's server.
     pub fn clickhouse_client(&self) -> clickhouse::Client {
-        clickhouse::Client::default()
-            .with_url(&self.clickhouse_url)
-            .with_user(&self.clickhouse_user)
-            .with_password(&self.clickhouse_password)
-            .with_validation(false)
+        self.clickhouse.client()
     }
 }

@@ -207,15 +207,7 @@ pub async fn run(
 /// `Err(Failed)` when any test failed or could not run.
 pub fn summarise(outcomes: &[(String, TestOutcome)]) -> Result<(), Error> {
     let failed = outcomes.iter().filter(|(_, o)| *o != TestOutcome::Pass).count();
-    if failed == 0 {
-        Ok(())
-    } else {
-        Err(Error::Failed {
-            failed,
-            total: outcomes.len(),
-            what: "tests",
-        })
-    }
+    Error::fail_if_any(failed, outcomes.len(), "tests")
 }
 
 #[cfg(test)]

@@ -82,6 +82,17 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// `Err(Failed)` when `failed` of `total` models or tests did not succeed (each was reported already).
+    pub fn fail_if_any(failed: usize, total: usize, what: &'static str) -> Result<(), Self> {
+        if failed == 0 {
+            Ok(())
+        } else {
+            Err(Self::Failed { failed, total, what })
+        }
+    }
+}
+
 /// `model m (path:line)`, or `path:line` for files that are not models.
 fn location(model: &str, path: &std::path::Path, line: usize) -> String {
     if model.is_empty() {

@@ -35,7 +35,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let project = load_project(&config)?;
     match config.command.clone() {
         Command::Compile => {
-            let written = compile(&project, &config.clickhouse_database)?;
+            let written = compile(&project, &config.clickhouse.database)?;
             println!(
                 "compiled {} models into {}",
                 written.len(),
@@ -44,13 +44,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             Ok(())
         }
         Command::Run { select, full_refresh } => {
-            let mut runner = Runner::new(config.clickhouse_client(), &config.clickhouse_database, project)?;
+            let mut runner = Runner::new(config.clickhouse_client(), &config.clickhouse.database, project)?;
             let selected = runner.select(&select)?;
             let results = runner.run(&selected, full_refresh).await;
             runner::summarise(&results)
         }
         Command::Test { select } => {
-            let runner = Runner::new(config.clickhouse_client(), &config.clickhouse_database, project)?;
+            let runner = Runner::new(config.clickhouse_client(), &config.clickhouse.database, project)?;
             let models = if select.is_empty() {
                 std::collections::BTreeSet::new()
             } else {
@@ -58,7 +58,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             };
             let tests = data_tests::collect(runner.project(), &models);
             let outcomes =
-                data_tests::run(&config.clickhouse_client(), &config.clickhouse_database, tests).await;
+                data_tests::run(&config.clickhouse_client(), &config.clickhouse.database, tests).await;
             data_tests::summarise(&outcomes)
         }
         Command::Serve => {
@@ -75,7 +75,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
 /// Loads the project of `config.project_dir`.
 pub fn load_project(config: &Config) -> Result<Project, Error> {
-    Project::load(&config.project_dir, &config.clickhouse_database)
+    Project::load(&config.project_dir, &config.clickhouse.database)
 }
 
 /// Writes every model's rendered SQL to `<target-path>/compiled/<project>/<model path>`; returns the files.
@@ -115,7 +115,7 @@ pub async fn serve(
     let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
     let token: CancellationToken = operations.token().clone();
     let result = async {
-        let mut runner = Runner::new(config.clickhouse_client(), &config.clickhouse_database, project)?;
+        let mut runner = Runner::new(config.clickhouse_client(), &config.clickhouse.database, project)?;
         let everything = runner.select(&[])?;
         let mut ticks = tokio::time::interval(config.refresh_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -241,13 +241,5 @@ pub fn summarise(results: &[ModelResult]) -> Result<(), Error> {
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Built { .. }))
         .count();
-    if failed == 0 {
-        Ok(())
-    } else {
-        Err(Error::Failed {
-            failed,
-            total: results.len(),
-            what: "models",
-        })
-    }
+    Error::fail_if_any(failed, results.len(), "models")
 }

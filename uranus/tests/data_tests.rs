@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use packetpulse_testkit::shared_clickhouse;
 use uranus::data_tests::{self, TestOutcome, collect, run};
 use uranus::runner::summarise;
@@ -74,17 +72,7 @@ async fn each_test_reports_the_rows_that_break_it() {
     );
 
     // The binary: one line per test with its failing rows, exit code non-zero.
-    let output = Command::new(env!("CARGO_BIN_EXE_uranus"))
-        .args(["test", "--project-dir"])
-        .arg(dir.path())
-        .args([
-            "--clickhouse-url",
-            &clickhouse.url(),
-            "--clickhouse-database",
-            &database,
-        ])
-        .output()
-        .unwrap();
+    let output = common::run_binary("test", dir.path(), clickhouse, &database);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
     for line in [

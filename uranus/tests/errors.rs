@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::{ModelResult, Outcome, summarise};
 
@@ -85,17 +83,7 @@ async fn each_failing_model_is_named_and_independent_models_still_build() {
     assert_eq!(summary, "4 of 6 models failed");
 
     // The binary prints one line per model and exits non-zero.
-    let output = Command::new(env!("CARGO_BIN_EXE_uranus"))
-        .args(["run", "--project-dir"])
-        .arg(dir.path())
-        .args([
-            "--clickhouse-url",
-            &clickhouse.url(),
-            "--clickhouse-database",
-            &database,
-        ])
-        .output()
-        .unwrap();
+    let output = common::run_binary("run", dir.path(), clickhouse, &database);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
     assert!(

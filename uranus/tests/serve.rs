@@ -31,8 +31,8 @@ async fn serve_refreshes_the_models_and_reports_each_on_metrics() {
     );
     let (database, _) = clickhouse.fresh_database().await.unwrap();
     let mut config = <uranus::Config as clap::Parser>::parse_from(["uranus", "serve"]);
-    config.clickhouse_url = clickhouse.url();
-    config.clickhouse_database = database.clone();
+    config.clickhouse.url = clickhouse.url();
+    config.clickhouse.database = database.clone();
     config.refresh_interval = Duration::from_millis(200);
     let project = Project::load(dir.path(), &database).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,7 @@
 //! Process plumbing every planet shares: logging setup, the shutdown signal, and the operational HTTP endpoints
 //! (`/health`, `/metrics`) for planets whose main work is not HTTP.
 
+pub mod clickhouse;
 pub mod dead_letter;
 
 use std::future::Future;

@@ -94,8 +94,8 @@ pub fn config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Config {
     config.topic = topic.to_owned();
     config.group = format!("jupiter-{topic}");
     config.dead_letter_topic = format!("{topic}.dlq");
-    config.clickhouse_url = clickhouse.url();
-    config.clickhouse_database = unique_name("silver");
+    config.clickhouse.url = clickhouse.url();
+    config.clickhouse.database = unique_name("silver");
     config.metrics_listen = "127.0.0.1:0".parse().unwrap();
     config
 }
@@ -173,7 +173,7 @@ async fn one(client: &clickhouse::Client, sql: &str) -> u64 {
 pub async fn assert_silver_is_exact(config: &Config) {
     let client = config
         .clickhouse_client()
-        .with_database(&config.clickhouse_database);
+        .with_database(&config.clickhouse.database);
     let events = u64::from(SESSIONS * STEPS);
     let expected = (
         events,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use packetpulse_testkit::ClickHouse;
 use uranus::project::Project;
@@ -28,4 +29,19 @@ pub async fn runner(clickhouse: &ClickHouse, dir: &Path) -> (Runner, String) {
     let (database, client) = clickhouse.fresh_database().await.unwrap();
     let project = Project::load(dir, &database).unwrap();
     (Runner::new(client, &database, project).unwrap(), database)
+}
+
+/// Runs the `uranus` binary's `command` on the project in `dir`, building into `database`.
+pub fn run_binary(command: &str, dir: &Path, clickhouse: &ClickHouse, database: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_uranus"))
+        .args([command, "--project-dir"])
+        .arg(dir)
+        .args([
+            "--clickhouse-url",
+            &clickhouse.url(),
+            "--clickhouse-database",
+            database,
+        ])
+        .output()
+        .unwrap()
 }

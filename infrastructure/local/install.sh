@@ -17,6 +17,9 @@ source "$here/env.sh"
 
 TANSU_VERSION=0.6.0
 S3S_FS_VERSION=0.14.1
+# The wasm-bindgen CLI must be the exact version of the wasm-bindgen crate Mercury is built with (Cargo.lock).
+WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' \
+    "$(dirname "$0")/../../Cargo.lock")
 # pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust.
 PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
 # dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
@@ -36,7 +39,7 @@ as_root() {
 }
 
 apt_packages=(clickhouse-server clickhouse-client curl build-essential pkg-config cmake zlib1g-dev libssl-dev
-    libsasl2-dev protobuf-compiler python3-venv postgresql)
+    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver)
 
 install_apt() {
     local missing=()
@@ -58,9 +61,15 @@ install_rust_components() {
     installed=$(rustup component list --installed 2>/dev/null || true)
     if grep -q '^rustfmt' <<<"$installed" && grep -q '^clippy' <<<"$installed"; then
         echo "    rustfmt and clippy already installed"
-        return
+    else
+        rustup component add rustfmt clippy
     fi
-    rustup component add rustfmt clippy
+    # Mercury's browser code compiles to wasm.
+    if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        echo "    wasm32-unknown-unknown already installed"
+    else
+        rustup target add wasm32-unknown-unknown
+    fi
 }
 
 # cargo_tool BINARY CRATE VERSION [cargo install args...]
@@ -102,11 +111,13 @@ python_venv() {
 mkdir -p "$PACKETPULSE_TOOLS/bin"
 total_start=$SECONDS
 step "apt packages" install_apt
-step "rustfmt and clippy" install_rust_components
+step "rustfmt, clippy and the wasm32 target" install_rust_components
 step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
 step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
     cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
+step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min the first time)" \
+    cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \

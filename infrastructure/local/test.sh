@@ -20,5 +20,6 @@ total=$SECONDS
 timed "install tools" bash infrastructure/local/install.sh
 timed "cargo fmt --check" cargo fmt --all -- --check
 timed "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+timed "mercury site (the browser's wasm, for the dashboard tests)" bash mercury/build.sh
 timed "cargo test" cargo test --workspace --locked
 echo "==> test: everything passed in $((SECONDS - total)) s"

@@ -15,6 +15,7 @@
 //! names. A test that stops or restarts a server starts its own. A missing tool is an error naming the install
 //! command, so a test fails instead of silently passing.
 
+mod browser;
 mod clickhouse;
 mod error;
 mod kafka;
@@ -27,6 +28,7 @@ mod supervised;
 mod tools;
 mod wait;
 
+pub use browser::Chromedriver;
 pub use clickhouse::ClickHouse;
 pub use error::Error;
 pub use kafka::{Kafka, KafkaKind};

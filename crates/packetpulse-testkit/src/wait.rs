@@ -37,8 +37,9 @@ where
     }
 }
 
-/// The status code of `GET path` over plain HTTP/1.0; enough to probe a server's readiness without a client
-/// library (the probe must work before any runtime exists).
+/// The status code of `GET path` over plain HTTP/1.1 with `Connection: close` (chromedriver refuses HTTP/1.0);
+/// enough to probe a server's readiness without a client library (the probe must work before any runtime
+/// exists).
 pub(crate) fn http_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
     let timeout = Duration::from_secs(2);
     let mut stream =
@@ -46,8 +47,11 @@ pub(crate) fn http_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")
-        .map_err(|e| format!("send to {addr}: {e}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut head = [0_u8; 12];
     stream
         .read_exact(&mut head)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds Mercury's site directory: the browser's wasm (the crate with feature `hydrate`, through the wasm-bindgen
+# CLI) into $MERCURY_SITE_ROOT/pkg. The server binary is an ordinary cargo build. One step for the tests,
+# `make up` and the Dockerfile alike (issue 7).
+#
+#   MERCURY_SITE_ROOT   where the site goes (default: $CARGO_TARGET_DIR/site, or target/site)
+#   MERCURY_WASM_PROFILE  cargo profile of the wasm build (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target_dir=${CARGO_TARGET_DIR:-target}
+site=${MERCURY_SITE_ROOT:-$target_dir/site}
+profile=${MERCURY_WASM_PROFILE:-release}
+
+# The CLI must be the exact version of the wasm-bindgen crate in Cargo.lock (install.sh installs it).
+locked=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock)
+installed=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$installed" != "$locked" ]; then
+    echo "mercury/build.sh: wasm-bindgen CLI $locked is needed (found '${installed:-none}'):" \
+        "run bash infrastructure/local/install.sh" >&2
+    exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "mercury/build.sh: the wasm32-unknown-unknown target is missing: run bash infrastructure/local/install.sh" >&2
+    exit 1
+fi
+
+# Leptos reads LEPTOS_OUTPUT_NAME at compile time to name the wasm file the page asks for: keep it unset so the
+# page asks for wasm-bindgen's own file names (mercury.js, mercury_bg.wasm).
+env -u LEPTOS_OUTPUT_NAME cargo build --locked -p mercury --lib --target wasm32-unknown-unknown \
+    --no-default-features --features hydrate --profile "$profile"
+profile_dir=$profile
+[ "$profile" = dev ] && profile_dir=debug
+mkdir -p "$site/pkg"
+wasm-bindgen --target web --out-dir "$site/pkg" --out-name mercury \
+    "$target_dir/wasm32-unknown-unknown/$profile_dir/mercury.wasm"
+echo "mercury/build.sh: site in $site ($(du -sh "$site/pkg" | cut -f1) of pkg)"

@@ -1,7 +1,5 @@
 //! Jupiter's errors, worded so an operator can act on them.
 
-use std::net::SocketAddr;
-
 /// Why Jupiter stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -44,14 +42,7 @@ pub enum Error {
         /// Rows not inserted.
         rows: usize,
     },
-    /// The metrics address could not be bound.
-    #[error(
-        "cannot listen on {addr}: {source} — is another process using the port? set JUPITER_METRICS_LISTEN"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The listen address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
 }

@@ -30,12 +30,7 @@ pub use metrics::Metrics;
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
     match config.command.clone().unwrap_or(Command::Run) {
         Command::Run => {
-            let listener = TcpListener::bind(config.metrics_listen)
-                .await
-                .map_err(|source| Error::Bind {
-                    addr: config.metrics_listen,
-                    source,
-                })?;
+            let listener = packetpulse_ops::bind(config.metrics_listen, "JUPITER_METRICS_LISTEN").await?;
             run_with(&config, &Metrics::new(), listener, shutdown).await
         }
         Command::Backfill { .. } => {

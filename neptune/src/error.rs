@@ -1,7 +1,5 @@
 //! Neptune's errors, worded so an operator can act on them.
 
-use std::net::SocketAddr;
-
 /// Why Neptune stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,16 +40,9 @@ pub enum Error {
         /// Rows not committed.
         rows: usize,
     },
-    /// The metrics address could not be bound.
-    #[error(
-        "cannot listen on {addr}: {source} — is another process using the port? set NEPTUNE_METRICS_LISTEN"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The listen address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
 }
 
 impl Error {
@@ -60,7 +51,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Lake(error) => error.is_transient(),
-            Self::Config(_) | Self::Bind { .. } | Self::ShutdownBeforeCommit { .. } => false,
+            Self::Config(_) | Self::Bind(_) | Self::ShutdownBeforeCommit { .. } => false,
             _ => true,
         }
     }

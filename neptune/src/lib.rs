@@ -35,12 +35,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     match config.command.clone().unwrap_or(Command::Run) {
         Command::Run => {
             let metrics = Metrics::new();
-            let listener = TcpListener::bind(config.metrics_listen)
-                .await
-                .map_err(|source| Error::Bind {
-                    addr: config.metrics_listen,
-                    source,
-                })?;
+            let listener = packetpulse_ops::bind(config.metrics_listen, "NEPTUNE_METRICS_LISTEN").await?;
             run_sink(&config, &metrics, listener, shutdown).await
         }
         Command::ExpireSnapshots {

@@ -1,6 +1,5 @@
 //! Uranus' errors, worded so an analyst can fix the model: each names the file, line or model it is about.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Why a command failed.
@@ -70,16 +69,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The metrics address could not be bound.
-    #[error(
-        "cannot listen on {addr}: {source} — is another process using the port? set URANUS_METRICS_LISTEN"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The listen address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
 }
 
 impl Error {

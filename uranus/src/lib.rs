@@ -62,12 +62,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             data_tests::summarise(&outcomes)
         }
         Command::Serve => {
-            let listener = TcpListener::bind(config.metrics_listen)
-                .await
-                .map_err(|source| Error::Bind {
-                    addr: config.metrics_listen,
-                    source,
-                })?;
+            let listener = packetpulse_ops::bind(config.metrics_listen, "URANUS_METRICS_LISTEN").await?;
             serve(&config, project, &Metrics::new(), listener, shutdown).await
         }
     }

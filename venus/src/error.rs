@@ -1,7 +1,5 @@
 //! Venus' errors: start-up problems an operator can act on.
 
-use std::net::SocketAddr;
-
 /// Why Venus could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,13 +7,8 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source} — is another process using the port? set VENUS_LISTEN")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
     /// Kafka could not be reached or refused an operation.
     #[error("Kafka at {bootstrap_servers}: {message} — is it running? see infrastructure/local (make up)")]
     Kafka {

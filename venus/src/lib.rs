@@ -64,12 +64,7 @@ impl Venus {
         }
         let publisher = Publisher::new(&config)?;
         publisher.ensure_topics(&config).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener = packetpulse_ops::bind(config.listen, "VENUS_LISTEN").await?;
         let state = Arc::new(AppState {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,

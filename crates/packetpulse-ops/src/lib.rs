@@ -47,6 +47,27 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// A listen address that could not be bound, naming the setting to change.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source} — is another process using the port? set {setting}")]
+pub struct BindError {
+    /// The address.
+    pub addr: std::net::SocketAddr,
+    /// The environment variable that configures it.
+    pub setting: &'static str,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// Binds `addr`, configured by the environment variable `setting` (named in the error).
+pub async fn bind(addr: std::net::SocketAddr, setting: &'static str) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr).await.map_err(|source| BindError {
+        addr,
+        setting,
+        source,
+    })
+}
+
 /// Renders a registry in Prometheus' text format.
 pub fn render_metrics(registry: &Registry) -> String {
     let mut buffer = Vec::new();

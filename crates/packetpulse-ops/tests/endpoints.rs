@@ -36,3 +36,17 @@ async fn health_and_metrics_are_served_until_shutdown() {
         "stopped means gone"
     );
 }
+
+#[tokio::test]
+async fn a_port_in_use_is_an_error_naming_the_address_and_the_setting_to_change() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = packetpulse_ops::bind(addr, "VENUS_LISTEN")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot listen on {addr}:")) && error.ends_with("set VENUS_LISTEN"),
+        "{error}"
+    );
+}

@@ -17,14 +17,9 @@ pub use config::Config;
 /// Why Mercury stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source} — is another process using the port? set MERCURY_LISTEN")]
-    Bind {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The listen address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
     /// The site directory has no browser build.
     #[error(
         "{0} is missing: run mercury/build.sh first (it builds the browser's wasm into the site directory)"
@@ -72,12 +67,7 @@ pub async fn serve(
 
 /// Binds the configured address and serves until `shutdown`.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = packetpulse_ops::bind(config.listen, "MERCURY_LISTEN").await?;
     tracing::info!(address = %config.listen, "dashboard listening");
     serve(&config, listener, shutdown).await
 }

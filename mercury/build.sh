@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds Mercury's site directory: the browser's wasm (the crate with feature `hydrate`, through the wasm-bindgen
-# CLI) into $MERCURY_SITE_ROOT/pkg. The server binary is an ordinary cargo build. One step for the tests,
-# `make up` and the Dockerfile alike (issue 7).
+# CLI, then wasm-opt from npm binaryen) into $MERCURY_SITE_ROOT/pkg, Leaflet and Chart.js from `npm ci` into
+# vendor/, and style.css. The server binary is an ordinary cargo build. One step for the tests, `make up` and
+# the Dockerfile alike (issue 7).
 #
-#   MERCURY_SITE_ROOT   where the site goes (default: $CARGO_TARGET_DIR/site, or target/site)
+#   MERCURY_SITE_ROOT     where the site goes (default: $CARGO_TARGET_DIR/site, or target/site)
 #   MERCURY_WASM_PROFILE  cargo profile of the wasm build (default: release)
+#   MERCURY_WASM_OPT      run wasm-opt -Oz on the wasm (default: 1 for release, 0 otherwise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +36,23 @@ profile_dir=$profile
 mkdir -p "$site/pkg"
 wasm-bindgen --target web --out-dir "$site/pkg" --out-name mercury \
     "$target_dir/wasm32-unknown-unknown/$profile_dir/mercury.wasm"
+# npm ci only when the lockfile changed since the last install (a copy of it marks the install).
+if ! cmp -s mercury/package-lock.json mercury/node_modules/.installed-lock.json 2>/dev/null; then
+    npm ci --prefix mercury --no-audit --no-fund
+    cp mercury/package-lock.json mercury/node_modules/.installed-lock.json
+fi
+optimise=0
+[ "$profile" = release ] && optimise=1
+if [ "${MERCURY_WASM_OPT:-$optimise}" = 1 ]; then
+    # Rust's wasm uses these features by default; wasm-opt must be told so (binaryen's defaults are older).
+    mercury/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$site/pkg/mercury_bg.wasm" -o "$site/pkg/mercury_bg.wasm"
+fi
+rm -rf "$site/vendor"
+mkdir -p "$site/vendor/leaflet" "$site/vendor/chart.js"
+cp -r mercury/node_modules/leaflet/dist/leaflet.js mercury/node_modules/leaflet/dist/leaflet.css \
+    mercury/node_modules/leaflet/dist/images "$site/vendor/leaflet/"
+cp mercury/node_modules/chart.js/dist/chart.umd.min.js "$site/vendor/chart.js/"
+cp mercury/assets/style.css "$site/style.css"
 echo "mercury/build.sh: site in $site ($(du -sh "$site/pkg" | cut -f1) of pkg)"

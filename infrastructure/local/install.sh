@@ -111,6 +111,10 @@ python_venv() {
 mkdir -p "$PACKETPULSE_TOOLS/bin"
 total_start=$SECONDS
 step "apt packages" install_apt
+# Mercury's static assets (Leaflet, Chart.js) and wasm-opt come from npm (mercury/build.sh runs `npm ci`).
+if ! command -v npm >/dev/null; then
+    step "Node.js and npm (Debian)" as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
 step "rustfmt, clippy and the wasm32 target" install_rust_components
 step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary

@@ -2,8 +2,12 @@
 //! in the browser from the same components ([`app`], compiled to wasm with feature `hydrate`, see `build.sh`).
 
 pub mod app;
+pub mod data;
+pub mod model;
+pub mod notice;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod url;
 
 /// The browser's entry point, called by the script Leptos puts in every page: takes over the server-rendered
 /// page (hydration) so it becomes interactive.

@@ -2,10 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
+use packetpulse_ops::clickhouse::ClickHouseConfig;
 
-/// Where to listen and where the built site (wasm, assets) is.
+/// The development signing key for session tokens. Only for local runs: `run` warns when it is in use.
+pub const DEV_JWT_SECRET: &str = "packetpulse-dev-only-jwt-secret-change-me";
+
+/// Where to listen, where the data is, and how sessions behave.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "mercury", version, about = "PacketPulse dashboard (Leptos) on :3000")]
 pub struct Config {
@@ -13,9 +18,64 @@ pub struct Config {
     #[arg(long, env = "MERCURY_LISTEN", default_value = "0.0.0.0:3000")]
     pub listen: SocketAddr,
 
-    /// The site directory mercury/build.sh fills: `pkg/` (the browser's wasm) and `vendor/` (npm assets).
+    /// The site directory mercury/build.sh fills: `pkg/` (the browser's wasm), `vendor/` (npm assets), style.css.
     #[arg(long, env = "MERCURY_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    /// SQLite file of the dashboard's users (created with its tables if missing).
+    #[arg(long, env = "MERCURY_DATABASE", default_value = "mercury.db")]
+    pub database: PathBuf,
+
+    /// Key that signs session tokens (HS256). The default is a development value: set a long random one.
+    #[arg(long, env = "MERCURY_JWT_SECRET", default_value = DEV_JWT_SECRET, hide_env_values = true)]
+    pub jwt_secret: String,
+
+    /// How long a login lasts.
+    #[arg(long, env = "MERCURY_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_ttl: Duration,
+
+    /// Mark the session cookie `Secure` on every response (it is always marked when the request came over
+    /// HTTPS, as told by `X-Forwarded-Proto: https`).
+    #[arg(long, env = "MERCURY_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Password of the `admin` user created when the user table is empty; the UI nags until it is changed.
+    #[arg(
+        long,
+        env = "MERCURY_ADMIN_PASSWORD",
+        default_value = "password",
+        hide_env_values = true
+    )]
+    pub admin_password: String,
+
+    /// Login attempts allowed per client IP per minute.
+    #[arg(long, env = "MERCURY_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
+    pub login_attempts_per_ip: u32,
+
+    /// Login attempts allowed per account (username or email) per minute.
+    #[arg(long, env = "MERCURY_LOGIN_ATTEMPTS_PER_ACCOUNT", default_value_t = 5)]
+    pub login_attempts_per_account: u32,
+
+    /// ClickHouse with the silver and gold tables.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseConfig,
+
+    /// Kafka bootstrap servers, for the live map's feed.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub kafka_bootstrap_servers: String,
+
+    /// Topic of the published events.
+    #[arg(long, env = "MERCURY_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
+    pub topic: String,
+
+    /// How often the live map's browsers get the positions that changed.
+    #[arg(long, env = "MERCURY_LIVE_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub live_interval: Duration,
+
+    /// Map tile URL template (`{z}/{x}/{y}`), e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no
+    /// tiles, routes and markers on a blank background.
+    #[arg(long, env = "MERCURY_TILE_URL", default_value = "")]
+    pub tile_url: String,
 
     /// Log JSON lines (containers) instead of human-readable text.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]

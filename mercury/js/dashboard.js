@@ -1,0 +1,242 @@
+// Browser helpers the Leptos pages call (src/app/js.rs): Leaflet maps, Chart.js charts, the live feed.
+// Leaflet (`L`) and Chart.js (`Chart`) are classic scripts from npm, loaded by the page's <head>.
+// Text from the data goes into the page through textContent only, never as HTML.
+
+const charts = new Map();
+
+// Retries until the element exists: effects may run a frame before their view is in the document.
+function whenElement(id, draw, attempts = 60) {
+  const element = document.getElementById(id);
+  if (element) {
+    draw(element);
+  } else if (attempts > 0) {
+    requestAnimationFrame(() => whenElement(id, draw, attempts - 1));
+  }
+}
+
+export function renderChart(canvasId, configJson) {
+  whenElement(canvasId, (canvas) => {
+    charts.get(canvasId)?.destroy();
+    const config = JSON.parse(configJson);
+    config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+    charts.set(canvasId, new Chart(canvas, config));
+  });
+}
+
+function baseMap(element, tileUrl) {
+  // Canvas rendering: thousands of circle markers stay cheap.
+  const map = L.map(element, { preferCanvas: true, zoomControl: true }).setView([37.98, 23.73], 12);
+  if (tileUrl) {
+    L.tileLayer(tileUrl, { maxZoom: 19, attribution: "map tiles" }).addTo(map);
+  }
+  element.dataset.ready = "true";
+  return map;
+}
+
+function row(container, label, value) {
+  const line = document.createElement("p");
+  const name = document.createElement("strong");
+  name.textContent = `${label}: `;
+  line.append(name, document.createTextNode(value));
+  container.append(line);
+}
+
+const EARTH_RADIUS_KM = 6371.0088;
+function haversineKm(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 +
+    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(a));
+}
+
+function distanceText(km, units) {
+  return units === "mi" ? `${(km / 1.609344).toFixed(2)} mi` : `${km.toFixed(2)} km`;
+}
+
+function speedText(kmh, units) {
+  if (kmh == null) return "—";
+  return units === "mi" ? `${(kmh / 1.609344).toFixed(0)} mph` : `${kmh.toFixed(0)} km/h`;
+}
+
+// ---- live map -------------------------------------------------------------------------------------------
+
+const live = { map: null, markers: new Map(), positions: new Map(), pending: new Map(), filter: "", selected: null,
+  route: null, units: "km", socket: null, frame: 0 };
+
+const STATUS_COLOURS = { started: "#2b7bb9", en_route: "#2e9d4f", stale: "#999999" };
+
+export function startLiveMap(elementId, tileUrl, units) {
+  whenElement(elementId, (element) => {
+    if (live.map) return;
+    live.units = units;
+    live.map = baseMap(element, tileUrl);
+    // Where a vehicle's marker is, for browser tests and the console (markers are drawn on a canvas).
+    window.packetpulseLiveMap = {
+      markerPosition: (sessionId) => {
+        const position = live.markers.get(sessionId)?.getLatLng();
+        return position ? [position.lat, position.lng] : null;
+      },
+    };
+    connect();
+  });
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/live`);
+  live.socket = socket;
+  socket.onmessage = (message) => {
+    const batch = JSON.parse(message.data);
+    if (batch.type === "snapshot") {
+      for (const sessionId of live.positions.keys()) live.pending.set(sessionId, null);
+    }
+    for (const position of batch.positions) live.pending.set(position.session_id, position);
+    // However many batches arrive, the markers move once per animation frame.
+    if (!live.frame) live.frame = requestAnimationFrame(applyPending);
+  };
+  socket.onclose = () => {
+    live.socket = null;
+    setTimeout(connect, 2000);
+  };
+}
+
+function applyPending() {
+  live.frame = 0;
+  for (const [sessionId, position] of live.pending) {
+    if (position === null || position.status === "completed") {
+      live.positions.delete(sessionId);
+      live.markers.get(sessionId)?.remove();
+      live.markers.delete(sessionId);
+      continue;
+    }
+    live.positions.set(sessionId, position);
+    let marker = live.markers.get(sessionId);
+    if (!marker) {
+      marker = L.circleMarker([position.lat, position.lon], { radius: 6, weight: 1, fillOpacity: 0.9 });
+      marker.on("click", () => select(sessionId));
+      live.markers.set(sessionId, marker);
+    } else {
+      marker.setLatLng([position.lat, position.lon]);
+    }
+    marker.setStyle({ color: STATUS_COLOURS[position.status] ?? "#555", fillColor: STATUS_COLOURS[position.status] ?? "#555" });
+    showIfMatching(marker, position);
+    marker.getElement?.()?.setAttribute("data-session", sessionId);
+  }
+  live.pending.clear();
+  const count = document.getElementById("live-count");
+  if (count) count.textContent = `${live.positions.size} vehicles`;
+  const element = live.map.getContainer();
+  element.dataset.vehicles = String(live.positions.size);
+  if (live.selected) showDetails(live.selected);
+}
+
+function showIfMatching(marker, position) {
+  const visible = !live.filter || position.status === live.filter;
+  if (visible && !live.map.hasLayer(marker)) marker.addTo(live.map);
+  if (!visible && live.map.hasLayer(marker)) marker.remove();
+}
+
+export function setLiveFilter(status) {
+  live.filter = status;
+  for (const [sessionId, marker] of live.markers) showIfMatching(marker, live.positions.get(sessionId));
+}
+
+function select(sessionId) {
+  live.selected = sessionId;
+  showDetails(sessionId);
+  live.route?.remove();
+  live.route = null;
+  fetch(`/api/v1/sessions/${encodeURIComponent(sessionId)}`)
+    .then((response) => (response.ok ? response.json() : null))
+    .then((detail) => {
+      if (!detail || live.selected !== sessionId) return;
+      live.route = L.layerGroup([
+        L.polyline(detail.track.map((point) => [point.lat, point.lon]), { color: "#7a4cc2", weight: 3 }),
+        L.marker(detail.pickup, { title: "Pickup" }),
+        L.marker(detail.dropoff, { title: "Drop-off" }),
+      ]).addTo(live.map);
+    });
+}
+
+function showDetails(sessionId) {
+  const panel = document.getElementById("live-details");
+  const position = live.positions.get(sessionId);
+  if (!panel) return;
+  panel.replaceChildren();
+  if (!position) {
+    row(panel, "Session", `${sessionId} (completed)`);
+    return;
+  }
+  const remaining = haversineKm(position.lat, position.lon, position.end_lat, position.end_lon);
+  const eta = position.speed_kmh > 0 ? `${Math.round((remaining / position.speed_kmh) * 60)} min` : "—";
+  row(panel, "Vehicle", position.vehicle_id);
+  row(panel, "Session", position.session_id);
+  row(panel, "Order", position.order_id);
+  row(panel, "Status", position.status.replace("_", " "));
+  row(panel, "Speed", speedText(position.speed_kmh, live.units));
+  row(panel, "Heading", position.heading_deg == null ? "—" : `${Math.round(position.heading_deg)}°`);
+  row(panel, "Distance remaining", distanceText(remaining, live.units));
+  row(panel, "ETA", eta);
+  row(panel, "Last update", new Date(position.event_time_ms).toISOString());
+  panel.dataset.session = sessionId;
+}
+
+// ---- session track and replay -------------------------------------------------------------------------
+
+const replay = { marker: null, track: [], timer: 0 };
+
+export function showTrack(elementId, detailJson, tileUrl) {
+  whenElement(elementId, (element) => {
+    const detail = JSON.parse(detailJson);
+    const map = baseMap(element, tileUrl);
+    const points = detail.track.map((point) => [point.lat, point.lon]);
+    const line = L.polyline(points.length ? points : [detail.pickup, detail.dropoff], { color: "#7a4cc2", weight: 4 }).addTo(map);
+    L.marker(detail.pickup, { title: "Pickup" }).addTo(map);
+    L.marker(detail.dropoff, { title: "Drop-off" }).addTo(map);
+    map.fitBounds(line.getBounds().extend(detail.pickup).extend(detail.dropoff), { padding: [20, 20] });
+    replay.track = detail.track;
+    replay.marker = L.circleMarker(points[0] ?? detail.pickup, { radius: 8, color: "#d9480f", fillOpacity: 1 }).addTo(map);
+    replayTo(0);
+  });
+}
+
+export function replayTo(index) {
+  const point = replay.track[index];
+  if (!point || !replay.marker) return;
+  replay.marker.setLatLng([point.lat, point.lon]);
+  const element = document.getElementById("track-map");
+  if (element) {
+    element.dataset.replayIndex = String(index);
+    element.dataset.replayPosition = `${point.lat.toFixed(6)},${point.lon.toFixed(6)}`;
+  }
+  const time = document.getElementById("replay-time");
+  if (time) time.textContent = `${new Date(point.event_time_ms).toISOString()} · ${point.status.replace("_", " ")}`;
+}
+
+export function replayPlay(sliderId) {
+  const slider = document.getElementById(sliderId);
+  if (!slider || replay.timer) return;
+  if (Number(slider.value) >= replay.track.length - 1) slider.value = "0";
+  replay.timer = setInterval(() => {
+    const next = Number(slider.value) + 1;
+    if (next >= replay.track.length) {
+      clearInterval(replay.timer);
+      replay.timer = 0;
+      return;
+    }
+    slider.value = String(next);
+    replayTo(next);
+  }, 50);
+}
+
+// ---- public tracking --------------------------------------------------------------------------------
+
+export function showTracking(elementId, trackingJson, tileUrl) {
+  whenElement(elementId, (element) => {
+    const tracking = JSON.parse(trackingJson);
+    const map = baseMap(element, tileUrl);
+    const vehicle = L.circleMarker(tracking.position, { radius: 8, color: "#d9480f", fillOpacity: 1 }).addTo(map);
+    const destination = L.marker(tracking.destination, { title: "Your address" }).addTo(map);
+    map.fitBounds(L.latLngBounds([vehicle.getLatLng(), destination.getLatLng()]), { padding: [30, 30], maxZoom: 16 });
+  });
+}

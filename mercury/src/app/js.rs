@@ -1,0 +1,50 @@
+//! The browser-side helpers in `js/dashboard.js` (Leaflet maps, Chart.js charts, the live feed's WebSocket),
+//! called from effects, which run only in the browser. On the server they are never called.
+
+#[cfg(feature = "hydrate")]
+mod bindings {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    #[wasm_bindgen(module = "/js/dashboard.js")]
+    extern "C" {
+        /// Draws a Chart.js chart (configuration as JSON) into the canvas with this id.
+        #[wasm_bindgen(js_name = renderChart)]
+        pub fn render_chart(canvas_id: &str, config_json: &str);
+        /// Starts the live map in the element with this id: WebSocket feed, markers, details panel.
+        #[wasm_bindgen(js_name = startLiveMap)]
+        pub fn start_live_map(element_id: &str, tile_url: &str, units: &str);
+        /// Shows only vehicles of this status (empty: all).
+        #[wasm_bindgen(js_name = setLiveFilter)]
+        pub fn set_live_filter(status: &str);
+        /// Draws a session's track, pickup and drop-off, and the replay marker.
+        #[wasm_bindgen(js_name = showTrack)]
+        pub fn show_track(element_id: &str, detail_json: &str, tile_url: &str);
+        /// Moves the replay marker to the track's point `index`.
+        #[wasm_bindgen(js_name = replayTo)]
+        pub fn replay_to(index: u32);
+        /// Animates the replay from the slider's position to the end.
+        #[wasm_bindgen(js_name = replayPlay)]
+        pub fn replay_play(slider_id: &str);
+        /// Draws the public tracking map: the vehicle and the destination.
+        #[wasm_bindgen(js_name = showTracking)]
+        pub fn show_tracking(element_id: &str, tracking_json: &str, tile_url: &str);
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub use bindings::*;
+
+#[cfg(not(feature = "hydrate"))]
+mod server_side {
+    //! Never called on the server (effects don't run there); present so the pages compile for both.
+    pub fn render_chart(_: &str, _: &str) {}
+    pub fn start_live_map(_: &str, _: &str, _: &str) {}
+    pub fn set_live_filter(_: &str) {}
+    pub fn show_track(_: &str, _: &str, _: &str) {}
+    pub fn replay_to(_: u32) {}
+    pub fn replay_play(_: &str) {}
+    pub fn show_tracking(_: &str, _: &str, _: &str) {}
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub use server_side::*;

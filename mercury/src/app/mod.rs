@@ -1,0 +1,143 @@
+//! The pages, shared by the server (which renders them to HTML) and the browser (which hydrates them).
+
+mod account;
+mod analytics;
+mod fleet;
+mod format;
+mod js;
+mod live;
+mod overview;
+mod sessions;
+mod track;
+mod widgets;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::data::me;
+use crate::model::UserView;
+
+/// The HTML document around the app: styles, Leaflet and Chart.js (classic scripts, so they are loaded before
+/// the wasm runs), the hydration scripts and meta tags. The theme is the signed-in user's.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href="/style.css"/>
+                <link rel="stylesheet" href="/vendor/leaflet/leaflet.css"/>
+                <script src="/vendor/leaflet/leaflet.js"></script>
+                <script src="/vendor/chart.js/chart.umd.min.js"></script>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// `light` or `dark`: the signed-in user's choice (the shell is only rendered on the server).
+fn theme() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| {
+                parts
+                    .extensions
+                    .get::<crate::server::auth::CurrentUser>()
+                    .map(|user| user.0.theme.clone())
+            })
+            .unwrap_or_else(|| "light".to_owned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        "light".to_owned()
+    }
+}
+
+/// The application: its routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="PacketPulse"/>
+        <Router>
+            <Routes fallback=|| view! { <main class="public"><p>"Page not found."</p></main> }>
+                <Route path=path!("/login") view=account::LoginPage/>
+                <Route path=path!("/signup") view=account::SignupPage/>
+                <Route path=path!("/track/:order_id") view=track::TrackPage/>
+                <Route path=path!("/") view=|| view! { <Layout><overview::OverviewPage/></Layout> }/>
+                <Route path=path!("/live") view=|| view! { <Layout><live::LiveMapPage/></Layout> }/>
+                <Route path=path!("/analytics") view=|| view! { <Layout><analytics::AnalyticsPage/></Layout> }/>
+                <Route path=path!("/sessions") view=|| view! { <Layout><sessions::SessionsPage/></Layout> }/>
+                <Route path=path!("/sessions/:id") view=|| view! { <Layout><sessions::SessionPage/></Layout> }/>
+                <Route path=path!("/fleet") view=|| view! { <Layout><fleet::FleetPage/></Layout> }/>
+                <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Marks the page once the browser's wasm has taken it over, so tests (and people) can tell a hydrated page
+/// from server-rendered HTML alone.
+fn hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser.
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+/// The signed-in user, for the pages inside [`Layout`].
+pub fn use_user() -> Option<UserView> {
+    use_context::<UserView>()
+}
+
+/// Navigation, the signed-in user, the default-password nag, and the page.
+#[component]
+fn Layout(children: ChildrenFn) -> impl IntoView {
+    let user = Resource::new(|| (), |_| me());
+    let hydrated = hydrated();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let user = user.await.ok().flatten();
+                let name = user.as_ref().map(|user| user.username.clone()).unwrap_or_default();
+                let nag = user.as_ref().is_some_and(|user| user.must_change_password);
+                if let Some(user) = user {
+                    provide_context(user);
+                }
+                view! {
+                    <header class="topbar" data-hydrated=move || hydrated.get().to_string()>
+                        <a class="brand" href="/">"PacketPulse"</a>
+                        <nav>
+                            <a href="/">"Overview"</a>
+                            <a href="/live">"Live map"</a>
+                            <a href="/analytics">"Analytics"</a>
+                            <a href="/sessions">"Sessions"</a>
+                            <a href="/fleet">"Fleet"</a>
+                            <a href="/settings">"Settings"</a>
+                        </nav>
+                        <span class="whoami" id="whoami">{name}</span>
+                        <form method="post" action="/logout" class="logout">
+                            <button type="submit" id="logout">"Sign out"</button>
+                        </form>
+                    </header>
+                    <Show when=move || nag>
+                        <div class="nag" id="nag">
+                            "You are using the default admin password. "
+                            <a href="/settings">"Change it now."</a>
+                        </div>
+                    </Show>
+                    <main>{children.with_value(|children| children())}</main>
+                }
+            })}
+        </Suspense>
+    }
+}

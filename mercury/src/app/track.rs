@@ -1,0 +1,54 @@
+//! The public tracking page `/track/{order_id}`: no login; shows the order's status, ETA and a map with the
+//! vehicle and the destination — nothing that identifies the vehicle, driver or other orders.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::format;
+use super::js;
+use super::widgets::StatusBadge;
+use crate::data::tracking;
+use crate::model::Tracking;
+
+/// The tracking page.
+#[component]
+pub fn TrackPage() -> impl IntoView {
+    let params = use_params_map();
+    let order_id = move || params.read().get("order_id").unwrap_or_default();
+    let data = Resource::new(order_id, tracking);
+    view! {
+        <main class="public">
+            <section class="card track">
+                <h1>"Track your delivery"</h1>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match data.await {
+                            Ok(Some(tracking)) => view! { <TrackingView tracking/> }.into_any(),
+                            Ok(None) => view! { <p class="notice error" id="not-found">"No delivery with this tracking number."</p> }.into_any(),
+                            Err(_) => view! { <p class="notice error">"Tracking is unavailable right now; try again in a moment."</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn TrackingView(tracking: Tracking) -> impl IntoView {
+    let json = serde_json::to_string(&tracking).unwrap_or_default();
+    Effect::new(move |_| js::show_tracking("track-map", &json, ""));
+    let eta = match (tracking.status.as_str(), tracking.eta_s) {
+        ("completed", _) => "Delivered".to_owned(),
+        (_, Some(eta)) => format!("about {}", format::duration(eta as f64)),
+        (_, None) => "calculating…".to_owned(),
+    };
+    view! {
+        <p class="order">"Order " <strong id="order-id">{tracking.order_id}</strong></p>
+        <p>"Status: " <span id="track-status"><StatusBadge status=tracking.status/></span></p>
+        <p>"Arrival: " <strong id="track-eta">{eta}</strong></p>
+        <p>"Distance to you: " {format::distance(tracking.distance_remaining_km, "km")}</p>
+        <p class="muted">"Updated " {format::time(tracking.last_update_ms)}</p>
+        <div id="track-map" class="map small"></div>
+    }
+}

@@ -1,0 +1,132 @@
+//! Server functions: how the pages get their data. On the server they run in place while a page renders; in the
+//! browser they become POSTs to `/api/fn/<name>`, behind the same session check as everything else
+//! (`tracking` excepted: the public page uses it).
+
+// The #[server] macro turns each function's arguments into a struct whose fields cannot carry documentation.
+#![allow(missing_docs)]
+
+use leptos::prelude::*;
+
+// Model types by path: each server function defines a struct named after it (`Overview` for `overview`).
+use crate::model::{self, FleetRow, Page, SessionDetail, SessionRow, UserView};
+
+#[cfg(feature = "ssr")]
+mod on_server {
+    use axum::http::request::Parts;
+    use leptos::prelude::*;
+
+    use crate::server::AppState;
+    use crate::server::api::ApiError;
+    use crate::server::auth::CurrentUser;
+
+    /// The state and the signed-in user (if any) of the request being served.
+    pub fn request() -> Result<(AppState, Option<CurrentUser>), ServerFnError> {
+        let parts = use_context::<Parts>().ok_or_else(|| ServerFnError::new("no request in context"))?;
+        let state = parts
+            .extensions
+            .get::<AppState>()
+            .cloned()
+            .ok_or_else(|| ServerFnError::new("no application state in the request"))?;
+        Ok((state, parts.extensions.get::<CurrentUser>().cloned()))
+    }
+
+    /// The state, for functions behind the session check (the middleware already refused anonymous calls).
+    pub fn state() -> Result<AppState, ServerFnError> {
+        Ok(request()?.0)
+    }
+
+    /// An API error as the page sees it.
+    pub fn to_server_error(error: ApiError) -> ServerFnError {
+        ServerFnError::new(error.to_string())
+    }
+}
+
+/// The signed-in user; none on public pages.
+#[server(prefix = "/api/fn", endpoint = "me")]
+pub async fn me() -> Result<Option<UserView>, ServerFnError> {
+    let (_, user) = on_server::request()?;
+    Ok(user.map(|user| user.0.view()))
+}
+
+/// Settings the browser code needs.
+#[server(prefix = "/api/fn", endpoint = "client_settings")]
+pub async fn client_settings() -> Result<model::ClientSettings, ServerFnError> {
+    let state = on_server::state()?;
+    Ok(model::ClientSettings {
+        tile_url: state.config.tile_url.clone(),
+    })
+}
+
+/// The overview page's data.
+#[server(prefix = "/api/fn", endpoint = "overview")]
+pub async fn overview() -> Result<model::Overview, ServerFnError> {
+    let state = on_server::state()?;
+    crate::server::api::overview(&state)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// A page of sessions.
+#[server(prefix = "/api/fn", endpoint = "sessions")]
+pub async fn sessions(q: String, status: String, page: u32) -> Result<Page<SessionRow>, ServerFnError> {
+    let state = on_server::state()?;
+    let filter = crate::server::warehouse::ListQuery {
+        q,
+        status,
+        page: Some(page),
+        per_page: Some(25),
+    };
+    state
+        .warehouse
+        .sessions(&filter)
+        .await
+        .map_err(|error| on_server::to_server_error(error.into()))
+}
+
+/// One session with its track; none if unknown.
+#[server(prefix = "/api/fn", endpoint = "session")]
+pub async fn session(session_id: String) -> Result<Option<SessionDetail>, ServerFnError> {
+    let state = on_server::state()?;
+    state
+        .warehouse
+        .session(&session_id)
+        .await
+        .map_err(|error| on_server::to_server_error(error.into()))
+}
+
+/// A page of vehicles.
+#[server(prefix = "/api/fn", endpoint = "fleet")]
+pub async fn fleet(q: String, page: u32) -> Result<Page<FleetRow>, ServerFnError> {
+    let state = on_server::state()?;
+    let filter = crate::server::warehouse::ListQuery {
+        q,
+        status: String::new(),
+        page: Some(page),
+        per_page: Some(50),
+    };
+    state
+        .warehouse
+        .fleet(&filter)
+        .await
+        .map_err(|error| on_server::to_server_error(error.into()))
+}
+
+/// Analytics of a period.
+#[server(prefix = "/api/fn", endpoint = "analytics")]
+pub async fn analytics(period: String) -> Result<model::Analytics, ServerFnError> {
+    let state = on_server::state()?;
+    crate::server::api::analytics(&state, &period)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// The public view of an order; none if unknown. Needs no session.
+#[server(prefix = "/api/fn", endpoint = "tracking")]
+pub async fn tracking(order_id: String) -> Result<Option<model::Tracking>, ServerFnError> {
+    let (state, _) = on_server::request()?;
+    state
+        .warehouse
+        .tracking(&order_id)
+        .await
+        .map_err(|error| on_server::to_server_error(error.into()))
+}

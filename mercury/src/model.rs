@@ -1,0 +1,324 @@
+//! What the dashboard shows, as data: the types the JSON API returns and the pages render, shared by the
+//! server (which fills them from ClickHouse, SQLite and Kafka) and the browser (which receives them).
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as pages see them (never the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Database id.
+    pub id: i64,
+    /// Unique name, also accepted at login.
+    pub username: String,
+    /// Unique email, also accepted at login.
+    pub email: String,
+    /// The default admin's password is still the documented default: the UI nags until it is changed.
+    pub must_change_password: bool,
+    /// `light` or `dark`.
+    pub theme: String,
+    /// `km` or `mi`.
+    pub units: String,
+}
+
+/// A figure for today next to the same figure for yesterday (UTC days).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DayOverDay {
+    /// Today so far.
+    pub today: f64,
+    /// All of yesterday.
+    pub yesterday: f64,
+}
+
+/// One UTC day of the weekly charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct DayActivity {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Distance of the sessions started that day.
+    pub distance_km: f64,
+    /// Sessions started that day.
+    pub started: u64,
+    /// Of those, the ones completed.
+    pub completed: u64,
+}
+
+/// One delivery session, from the gold `session_summary` model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct SessionRow {
+    /// Session id.
+    pub session_id: String,
+    /// Vehicle that drove it.
+    pub vehicle_id: String,
+    /// Order it delivers.
+    pub order_id: String,
+    /// Route name sent by the simulator (free text).
+    pub route_name: String,
+    /// `started`, `en_route` or `completed` (newest event).
+    pub status: String,
+    /// First event, epoch ms.
+    pub started_at_ms: u64,
+    /// Newest event, epoch ms.
+    pub last_event_at_ms: u64,
+    /// From the first to the newest event.
+    pub duration_s: f64,
+    /// Sum of the driven segments.
+    pub distance_km: f64,
+    /// Distance over duration.
+    pub avg_speed_kmh: f64,
+    /// Events received.
+    pub events: u64,
+}
+
+/// How fresh one layer of the pipeline is: the age of the newest event it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerFreshness {
+    /// `live`, `silver` or `gold`.
+    pub layer: String,
+    /// Event time of the newest event in the layer, epoch ms (none: the layer is empty).
+    pub newest_event_ms: Option<u64>,
+    /// Seconds between that event and now.
+    pub age_s: Option<f64>,
+    /// `green`, `amber`, `red`, or `unknown` when the layer is empty or unreachable.
+    pub level: String,
+}
+
+/// The overview page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// Sessions started.
+    pub sessions: DayOverDay,
+    /// Orders completed.
+    pub orders: DayOverDay,
+    /// Vehicles on the road at some point of the day.
+    pub fleet: DayOverDay,
+    /// Distance of the sessions started.
+    pub distance_km: DayOverDay,
+    /// The last seven days, oldest first (today last).
+    pub week: Vec<DayActivity>,
+    /// The ten sessions heard from most recently.
+    pub recent: Vec<SessionRow>,
+    /// Live feed, silver and gold.
+    pub freshness: Vec<LayerFreshness>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub rows: Vec<T>,
+    /// Rows matching the filter, over all pages.
+    pub total: u64,
+    /// 1-based page number.
+    pub page: u32,
+    /// Rows per page.
+    pub per_page: u32,
+}
+
+/// One recorded point of a session's track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct TrackPoint {
+    /// Event time, epoch ms.
+    pub event_time_ms: u64,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Speed, km/h.
+    pub speed_kmh: f64,
+    /// Status in this event.
+    pub status: String,
+}
+
+/// When a session first reported a status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// `started`, `en_route` or `completed`.
+    pub status: String,
+    /// Epoch ms.
+    pub at_ms: u64,
+}
+
+/// A session with its whole track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionDetail {
+    /// Summary.
+    pub summary: SessionRow,
+    /// Every recorded point, oldest first.
+    pub track: Vec<TrackPoint>,
+    /// First time of each status.
+    pub timeline: Vec<TimelineEntry>,
+    /// Pickup `[lat, lon]`.
+    pub pickup: [f64; 2],
+    /// Drop-off `[lat, lon]`.
+    pub dropoff: [f64; 2],
+}
+
+/// One vehicle, from the gold `fleet_summary` model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct FleetRow {
+    /// Vehicle id.
+    pub vehicle_id: String,
+    /// Has a session under way that spoke recently.
+    pub active: u8,
+    /// Sessions driven.
+    pub trips: u64,
+    /// Of those, completed.
+    pub completed_trips: u64,
+    /// Distance over all sessions.
+    pub total_km: f64,
+    /// Newest event, epoch ms.
+    pub last_update_ms: u64,
+}
+
+/// A session under way, from the gold `active_sessions` model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct ActiveSession {
+    /// Session id.
+    pub session_id: String,
+    /// Vehicle id.
+    pub vehicle_id: String,
+    /// Order id.
+    pub order_id: String,
+    /// `started`, `en_route`, or `stale` (silent for too long).
+    pub status: String,
+    /// Newest position.
+    pub lat: f64,
+    /// Newest position.
+    pub lon: f64,
+    /// Drop-off.
+    pub end_lat: f64,
+    /// Drop-off.
+    pub end_lon: f64,
+    /// Straight line to the drop-off.
+    pub distance_to_destination_km: f64,
+    /// Since the session started.
+    pub elapsed_s: f64,
+    /// Average so far.
+    pub avg_speed_kmh: f64,
+    /// At the average speed so far; none before the vehicle moved.
+    pub eta_s: Option<u64>,
+    /// Newest event, epoch ms.
+    pub last_update_ms: u64,
+}
+
+/// Count of sessions in one bucket of a distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Bucket label, e.g. `10–20 min` or `14:00`.
+    pub label: String,
+    /// Sessions.
+    pub count: u64,
+}
+
+/// One of the busiest vehicles of a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct TopVehicle {
+    /// Vehicle id.
+    pub vehicle_id: String,
+    /// Completed deliveries in the period.
+    pub completed: u64,
+    /// Distance in the period.
+    pub distance_km: f64,
+}
+
+/// The analytics page for one period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analytics {
+    /// `day`, `week`, `month` or `year`: the last 1, 7, 30 or 365 days.
+    pub period: String,
+    /// Sessions started in the period.
+    pub sessions: u64,
+    /// Of those, completed.
+    pub completed: u64,
+    /// Completed over started.
+    pub completion_rate: f64,
+    /// Of the completed sessions.
+    pub avg_duration_s: f64,
+    /// Of the completed sessions.
+    pub avg_distance_km: f64,
+    /// Sessions seen per hour of the day (UTC), 24 entries.
+    pub peak_hours: Vec<Bucket>,
+    /// Completed sessions by duration.
+    pub duration_distribution: Vec<Bucket>,
+    /// Order latency (session start to delivery), seconds: p50, p90, p99 of the completed orders.
+    pub order_latency_s: [f64; 3],
+    /// Up to ten vehicles with the most deliveries.
+    pub top_vehicles: Vec<TopVehicle>,
+}
+
+/// What the public tracking page shows about one order — and nothing else (no vehicle, session or driver ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// The order.
+    pub order_id: String,
+    /// `started`, `en_route`, `completed` or `stale`.
+    pub status: String,
+    /// Newest event, epoch ms.
+    pub last_update_ms: u64,
+    /// The vehicle's newest position `[lat, lon]`.
+    pub position: [f64; 2],
+    /// Drop-off `[lat, lon]`.
+    pub destination: [f64; 2],
+    /// Straight line to the drop-off.
+    pub distance_remaining_km: f64,
+    /// Estimated time to arrival (none when delivered or not moving yet).
+    pub eta_s: Option<u64>,
+}
+
+/// A vehicle position as the live map receives it over the WebSocket (pickup, route and track come with the
+/// session's detail when a vehicle is clicked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct LivePosition {
+    /// Session id (the marker's key).
+    pub session_id: String,
+    /// Vehicle id.
+    pub vehicle_id: String,
+    /// Order id.
+    pub order_id: String,
+    /// `started`, `en_route` or `completed` (the marker is removed).
+    pub status: String,
+    /// Position.
+    pub lat: f64,
+    /// Position.
+    pub lon: f64,
+    /// Drop-off.
+    pub end_lat: f64,
+    /// Drop-off.
+    pub end_lon: f64,
+    /// Speed, km/h, when sent.
+    pub speed_kmh: Option<f64>,
+    /// Heading, degrees, when sent.
+    pub heading_deg: Option<f64>,
+    /// Event time, epoch ms.
+    pub event_time_ms: u64,
+}
+
+/// A message of the live WebSocket (`/api/v1/live`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveMessage {
+    /// Every known position: sent first, and again if the client fell behind.
+    Snapshot {
+        /// Positions.
+        positions: Vec<LivePosition>,
+    },
+    /// Positions changed since the previous message (newest per session).
+    Update {
+        /// Positions.
+        positions: Vec<LivePosition>,
+    },
+}
+
+/// Settings the browser code needs that come from the server's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// Map tile URL template; empty: no tiles (blank background).
+    pub tile_url: String,
+}

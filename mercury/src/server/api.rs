@@ -1,0 +1,179 @@
+//! The JSON API under `/api/v1` (documented in README.md). The pages get the same data through server functions
+//! ([`crate::data`]); both call the functions here.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::warehouse::{ListQuery, QueryError};
+use crate::model::{ActiveSession, Analytics, Overview, SessionDetail, Tracking, UserView};
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No such session, order, …
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A parameter is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// ClickHouse failed (logged; the client gets a generic message).
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            Self::Query(error) => {
+                tracing::error!(%error, "API query failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the analytics database is unavailable; try again".to_owned(),
+                )
+            }
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+/// The overview, with the live feed's freshness first.
+pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
+    let mut overview = state.warehouse.overview(chrono::Utc::now().date_naive()).await?;
+    overview
+        .freshness
+        .insert(0, super::freshness::layer("live", state.live.newest_event_ms()));
+    Ok(overview)
+}
+
+/// One session, or not found.
+pub async fn session(state: &AppState, session_id: &str) -> Result<SessionDetail, ApiError> {
+    state
+        .warehouse
+        .session(session_id)
+        .await?
+        .ok_or(ApiError::NotFound("session"))
+}
+
+/// Analytics of a period, or a bad request.
+pub async fn analytics(state: &AppState, period: &str) -> Result<Analytics, ApiError> {
+    state.warehouse.analytics(period).await?.ok_or_else(|| {
+        ApiError::BadRequest(format!("period must be day, week, month or year, not {period:?}"))
+    })
+}
+
+/// The public view of an order, or not found.
+pub async fn tracking(state: &AppState, order_id: &str) -> Result<Tracking, ApiError> {
+    state
+        .warehouse
+        .tracking(order_id)
+        .await?
+        .ok_or(ApiError::NotFound("order"))
+}
+
+/// Filter of the active-sessions call.
+#[derive(Debug, Deserialize)]
+pub struct ActiveQuery {
+    /// `started`, `en_route`, `stale` or empty for all.
+    #[serde(default)]
+    pub status: String,
+    /// At most this many (default 10,000).
+    pub limit: Option<u32>,
+}
+
+/// Filter of the analytics call.
+#[derive(Debug, Deserialize)]
+pub struct PeriodQuery {
+    /// `day`, `week`, `month` or `year`.
+    pub period: String,
+}
+
+/// The routes under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(super::account::login_json))
+        .route(
+            "/me",
+            get(
+                |Extension(CurrentUser(user)): Extension<CurrentUser>| async move {
+                    Json::<UserView>(user.view())
+                },
+            ),
+        )
+        .route(
+            "/overview",
+            get(|State(state): State<AppState>| async move { overview(&state).await.map(Json) }),
+        )
+        .route(
+            "/sessions",
+            get(
+                |State(state): State<AppState>, Query(filter): Query<ListQuery>| async move {
+                    state
+                        .warehouse
+                        .sessions(&filter)
+                        .await
+                        .map(Json)
+                        .map_err(ApiError::from)
+                },
+            ),
+        )
+        .route(
+            "/sessions/{id}",
+            get(
+                |State(state): State<AppState>, Path(id): Path<String>| async move {
+                    session(&state, &id).await.map(Json)
+                },
+            ),
+        )
+        .route(
+            "/active-sessions",
+            get(
+                |State(state): State<AppState>, Query(filter): Query<ActiveQuery>| async move {
+                    let limit = filter.limit.unwrap_or(10_000).min(100_000);
+                    state
+                        .warehouse
+                        .active_sessions(&filter.status, limit)
+                        .await
+                        .map(Json::<Vec<ActiveSession>>)
+                        .map_err(ApiError::from)
+                },
+            ),
+        )
+        .route(
+            "/fleet",
+            get(
+                |State(state): State<AppState>, Query(filter): Query<ListQuery>| async move {
+                    state
+                        .warehouse
+                        .fleet(&filter)
+                        .await
+                        .map(Json)
+                        .map_err(ApiError::from)
+                },
+            ),
+        )
+        .route(
+            "/analytics",
+            get(
+                |State(state): State<AppState>, Query(query): Query<PeriodQuery>| async move {
+                    analytics(&state, &query.period).await.map(Json)
+                },
+            ),
+        )
+        .route(
+            "/track/{order_id}",
+            get(
+                |State(state): State<AppState>, Path(order_id): Path<String>| async move {
+                    tracking(&state, &order_id).await.map(Json)
+                },
+            ),
+        )
+        .route("/live", get(super::live::websocket))
+}

@@ -1,0 +1,277 @@
+//! The live map's feed: Mercury's own Kafka consumer (every partition from its end, nothing committed)
+//! keeps the newest position of every session under way and, every `MERCURY_LIVE_INTERVAL`, pushes the
+//! positions that changed to every connected browser over a WebSocket, as one batch.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use packetpulse_model::PublishedEvent;
+use prometheus::{IntCounter, IntGauge, Registry};
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use crate::model::{LiveMessage, LivePosition};
+
+/// Batches a slow browser may fall behind before it gets a fresh snapshot instead.
+const BACKLOG: usize = 64;
+
+/// The newest positions and the stream of changes.
+#[derive(Clone)]
+pub struct LiveFeed {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    positions: Mutex<HashMap<String, LivePosition>>,
+    changed: Mutex<HashMap<String, LivePosition>>,
+    batches: broadcast::Sender<Arc<str>>,
+    newest_event_ms: AtomicU64,
+    events: IntCounter,
+    clients: IntGauge,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind: keep using it.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl LiveFeed {
+    /// An empty feed whose metrics are registered in `registry`.
+    pub fn new(registry: &Registry) -> Self {
+        let events = packetpulse_ops::register(
+            registry,
+            IntCounter::new(
+                "mercury_live_events_total",
+                "Events read by the live map's Kafka consumer",
+            )
+            .expect("valid metric"),
+        );
+        let clients = packetpulse_ops::register(
+            registry,
+            IntGauge::new("mercury_live_clients", "Browsers connected to the live map")
+                .expect("valid metric"),
+        );
+        let (batches, _) = broadcast::channel(BACKLOG);
+        Self {
+            shared: Arc::new(Shared {
+                positions: Mutex::new(HashMap::new()),
+                changed: Mutex::new(HashMap::new()),
+                batches,
+                newest_event_ms: AtomicU64::new(0),
+                events,
+                clients,
+            }),
+        }
+    }
+
+    /// Event time of the newest event read, if any.
+    pub fn newest_event_ms(&self) -> Option<u64> {
+        Some(self.shared.newest_event_ms.load(Ordering::Relaxed)).filter(|&ms| ms > 0)
+    }
+
+    /// Starts from positions read elsewhere (ClickHouse), without overwriting newer ones from Kafka.
+    pub fn seed(&self, positions: Vec<LivePosition>) {
+        let mut known = lock(&self.shared.positions);
+        for position in positions {
+            known.entry(position.session_id.clone()).or_insert(position);
+        }
+    }
+
+    /// Takes in one position (older than the one known for its session: ignored).
+    pub fn apply(&self, position: LivePosition) {
+        self.shared.events.inc();
+        self.shared
+            .newest_event_ms
+            .fetch_max(position.event_time_ms, Ordering::Relaxed);
+        let mut known = lock(&self.shared.positions);
+        if known
+            .get(&position.session_id)
+            .is_some_and(|old| old.event_time_ms > position.event_time_ms)
+        {
+            return;
+        }
+        if position.status == "completed" {
+            known.remove(&position.session_id);
+        } else {
+            known.insert(position.session_id.clone(), position.clone());
+        }
+        drop(known);
+        lock(&self.shared.changed).insert(position.session_id.clone(), position);
+    }
+
+    /// Sends the positions changed since the last flush to every browser.
+    pub fn flush(&self) {
+        let changed: Vec<LivePosition> = lock(&self.shared.changed)
+            .drain()
+            .map(|(_, position)| position)
+            .collect();
+        if changed.is_empty() || self.shared.batches.receiver_count() == 0 {
+            return;
+        }
+        let message = LiveMessage::Update { positions: changed };
+        let json = serde_json::to_string(&message).expect("positions serialise");
+        // No receivers left between the check and the send is fine: nobody to tell.
+        let _ = self.shared.batches.send(json.into());
+    }
+
+    /// Every known position, as the first message of a connection.
+    pub fn snapshot(&self) -> String {
+        let positions = lock(&self.shared.positions).values().cloned().collect();
+        serde_json::to_string(&LiveMessage::Snapshot { positions }).expect("positions serialise")
+    }
+
+    /// Subscribes to the batches of changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.shared.batches.subscribe()
+    }
+}
+
+impl From<&PublishedEvent> for LivePosition {
+    fn from(published: &PublishedEvent) -> Self {
+        let event = &published.event;
+        LivePosition {
+            session_id: event.session_id.clone(),
+            vehicle_id: event.vehicle_id.clone(),
+            order_id: event.order_id.clone(),
+            status: event.status.as_str().to_owned(),
+            lat: event.current_lat,
+            lon: event.current_lon,
+            end_lat: event.end_lat,
+            end_lon: event.end_lon,
+            speed_kmh: event.speed_kmh,
+            heading_deg: event.heading_deg,
+            event_time_ms: u64::try_from(event.timestamp.timestamp_millis()).unwrap_or(0),
+        }
+    }
+}
+
+/// Why the live feed's consumer could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("Kafka consumer for the live map ({bootstrap}): {source}")]
+pub struct ConsumerError {
+    bootstrap: String,
+    source: rdkafka::error::KafkaError,
+}
+
+/// Reads `topic` from its newest offsets into `feed` until `shutdown`.
+pub async fn consume(
+    feed: LiveFeed,
+    bootstrap_servers: String,
+    topic: String,
+    shutdown: CancellationToken,
+) -> Result<(), ConsumerError> {
+    let fail = |source| ConsumerError {
+        bootstrap: bootstrap_servers.clone(),
+        source,
+    };
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap_servers)
+        .set("group.id", format!("mercury-live-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        // The map wants each event as soon as it is there, not the broker's default batching delay.
+        .set("fetch.wait.max.ms", "50")
+        .create()
+        .map_err(fail)?;
+    // Every partition assigned directly at its end, without a consumer group to join: every Mercury instance
+    // sees every event and starts within one metadata round trip.
+    let partitions = loop {
+        // librdkafka's metadata call blocks: keep it off the async workers' queue.
+        let metadata =
+            tokio::task::block_in_place(|| consumer.fetch_metadata(Some(&topic), Duration::from_secs(5)));
+        match metadata {
+            Ok(metadata) => {
+                let count = metadata
+                    .topics()
+                    .first()
+                    .map_or(0, |topic| topic.partitions().len());
+                if count > 0 {
+                    break count;
+                }
+                tracing::warn!(%topic, "live feed: the topic does not exist yet; retrying");
+            }
+            Err(error) => tracing::warn!(%error, %topic, "live feed: reading the topic's metadata; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        let partition = i32::try_from(partition).unwrap_or(i32::MAX);
+        assignment
+            .add_partition_offset(&topic, partition, Offset::End)
+            .map_err(fail)?;
+    }
+    consumer.assign(&assignment).map_err(fail)?;
+    tracing::info!(%topic, partitions, "live feed consuming");
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            message = packetpulse_ops::next_message(&consumer) => message,
+        };
+        let Some(payload) = message.payload() else {
+            continue;
+        };
+        match PublishedEvent::from_json(payload) {
+            Ok(event) => feed.apply(LivePosition::from(&event)),
+            // Venus only publishes valid events; anything else is not ours to judge (Jupiter dead-letters it).
+            Err(error) => tracing::debug!(%error, offset = message.offset(), "live feed skipped a payload"),
+        }
+    }
+}
+
+/// Flushes `feed` every `interval` until `shutdown`.
+pub async fn push(feed: LiveFeed, interval: Duration, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => feed.flush(),
+        }
+    }
+}
+
+/// `GET /api/v1/live`: the WebSocket of the live map (a snapshot, then batches of changes).
+pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let feed = state.live.clone();
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| serve_browser(socket, feed, shutdown))
+}
+
+async fn serve_browser(mut socket: WebSocket, feed: LiveFeed, shutdown: CancellationToken) {
+    feed.shared.clients.inc();
+    let mut batches = feed.subscribe();
+    let mut outgoing: Option<Arc<str>> = Some(feed.snapshot().into());
+    loop {
+        if let Some(message) = outgoing.take()
+            && socket.send(Message::Text(message.as_ref().into())).await.is_err()
+        {
+            break;
+        }
+        outgoing = tokio::select! {
+            () = shutdown.cancelled() => break,
+            incoming = socket.recv() => match incoming {
+                // The browser sends nothing but pings and the close; its messages need no answer.
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => None,
+            },
+            batch = batches.recv() => match batch {
+                Ok(batch) => Some(batch),
+                Err(broadcast::error::RecvError::Lagged(_)) => Some(feed.snapshot().into()),
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        };
+    }
+    feed.shared.clients.dec();
+}

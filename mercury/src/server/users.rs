@@ -1,0 +1,345 @@
+//! The dashboard's users, in an embedded SQLite database: sign-up, login check, profile and password changes,
+//! deletion. Passwords are stored as argon2id hashes; hashing runs on the blocking pool (it takes ~50 ms of CPU
+//! on purpose).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::model::UserView;
+use crate::notice::Notice;
+
+/// Why a user operation was refused or failed. The messages are shown to the user as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// A field does not meet its rule, the login is wrong, the name is taken… (what the form shows).
+    #[error("{}", .0.message())]
+    Refused(Notice),
+    /// The database failed.
+    #[error("user database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating the database failed.
+    #[error("user database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Hashing failed.
+    #[error("password hashing: {0}")]
+    Hash(String),
+}
+
+/// A stored user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    /// Database id.
+    pub id: i64,
+    /// Unique, case-insensitive.
+    pub username: String,
+    /// Unique, case-insensitive.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Set while the default admin password is in use.
+    pub must_change_password: bool,
+    /// `light` or `dark`.
+    pub theme: String,
+    /// `km` or `mi`.
+    pub units: String,
+    /// Part of the session token: bumping it revokes the user's tokens.
+    pub session_version: i64,
+}
+
+impl UserError {
+    /// The notice the form shows: the refusal itself, or a generic server error (logged here).
+    pub fn notice(&self) -> Notice {
+        match self {
+            Self::Refused(notice) => *notice,
+            other => {
+                tracing::error!(error = %other, "user operation failed");
+                Notice::ServerError
+            }
+        }
+    }
+}
+
+impl User {
+    /// What pages may see.
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            username: self.username.clone(),
+            email: self.email.clone(),
+            must_change_password: self.must_change_password,
+            theme: self.theme.clone(),
+            units: self.units.clone(),
+        }
+    }
+}
+
+/// Profile fields a user can change.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// New username.
+    pub username: String,
+    /// New email.
+    pub email: String,
+    /// `light` or `dark`.
+    pub theme: String,
+    /// `km` or `mi`.
+    pub units: String,
+}
+
+/// The user store.
+#[derive(Clone)]
+pub struct Users {
+    pool: SqlitePool,
+    /// Verified against when a login names nobody, so both cases take the same time.
+    dummy_hash: String,
+}
+
+const COLUMNS: &str =
+    "id, username, email, password_hash, must_change_password, theme, units, session_version";
+
+impl Users {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, UserError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let dummy_hash = hash_password("not a real password".to_owned()).await?;
+        Ok(Self { pool, dummy_hash })
+    }
+
+    /// Creates `admin` / `admin@example.com` with `password` when there are no users at all, flagged so the UI
+    /// asks for a new password. Returns whether it did.
+    pub async fn ensure_default_admin(&self, password: &str) -> Result<bool, UserError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        if count > 0 {
+            return Ok(false);
+        }
+        let user = self.create("admin", "admin@example.com", password).await?;
+        sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
+            .bind(user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    /// Signs up a user.
+    pub async fn create(&self, username: &str, email: &str, password: &str) -> Result<User, UserError> {
+        let username = valid_username(username)?;
+        let email = valid_email(email)?;
+        valid_password(password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        let result = sqlx::query(
+            "INSERT INTO users (username, email, password_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(username)
+        .bind(email)
+        .bind(hash)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(unique_violation_is_taken)?;
+        self.get(result.last_insert_rowid()).await
+    }
+
+    /// The user with this id.
+    pub async fn get(&self, id: i64) -> Result<User, UserError> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(UserError::Refused(Notice::Gone))
+    }
+
+    /// What login attempts are counted against: the account a login names (by username or email alike), or
+    /// the login text itself when it names nobody.
+    pub async fn account_key(&self, login: &str) -> Result<String, UserError> {
+        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?1 OR email = ?1")
+            .bind(login.trim())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match id {
+            Some((id,)) => format!("user:{id}"),
+            None => format!("login:{}", login.trim().to_lowercase()),
+        })
+    }
+
+    /// Checks a login (username or email, any case) and password.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<User, UserError> {
+        let user: Option<User> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE username = ?1 OR email = ?1"
+        ))
+        .bind(login.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        let hash = user
+            .as_ref()
+            .map_or(self.dummy_hash.clone(), |user| user.password_hash.clone());
+        let matches = verify_password(password.to_owned(), hash).await?;
+        match user {
+            Some(user) if matches => Ok(user),
+            _ => Err(UserError::Refused(Notice::WrongCredentials)),
+        }
+    }
+
+    /// Changes the password after checking the current one; revokes the user's other sessions.
+    pub async fn change_password(&self, id: i64, current: &str, new: &str) -> Result<User, UserError> {
+        let user = self.get(id).await?;
+        if !verify_password(current.to_owned(), user.password_hash.clone()).await? {
+            return Err(UserError::Refused(Notice::CurrentPasswordWrong));
+        }
+        valid_password(new)?;
+        if new == current {
+            return Err(UserError::Refused(Notice::PasswordUnchanged));
+        }
+        let hash = hash_password(new.to_owned()).await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, must_change_password = 0, session_version = session_version + 1 \
+             WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.get(id).await
+    }
+
+    /// Changes username, email, theme and units.
+    pub async fn update_profile(&self, id: i64, profile: &Profile) -> Result<User, UserError> {
+        let username = valid_username(&profile.username)?;
+        let email = valid_email(&profile.email)?;
+        let theme = match profile.theme.as_str() {
+            "light" | "dark" => profile.theme.as_str(),
+            _ => return Err(UserError::Refused(Notice::ThemeInvalid)),
+        };
+        let units = match profile.units.as_str() {
+            "km" | "mi" => profile.units.as_str(),
+            _ => return Err(UserError::Refused(Notice::UnitsInvalid)),
+        };
+        sqlx::query("UPDATE users SET username = ?, email = ?, theme = ?, units = ? WHERE id = ?")
+            .bind(username)
+            .bind(email)
+            .bind(theme)
+            .bind(units)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unique_violation_is_taken)?;
+        self.get(id).await
+    }
+
+    /// Ends every session of the user (logout).
+    pub async fn revoke_sessions(&self, id: i64) -> Result<(), UserError> {
+        sqlx::query("UPDATE users SET session_version = session_version + 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the account after checking its password.
+    pub async fn delete(&self, id: i64, password: &str) -> Result<(), UserError> {
+        let user = self.get(id).await?;
+        if !verify_password(password.to_owned(), user.password_hash).await? {
+            return Err(UserError::Refused(Notice::CurrentPasswordWrong));
+        }
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn unique_violation_is_taken(error: sqlx::Error) -> UserError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => UserError::Refused(Notice::Taken),
+        _ => UserError::Database(error),
+    }
+}
+
+/// Any printable text without `@` (which marks an email at login), 3 to 64 characters. Not restricted further:
+/// pages escape whatever it holds.
+fn valid_username(username: &str) -> Result<&str, UserError> {
+    let username = username.trim();
+    let length = username.chars().count();
+    if !(3..=64).contains(&length) {
+        return Err(UserError::Refused(Notice::UsernameLength));
+    }
+    if username.contains('@') || username.chars().any(char::is_control) {
+        return Err(UserError::Refused(Notice::UsernameCharacters));
+    }
+    Ok(username)
+}
+
+fn valid_email(email: &str) -> Result<&str, UserError> {
+    let email = email.trim();
+    let well_formed = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if well_formed {
+        Ok(email)
+    } else {
+        Err(UserError::Refused(Notice::EmailInvalid))
+    }
+}
+
+fn valid_password(password: &str) -> Result<(), UserError> {
+    match password.chars().count() {
+        0..8 => Err(UserError::Refused(Notice::PasswordShort)),
+        8..=1024 => Ok(()),
+        _ => Err(UserError::Refused(Notice::PasswordLong)),
+    }
+}
+
+async fn hash_password(password: String) -> Result<String, UserError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|error| UserError::Hash(error.to_string()))
+    })
+    .await
+    .map_err(|error| UserError::Hash(error.to_string()))?
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, UserError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|error| UserError::Hash(error.to_string()))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|error| UserError::Hash(error.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_with_markup_are_allowed_but_not_at_signs_or_short_ones() {
+        assert!(valid_username("<script>alert(1)</script>").is_ok());
+        assert!(valid_username("a@b").is_err());
+        assert!(valid_username("ab").is_err());
+        assert!(valid_email("ops@example.com").is_ok());
+        assert!(valid_email("ops@example").is_err());
+        assert!(valid_password("short").is_err());
+    }
+}

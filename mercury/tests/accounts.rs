@@ -1,0 +1,119 @@
+//! A user signs in, fails to sign in, signs up, changes their password and signs out, in headless Chromium
+//! against a dashboard on real servers. Screenshots go to the test output directory.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Dashboard, browser, fill, find, hydrated, screenshot, sign_in, text, wait_for_path};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_is_rendered_on_the_server_and_hydrated_in_the_browser() {
+    let dashboard = Dashboard::start().await;
+    let html = reqwest::get(format!("{}/login", dashboard.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Sign in") && html.contains("data-hydrated=\"false\""),
+        "{html}"
+    );
+    assert!(html.contains("/pkg/mercury.js"), "{html}");
+    let (_driver, client) = browser().await;
+    client.goto(&format!("{}/login", dashboard.url)).await.unwrap();
+    hydrated(&client).await;
+    screenshot(&client, "login").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_visitor_is_sent_to_login_and_back_to_the_page_after_signing_in() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!("{}/sessions?q=veh-1", dashboard.url))
+        .await
+        .unwrap();
+    let at = wait_for_path(&client, "the login page", |path| path.starts_with("/login")).await;
+    assert_eq!(at, "/login?next=/sessions%3Fq%3Dveh-1");
+    hydrated(&client).await;
+    fill(&client, "input[name=login]", "admin").await;
+    fill(&client, "input[name=password]", "password").await;
+    find(&client, "#sign-in").await.click().await.unwrap();
+    wait_for_path(&client, "the sessions page", |path| path == "/sessions?q=veh-1").await;
+    assert_eq!(text(&client, "#whoami").await, "admin");
+    // The default admin still has the documented password: the dashboard says so on every page.
+    assert!(text(&client, "#nag").await.contains("default admin password"));
+    screenshot(&client, "signed-in-with-nag").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_refused_with_a_message_and_gives_no_session() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", "not-the-password").await;
+    wait_for_path(&client, "the login page with an error", |path| {
+        path.starts_with("/login?error=credentials")
+    })
+    .await;
+    assert_eq!(
+        text(&client, "#notice").await,
+        "Wrong username/email or password."
+    );
+    screenshot(&client, "login-failed").await;
+    client.goto(&format!("{}/", dashboard.url)).await.unwrap();
+    wait_for_path(&client, "the login page", |path| path.starts_with("/login")).await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_signs_up_changes_the_password_signs_out_and_only_the_new_password_works() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    client.goto(&format!("{}/signup", dashboard.url)).await.unwrap();
+    fill(&client, "input[name=username]", "dispatcher").await;
+    fill(&client, "input[name=email]", "dispatch@example.com").await;
+    fill(&client, "input[name=password]", "first-password").await;
+    fill(&client, "input[name=password_confirm]", "first-password").await;
+    find(&client, "#sign-up").await.click().await.unwrap();
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    assert_eq!(text(&client, "#whoami").await, "dispatcher");
+    assert!(
+        client.find(fantoccini::Locator::Css("#nag")).await.is_err(),
+        "only the default admin is nagged"
+    );
+
+    client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
+    fill(&client, "input[name=current_password]", "first-password").await;
+    fill(&client, "input[name=new_password]", "second-password").await;
+    fill(&client, "input[name=new_password_confirm]", "second-password").await;
+    find(&client, "#change-password").await.click().await.unwrap();
+    wait_for_path(&client, "the settings page", |path| {
+        path == "/settings?done=password_changed"
+    })
+    .await;
+    assert!(text(&client, "#notice").await.starts_with("Password changed"));
+    screenshot(&client, "password-changed").await;
+
+    find(&client, "#logout").await.click().await.unwrap();
+    wait_for_path(&client, "the login page", |path| path == "/login?done=signed_out").await;
+    client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
+    wait_for_path(&client, "the login page", |path| path.starts_with("/login?next=")).await;
+
+    sign_in(&client, &dashboard.url, "dispatcher", "first-password").await;
+    wait_for_path(&client, "a refused login", |path| {
+        path.starts_with("/login?error=credentials")
+    })
+    .await;
+    sign_in(&client, &dashboard.url, "dispatch@example.com", "second-password").await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    assert_eq!(text(&client, "#whoami").await, "dispatcher");
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}

@@ -1,0 +1,160 @@
+//! The signed-in pages show the seeded fleet: the overview's figures equal what was seeded, a session's detail
+//! draws its track and the replay moves along it, and the fleet and analytics pages agree. Headless Chromium.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Dashboard, browser, find, hydrated, screenshot, sign_in, text, wait_for_path};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", "password").await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    hydrated(&client).await;
+    let kpi = |id: &'static str| {
+        let client = client.clone();
+        async move {
+            (
+                text(&client, &format!("#{id} .kpi-value")).await,
+                text(&client, &format!("#{id} .kpi-change")).await,
+            )
+        }
+    };
+    // Seeded: today 3 sessions (2 completed) on 3 vehicles; yesterday 2 sessions, both completed, on 2 vehicles.
+    assert_eq!(
+        kpi("kpi-sessions").await,
+        ("3".to_owned(), "+50 % vs yesterday".to_owned())
+    );
+    assert_eq!(
+        kpi("kpi-orders").await,
+        ("2".to_owned(), "same as yesterday".to_owned())
+    );
+    assert_eq!(
+        kpi("kpi-fleet").await,
+        ("3".to_owned(), "+50 % vs yesterday".to_owned())
+    );
+    let distance = format!("{:.1} km", dashboard.fleet.distance_today_km());
+    assert_eq!(kpi("kpi-distance").await.0, distance);
+    // Silver and gold hold an event from 10 s ago; the live feed has seen nothing since Mercury started.
+    for (layer, level) in [("silver", "green"), ("gold", "green"), ("live", "unknown")] {
+        let light = find(&client, &format!("#freshness li[data-layer='{layer}']")).await;
+        assert_eq!(
+            light.attr("data-level").await.unwrap().as_deref(),
+            Some(level),
+            "{layer}"
+        );
+    }
+    assert_eq!(
+        client
+            .find_all(fantoccini::Locator::Css("table.sessions tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    for chart in ["chart-week-distance", "chart-week-sessions"] {
+        let drawn = client
+            .execute(
+                "return Chart.getChart(arguments[0]) !== undefined",
+                vec![json!(chart)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(drawn, json!(true), "{chart} was not drawn");
+    }
+    // A route name full of markup was shown as text: nothing ran.
+    assert_eq!(client.title().await.unwrap(), "PacketPulse");
+    screenshot(&client, "overview").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_shows_its_track_and_timeline_and_the_replay_moves_the_vehicle() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", "password").await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client
+        .goto(&format!("{}/sessions?q=VEH-1", dashboard.url))
+        .await
+        .unwrap();
+    let rows = client
+        .find_all(fantoccini::Locator::Css("table.sessions tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "veh-1 drove one session today and one yesterday");
+    client
+        .goto(&format!("{}/sessions/s-today-1", dashboard.url))
+        .await
+        .unwrap();
+    hydrated(&client).await;
+    let timeline = text(&client, "#timeline").await;
+    assert_eq!(timeline.lines().count(), 3, "{timeline}");
+    assert!(
+        timeline.starts_with("started") && timeline.contains("en route") && timeline.contains("completed"),
+        "{timeline}"
+    );
+    let map = find(&client, "#track-map[data-ready='true']").await;
+    let seeded = &dashboard.fleet.today[0].points;
+    let position = |index: usize| format!("{:.6},{:.6}", seeded[index].1, seeded[index].2);
+    assert_eq!(map.attr("data-replay-position").await.unwrap(), Some(position(0)));
+    find(&client, "#replay-play").await.click().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while map.attr("data-replay-index").await.unwrap().as_deref() != Some("3") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replay did not reach the last point"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(map.attr("data-replay-position").await.unwrap(), Some(position(3)));
+    screenshot(&client, "session-replay").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", "password").await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client.goto(&format!("{}/fleet", dashboard.url)).await.unwrap();
+    let rows = client
+        .find_all(fantoccini::Locator::Css("#fleet tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[0].text().await.unwrap().starts_with("veh-1 idle 2 2"),
+        "{}",
+        rows[0].text().await.unwrap()
+    );
+    assert!(
+        rows[2].text().await.unwrap().starts_with("veh-3 active 1 0"),
+        "{}",
+        rows[2].text().await.unwrap()
+    );
+    screenshot(&client, "fleet").await;
+    client
+        .goto(&format!("{}/analytics?period=week", dashboard.url))
+        .await
+        .unwrap();
+    hydrated(&client).await;
+    assert_eq!(text(&client, "#completion-rate").await, "80.0 %");
+    let drawn = client
+        .execute("return Chart.getChart('chart-peak-hours') !== undefined", vec![])
+        .await
+        .unwrap();
+    assert_eq!(drawn, json!(true));
+    screenshot(&client, "analytics").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}

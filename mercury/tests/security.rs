@@ -1,0 +1,230 @@
+//! Attacks on the dashboard over plain HTTP: forged, expired and tampered session tokens, SQL injection in every
+//! search and filter field, markup in user-controlled text, and login flooding.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Dashboard, XSS_ROUTE, http, http_sign_in};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn token(secret: &str, user_id: i64, expires_in_s: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims =
+        serde_json::json!({ "sub": user_id.to_string(), "sv": 0, "iat": now, "exp": now + expires_in_s });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
+    http()
+        .get(url)
+        .header("cookie", format!("pp_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_expired_and_tampered_session_tokens_are_refused() {
+    let dashboard = Dashboard::start().await;
+    let api = format!("{}/api/v1/overview", dashboard.url);
+    // The control: a token signed with the server's secret works (user 1 is the default admin).
+    let valid = token("test-secret", 1, 600);
+    assert_eq!(get_with_cookie(&api, &valid).await.status(), StatusCode::OK);
+
+    let forged = token("some-other-secret", 1, 600);
+    assert_eq!(
+        get_with_cookie(&api, &forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let expired = token("test-secret", 1, -5);
+    assert_eq!(
+        get_with_cookie(&api, &expired).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Payload changed (another user id), signature kept.
+    let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+    let other = token("unknown", 2, 600);
+    parts[1] = other.split('.').nth(1).unwrap().to_owned();
+    let tampered = parts.join(".");
+    assert_eq!(
+        get_with_cookie(&api, &tampered).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_with_cookie(&api, "not-a-jwt").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Pages redirect to the login page instead, and the bad cookie is removed.
+    let page = get_with_cookie(&format!("{}/fleet", dashboard.url), &forged).await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/login?next=/fleet");
+    assert!(
+        page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("pp_session=;")
+    );
+    // A token of a user who signed out (session version bumped) no longer works either.
+    let session = http();
+    http_sign_in(&session, &dashboard.url, "admin", "password").await;
+    assert_eq!(session.get(&api).send().await.unwrap().status(), StatusCode::OK);
+    session
+        .post(format!("{}/logout", dashboard.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_with_cookie(&api, &valid).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    dashboard.stop().await;
+}
+
+const INJECTIONS: [&str; 6] = [
+    "' OR 1=1 --",
+    "x' UNION ALL SELECT name, name, name, name, name, 0, 0, 0, 0, 0, 0 FROM system.tables --",
+    "'; DROP TABLE session_summary; --",
+    "\\' OR \\'1\\'=\\'1",
+    "%' OR '%'='",
+    "?",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_injection_strings_in_every_search_and_filter_field_match_nothing_and_harm_nothing() {
+    let dashboard = Dashboard::start().await;
+    let client = http();
+    http_sign_in(&client, &dashboard.url, "admin", "password").await;
+    let base = &dashboard.url;
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    for injection in INJECTIONS {
+        let q = common::encode(injection);
+        for url in [
+            format!("{base}/api/v1/sessions?q={q}"),
+            format!("{base}/api/v1/sessions?status={q}"),
+            format!("{base}/api/v1/fleet?q={q}"),
+            format!("{base}/api/v1/active-sessions?status={q}"),
+        ] {
+            let response = get(url.clone()).await;
+            assert_eq!(response.status(), StatusCode::OK, "{url}");
+            let body: Value = response.json().await.unwrap();
+            let rows = body.get("rows").unwrap_or(&body).as_array().unwrap().len();
+            assert_eq!(rows, 0, "{url} matched rows: {body}");
+        }
+        for (url, status) in [
+            (format!("{base}/api/v1/sessions/{q}"), StatusCode::NOT_FOUND),
+            (format!("{base}/api/v1/track/{q}"), StatusCode::NOT_FOUND),
+            (
+                format!("{base}/api/v1/analytics?period={q}"),
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            assert_eq!(get(url.clone()).await.status(), status, "{url}");
+        }
+        // The pages take the same fields.
+        let page = get(format!("{base}/sessions?q={q}&status={q}")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("0 in all"));
+    }
+    // Everything is still there.
+    let all: Value = get(format!("{base}/api/v1/sessions")).await.json().await.unwrap();
+    assert_eq!(all["total"], 5, "{all}");
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_usernames_and_route_names_is_rendered_as_text() {
+    let dashboard = Dashboard::start().await;
+    let client = http();
+    let username = "<script>document.title='xss'</script>";
+    let signup = client
+        .post(format!("{}/signup", dashboard.url))
+        .form(&[
+            ("username", username),
+            ("email", "xss@example.com"),
+            ("password", "xss-password"),
+            ("password_confirm", "xss-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.headers()["location"], "/");
+    let overview = client
+        .get(format!("{}/", dashboard.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        overview.contains("&lt;script&gt;document.title='xss'&lt;/script&gt;"),
+        "{overview}"
+    );
+    assert!(!overview.contains(username));
+    let sessions = client
+        .get(format!("{}/sessions", dashboard.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sessions.contains("&lt;img src=x onerror="), "{sessions}");
+    assert!(!sessions.contains(XSS_ROUTE));
+    let settings = client
+        .get(format!("{}/settings", dashboard.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!settings.contains(username), "{settings}");
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_limited_per_account_and_per_address() {
+    let dashboard =
+        Dashboard::start_with(&["--login-attempts-per-account=3", "--login-attempts-per-ip=6"]).await;
+    let client = http();
+    let login = |login: &'static str, password: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/login", dashboard.url);
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({ "login": login, "password": password }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(login("admin", "guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The account is locked for the minute, even with the right password…
+    let limited = login("admin", "password").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["retry-after"], "60");
+    // …and the form says so.
+    let form = http_sign_in(&http(), &dashboard.url, "ADMIN@example.com", "password").await;
+    assert_eq!(form.headers()["location"], "/login?error=rate_limited");
+    // Other accounts from the same address, until the address' own limit (6 attempts) is reached.
+    assert_eq!(login("someone", "guess").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login("someone-else", "guess").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    dashboard.stop().await;
+}

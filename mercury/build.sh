@@ -5,14 +5,14 @@
 # the Dockerfile alike (issue 7).
 #
 #   MERCURY_SITE_ROOT     where the site goes (default: $CARGO_TARGET_DIR/site, or target/site)
-#   MERCURY_WASM_PROFILE  cargo profile of the wasm build (default: release)
-#   MERCURY_WASM_OPT      run wasm-opt -Oz on the wasm (default: 1 for release, 0 otherwise)
+#   MERCURY_WASM_PROFILE  cargo profile of the wasm build (default: wasm-release: size-optimised, LTO)
+#   MERCURY_WASM_OPT      run wasm-opt -Oz on the wasm (default: 1, 0 for the dev profile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir=${CARGO_TARGET_DIR:-target}
 site=${MERCURY_SITE_ROOT:-$target_dir/site}
-profile=${MERCURY_WASM_PROFILE:-release}
+profile=${MERCURY_WASM_PROFILE:-wasm-release}
 
 # The CLI must be the exact version of the wasm-bindgen crate in Cargo.lock (install.sh installs it).
 locked=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock)
@@ -41,14 +41,16 @@ if ! cmp -s mercury/package-lock.json mercury/node_modules/.installed-lock.json 
     npm ci --prefix mercury --no-audit --no-fund
     cp mercury/package-lock.json mercury/node_modules/.installed-lock.json
 fi
-optimise=0
-[ "$profile" = release ] && optimise=1
+optimise=1
+[ "$profile" = dev ] && optimise=0
 if [ "${MERCURY_WASM_OPT:-$optimise}" = 1 ]; then
     # Rust's wasm uses these features by default; wasm-opt must be told so (binaryen's defaults are older).
     mercury/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$site/pkg/mercury_bg.wasm" -o "$site/pkg/mercury_bg.wasm"
 fi
+# Served precompressed to browsers that accept gzip (leptos_axum's file handler looks for .gz next to the file).
+gzip -9kf "$site/pkg/mercury_bg.wasm" "$site/pkg/mercury.js"
 rm -rf "$site/vendor"
 mkdir -p "$site/vendor/leaflet" "$site/vendor/chart.js"
 cp -r mercury/node_modules/leaflet/dist/leaflet.js mercury/node_modules/leaflet/dist/leaflet.css \

@@ -7,7 +7,15 @@ cd "$repo"
 # shellcheck source=services.sh
 source infrastructure/local/services.sh
 
+# The planets first (the simulator before the gateway, producers before consumers' stores), then the
+# infrastructure, then anything else a PID file names.
+order=(mars mercury uranus jupiter neptune venus "${INFRASTRUCTURE[@]}")
 stopped=0
+for name in "${order[@]}"; do
+    [ -e "$PIDS/$name.pid" ] || continue
+    stop_service "$name"
+    stopped=$((stopped + 1))
+done
 for pidfile in "$PIDS"/*.pid; do
     [ -e "$pidfile" ] || continue
     stop_service "$(basename "$pidfile" .pid)"

@@ -39,7 +39,7 @@ as_root() {
 }
 
 apt_packages=(clickhouse-server clickhouse-client curl build-essential pkg-config cmake zlib1g-dev libssl-dev
-    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver)
+    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver docker-compose)
 
 install_apt() {
     local missing=()

@@ -80,3 +80,82 @@ stop_service() {
     fi
     rm -f "$PIDS/$name.pid"
 }
+
+# ---- planets ------------------------------------------------------------------------------------------------
+export VENUS_PORT="${VENUS_PORT:-8000}"
+export MERCURY_PORT="${MERCURY_PORT:-3000}"
+export MARS_METRICS_PORT="${MARS_METRICS_PORT:-9100}"
+export NEPTUNE_METRICS_PORT="${NEPTUNE_METRICS_PORT:-9101}"
+export JUPITER_METRICS_PORT="${JUPITER_METRICS_PORT:-9102}"
+export URANUS_METRICS_PORT="${URANUS_METRICS_PORT:-9103}"
+# Started in this order, stopped in the reverse one.
+PLANETS=(venus neptune jupiter uranus mercury mars)
+INFRASTRUCTURE=(kafka clickhouse s3)
+
+# planet_env NAME — planet NAME's settings in the native run, as KEY=value lines. With infrastructure/planets.env
+# (the settings that do not depend on where things run) these are all the variables the planet reads
+# (tests/stack_config.rs checks it); docker-compose.yml sets the same names for the containers.
+planet_env() {
+    local lake=(
+        "ICEBERG_CATALOG_URI=sqlite://$DATA/neptune/catalog.db"
+        "ICEBERG_CATALOG_NAME=${ICEBERG_CATALOG_NAME:-packetpulse}"
+        "ICEBERG_WAREHOUSE=s3://$S3_BUCKET/warehouse"
+        "S3_ENDPOINT=$S3_ENDPOINT" "S3_REGION=$S3_REGION"
+        "S3_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID" "S3_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY"
+    )
+    local clickhouse=(
+        "CLICKHOUSE_URL=$CLICKHOUSE_URL" "CLICKHOUSE_USER=${CLICKHOUSE_USER:-default}"
+        "CLICKHOUSE_PASSWORD=${CLICKHOUSE_PASSWORD:-}"
+    )
+    echo "LOG_JSON=${LOG_JSON:-false}"
+    # Venus: tansu 0.6's idempotent producer breaks across broker restarts (venus/README.md), hence false.
+    case $1 in
+    venus) printf '%s\n' "VENUS_LISTEN=127.0.0.1:$VENUS_PORT" "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" \
+        "VENUS_API_KEYS=${VENUS_API_KEYS:-mars:packetpulse-dev-key}" "VENUS_KAFKA_IDEMPOTENCE=false" ;;
+    neptune) printf '%s\n' "NEPTUNE_METRICS_LISTEN=127.0.0.1:$NEPTUNE_METRICS_PORT" \
+        "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${lake[@]}" ;;
+    jupiter) printf '%s\n' "JUPITER_METRICS_LISTEN=127.0.0.1:$JUPITER_METRICS_PORT" \
+        "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${clickhouse[@]}" "${lake[@]}" ;;
+    uranus) printf '%s\n' "URANUS_METRICS_LISTEN=127.0.0.1:$URANUS_METRICS_PORT" \
+        "URANUS_PROJECT_DIR=$repo/uranus/dbt" "${clickhouse[@]}" ;;
+    mercury) printf '%s\n' "MERCURY_LISTEN=127.0.0.1:$MERCURY_PORT" "MERCURY_SITE_ROOT=$CARGO_TARGET_DIR/site" \
+        "MERCURY_DATABASE=$DATA/mercury/users.db" \
+        "MERCURY_JWT_SECRET=${MERCURY_JWT_SECRET:-packetpulse-dev-only-jwt-secret-change-me}" \
+        "MERCURY_ADMIN_PASSWORD=${MERCURY_ADMIN_PASSWORD:-password}" "MERCURY_TILE_URL=${MERCURY_TILE_URL:-}" \
+        "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${clickhouse[@]}" ;;
+    mars) printf '%s\n' "MARS_METRICS_LISTEN=127.0.0.1:$MARS_METRICS_PORT" \
+        "MARS_VENUS_URL=ws://127.0.0.1:$VENUS_PORT/ws" "MARS_API_KEY=${MARS_API_KEY:-packetpulse-dev-key}" \
+        "MARS_ROUTES=$repo/mars/routes" ;;
+    *) echo "planet_env: unknown planet $1" >&2; return 1 ;;
+    esac
+}
+
+# planet_command NAME — the command line of planet NAME (binaries from $CARGO_TARGET_DIR/$PACKETPULSE_PROFILE).
+planet_command() {
+    local bin="$CARGO_TARGET_DIR/${PACKETPULSE_PROFILE:-release}/$1"
+    case $1 in
+    uranus) echo "$bin serve" ;;
+    *) echo "$bin" ;;
+    esac
+}
+
+# planet_health NAME — the URL that answers 200 once planet NAME is up.
+planet_health() {
+    case $1 in
+    venus) echo "http://127.0.0.1:$VENUS_PORT/health" ;;
+    neptune) echo "http://127.0.0.1:$NEPTUNE_METRICS_PORT/health" ;;
+    jupiter) echo "http://127.0.0.1:$JUPITER_METRICS_PORT/health" ;;
+    uranus) echo "http://127.0.0.1:$URANUS_METRICS_PORT/health" ;;
+    mercury) echo "http://127.0.0.1:$MERCURY_PORT/health" ;;
+    mars) echo "http://127.0.0.1:$MARS_METRICS_PORT/health" ;;
+    esac
+}
+
+# start_planet NAME — starts planet NAME with planets.env and its planet_env, in the data dir.
+start_planet() {
+    local name=$1 port settings
+    port=$(planet_health "$name" | sed 's|http://127.0.0.1:\([0-9]*\)/.*|\1|')
+    mapfile -t settings < <(grep -E '^[A-Z_0-9]+=' "$repo/infrastructure/planets.env"; planet_env "$name")
+    # shellcheck disable=SC2046 # the command line is words on purpose
+    start_service "$name" "$port" "$DATA" env "${settings[@]}" $(planet_command "$name")
+}

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `make up`: runs PacketPulse natively, without Docker. Installs what is missing, starts the local
-# infrastructure in the background with all data under $PACKETPULSE_DATA (default ./.packetpulse), waits until
-# each service answers, and prints the addresses. Running it again reuses the data and skips what already runs.
-# `make down` stops everything by PID.
+# `make up`: runs PacketPulse natively, without Docker. Installs what is missing, builds the planets in release
+# mode, starts the local infrastructure and the six planets in the background with all data under
+# $PACKETPULSE_DATA (default ./.packetpulse), waits until each answers, and prints the addresses. Running it
+# again reuses the data and skips what already runs. `make down` stops everything by PID.
+#
+#   PACKETPULSE_SKIP_INSTALL=1  skip install.sh        PACKETPULSE_SKIP_BUILD=1  use the binaries already built
+#   PACKETPULSE_PROFILE=debug   run debug binaries      PACKETPULSE_MARS=0        do not start the simulator
+#   ports: KAFKA_PORT, CLICKHOUSE_HTTP_PORT, CLICKHOUSE_TCP_PORT, S3_PORT, VENUS_PORT, MERCURY_PORT, *_METRICS_PORT
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,7 +19,12 @@ source infrastructure/local/services.sh
 if [ "${PACKETPULSE_SKIP_INSTALL:-0}" != 1 ]; then
     bash infrastructure/local/install.sh
 fi
-mkdir -p "$DATA/kafka" "$DATA/clickhouse" "$DATA/s3/$S3_BUCKET" "$LOGS" "$PIDS"
+if [ "${PACKETPULSE_SKIP_BUILD:-0}" != 1 ]; then
+    echo "up: building the planets (release; the first build takes ~25 min on 2 cores)"
+    cargo build --release --locked -p mars -p venus -p neptune -p jupiter -p uranus -p mercury
+    bash mercury/build.sh
+fi
+mkdir -p "$DATA/kafka" "$DATA/clickhouse" "$DATA/s3/$S3_BUCKET" "$DATA/neptune" "$DATA/mercury" "$LOGS" "$PIDS"
 
 # If anything fails before everything is up, leave nothing half-started behind.
 trap 'echo "up: failed; stopping what was started" >&2; bash infrastructure/local/down.sh' ERR INT TERM
@@ -36,15 +45,25 @@ start_service s3 "$S3_PORT" "$DATA/s3" \
 wait_ready kafka tcp_open "$KAFKA_PORT"
 wait_ready clickhouse http_ok "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping"
 wait_ready s3 http_answers "http://127.0.0.1:$S3_PORT/"
+
+# Each planet is up before the next starts: Venus creates the topics, Jupiter the silver tables Uranus reads.
+for planet in "${PLANETS[@]}"; do
+    [ "$planet" = mars ] && [ "${PACKETPULSE_MARS:-1}" = 0 ] && continue
+    start_planet "$planet"
+    wait_ready "$planet" http_ok "$(planet_health "$planet")"
+done
 trap - ERR INT TERM
 
 cat <<SUMMARY
 
-PacketPulse local infrastructure is up (data in $DATA, logs in $LOGS):
-  Kafka (tansu)     $KAFKA_BOOTSTRAP_SERVERS
-  ClickHouse        $CLICKHOUSE_URL   (native protocol on port $CLICKHOUSE_TCP_PORT)
-  S3 (s3s-fs)       $S3_ENDPOINT   bucket '$S3_BUCKET', key '$S3_ACCESS_KEY_ID' (dev default)
+PacketPulse is up (data in $DATA, logs in $LOGS):
+  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / ${MERCURY_ADMIN_PASSWORD:-password} (dev default)
+  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '${MARS_API_KEY:-packetpulse-dev-key}' (dev default)
+  Simulator (Mars)     $([ "${PACKETPULSE_MARS:-1}" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
+  Metrics              Venus :$VENUS_PORT, Mars :$MARS_METRICS_PORT, Neptune :$NEPTUNE_METRICS_PORT, Jupiter :$JUPITER_METRICS_PORT, Uranus :$URANUS_METRICS_PORT, Mercury :$MERCURY_PORT (/metrics)
+  Kafka (tansu)        $KAFKA_BOOTSTRAP_SERVERS
+  ClickHouse           $CLICKHOUSE_URL   (native protocol on port $CLICKHOUSE_TCP_PORT)
+  S3 (s3s-fs)          $S3_ENDPOINT   bucket '$S3_BUCKET', key '$S3_ACCESS_KEY_ID' (dev default)
 
-The planets (Mars, Venus, Neptune, Jupiter, Uranus, Mercury) are not built yet: each arrives with its own issue,
-and this command will start them too. Stop everything with: make down   Follow the logs with: make logs
+Stop everything with: make down   Follow the logs with: make logs
 SUMMARY

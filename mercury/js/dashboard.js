@@ -61,7 +61,7 @@ function speedText(kmh, units) {
 // ---- live map -------------------------------------------------------------------------------------------
 
 const live = { map: null, markers: new Map(), positions: new Map(), pending: new Map(), filter: "", selected: null,
-  route: null, units: "km", socket: null, frame: 0 };
+  route: null, units: "km", socket: null, frame: 0, framed: false };
 
 const STATUS_COLOURS = { started: "#2b7bb9", en_route: "#2e9d4f", stale: "#999999" };
 
@@ -76,6 +76,8 @@ export function startLiveMap(elementId, tileUrl, units) {
         const position = live.markers.get(sessionId)?.getLatLng();
         return position ? [position.lat, position.lng] : null;
       },
+      // What a click on the vehicle does.
+      select,
     };
     connect();
   });
@@ -123,11 +125,24 @@ function applyPending() {
     marker.getElement?.()?.setAttribute("data-session", sessionId);
   }
   live.pending.clear();
+  // The first vehicles seen are framed; afterwards the user's view is left alone.
+  if (!live.framed && live.positions.size > 0) {
+    live.framed = true;
+    const bounds = L.latLngBounds([...live.positions.values()].map((position) => [position.lat, position.lon]));
+    live.map.fitBounds(bounds, { padding: [40, 40], maxZoom: 14 });
+  }
+  updateCounts();
+  if (live.selected) showDetails(live.selected);
+}
+
+function updateCounts() {
+  let visible = 0;
+  for (const marker of live.markers.values()) if (live.map.hasLayer(marker)) visible += 1;
   const count = document.getElementById("live-count");
-  if (count) count.textContent = `${live.positions.size} vehicles`;
+  if (count) count.textContent = `${visible} of ${live.positions.size} vehicles shown`;
   const element = live.map.getContainer();
   element.dataset.vehicles = String(live.positions.size);
-  if (live.selected) showDetails(live.selected);
+  element.dataset.visible = String(visible);
 }
 
 function showIfMatching(marker, position) {
@@ -139,6 +154,7 @@ function showIfMatching(marker, position) {
 export function setLiveFilter(status) {
   live.filter = status;
   for (const [sessionId, marker] of live.markers) showIfMatching(marker, live.positions.get(sessionId));
+  updateCounts();
 }
 
 function select(sessionId) {

@@ -1,6 +1,6 @@
 //! Server functions: how the pages get their data. On the server they run in place while a page renders; in the
 //! browser they become POSTs to `/api/fn/<name>`, behind the same session check as everything else
-//! (`tracking` excepted: the public page uses it).
+//! (`tracking` and `client_settings` excepted: the public tracking page uses them).
 
 // The #[server] macro turns each function's arguments into a struct whose fields cannot carry documentation.
 #![allow(missing_docs)]
@@ -48,10 +48,10 @@ pub async fn me() -> Result<Option<UserView>, ServerFnError> {
     Ok(user.map(|user| user.0.view()))
 }
 
-/// Settings the browser code needs.
+/// Settings the browser code needs (public: the tracking page draws a map too).
 #[server(prefix = "/api/fn", endpoint = "client_settings")]
 pub async fn client_settings() -> Result<model::ClientSettings, ServerFnError> {
-    let state = on_server::state()?;
+    let (state, _) = on_server::request()?;
     Ok(model::ClientSettings {
         tile_url: state.config.tile_url.clone(),
     })

@@ -117,3 +117,63 @@ async fn a_new_user_signs_up_changes_the_password_signs_out_and_only_the_new_pas
     client.close().await.unwrap();
     dashboard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_edits_the_profile_theme_and_units_then_deletes_the_account() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", "password").await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
+    fill(&client, "#profile-form input[name=username]", "chief").await;
+    fill(&client, "#profile-form input[name=email]", "chief@example.com").await;
+    find(&client, "#profile-form select[name=theme]")
+        .await
+        .select_by_value("dark")
+        .await
+        .unwrap();
+    find(&client, "#profile-form select[name=units]")
+        .await
+        .select_by_value("mi")
+        .await
+        .unwrap();
+    find(&client, "#save-profile").await.click().await.unwrap();
+    wait_for_path(&client, "the settings page", |path| {
+        path == "/settings?done=profile_saved"
+    })
+    .await;
+    assert_eq!(text(&client, "#whoami").await, "chief");
+    let theme = client
+        .execute("return document.documentElement.dataset.theme", vec![])
+        .await
+        .unwrap();
+    assert_eq!(theme, serde_json::json!("dark"));
+    client.goto(&format!("{}/", dashboard.url)).await.unwrap();
+    let miles = dashboard.fleet.distance_today_km() / 1.609_344;
+    assert_eq!(
+        text(&client, "#kpi-distance .kpi-value").await,
+        format!("{miles:.1} mi")
+    );
+    screenshot(&client, "dark-theme-miles").await;
+
+    client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
+    fill(&client, "#delete-form input[name=password]", "wrong-password").await;
+    find(&client, "#delete-account").await.click().await.unwrap();
+    wait_for_path(&client, "a refusal", |path| {
+        path == "/settings?error=current_password"
+    })
+    .await;
+    fill(&client, "#delete-form input[name=password]", "password").await;
+    find(&client, "#delete-account").await.click().await.unwrap();
+    wait_for_path(&client, "the login page", |path| {
+        path == "/login?done=account_deleted"
+    })
+    .await;
+    sign_in(&client, &dashboard.url, "chief", "password").await;
+    wait_for_path(&client, "a refused login", |path| {
+        path.starts_with("/login?error=credentials")
+    })
+    .await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}

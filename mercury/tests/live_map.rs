@@ -66,6 +66,35 @@ async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
     println!("produced → marker moved: {latencies:?}");
     let worst_of_last_four = latencies[1..].iter().max().unwrap();
     assert!(*worst_of_last_four <= Duration::from_secs(1), "{latencies:?}");
+    // A click on the vehicle shows its details, distance remaining and ETA.
+    client
+        .execute(
+            "window.packetpulseLiveMap.select(arguments[0])",
+            vec![json!(live.session_id)],
+        )
+        .await
+        .unwrap();
+    let details = find(&client, "#live-details[data-session]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        live.vehicle_id.as_str(),
+        &live.order_id,
+        "en route",
+        "40 km/h",
+        "Distance remaining",
+        "ETA",
+    ] {
+        assert!(details.contains(expected), "{expected} missing from {details}");
+    }
+    // Filtering by another status hides it; by its own shows it.
+    let filter = find(&client, "#live-filter").await;
+    filter.clone().select_by_value("started").await.unwrap();
+    find(&client, "#live-map[data-visible='0']").await;
+    filter.select_by_value("en_route").await.unwrap();
+    find(&client, "#live-map[data-visible='1']").await;
     screenshot(&client, "live-map").await;
 
     // Completed: the marker goes away.

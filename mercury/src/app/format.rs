@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn formats_times_units_and_changes() {
-        assert_eq!(time(1_795_788_309_000), "2026-11-27 11:25:09 UTC");
+        assert_eq!(time(1_795_788_309_000), "2026-11-27 14:05:09 UTC");
         assert_eq!(time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(distance(16.09344, "mi"), "10.0 mi");
         assert_eq!(distance(3.0, "km"), "3.0 km");

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use super::format;
 use super::js;
 use super::widgets::StatusBadge;
-use crate::data::tracking;
+use crate::data::{client_settings, tracking};
 use crate::model::Tracking;
 
 /// The tracking page.
@@ -16,14 +16,16 @@ pub fn TrackPage() -> impl IntoView {
     let params = use_params_map();
     let order_id = move || params.read().get("order_id").unwrap_or_default();
     let data = Resource::new(order_id, tracking);
+    let settings = Resource::new(|| (), |_| client_settings());
     view! {
         <main class="public">
             <section class="card track">
                 <h1>"Track your delivery"</h1>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
+                        let tile_url = settings.await.map(|settings| settings.tile_url).unwrap_or_default();
                         match data.await {
-                            Ok(Some(tracking)) => view! { <TrackingView tracking/> }.into_any(),
+                            Ok(Some(tracking)) => view! { <TrackingView tracking tile_url/> }.into_any(),
                             Ok(None) => view! { <p class="notice error" id="not-found">"No delivery with this tracking number."</p> }.into_any(),
                             Err(_) => view! { <p class="notice error">"Tracking is unavailable right now; try again in a moment."</p> }.into_any(),
                         }
@@ -35,9 +37,9 @@ pub fn TrackPage() -> impl IntoView {
 }
 
 #[component]
-fn TrackingView(tracking: Tracking) -> impl IntoView {
+fn TrackingView(tracking: Tracking, tile_url: String) -> impl IntoView {
     let json = serde_json::to_string(&tracking).unwrap_or_default();
-    Effect::new(move |_| js::show_tracking("track-map", &json, ""));
+    Effect::new(move |_| js::show_tracking("track-map", &json, &tile_url));
     let eta = match (tracking.status.as_str(), tracking.eta_s) {
         ("completed", _) => "Delivered".to_owned(),
         (_, Some(eta)) => format!("about {}", format::duration(eta as f64)),

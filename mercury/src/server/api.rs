@@ -8,8 +8,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::AppState;
 use super::auth::CurrentUser;
+use super::cache::shared_error;
 use super::warehouse::{ListQuery, QueryError};
 use crate::model::{ActiveSession, Analytics, Overview, SessionDetail, Tracking, UserView};
 
@@ -25,6 +28,9 @@ pub enum ApiError {
     /// ClickHouse failed (logged; the client gets a generic message).
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A failure shared by every request that waited for the same cached answer.
+    #[error("{0}")]
+    Shared(String),
 }
 
 impl IntoResponse for ApiError {
@@ -32,8 +38,8 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            Self::Query(error) => {
-                tracing::error!(%error, "API query failed");
+            Self::Query(_) | Self::Shared(_) => {
+                tracing::error!(error = %self, "API query failed");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the analytics database is unavailable; try again".to_owned(),
@@ -44,13 +50,38 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The overview, with the live feed's freshness first.
+/// The overview (cached for a second), with the live feed's freshness first.
 pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
-    let mut overview = state.warehouse.overview(chrono::Utc::now().date_naive()).await?;
+    let cached = state
+        .answers
+        .overview
+        .try_get_with((), async {
+            let overview = state.warehouse.overview(chrono::Utc::now().date_naive()).await?;
+            Ok::<_, ApiError>(Arc::new(overview))
+        })
+        .await
+        .map_err(shared_error)?;
+    let mut overview = Overview::clone(&cached);
     overview
         .freshness
         .insert(0, super::freshness::layer("live", state.live.newest_event_ms()));
     Ok(overview)
+}
+
+/// Sessions under way (cached for a second).
+pub async fn active_sessions(
+    state: &AppState,
+    status: &str,
+    limit: u32,
+) -> Result<Arc<Vec<ActiveSession>>, ApiError> {
+    state
+        .answers
+        .active_sessions
+        .try_get_with((status.to_owned(), limit), async {
+            Ok::<_, ApiError>(Arc::new(state.warehouse.active_sessions(status, limit).await?))
+        })
+        .await
+        .map_err(shared_error)
 }
 
 /// One session, or not found.
@@ -62,11 +93,27 @@ pub async fn session(state: &AppState, session_id: &str) -> Result<SessionDetail
         .ok_or(ApiError::NotFound("session"))
 }
 
-/// Analytics of a period, or a bad request.
+/// Analytics of a period (cached for a second), or a bad request.
 pub async fn analytics(state: &AppState, period: &str) -> Result<Analytics, ApiError> {
-    state.warehouse.analytics(period).await?.ok_or_else(|| {
-        ApiError::BadRequest(format!("period must be day, week, month or year, not {period:?}"))
-    })
+    if !matches!(period, "day" | "week" | "month" | "year") {
+        return Err(ApiError::BadRequest(format!(
+            "period must be day, week, month or year, not {period:?}"
+        )));
+    }
+    let cached = state
+        .answers
+        .analytics
+        .try_get_with(period.to_owned(), async {
+            let analytics = state
+                .warehouse
+                .analytics(period)
+                .await?
+                .ok_or(ApiError::NotFound("period"))?;
+            Ok::<_, ApiError>(Arc::new(analytics))
+        })
+        .await
+        .map_err(shared_error)?;
+    Ok(Analytics::clone(&cached))
 }
 
 /// The public view of an order, or not found.
@@ -137,12 +184,9 @@ pub fn routes() -> Router<AppState> {
             get(
                 |State(state): State<AppState>, Query(filter): Query<ActiveQuery>| async move {
                     let limit = filter.limit.unwrap_or(10_000).min(100_000);
-                    state
-                        .warehouse
-                        .active_sessions(&filter.status, limit)
+                    active_sessions(&state, &filter.status, limit)
                         .await
-                        .map(Json::<Vec<ActiveSession>>)
-                        .map_err(ApiError::from)
+                        .map(|sessions| Json(Vec::clone(&sessions)))
                 },
             ),
         )

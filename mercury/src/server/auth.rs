@@ -113,13 +113,15 @@ pub fn wants_secure_cookie(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
-/// Paths anyone may open: login, signup, health, metrics, the public tracking page and its data, static files.
+/// Paths anyone may open: login, signup, health, metrics, the public tracking page and its data (with the map
+/// settings), static files.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/signup" | "/health" | "/metrics" | "/favicon.ico" | "/style.css"
     ) || path == "/api/v1/login"
         || path == "/api/fn/tracking"
+        || path == "/api/fn/client_settings"
         || path.starts_with("/track/")
         || path.starts_with("/api/v1/track/")
         || path.starts_with("/pkg/")

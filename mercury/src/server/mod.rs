@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod freshness;
 pub mod live;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub warehouse: warehouse::Warehouse,
     /// The live map's feed.
     pub live: live::LiveFeed,
+    /// Answers reused for a second.
+    pub answers: cache::Answers,
     /// Cancelled at shutdown (ends WebSocket connections).
     pub shutdown: CancellationToken,
 }
@@ -124,6 +127,7 @@ impl AppState {
             ),
             warehouse: warehouse::Warehouse::new(config.clickhouse.client(), &config.clickhouse.database),
             live: live::LiveFeed::new(registry),
+            answers: cache::Answers::default(),
             shutdown,
             config: Arc::new(config),
         })

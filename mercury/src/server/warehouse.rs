@@ -171,38 +171,59 @@ impl Warehouse {
         let yesterday = today - Days::new(1);
         let (t, y) = (today.to_string(), yesterday.to_string());
         let summary = self.table("session_summary");
-        let figures: DayFigures = self
-            .client
-            .query(&format!(
-                "SELECT \
-                   toFloat64(countIf(toDate(started_at) = toDate(?))) AS sessions_today, \
-                   toFloat64(countIf(toDate(started_at) = toDate(?))) AS sessions_yesterday, \
-                   toFloat64(countIf(status = 'completed' AND toDate(last_event_at) = toDate(?))) AS orders_today, \
-                   toFloat64(countIf(status = 'completed' AND toDate(last_event_at) = toDate(?))) AS orders_yesterday, \
-                   toFloat64(uniqExactIf(vehicle_id, toDate(started_at) <= toDate(?) AND toDate(last_event_at) >= toDate(?))) AS fleet_today, \
-                   toFloat64(uniqExactIf(vehicle_id, toDate(started_at) <= toDate(?) AND toDate(last_event_at) >= toDate(?))) AS fleet_yesterday, \
-                   toFloat64(sumIf(distance_km, toDate(started_at) = toDate(?))) AS distance_today, \
-                   toFloat64(sumIf(distance_km, toDate(started_at) = toDate(?))) AS distance_yesterday \
-                 FROM {summary}"
-            ))
-            .bind(&t).bind(&y).bind(&t).bind(&y).bind(&t).bind(&t).bind(&y).bind(&y).bind(&t).bind(&y)
-            .fetch_one()
-            .await
-            .map_err(failed("overview figures"))?;
         let first_day = today - Days::new(6);
-        let days: Vec<DayActivity> = self
-            .client
-            .query(&format!(
-                "SELECT toString(toDate(started_at)) AS day, toFloat64(sum(distance_km)) AS distance_km, \
-                   count() AS started, countIf(status = 'completed') AS completed \
-                 FROM {summary} WHERE toDate(started_at) >= toDate(?) AND toDate(started_at) <= toDate(?) \
-                 GROUP BY day ORDER BY day"
-            ))
-            .bind(first_day.to_string())
-            .bind(&t)
-            .fetch_all()
-            .await
-            .map_err(failed("weekly activity"))?;
+        // Independent queries, run at once: the page waits for the slowest, not the sum.
+        let figures = async {
+            self.client
+                .query(&format!(
+                    "SELECT \
+                       toFloat64(countIf(toDate(started_at) = toDate(?))) AS sessions_today, \
+                       toFloat64(countIf(toDate(started_at) = toDate(?))) AS sessions_yesterday, \
+                       toFloat64(countIf(status = 'completed' AND toDate(last_event_at) = toDate(?))) AS orders_today, \
+                       toFloat64(countIf(status = 'completed' AND toDate(last_event_at) = toDate(?))) AS orders_yesterday, \
+                       toFloat64(uniqExactIf(vehicle_id, toDate(started_at) <= toDate(?) AND toDate(last_event_at) >= toDate(?))) AS fleet_today, \
+                       toFloat64(uniqExactIf(vehicle_id, toDate(started_at) <= toDate(?) AND toDate(last_event_at) >= toDate(?))) AS fleet_yesterday, \
+                       toFloat64(sumIf(distance_km, toDate(started_at) = toDate(?))) AS distance_today, \
+                       toFloat64(sumIf(distance_km, toDate(started_at) = toDate(?))) AS distance_yesterday \
+                     FROM {summary}"
+                ))
+                .bind(&t).bind(&y).bind(&t).bind(&y).bind(&t).bind(&t).bind(&y).bind(&y).bind(&t).bind(&y)
+                .fetch_one::<DayFigures>()
+                .await
+                .map_err(failed("overview figures"))
+        };
+        let days = async {
+            self.client
+                .query(&format!(
+                    "SELECT toString(toDate(started_at)) AS day, toFloat64(sum(distance_km)) AS distance_km, \
+                       count() AS started, countIf(status = 'completed') AS completed \
+                     FROM {summary} WHERE toDate(started_at) >= toDate(?) AND toDate(started_at) <= toDate(?) \
+                     GROUP BY day ORDER BY day"
+                ))
+                .bind(first_day.to_string())
+                .bind(&t)
+                .fetch_all::<DayActivity>()
+                .await
+                .map_err(failed("weekly activity"))
+        };
+        let recent = async {
+            self.client
+                .query(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM {summary} ORDER BY last_event_at_ms DESC, session_id LIMIT 10"
+                ))
+                .fetch_all::<SessionRow>()
+                .await
+                .map_err(failed("recent sessions"))
+        };
+        let silver = self.newest(
+            "SELECT max(event_time_ms) AS newest_ms FROM {t}",
+            "session_movements",
+        );
+        let gold = self.newest(
+            "SELECT max(last_event_at_ms) AS newest_ms FROM {t}",
+            "session_summary",
+        );
+        let (figures, days, recent, silver, gold) = futures::try_join!(figures, days, recent, silver, gold)?;
         let week = first_day
             .iter_days()
             .take(7)
@@ -219,26 +240,6 @@ impl Warehouse {
                     })
             })
             .collect();
-        let recent = self
-            .client
-            .query(&format!(
-                "SELECT {SESSION_COLUMNS} FROM {summary} ORDER BY last_event_at_ms DESC, session_id LIMIT 10"
-            ))
-            .fetch_all()
-            .await
-            .map_err(failed("recent sessions"))?;
-        let silver = self
-            .newest(
-                "SELECT max(event_time_ms) AS newest_ms FROM {t}",
-                "session_movements",
-            )
-            .await?;
-        let gold = self
-            .newest(
-                "SELECT max(last_event_at_ms) AS newest_ms FROM {t}",
-                "session_summary",
-            )
-            .await?;
         let pair = |today: f64, yesterday: f64| DayOverDay { today, yesterday };
         Ok(Overview {
             sessions: pair(figures.sessions_today, figures.sessions_yesterday),

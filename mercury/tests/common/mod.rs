@@ -183,30 +183,36 @@ impl Fleet {
     }
 }
 
-/// Seeds silver through Jupiter's enrichment and insert path, then builds gold with Uranus' runner.
-async fn seed(client: &clickhouse::Client, database: &str, fleet: &Fleet) {
+/// Seeds silver through Jupiter's enrichment and insert path (batches of `events`, each in time order per
+/// session), then builds gold with Uranus' runner.
+pub async fn seed(
+    client: &clickhouse::Client,
+    database: &str,
+    batches: impl IntoIterator<Item = Vec<PublishedEvent>>,
+) {
     jupiter::migrations::migrate(client, database).await.unwrap();
     let mut enricher = Enricher::new(250.0);
     let ingested_at_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap();
-    let rows = fleet
-        .all()
-        .flat_map(SeededSession::events)
-        .map(|event| enricher.enrich(event, Position::default(), ingested_at_ms))
-        .collect();
     let writer = SilverWriter::start(
         client.clone().with_database(database),
         jupiter::Metrics::new(),
         CancellationToken::new(),
     );
-    writer
-        .submit(Batch {
-            rows,
-            newest_event_ms: 0,
-            started: tokio::time::Instant::now(),
-            after_insert: None,
-        })
-        .await
-        .unwrap();
+    for events in batches {
+        let rows = events
+            .into_iter()
+            .map(|event| enricher.enrich(event, Position::default(), ingested_at_ms))
+            .collect();
+        writer
+            .submit(Batch {
+                rows,
+                newest_event_ms: 0,
+                started: tokio::time::Instant::now(),
+                after_insert: None,
+            })
+            .await
+            .unwrap();
+    }
     writer.finish().await.unwrap();
     let project_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../uranus/dbt");
     let project = uranus::project::Project::load(&project_dir, database).unwrap();
@@ -260,11 +266,21 @@ impl Dashboard {
 
     /// Same, with extra command-line flags.
     pub async fn start_with(flags: &[&str]) -> Self {
+        let fleet = Fleet::new(Utc::now());
+        let events = fleet.all().flat_map(SeededSession::events).collect();
+        Self::start_seeded(fleet, [events], flags).await
+    }
+
+    /// Seeds `batches` of events (the `fleet` is what tests compare against) and starts Mercury.
+    pub async fn start_seeded(
+        fleet: Fleet,
+        batches: impl IntoIterator<Item = Vec<PublishedEvent>>,
+        flags: &[&str],
+    ) -> Self {
         let clickhouse = shared_clickhouse().unwrap();
         let kafka = shared_kafka().unwrap();
         let (database, client) = clickhouse.fresh_database().await.unwrap();
-        let fleet = Fleet::new(Utc::now());
-        seed(&client, &database, &fleet).await;
+        seed(&client, &database, batches).await;
         let topic = kafka.create_unique_topic("mercury-live", 1).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("users.db");

@@ -1,0 +1,353 @@
+//! The native stack end to end, through the same scripts as `make up` / `make down` (on free ports, in a temp
+//! data dir, with the debug binaries the test build made): Mars streams 1,000 sessions to completion; bronze,
+//! silver and Mars' log of acknowledged events agree exactly; gold is built and its data tests pass; Mercury's
+//! login works and its live map shows the vehicles while they drive (screenshot saved); `make down` leaves no
+//! process behind.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use clap::Parser;
+use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use packetpulse_stack::{native_env_with, repo_root};
+use packetpulse_testkit::{Chromedriver, wait_until};
+
+const PLANETS: [&str; 6] = ["mars", "venus", "neptune", "jupiter", "uranus", "mercury"];
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
+}
+
+/// The scripts' settings: a private data dir and free ports, debug binaries, no install or build, no Mars.
+fn settings(data: &Path) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("PACKETPULSE_DATA", data.display().to_string()),
+        ("PACKETPULSE_SKIP_INSTALL", "1".to_owned()),
+        ("PACKETPULSE_SKIP_BUILD", "1".to_owned()),
+        ("PACKETPULSE_PROFILE", "debug".to_owned()),
+        ("PACKETPULSE_MARS", "0".to_owned()),
+        ("CARGO_TARGET_DIR", target_dir().display().to_string()),
+        ("READY_TIMEOUT", "180".to_owned()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    for port in [
+        "KAFKA_PORT",
+        "CLICKHOUSE_HTTP_PORT",
+        "CLICKHOUSE_TCP_PORT",
+        "S3_PORT",
+        "VENUS_PORT",
+        "MERCURY_PORT",
+        "MARS_METRICS_PORT",
+        "NEPTUNE_METRICS_PORT",
+        "JUPITER_METRICS_PORT",
+        "URANUS_METRICS_PORT",
+    ] {
+        env.insert(port.to_owned(), free_port().to_string());
+    }
+    env
+}
+
+fn script(name: &str, env: &BTreeMap<String, String>) -> std::process::Output {
+    Command::new("bash")
+        .arg(repo_root().join("infrastructure/local").join(name))
+        .envs(env)
+        .output()
+        .unwrap()
+}
+
+/// Stops the stack even when an assertion fails halfway.
+struct Stack {
+    env: BTreeMap<String, String>,
+    data: PathBuf,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let output = script("down.sh", &self.env);
+        println!("{}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+async fn clickhouse_count(url: &str, sql: &str) -> u64 {
+    let body = reqwest::Client::new()
+        .post(url)
+        .body(sql.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.trim().parse().unwrap_or_else(|_| panic!("{sql}: {body}"))
+}
+
+#[derive(Parser)]
+struct Lake {
+    #[command(flatten)]
+    lake: packetpulse_lake::LakeConfig,
+}
+
+async fn bronze_rows(env: &BTreeMap<String, String>) -> u64 {
+    let lake = Lake::parse_from([
+        "lake".to_owned(),
+        format!("--catalog-uri={}", env["ICEBERG_CATALOG_URI"]),
+        format!("--warehouse={}", env["ICEBERG_WAREHOUSE"]),
+        format!("--s3-endpoint={}", env["S3_ENDPOINT"]),
+    ])
+    .lake;
+    let Ok(table) = packetpulse_lake::catalog::load_table(&lake).await else {
+        return 0;
+    };
+    table
+        .metadata()
+        .current_snapshot()
+        .and_then(|snapshot| {
+            snapshot
+                .summary()
+                .additional_properties
+                .get("total-records")
+                .cloned()
+        })
+        .map_or(0, |total| total.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_completes() {
+    // The planets' debug binaries (a no-op after `cargo test --workspace` built them).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--bins"]);
+    for planet in PLANETS {
+        build.args(["-p", planet]);
+    }
+    assert!(build.status().unwrap().success(), "building the planets failed");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = settings(&data);
+    let stack = Stack {
+        env: env.clone(),
+        data: data.clone(),
+    };
+    let up = script("up.sh", &env);
+    let up_log = String::from_utf8_lossy(&up.stdout).into_owned() + &String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "make up failed:\n{up_log}");
+    assert!(up_log.contains("PacketPulse is up"), "{up_log}");
+    let mercury = format!("http://127.0.0.1:{}", env["MERCURY_PORT"]);
+    let clickhouse = format!("http://127.0.0.1:{}/", env["CLICKHOUSE_HTTP_PORT"]);
+
+    // Mercury: sign in, open the live map before the fleet starts.
+    let driver = Chromedriver::start().unwrap();
+    let browser = ClientBuilder::new(HttpConnector::new())
+        .capabilities(driver.capabilities())
+        .connect(&driver.url())
+        .await
+        .unwrap();
+    browser.goto(&format!("{mercury}/login")).await.unwrap();
+    browser
+        .find(Locator::Css("input[name=login]"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("password")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#whoami"))
+        .await
+        .unwrap();
+    browser.goto(&format!("{mercury}/live")).await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#live-map[data-ready='true']"))
+        .await
+        .unwrap();
+
+    // Mars: 1,000 vehicles, one session each, fast-forwarded, with the log of acknowledged events.
+    let acked_log = dir.path().join("acked.log");
+    let mut mars_env = native_env_with("mars", &data, &env).unwrap();
+    for (key, value) in [
+        ("MARS_MODE", "until-complete".to_owned()),
+        ("MARS_VEHICLES", "1000".to_owned()),
+        ("MARS_INTERVAL", "200ms".to_owned()),
+        ("MARS_STEP", "20s".to_owned()),
+        ("MARS_START_SPREAD", "20s".to_owned()),
+        ("MARS_EVENTS_LOG", acked_log.display().to_string()),
+    ] {
+        mars_env.insert(key.to_owned(), value);
+    }
+    let mut mars = tokio::process::Command::new(target_dir().join("debug/mars"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&mars_env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // The map shows vehicles while they drive.
+    wait_until(
+        "vehicles on Mercury's live map",
+        Duration::from_secs(60),
+        || async {
+            let count = browser
+                .find(Locator::Css("#live-map"))
+                .await
+                .map_err(|error| error.to_string())?
+                .attr("data-vehicles")
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok::<_, String>(count.filter(|count| count.parse::<u32>().unwrap_or(0) >= 100))
+        },
+    )
+    .await
+    .unwrap();
+    let screenshot = browser.screenshot().await.unwrap();
+    let artifacts = target_dir().join("test-artifacts/stack");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("native-stack-live-map.png"), screenshot).unwrap();
+    browser.close().await.unwrap();
+    driver.stop();
+
+    let mars_status = tokio::time::timeout(Duration::from_secs(600), mars.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(mars_status.success(), "Mars failed");
+    let acked: HashSet<String> = std::fs::read_to_string(&acked_log)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(' ').next().map(str::to_owned))
+        .collect();
+    assert!(acked.len() > 10_000, "only {} events acknowledged", acked.len());
+    println!("Mars: {} events acknowledged", acked.len());
+
+    // Within 30 s of Mars' end: bronze rows = silver distinct events = acknowledged events.
+    let lake_env = native_env_with("neptune", &data, &env).unwrap();
+    let expected = acked.len() as u64;
+    wait_until(
+        "bronze and silver to hold every acknowledged event",
+        Duration::from_secs(30),
+        || {
+            let (lake_env, clickhouse) = (&lake_env, &clickhouse);
+            async move {
+                let bronze = bronze_rows(lake_env).await;
+                let silver = clickhouse_count(
+                    clickhouse,
+                    "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
+                )
+                .await;
+                if bronze == expected && silver == expected {
+                    Ok(Some(()))
+                } else {
+                    Err(format!(
+                        "bronze {bronze}, silver {silver}, acknowledged {expected}"
+                    ))
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // Gold: Uranus refreshes every 10 s; every session completed, so the summary has all 1,000.
+    wait_until(
+        "gold to hold the 1,000 completed sessions",
+        Duration::from_secs(60),
+        || {
+            let clickhouse = &clickhouse;
+            async move {
+                let completed = clickhouse_count(
+                    clickhouse,
+                    "SELECT count() FROM packetpulse.session_summary WHERE status = 'completed'",
+                )
+                .await;
+                Ok::<_, String>((completed == 1000).then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    for table in [
+        "session_summary",
+        "session_hours",
+        "hourly_activity",
+        "kpi_aggregates",
+        "fleet_summary",
+    ] {
+        let rows = clickhouse_count(&clickhouse, &format!("SELECT count() FROM packetpulse.{table}")).await;
+        assert!(rows > 0, "gold model {table} is empty");
+    }
+    // active_sessions is a view of the sessions under way: none once the fleet completed.
+    assert_eq!(
+        clickhouse_count(&clickhouse, "SELECT count() FROM packetpulse.active_sessions").await,
+        0
+    );
+    let uranus_env = native_env_with("uranus", &data, &env).unwrap();
+    let tests = Command::new(target_dir().join("debug/uranus"))
+        .arg("test")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&uranus_env)
+        .output()
+        .unwrap();
+    assert!(
+        tests.status.success(),
+        "uranus test failed:\n{}",
+        String::from_utf8_lossy(&tests.stdout)
+    );
+
+    // make down stops everything it started.
+    let pids: Vec<String> = std::fs::read_dir(stack.data.join("pids"))
+        .unwrap()
+        .map(|entry| {
+            std::fs::read_to_string(entry.unwrap().path())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(pids.len(), 8, "{pids:?}");
+    drop(stack);
+    for pid in pids {
+        // Gone, or a zombie waiting for a parent that does not reap (PID 1 of some containers).
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let running = state
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+        assert!(!running, "process {pid} survived make down: {state}");
+    }
+}

@@ -1,0 +1,48 @@
+//! A one-second cache in front of the dashboard-wide queries (overview, active sessions, analytics): every
+//! browser polls the same few answers, so under load ClickHouse answers each once a second instead of once per
+//! request, and concurrent requests for an expired entry wait for one query (moka's `try_get_with`). Gold
+//! refreshes every 10 s and silver within a second, so the data is no staler for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use super::api::ApiError;
+use crate::model::{ActiveSession, Analytics, Overview};
+
+/// How long an answer is reused.
+pub const TTL: Duration = Duration::from_secs(1);
+
+/// The cached answers, by their parameters.
+#[derive(Clone)]
+pub struct Answers {
+    /// The overview (its live-feed freshness is added per request).
+    pub overview: Cache<(), Arc<Overview>>,
+    /// Active sessions by (status, limit).
+    pub active_sessions: Cache<(String, u32), Arc<Vec<ActiveSession>>>,
+    /// Analytics by period.
+    pub analytics: Cache<String, Arc<Analytics>>,
+}
+
+impl Default for Answers {
+    fn default() -> Self {
+        fn cache<K, V>(capacity: u64) -> Cache<K, V>
+        where
+            K: std::hash::Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            Cache::builder().time_to_live(TTL).max_capacity(capacity).build()
+        }
+        Self {
+            overview: cache(1),
+            active_sessions: cache(64),
+            analytics: cache(8),
+        }
+    }
+}
+
+/// Unwraps moka's shared error (the same error is handed to every waiter).
+pub fn shared_error(error: Arc<ApiError>) -> ApiError {
+    Arc::try_unwrap(error).unwrap_or_else(|shared| ApiError::Shared(shared.to_string()))
+}

@@ -10,12 +10,7 @@ use common::{Dashboard, browser, fill, find, hydrated, screenshot, sign_in, text
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_page_is_rendered_on_the_server_and_hydrated_in_the_browser() {
     let dashboard = Dashboard::start().await;
-    let html = reqwest::get(format!("{}/login", dashboard.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = common::page(&common::http(), format!("{}/login", dashboard.url)).await;
     assert!(
         html.contains("Sign in") && html.contains("data-hydrated=\"false\""),
         "{html}"

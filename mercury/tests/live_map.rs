@@ -97,6 +97,34 @@ async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
     find(&client, "#live-map[data-visible='1']").await;
     screenshot(&client, "live-map").await;
 
+    // Ten thousand vehicles at once: batches from the server, each applied in one animation frame.
+    let fleet: Vec<_> = (0..10_000)
+        .map(|i| {
+            let mut session = live.clone();
+            session.session_id = format!("bulk-{i:05}");
+            session.vehicle_id = format!("bulk-vehicle-{i:05}");
+            let position = (
+                seeded.1 + 0.0001 * f64::from(i % 100),
+                seeded.2 + 0.0001 * f64::from(i / 100),
+            );
+            common::event(&session, chrono::Utc::now(), position, DeliveryStatus::EnRoute)
+        })
+        .collect();
+    let produced = Instant::now();
+    dashboard.produce(&fleet).await;
+    find(&client, "#live-map[data-vehicles='10001']").await;
+    let batch = find(&client, "#live-map")
+        .await
+        .attr("data-last-batch")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    println!(
+        "10,000 vehicles produced → all on the map in {:?}; last batch: {batch}",
+        produced.elapsed()
+    );
+    screenshot(&client, "live-map-10k").await;
+
     // Completed: the marker goes away.
     let done = common::event(
         &live,
@@ -105,7 +133,7 @@ async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
         DeliveryStatus::Completed,
     );
     dashboard.produce(&[done]).await;
-    find(&client, "#live-map[data-vehicles='0']").await;
+    find(&client, "#live-map[data-vehicles='10000']").await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Dashboard, XSS_ROUTE, http, http_sign_in};
+use common::{Dashboard, XSS_ROUTE, http, http_sign_in, page};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -158,37 +158,16 @@ async fn markup_in_usernames_and_route_names_is_rendered_as_text() {
         .await
         .unwrap();
     assert_eq!(signup.headers()["location"], "/");
-    let overview = client
-        .get(format!("{}/", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let overview = page(&client, format!("{}/", dashboard.url)).await;
     assert!(
         overview.contains("&lt;script&gt;document.title='xss'&lt;/script&gt;"),
         "{overview}"
     );
     assert!(!overview.contains(username));
-    let sessions = client
-        .get(format!("{}/sessions", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sessions = page(&client, format!("{}/sessions", dashboard.url)).await;
     assert!(sessions.contains("&lt;img src=x onerror="), "{sessions}");
     assert!(!sessions.contains(XSS_ROUTE));
-    let settings = client
-        .get(format!("{}/settings", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let settings = page(&client, format!("{}/settings", dashboard.url)).await;
     assert!(!settings.contains(username), "{settings}");
     dashboard.stop().await;
 }

@@ -160,6 +160,22 @@ pub async fn check_warehouse(config: &LakeConfig) -> Result<(), Error> {
         })
 }
 
+/// Rows in the table's current snapshot, from the snapshot summary's `total-records` (0 before the first commit).
+pub fn committed_rows(table: &Table) -> u64 {
+    table
+        .metadata()
+        .current_snapshot()
+        .and_then(|snapshot| {
+            snapshot
+                .summary()
+                .additional_properties
+                .get("total-records")
+                .cloned()
+        })
+        .and_then(|total| total.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Opens the catalog and loads the bronze table for reading; a missing table is a clear error, not an empty read.
 pub async fn load_table(config: &LakeConfig) -> Result<Table, Error> {
     let catalog = open(config).await?;

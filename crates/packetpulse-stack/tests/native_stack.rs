@@ -2,7 +2,7 @@
 //! data dir, with the debug binaries the test build made): Mars streams 1,000 sessions to completion; bronze,
 //! silver and Mars' log of acknowledged events agree exactly; gold is built and its data tests pass; Mercury's
 //! login works and its live map shows the vehicles while they drive (screenshot saved); `make down` leaves no
-//! process behind.
+//! process behind; a second `make up` on the same data brings everything back with what it held.
 
 #![allow(clippy::unwrap_used)]
 
@@ -111,20 +111,9 @@ async fn bronze_rows(env: &BTreeMap<String, String>) -> u64 {
         format!("--s3-endpoint={}", env["S3_ENDPOINT"]),
     ])
     .lake;
-    let Ok(table) = packetpulse_lake::catalog::load_table(&lake).await else {
-        return 0;
-    };
-    table
-        .metadata()
-        .current_snapshot()
-        .and_then(|snapshot| {
-            snapshot
-                .summary()
-                .additional_properties
-                .get("total-records")
-                .cloned()
-        })
-        .map_or(0, |total| total.parse().unwrap())
+    packetpulse_lake::catalog::load_table(&lake)
+        .await
+        .map_or(0, |table| packetpulse_lake::catalog::committed_rows(&table))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,7 +322,49 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     );
 
     // make down stops everything it started.
-    let pids: Vec<String> = std::fs::read_dir(stack.data.join("pids"))
+    let pids = recorded_pids(&stack.data);
+    assert_eq!(pids.len(), 8, "{pids:?}");
+    drop(stack);
+    assert_all_stopped(&pids);
+
+    // A second make up on the same data: everything comes back with what it held.
+    let stack = Stack {
+        env: env.clone(),
+        data: data.clone(),
+    };
+    let again = script("up.sh", &env);
+    assert!(
+        again.status.success(),
+        "the second make up failed:\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let silver = clickhouse_count(
+        &clickhouse,
+        "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
+    )
+    .await;
+    assert_eq!((bronze_rows(&lake_env).await, silver), (expected, expected));
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{mercury}/login"))
+        .form(&[("login", "admin"), ("password", "password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.headers()["location"],
+        "/",
+        "the user database did not survive the restart"
+    );
+    let pids = recorded_pids(&stack.data);
+    drop(stack);
+    assert_all_stopped(&pids);
+}
+
+fn recorded_pids(data: &Path) -> Vec<String> {
+    std::fs::read_dir(data.join("pids"))
         .unwrap()
         .map(|entry| {
             std::fs::read_to_string(entry.unwrap().path())
@@ -341,9 +372,10 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
                 .trim()
                 .to_owned()
         })
-        .collect();
-    assert_eq!(pids.len(), 8, "{pids:?}");
-    drop(stack);
+        .collect()
+}
+
+fn assert_all_stopped(pids: &[String]) {
     for pid in pids {
         // Gone, or a zombie waiting for a parent that does not reap (PID 1 of some containers).
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -325,21 +325,24 @@ impl Dashboard {
         }
     }
 
-    /// Produces `events` to the live topic and waits for the broker's acknowledgement.
+    /// Produces `events` to the live topic and waits for the broker's acknowledgement of all of them.
     pub async fn produce(&self, events: &[PublishedEvent]) {
         let producer: FutureProducer = self.kafka.client_config().create().unwrap();
-        for event in events {
-            let payload = event.to_json();
-            producer
-                .send(
+        let payloads: Vec<String> = events.iter().map(PublishedEvent::to_json).collect();
+        let deliveries: Vec<_> = events
+            .iter()
+            .zip(&payloads)
+            .map(|(event, payload)| {
+                producer.send(
                     FutureRecord::to(&self.topic)
                         .key(&event.event.session_id)
-                        .payload(&payload),
-                    Duration::from_secs(10),
+                        .payload(payload),
+                    Duration::from_secs(30),
                 )
-                .await
-                .map_err(|(error, _)| error)
-                .unwrap();
+            })
+            .collect();
+        for delivery in futures::future::join_all(deliveries).await {
+            delivery.map_err(|(error, _)| error).unwrap();
         }
     }
 
@@ -429,6 +432,11 @@ pub fn http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The body of a GET.
+pub async fn page(http: &reqwest::Client, url: String) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// Signs `http` in with the default admin through the form.

@@ -235,17 +235,7 @@ pub async fn committed_rows(config: &Config) -> u64 {
     let Ok(table) = catalog.load_table(&ident).await else {
         return 0;
     };
-    table
-        .metadata()
-        .current_snapshot()
-        .and_then(|snapshot| {
-            snapshot
-                .summary()
-                .additional_properties
-                .get("total-records")
-                .cloned()
-        })
-        .map_or(0, |total| total.parse().unwrap())
+    packetpulse_lake::catalog::committed_rows(&table)
 }
 
 /// Waits until the table holds at least `rows` rows.

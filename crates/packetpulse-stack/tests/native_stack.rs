@@ -233,6 +233,22 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     browser.close().await.unwrap();
     driver.stop();
 
+    // While they drive, the gold view of sessions under way shows them.
+    wait_until(
+        "sessions under way in gold's active_sessions",
+        Duration::from_secs(30),
+        || {
+            let clickhouse = &clickhouse;
+            async move {
+                let active =
+                    clickhouse_count(clickhouse, "SELECT count() FROM packetpulse.active_sessions").await;
+                Ok::<_, String>((active > 0).then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
+
     let mars_status = tokio::time::timeout(Duration::from_secs(600), mars.wait())
         .await
         .unwrap()

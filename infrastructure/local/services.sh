@@ -24,7 +24,7 @@ READY_TIMEOUT="${READY_TIMEOUT:-60}"
 pid_alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
 
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 http_answers() { curl -sS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
 # start_service NAME PORT WORKDIR COMMAND... — starts COMMAND in WORKDIR in the background unless NAME runs.

@@ -207,3 +207,21 @@ async fn login_attempts_are_limited_per_account_and_per_address() {
     );
     dashboard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_session_signing_key_is_refused_at_start() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let config = mercury::server::Config::parse_from([
+        "mercury".to_owned(),
+        "--jwt-secret=".to_owned(),
+        format!("--database={}", dir.path().join("users.db").display()),
+        format!("--site-root={}", common::site_root().display()),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = mercury::server::serve(config, listener, tokio_util::sync::CancellationToken::new()).await;
+    assert!(
+        matches!(refused, Err(mercury::server::Error::EmptyJwtSecret)),
+        "{refused:?}"
+    );
+}

@@ -64,6 +64,13 @@ impl Authenticator {
                     "set either an HS256 secret or an RS256 public key, not both".into(),
                 ));
             }
+            // An empty secret would accept tokens anyone can sign: refuse it rather than read it as "no JWTs".
+            (Some(""), None) => {
+                return Err(Error::Config(
+                    "the HS256 secret is empty: unset VENUS_JWT_HS256_SECRET to refuse JWTs, or set a long random secret"
+                        .into(),
+                ));
+            }
             (Some(secret), None) => Some((DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256)),
             (None, Some(pem)) => Some((
                 DecodingKey::from_rsa_pem(pem)
@@ -141,6 +148,14 @@ mod tests {
         assert_eq!(auth.api_key("k3"), Err(AuthError::UnknownApiKey));
         assert_eq!(auth.api_key(""), Err(AuthError::UnknownApiKey));
         assert_eq!(auth.token("x"), Err(AuthError::TokensDisabled));
+    }
+
+    #[test]
+    fn an_empty_hs256_secret_is_refused() {
+        assert!(matches!(
+            Authenticator::new("mars:k1", Some(""), None, "aud"),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

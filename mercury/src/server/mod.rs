@@ -46,6 +46,11 @@ pub enum Error {
         /// What failed.
         source: users::UserError,
     },
+    /// MERCURY_JWT_SECRET is set but empty.
+    #[error(
+        "MERCURY_JWT_SECRET is empty: set a long random secret (or unset it for the development default)"
+    )]
+    EmptyJwtSecret,
     /// The live feed's consumer could not start.
     #[error(transparent)]
     Live(#[from] live::ConsumerError),
@@ -105,6 +110,10 @@ impl AppState {
             })?;
         if created {
             tracing::warn!("created the default user admin (admin@example.com): change its password");
+        }
+        if config.jwt_secret.is_empty() {
+            // Tokens signed with an empty key could be forged by anyone.
+            return Err(Error::EmptyJwtSecret);
         }
         if config.jwt_secret == config::DEV_JWT_SECRET {
             tracing::warn!(

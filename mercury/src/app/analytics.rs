@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 use serde_json::json;
 
 use super::format;
-use super::use_user;
+use super::use_units;
 use super::widgets::{Chart, data_error};
 use crate::data::analytics;
 use crate::model::{Analytics, Bucket};
@@ -24,7 +24,7 @@ pub fn AnalyticsPage() -> impl IntoView {
     let query = use_query_map();
     let period = move || query.read().get("period").unwrap_or_else(|| "week".to_owned());
     let data = Resource::new(period, analytics);
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
         <h1>"Analytics"</h1>
         <nav class="tabs" id="periods">
@@ -33,7 +33,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                 view! { <a class=class href=format!("/analytics?period={key}")>{label}</a> }
             }).collect_view()}
         </nav>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::format;
-use super::use_user;
+use super::use_units;
 use super::widgets::{Pager, data_error};
 use crate::data::fleet;
 use crate::url::encode;
@@ -24,14 +24,14 @@ pub fn FleetPage() -> impl IntoView {
         )
     };
     let data = Resource::new(filter, |(q, page)| fleet(q, page));
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
         <h1>"Fleet"</h1>
         <form method="get" action="/fleet" class="toolbar">
             <input type="search" name="q" placeholder="Vehicle id" value=move || filter().0/>
             <button type="submit">"Search"</button>
         </form>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 let q = filter().0;

@@ -3,13 +3,15 @@
 /// Kilometres per mile.
 const KM_PER_MILE: f64 = 1.609_344;
 
+/// A distance in kilometres converted to `units` (`km` or `mi`), for charts.
+pub fn in_units(km: f64, units: &str) -> f64 {
+    if units == "mi" { km / KM_PER_MILE } else { km }
+}
+
 /// A distance in `units` (`km` or `mi`).
 pub fn distance(km: f64, units: &str) -> String {
-    if units == "mi" {
-        format!("{:.1} mi", km / KM_PER_MILE)
-    } else {
-        format!("{km:.1} km")
-    }
+    let unit = if units == "mi" { "mi" } else { "km" };
+    format!("{:.1} {unit}", in_units(km, units))
 }
 
 /// `1 h 05 min`, `12 min 30 s`, `45 s`.

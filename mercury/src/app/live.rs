@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::js;
-use super::use_user;
+use super::use_units;
 use super::widgets::data_error;
 use crate::data::client_settings;
 
@@ -13,7 +13,7 @@ use crate::data::client_settings;
 #[component]
 pub fn LiveMapPage() -> impl IntoView {
     let settings = Resource::new(|| (), |_| client_settings());
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
         <h1>"Live map"</h1>
         <div class="toolbar">
@@ -26,7 +26,7 @@ pub fn LiveMapPage() -> impl IntoView {
             </label>
             <span id="live-count" class="muted"></span>
         </div>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {

@@ -98,6 +98,16 @@ pub fn use_user() -> Option<UserView> {
     use_context::<UserView>()
 }
 
+/// The signed-in user's distance units (`km` or `mi`); `km` outside [`Layout`].
+pub fn use_units() -> String {
+    use_user().map_or_else(|| "km".to_owned(), |user| user.units)
+}
+
+/// What a page shows while its data loads.
+fn loading() -> impl IntoView {
+    view! { <p class="loading">"Loading…"</p> }
+}
+
 /// Navigation, the signed-in user, the default-password nag, and the page.
 #[component]
 fn Layout(children: ChildrenFn) -> impl IntoView {
@@ -105,7 +115,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
     let hydrated = hydrated();
     let children = StoredValue::new(children);
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 let user = user.await.ok().flatten();
                 let name = user.as_ref().map(|user| user.username.clone()).unwrap_or_default();

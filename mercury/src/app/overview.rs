@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde_json::json;
 
 use super::format;
-use super::use_user;
+use super::use_units;
 use super::widgets::{Chart, StatusBadge, data_error};
 use crate::data::overview;
 use crate::model::{DayOverDay, Overview, SessionRow};
@@ -14,10 +14,10 @@ use crate::model::{DayOverDay, Overview, SessionRow};
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview());
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
         <h1>"Fleet overview"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {
@@ -37,13 +37,7 @@ fn OverviewView(overview: Overview, units: String) -> impl IntoView {
     let distances: Vec<f64> = overview
         .week
         .iter()
-        .map(|day| {
-            if units == "mi" {
-                day.distance_km / 1.609_344
-            } else {
-                day.distance_km
-            }
-        })
+        .map(|day| format::in_units(day.distance_km, &units))
         .collect();
     let distance_chart = json!({
         "type": "bar",

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::format;
 use super::js;
 use super::overview::SessionTable;
-use super::use_user;
+use super::use_units;
 use super::widgets::{Pager, StatusBadge, data_error};
 use crate::data::{client_settings, session, sessions};
 use crate::model::SessionDetail;
@@ -29,7 +29,7 @@ pub fn SessionsPage() -> impl IntoView {
         )
     };
     let data = Resource::new(filter, |(q, status, page)| sessions(q, status, page));
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
         <h1>"Sessions"</h1>
         <form method="get" action="/sessions" class="toolbar" id="session-search">
@@ -42,7 +42,7 @@ pub fn SessionsPage() -> impl IntoView {
             </select>
             <button type="submit">"Search"</button>
         </form>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 let (q, status, _) = filter();
@@ -68,9 +68,9 @@ pub fn SessionPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, session);
     let settings = Resource::new(|| (), |_| client_settings());
-    let units = use_user().map_or("km".to_owned(), |user| user.units);
+    let units = use_units();
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {

@@ -21,7 +21,7 @@ pub fn TrackPage() -> impl IntoView {
         <main class="public">
             <section class="card track">
                 <h1>"Track your delivery"</h1>
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                <Suspense fallback=super::loading>
                     {move || Suspend::new(async move {
                         let tile_url = settings.await.map(|settings| settings.tile_url).unwrap_or_default();
                         match data.await {

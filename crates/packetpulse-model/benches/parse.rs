@@ -1,5 +1,6 @@
 //! How fast the contract's hot paths are: `cargo bench -p packetpulse-model` prints nanoseconds per event for
-//! validating a 500-event batch frame and for publishing (id, stamp, serialise) and re-reading an event.
+//! validating a 500-event batch frame, for publishing (id, stamp, serialise) and its parts, and for re-reading
+//! an event.
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark binary: a panic is the failure report.
 
@@ -53,6 +54,20 @@ fn main() {
     measure("publish + to_json", events.len(), 200, || {
         for event in &events {
             black_box(event.clone().publish(now).to_json());
+        }
+    });
+    measure("derive_event_id", events.len(), 200, || {
+        for event in &events {
+            black_box(packetpulse_model::derive_event_id(&event.event));
+        }
+    });
+    let published: Vec<PublishedEvent> = events.iter().map(|e| e.clone().publish(now)).collect();
+    let mut buffer = Vec::new();
+    measure("write_json into a reused buffer", published.len(), 200, || {
+        for event in &published {
+            buffer.clear();
+            event.write_json(&mut buffer);
+            black_box(&buffer);
         }
     });
     let payloads: Vec<String> = events.iter().map(|e| e.clone().publish(now).to_json()).collect();

@@ -11,6 +11,7 @@ mod event_id;
 pub mod geo;
 pub mod names;
 mod parse;
+mod payload;
 mod timestamp;
 mod validate;
 
@@ -19,5 +20,5 @@ pub use event::{DeliveryEvent, DeliveryStatus, PublishedEvent, WireEvent};
 pub use event_id::{EVENT_ID_NAMESPACE, derive_event_id};
 pub use geo::GeoPoint;
 pub use names::{bronze, clickhouse, columns, topics};
-pub use parse::{FrameError, FrameEvent, parse_event, parse_frame};
+pub use parse::{FrameError, FrameEvent, RejectedEvent, parse_event, parse_frame};
 pub use validate::{FieldError, REQUIRED_FIELDS, ValidationErrors, limits};

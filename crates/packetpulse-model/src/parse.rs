@@ -4,7 +4,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::event::WireEvent;
-use crate::validate::{ValidationErrors, validate_fast, validate_value};
+use crate::validate::{ValidationErrors, validate_fast, validate_fast_batch, validate_value};
 
 /// Why a whole frame was refused before looking at its events.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,13 +20,21 @@ pub enum FrameError {
     EmptyBatch,
 }
 
-/// One event of a frame: its exact raw JSON (for the dead-letter topic) and the outcome of validating it.
+/// One event of a frame: the valid event, or why it was refused.
 #[derive(Debug)]
 pub struct FrameEvent<'a> {
+    /// The valid event, or its raw text and every problem; paths carry the batch index for array frames.
+    pub result: Result<WireEvent, RejectedEvent<'a>>,
+}
+
+/// An event that failed validation: its exact JSON text (for the dead-letter topic) and every problem with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{errors}")]
+pub struct RejectedEvent<'a> {
     /// The event's JSON text exactly as sent.
     pub raw: &'a str,
-    /// The valid event, or every problem with it; paths carry the batch index for array frames.
-    pub result: Result<WireEvent, ValidationErrors>,
+    /// Every problem, in field order.
+    pub errors: ValidationErrors,
 }
 
 /// Splits a frame into its events and validates each. A single object yields one event with plain field paths;
@@ -34,6 +42,13 @@ pub struct FrameEvent<'a> {
 pub fn parse_frame(frame: &str) -> Result<Vec<FrameEvent<'_>>, FrameError> {
     let trimmed = frame.trim_start();
     if trimmed.starts_with('[') {
+        // The common case, a batch of valid events, in one pass; anything else element by element.
+        if let Some(events) = validate_fast_batch(frame) {
+            return Ok(events
+                .into_iter()
+                .map(|event| FrameEvent { result: Ok(event) })
+                .collect());
+        }
         let elements: Vec<&RawValue> =
             serde_json::from_str(frame).map_err(|e| FrameError::NotJson(e.to_string()))?;
         if elements.is_empty() {
@@ -43,22 +58,23 @@ pub fn parse_frame(frame: &str) -> Result<Vec<FrameEvent<'_>>, FrameError> {
             .into_iter()
             .enumerate()
             .map(|(index, raw)| FrameEvent {
-                raw: raw.get(),
-                result: parse_event(raw.get()).map_err(|errors| errors.at_index(index)),
+                result: parse_event(raw.get()).map_err(|errors| RejectedEvent {
+                    raw: raw.get(),
+                    errors: errors.at_index(index),
+                }),
             })
             .collect())
     } else {
         if let Some(event) = validate_fast(frame) {
-            return Ok(vec![FrameEvent {
-                raw: frame.trim(),
-                result: Ok(event),
-            }]);
+            return Ok(vec![FrameEvent { result: Ok(event) }]);
         }
         let value: Value = serde_json::from_str(frame).map_err(|e| FrameError::NotJson(e.to_string()))?;
         match value {
             Value::Object(_) => Ok(vec![FrameEvent {
-                raw: frame.trim(),
-                result: validate_value(&value),
+                result: validate_value(&value).map_err(|errors| RejectedEvent {
+                    raw: frame.trim(),
+                    errors,
+                }),
             }]),
             Value::Null => Err(FrameError::NotAnEventOrBatch("null")),
             Value::Bool(_) => Err(FrameError::NotAnEventOrBatch("a boolean")),

@@ -13,7 +13,7 @@ fn a_single_object_frame_yields_one_event_with_plain_paths() {
     let text = with_field("current_lat", Some(json!(91.2)));
     let events = parse_frame(&text).unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].raw, text);
+    assert_eq!(events[0].result.as_ref().unwrap_err().raw, text);
     assert_eq!(
         events[0].result.as_ref().unwrap_err().to_string(),
         "current_lat: 91.2 is outside [-90, 90]"
@@ -29,7 +29,8 @@ fn a_batch_frame_validates_each_event_and_prefixes_paths_with_the_index() {
     assert_eq!(events.len(), 3);
     assert!(events[0].result.is_ok());
     assert_eq!(
-        events[1].raw, bad,
+        events[1].result.as_ref().unwrap_err().raw,
+        bad,
         "the raw text of each element is kept for the dead-letter topic"
     );
     assert_eq!(

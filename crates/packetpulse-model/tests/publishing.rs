@@ -107,6 +107,34 @@ fn the_published_json_is_the_normalised_event_plus_id_and_received_at() {
 }
 
 #[test]
+fn published_json_is_the_event_json_between_id_and_received_at() {
+    let received_at = Utc.timestamp_micros(1_714_566_601_987_654).unwrap();
+    let mut full = original_simulator_event();
+    full["seq"] = 7.into();
+    full["speed_kmh"] = 31.5.into();
+    full["heading_deg"] = 270.0.into();
+    full["waypoint_count"] = 88.into();
+    full["route_name"] = "a \"quoted\" \\ route".into();
+    let mut bare = original_simulator_event();
+    for optional in ["seq", "speed_kmh", "heading_deg", "route_name", "waypoint_count"] {
+        bare.as_object_mut().unwrap().remove(optional);
+    }
+    for event in [full, bare] {
+        let published = parse_event(&event.to_string()).unwrap().publish(received_at);
+        let event_json = serde_json::to_string(&published.event).unwrap();
+        let expected = format!(
+            r#"{{"event_id":"{}",{},"received_at":"2024-05-01T12:30:01.987Z"}}"#,
+            published.event_id,
+            &event_json[1..event_json.len() - 1]
+        );
+        assert_eq!(published.to_json(), expected);
+        let mut buffer = b"kept".to_vec();
+        published.write_json(&mut buffer);
+        assert_eq!(buffer, [b"kept".as_slice(), expected.as_bytes()].concat());
+    }
+}
+
+#[test]
 fn a_published_event_without_id_or_received_at_does_not_parse() {
     let mut event = original_simulator_event();
     event["timestamp"] = json!("2024-05-01T12:30:00Z");

@@ -100,8 +100,8 @@ pub fn plan_text_frame(text: &str, limits: FrameLimits, identity: &Identity) -> 
     for (index, event) in events.into_iter().enumerate() {
         match event.result {
             Ok(wire) => plan.events.push((index, wire.publish(received_at))),
-            Err(errors) => {
-                let errors = errors.into_errors();
+            Err(rejected) => {
+                let errors = rejected.errors.into_errors();
                 plan.rejected.push(index);
                 plan.rejection_reasons.push(reason_label(&errors[0]));
                 let reason = errors
@@ -110,7 +110,7 @@ pub fn plan_text_frame(text: &str, limits: FrameLimits, identity: &Identity) -> 
                     .collect::<Vec<_>>()
                     .join("; ");
                 plan.dead_letters
-                    .push(dead_letter(event.raw, &reason, errors.clone(), identity));
+                    .push(dead_letter(rejected.raw, &reason, errors.clone(), identity));
                 plan.errors.extend(errors);
             }
         }

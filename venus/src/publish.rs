@@ -1,24 +1,30 @@
 //! The Kafka sink: publishes events (key = session id) and dead letters with `acks=all` and idempotence, and
 //! bounds how many wait for acknowledgement so that a slow or absent broker back-pressures the sockets instead
 //! of filling memory.
+//!
+//! Kafka's verdicts are collected per frame ([`FrameDelivery`]): the producer's delivery callback records each
+//! message's outcome in its frame and wakes the frame's reply once the last one is in, so a 500-event frame
+//! costs one wake-up rather than 500 futures.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use packetpulse_model::{DeadLetter, PublishedEvent};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::{Config, Error};
 
+type KafkaProducer = ThreadedProducer<DeliveryContext>;
+
 /// Publishes to the events topic and the dead-letter topic.
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: Arc<KafkaProducer>,
     topic: String,
     dead_letter_topic: String,
     bootstrap_servers: String,
@@ -26,25 +32,109 @@ pub struct Publisher {
     in_flight: Arc<Semaphore>,
 }
 
-/// Room for `n` messages in the producer, reserved before enqueueing them.
-pub struct Reservation(OwnedSemaphorePermit);
-
-/// One enqueued message; resolves when Kafka acknowledged it or gave up.
-pub struct PendingDelivery {
-    delivery: Result<DeliveryFuture, String>,
-    _permit: OwnedSemaphorePermit,
+/// Room for `n` messages in the producer, reserved before enqueueing them; released when their frame has
+/// Kafka's verdicts (or gave up waiting for them).
+pub struct Reservation {
+    _permits: OwnedSemaphorePermit,
 }
 
-impl PendingDelivery {
-    /// Waits for Kafka's verdict until `deadline`: `Ok` once the broker has the message, or why not.
-    pub async fn acknowledged_by(self, deadline: tokio::time::Instant) -> Result<(), String> {
-        let delivery = self.delivery?;
-        match tokio::time::timeout_at(deadline, delivery).await {
-            Ok(Ok(Ok(_))) => Ok(()),
-            Ok(Ok(Err((error, _)))) => Err(describe(&error)),
-            Ok(Err(_)) => Err("the producer was shut down before Kafka answered".into()),
-            Err(_) => Err("Kafka did not acknowledge within the delivery timeout".into()),
+/// What Kafka said about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not answered yet.
+    Waiting,
+    /// The broker has it.
+    Acknowledged,
+    /// Kafka did not take it, and why.
+    Failed(String),
+}
+
+/// Kafka's verdicts on the messages of one frame, in the order they were enqueued.
+pub struct FrameDelivery {
+    verdicts: Mutex<Verdicts>,
+    all_in: Notify,
+}
+
+struct Verdicts {
+    each: Vec<Verdict>,
+    waiting: usize,
+}
+
+impl FrameDelivery {
+    /// A frame of `messages` messages, none answered yet.
+    pub fn new(messages: usize) -> Arc<Self> {
+        Arc::new(Self {
+            verdicts: Mutex::new(Verdicts {
+                each: vec![Verdict::Waiting; messages],
+                waiting: messages,
+            }),
+            all_in: Notify::new(),
+        })
+    }
+
+    /// Runs on the producer's polling thread: must not panic. A report arriving after the frame stopped
+    /// waiting (its verdicts were taken) is too late to change the reply and is dropped here; the client was
+    /// told to resend.
+    fn record(&self, slot: usize, verdict: Verdict) {
+        let mut verdicts = self.lock();
+        if let Some(entry @ Verdict::Waiting) = verdicts.each.get_mut(slot) {
+            *entry = verdict;
+            verdicts.waiting -= 1;
+            if verdicts.waiting == 0 {
+                self.all_in.notify_one();
+            }
         }
+    }
+
+    /// Waits until Kafka answered for every message or `deadline` passed, then returns the verdicts (still
+    /// `Waiting` for messages Kafka did not answer in time). `reservation` is held until then.
+    pub async fn verdicts_by(
+        &self,
+        deadline: tokio::time::Instant,
+        reservation: Reservation,
+    ) -> Vec<Verdict> {
+        let all_in = async {
+            loop {
+                // Registered before checking, so a verdict landing in between still wakes us.
+                let notified = self.all_in.notified();
+                if self.lock().waiting == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline, all_in).await;
+        drop(reservation);
+        std::mem::take(&mut self.lock().each)
+    }
+
+    /// A panic while holding the lock cannot leave the verdicts half-written (each update is one assignment),
+    /// so a poisoned lock is used as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Verdicts> {
+        self.verdicts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Which frame, and which of its messages, a delivery report is about.
+pub struct Slot {
+    frame: Arc<FrameDelivery>,
+    index: usize,
+}
+
+/// Routes librdkafka's delivery reports (on the producer's polling thread) to their frames.
+pub struct DeliveryContext;
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Slot>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
+        let verdict = match result {
+            Ok(_) => Verdict::Acknowledged,
+            Err((error, _)) => Verdict::Failed(describe(error)),
+        };
+        slot.frame.record(slot.index, verdict);
     }
 }
 
@@ -62,7 +152,7 @@ impl Publisher {
                 .set("enable.idempotence", "false")
                 .set("max.in.flight.requests.per.connection", "1");
         }
-        let producer: FutureProducer = client
+        let producer: KafkaProducer = client
             .set("bootstrap.servers", &config.kafka_bootstrap_servers)
             .set("client.id", "venus")
             .set("acks", "all")
@@ -70,17 +160,17 @@ impl Publisher {
             .set("linger.ms", config.kafka_linger_ms.to_string())
             // Never expire queued messages: an expired message forces the idempotent producer to bump its epoch,
             // which some brokers (tansu) refuse, wedging the producer. The delivery timeout is enforced per
-            // frame by `PendingDelivery::acknowledged_by` instead; the message stays queued and is delivered when
+            // frame by `FrameDelivery::verdicts_by` instead; the message stays queued and is delivered when
             // the broker returns, so a client's resend is a duplicate with the same event id, which the
             // downstream layers drop.
             .set("message.timeout.ms", "0")
             .set("queue.buffering.max.messages", &queue_capacity)
             // Reconnect within a second of the broker's return (librdkafka's default backs off up to 10 s).
             .set("reconnect.backoff.max.ms", "1000")
-            .create()
+            .create_with_context(DeliveryContext)
             .map_err(|e| kafka_error(config, e))?;
         Ok(Self {
-            producer,
+            producer: Arc::new(producer),
             topic: config.topic.clone(),
             dead_letter_topic: config.dead_letter_topic.clone(),
             bootstrap_servers: config.kafka_bootstrap_servers.clone(),
@@ -155,49 +245,49 @@ impl Publisher {
     /// the session reads no more frames from its socket.
     pub async fn reserve(&self, messages: usize) -> Reservation {
         let n = u32::try_from(messages).unwrap_or(u32::MAX);
-        Reservation(
-            self.in_flight
+        Reservation {
+            _permits: self
+                .in_flight
                 .clone()
                 .acquire_many_owned(n)
                 .await
                 .expect("the semaphore is never closed"),
-        )
+        }
     }
 
-    /// Enqueues one valid event, using one message of `reservation`.
-    pub fn publish(&self, event: &PublishedEvent, reservation: &mut Reservation) -> PendingDelivery {
-        let payload = event.to_json();
-        let record = FutureRecord::to(&self.topic)
+    /// Enqueues one valid event as message `slot` of `frame`; `buffer` is scratch space for its JSON.
+    pub fn publish(
+        &self,
+        event: &PublishedEvent,
+        frame: &Arc<FrameDelivery>,
+        slot: usize,
+        buffer: &mut Vec<u8>,
+    ) {
+        buffer.clear();
+        event.write_json(buffer);
+        let record = BaseRecord::with_opaque_to(&self.topic, slot_of(frame, slot))
             .key(&event.event.session_id)
-            .payload(&payload);
-        self.enqueue(record, reservation)
+            .payload(buffer.as_slice());
+        self.enqueue(record);
     }
 
-    /// Enqueues one dead letter, using one message of `reservation`.
-    pub fn dead_letter(&self, letter: &DeadLetter, reservation: &mut Reservation) -> PendingDelivery {
+    /// Enqueues one dead letter as message `slot` of `frame`.
+    pub fn dead_letter(&self, letter: &DeadLetter, frame: &Arc<FrameDelivery>, slot: usize) {
         let payload = letter.to_json();
         self.enqueue(
-            FutureRecord::<(), _>::to(&self.dead_letter_topic).payload(&payload),
-            reservation,
-        )
+            BaseRecord::<(), _, _>::with_opaque_to(&self.dead_letter_topic, slot_of(frame, slot))
+                .payload(&payload),
+        );
     }
 
-    fn enqueue<K: rdkafka::message::ToBytes + ?Sized>(
-        &self,
-        record: FutureRecord<'_, K, String>,
-        reservation: &mut Reservation,
-    ) -> PendingDelivery {
-        let permit = reservation
-            .0
-            .split(1)
-            .expect("the reservation covers every message of the frame");
-        let delivery = self
-            .producer
-            .send_result(record)
-            .map_err(|(error, _)| describe(&error));
-        PendingDelivery {
-            delivery,
-            _permit: permit,
+    fn enqueue<K, P>(&self, record: BaseRecord<'_, K, P, Box<Slot>>)
+    where
+        K: rdkafka::message::ToBytes + ?Sized,
+        P: rdkafka::message::ToBytes + ?Sized,
+    {
+        if let Err((error, record)) = self.producer.send(record) {
+            let slot = record.delivery_opaque;
+            slot.frame.record(slot.index, Verdict::Failed(describe(&error)));
         }
     }
 
@@ -217,6 +307,13 @@ impl Publisher {
     }
 }
 
+fn slot_of(frame: &Arc<FrameDelivery>, index: usize) -> Box<Slot> {
+    Box::new(Slot {
+        frame: frame.clone(),
+        index,
+    })
+}
+
 /// Kafka's error in words a client can act on.
 fn describe(error: &KafkaError) -> String {
     match error.rdkafka_error_code() {
@@ -229,5 +326,63 @@ fn kafka_error(config: &Config, error: KafkaError) -> Error {
     Error::Kafka {
         bootstrap_servers: config.kafka_bootstrap_servers.clone(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reservation(permits: u32) -> Reservation {
+        let semaphore = Arc::new(Semaphore::new(permits as usize));
+        Reservation {
+            _permits: semaphore.try_acquire_many_owned(permits).unwrap(),
+        }
+    }
+
+    fn far_deadline() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_secs(60)
+    }
+
+    #[tokio::test]
+    async fn answers_once_every_message_has_a_verdict() {
+        let frame = FrameDelivery::new(3);
+        frame.record(1, Verdict::Failed("broker said no".into()));
+        frame.record(0, Verdict::Acknowledged);
+        let waiting = {
+            let frame = frame.clone();
+            tokio::spawn(async move { frame.verdicts_by(far_deadline(), reservation(3)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one message is still unanswered");
+        frame.record(2, Verdict::Acknowledged);
+        assert_eq!(
+            waiting.await.unwrap(),
+            [
+                Verdict::Acknowledged,
+                Verdict::Failed("broker said no".into()),
+                Verdict::Acknowledged
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn at_the_deadline_unanswered_messages_stay_waiting_and_late_reports_are_ignored() {
+        let frame = FrameDelivery::new(2);
+        frame.record(0, Verdict::Acknowledged);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        let verdicts = frame.verdicts_by(deadline, reservation(2)).await;
+        assert_eq!(verdicts, [Verdict::Acknowledged, Verdict::Waiting]);
+        frame.record(1, Verdict::Acknowledged); // after the reply: must neither panic nor change anything
+        frame.record(7, Verdict::Acknowledged);
+    }
+
+    #[tokio::test]
+    async fn the_first_verdict_for_a_message_is_kept() {
+        let frame = FrameDelivery::new(1);
+        frame.record(0, Verdict::Failed("first".into()));
+        frame.record(0, Verdict::Acknowledged);
+        let verdicts = frame.verdicts_by(far_deadline(), reservation(1)).await;
+        assert_eq!(verdicts, [Verdict::Failed("first".into())]);
     }
 }

@@ -20,7 +20,7 @@ use crate::auth::{AuthError, Identity};
 use crate::frame::{self, FrameLimits, FramePlan};
 use crate::http::AppState;
 use crate::protocol::{AuthenticationFrame, AuthenticationReply, FrameReply};
-use crate::publish::Reservation;
+use crate::publish::{FrameDelivery, Reservation, Verdict};
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -210,36 +210,32 @@ impl Session {
     }
 
     /// Enqueues the plan's messages now (preserving frame order in Kafka) and returns the future of its reply.
-    fn execute(&self, plan: FramePlan, mut reservation: Reservation) -> PendingReply {
+    fn execute(&self, plan: FramePlan, reservation: Reservation) -> PendingReply {
         let publisher = &self.state.publisher;
         let started = Instant::now();
-        let deliveries: Vec<_> = plan
-            .events
-            .iter()
-            .map(|(index, event)| (*index, publisher.publish(event, &mut reservation)))
-            .collect();
-        let dead_letters: Vec<_> = plan
-            .dead_letters
-            .iter()
-            .map(|letter| publisher.dead_letter(letter, &mut reservation))
-            .collect();
+        // Slots: the events first, then the dead letters.
+        let delivery = FrameDelivery::new(plan.message_count());
+        let mut payload = Vec::with_capacity(1024);
+        for (slot, (_, event)) in plan.events.iter().enumerate() {
+            publisher.publish(event, &delivery, slot, &mut payload);
+        }
+        for (n, letter) in plan.dead_letters.iter().enumerate() {
+            publisher.dead_letter(letter, &delivery, plan.events.len() + n);
+        }
         let metrics = self.state.metrics.clone();
         let deadline = tokio::time::Instant::from_std(started) + self.state.config.delivery_timeout;
         Box::pin(async move {
+            let verdicts = delivery.verdicts_by(deadline, reservation).await;
+            let (event_verdicts, letter_verdicts) = verdicts.split_at(plan.events.len());
             let mut failed = Vec::new();
             let mut failure_reason = None;
-            for (index, delivery) in deliveries {
-                if let Err(reason) = delivery.acknowledged_by(deadline).await {
-                    failed.push(index);
+            for ((index, _), verdict) in plan.events.iter().zip(event_verdicts) {
+                if let Some(reason) = failure(verdict) {
+                    failed.push(*index);
                     failure_reason.get_or_insert(reason);
                 }
             }
-            let mut dead_letter_error = None;
-            for delivery in dead_letters {
-                if let Err(reason) = delivery.acknowledged_by(deadline).await {
-                    dead_letter_error.get_or_insert(reason);
-                }
-            }
+            let dead_letter_error = letter_verdicts.iter().find_map(failure);
             metrics.publish_latency.observe(started.elapsed().as_secs_f64());
             metrics
                 .events_accepted
@@ -270,6 +266,15 @@ impl Session {
     async fn reply(&mut self, reply: FrameReply) -> Result<(), axum::Error> {
         self.state.metrics.frames_in_flight.dec();
         send_json(&mut self.sink, &reply).await
+    }
+}
+
+/// Why Kafka does not have a message, or `None` when it does.
+fn failure(verdict: &Verdict) -> Option<String> {
+    match verdict {
+        Verdict::Acknowledged => None,
+        Verdict::Failed(reason) => Some(reason.clone()),
+        Verdict::Waiting => Some("Kafka did not acknowledge within the delivery timeout".into()),
     }
 }
 

@@ -1,12 +1,14 @@
 //! The pipeline benchmark: `cargo bench -p mars` (release build). Against one broker in one run it prints
-//!   1. a raw rdkafka producer's rate (Venus' producer settings, same payloads),
+//!   1. a raw rdkafka producer's rate (Venus' producer settings, same payloads, as many in flight as in 2),
 //!   2. Venus' sustained rate with acknowledgements after Kafka, driven by pipelining WebSocket clients, with
-//!      frame ack latency p50/p99,
+//!      frame ack latency p50/p99 (1 and 2 also print the CPU the whole process used meanwhile: on a small
+//!      machine, clients and broker share it with Venus),
 //!   3. 10k simulated vehicles at 1 Hz through Venus: ack latency p50/p99,
 //!   4. Mars' CPU use (its own process, from /proc) for 100k vehicles at 1 Hz.
 //!
 //! `BENCH_BROKER=tansu` runs against the real broker instead of librdkafka's mock cluster; `BENCH_EVENTS`
-//! sets the event count of 1 and 2 (default 300000); `BENCH_SECONDS` the duration of 3 and 4 (default 20).
+//! sets the event count of 1 and 2 (default 1000000); `BENCH_SECONDS` the duration of 3 and 4 (default 20; 0
+//! skips them).
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark binary: a panic is the failure report.
 
@@ -17,12 +19,20 @@ use hdrhistogram::Histogram;
 use packetpulse_model::{DeliveryEvent, DeliveryStatus, WireEvent};
 use packetpulse_testkit::Kafka;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+// The allocator of the venus and mars binaries, so the in-process Venus measures as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const API_KEY: &str = "bench-key";
 const CLIENT_CONNECTIONS: usize = 4;
 const FRAME_EVENTS: usize = 500;
 const WINDOW: usize = 16;
+/// Events waiting for Kafka at once: what Venus' clients keep in flight, and the raw producer's window too.
+/// (Enqueueing everything at once measured slower: a million queued messages cost more in page faults than
+/// they save.)
+const IN_FLIGHT: usize = CLIENT_CONNECTIONS * WINDOW * FRAME_EVENTS;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -71,7 +81,7 @@ fn main() {
 }
 
 async fn async_main() {
-    let events = env_or("BENCH_EVENTS", 300_000);
+    let events = env_or("BENCH_EVENTS", 1_000_000);
     let seconds = env_or("BENCH_SECONDS", 20);
     let kafka = match std::env::var("BENCH_BROKER").as_deref() {
         Ok("tansu") => {
@@ -86,20 +96,25 @@ async fn async_main() {
         num_cores()
     );
 
-    let raw_rate = raw_producer(&kafka, events).await;
+    let (raw_rate, raw_cores) = raw_producer(&kafka, events).await;
     println!(
-        "1. raw rdkafka producer (acks=all, idempotent, lz4): {events} events in → {raw_rate:.0} events/s"
+        "1. raw rdkafka producer (acks=all, idempotent, lz4, {IN_FLIGHT} in flight): {events} events → \
+         {raw_rate:.0} events/s ({raw_cores:.2} cores busy)"
     );
 
     let venus = start_venus(&kafka).await;
-    let (venus_rate, p50, p99) = venus_max_throughput(&venus.ws_url(), events).await;
+    let (venus_rate, venus_cores, p50, p99) = venus_max_throughput(&venus.ws_url(), events).await;
     println!(
         "2. Venus max throughput ({CLIENT_CONNECTIONS} connections, {FRAME_EVENTS} events/frame, {WINDOW} frames \
-         in flight each): {venus_rate:.0} events/s = {:.0} % of raw; frame ack latency p50 {:.1} ms, p99 {:.1} ms",
+         in flight each): {venus_rate:.0} events/s = {:.0} % of raw ({venus_cores:.2} cores busy, clients \
+         included); frame ack latency p50 {:.1} ms, p99 {:.1} ms",
         venus_rate / raw_rate * 100.0,
         ms(p50),
         ms(p99)
     );
+    if seconds == 0 {
+        return venus.shutdown().await.unwrap();
+    }
 
     let summary = fleet_at_one_hertz(&venus.ws_url(), 10_000, seconds).await;
     println!(
@@ -125,7 +140,7 @@ fn num_cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
-async fn raw_producer(kafka: &Kafka, events: u64) -> f64 {
+async fn raw_producer(kafka: &Kafka, events: u64) -> (f64, f64) {
     let topic = kafka.create_unique_topic("raw", 6).await.unwrap();
     let producer: FutureProducer = kafka
         .client_config()
@@ -142,16 +157,44 @@ async fn raw_producer(kafka: &Kafka, events: u64) -> f64 {
             (published.event.session_id.clone(), published.to_json())
         })
         .collect();
-    let started = Instant::now();
-    let mut deliveries = Vec::with_capacity(payloads.len());
+    let cpu = CpuWindow::start();
+    let mut deliveries = std::collections::VecDeque::with_capacity(IN_FLIGHT);
     for (key, payload) in &payloads {
+        if deliveries.len() == IN_FLIGHT {
+            let oldest: rdkafka::producer::DeliveryFuture = deliveries.pop_front().unwrap();
+            oldest.await.unwrap().map_err(|(e, _)| e).unwrap();
+        }
         let record = FutureRecord::to(&topic).key(key).payload(payload);
-        deliveries.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+        deliveries.push_back(producer.send_result(record).map_err(|(e, _)| e).unwrap());
     }
     for delivery in deliveries {
         delivery.await.unwrap().map_err(|(e, _)| e).unwrap();
     }
-    events as f64 / started.elapsed().as_secs_f64()
+    (events as f64 / cpu.elapsed_seconds(), cpu.cores())
+}
+
+/// CPU used by this process (every thread: clients, Venus, librdkafka, the mock broker) over a wall-clock window.
+struct CpuWindow {
+    cpu_seconds: f64,
+    started: Instant,
+}
+
+impl CpuWindow {
+    fn start() -> Self {
+        Self {
+            cpu_seconds: cpu_seconds(std::process::id()),
+            started: Instant::now(),
+        }
+    }
+
+    fn elapsed_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Cores busy on average since the start.
+    fn cores(&self) -> f64 {
+        (cpu_seconds(std::process::id()) - self.cpu_seconds) / self.elapsed_seconds()
+    }
 }
 
 async fn start_venus(kafka: &Kafka) -> venus::RunningVenus {
@@ -168,11 +211,12 @@ async fn start_venus(kafka: &Kafka) -> venus::RunningVenus {
 }
 
 /// Pipelining clients send pre-built frames as fast as Venus acknowledges them.
-async fn venus_max_throughput(url: &str, events: u64) -> (f64, Duration, Duration) {
+async fn venus_max_throughput(url: &str, events: u64) -> (f64, f64, Duration, Duration) {
     let frames_per_connection = (events as usize).div_ceil(FRAME_EVENTS * CLIENT_CONNECTIONS);
     let mut clients = Vec::new();
     for c in 0..CLIENT_CONNECTIONS {
-        let frames: Vec<String> = (0..frames_per_connection)
+        // Utf8Bytes: sending a frame clones a reference, not 250 KB, so the load client stays cheap.
+        let frames: Vec<Utf8Bytes> = (0..frames_per_connection)
             .map(|f| {
                 let base = ((c * frames_per_connection + f) * FRAME_EVENTS) as u64;
                 serde_json::to_string(
@@ -181,6 +225,7 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, Duration, Duratio
                         .collect::<Vec<_>>(),
                 )
                 .unwrap()
+                .into()
             })
             .collect();
         let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -189,7 +234,7 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, Duration, Duratio
         socket.next().await.unwrap().unwrap();
         clients.push((socket, frames));
     }
-    let started = Instant::now();
+    let cpu = CpuWindow::start();
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|(socket, frames)| {
@@ -201,9 +246,7 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, Duration, Duratio
                 let mut acked = 0;
                 while acked < frames.len() {
                     while next < frames.len() && sent_at.len() < WINDOW {
-                        sink.send(Message::Text(frames[next].clone().into()))
-                            .await
-                            .unwrap();
+                        sink.send(Message::Text(frames[next].clone())).await.unwrap();
                         sent_at.push_back(Instant::now());
                         next += 1;
                     }
@@ -224,9 +267,10 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, Duration, Duratio
         latency.add(task.await.unwrap()).unwrap();
     }
     let total = (frames_per_connection * FRAME_EVENTS * CLIENT_CONNECTIONS) as f64;
-    let rate = total / started.elapsed().as_secs_f64();
+    let rate = total / cpu.elapsed_seconds();
     (
         rate,
+        cpu.cores(),
         Duration::from_micros(latency.value_at_quantile(0.5)),
         Duration::from_micros(latency.value_at_quantile(0.99)),
     )

@@ -36,16 +36,19 @@ profile_dir=$profile
 mkdir -p "$site/pkg"
 wasm-bindgen --target web --out-dir "$site/pkg" --out-name mercury \
     "$target_dir/wasm32-unknown-unknown/$profile_dir/mercury.wasm"
-# npm ci only when the lockfile changed since the last install (a copy of it marks the install).
-if ! cmp -s mercury/package-lock.json mercury/node_modules/.installed-lock.json 2>/dev/null; then
-    npm ci --prefix mercury --no-audit --no-fund
-    cp mercury/package-lock.json mercury/node_modules/.installed-lock.json
+# npm ci only when the lockfile changed since the last install (a copy of it marks the install). The npm project
+# lives in mercury/npm, not the crate root: wasm-bindgen records the absolute path of a package.json next to
+# Cargo.toml in the wasm, which breaks the CLI step for a checkout at another path sharing the target dir.
+npm_dir=mercury/npm
+if ! cmp -s "$npm_dir/package-lock.json" "$npm_dir/node_modules/.installed-lock.json" 2>/dev/null; then
+    npm ci --prefix "$npm_dir" --no-audit --no-fund
+    cp "$npm_dir/package-lock.json" "$npm_dir/node_modules/.installed-lock.json"
 fi
 optimise=1
 [ "$profile" = dev ] && optimise=0
 if [ "${MERCURY_WASM_OPT:-$optimise}" = 1 ]; then
     # Rust's wasm uses these features by default; wasm-opt must be told so (binaryen's defaults are older).
-    mercury/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$npm_dir"/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$site/pkg/mercury_bg.wasm" -o "$site/pkg/mercury_bg.wasm"
 fi
@@ -53,8 +56,8 @@ fi
 gzip -9kf "$site/pkg/mercury_bg.wasm" "$site/pkg/mercury.js"
 rm -rf "$site/vendor"
 mkdir -p "$site/vendor/leaflet" "$site/vendor/chart.js"
-cp -r mercury/node_modules/leaflet/dist/leaflet.js mercury/node_modules/leaflet/dist/leaflet.css \
-    mercury/node_modules/leaflet/dist/images "$site/vendor/leaflet/"
-cp mercury/node_modules/chart.js/dist/chart.umd.min.js "$site/vendor/chart.js/"
+cp -r "$npm_dir"/node_modules/leaflet/dist/leaflet.js "$npm_dir"/node_modules/leaflet/dist/leaflet.css \
+    "$npm_dir"/node_modules/leaflet/dist/images "$site/vendor/leaflet/"
+cp "$npm_dir"/node_modules/chart.js/dist/chart.umd.min.js "$site/vendor/chart.js/"
 cp mercury/assets/style.css "$site/style.css"
 echo "mercury/build.sh: site in $site ($(du -sh "$site/pkg" | cut -f1) of pkg)"

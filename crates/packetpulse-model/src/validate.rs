@@ -430,9 +430,6 @@ impl FastEvent<'_> {
     /// The event if it passes every rule, `None` otherwise (the field-by-field path then says why).
     fn into_valid(self) -> Option<WireEvent> {
         let e = self;
-        let (start_lat, start_lon, end_lat, end_lon) = (e.start_lat, e.start_lon, e.end_lat, e.end_lon);
-        let (current_lat, current_lon) = (e.current_lat, e.current_lon);
-        let (speed_kmh, heading_deg) = (e.speed_kmh, e.heading_deg);
         let ids = [&e.device_id, &e.vehicle_id, &e.session_id, &e.order_id];
         if ids
             .iter()
@@ -440,12 +437,14 @@ impl FastEvent<'_> {
         {
             return None;
         }
-        let latitudes = [start_lat, end_lat, current_lat];
-        let longitudes = [start_lon, end_lon, current_lon];
+        let latitudes = [e.start_lat, e.end_lat, e.current_lat];
+        let longitudes = [e.start_lon, e.end_lon, e.current_lon];
         if !latitudes.iter().all(|&lat| rules::in_range(lat, -90.0, 90.0))
             || !longitudes.iter().all(|&lon| rules::in_range(lon, -180.0, 180.0))
-            || !speed_kmh.is_none_or(|v| rules::in_range(v, 0.0, limits::MAX_SPEED_KMH))
-            || !heading_deg.is_none_or(|v| rules::in_range(v, 0.0, 360.0))
+            || !e
+                .speed_kmh
+                .is_none_or(|v| rules::in_range(v, 0.0, limits::MAX_SPEED_KMH))
+            || !e.heading_deg.is_none_or(|v| rules::in_range(v, 0.0, 360.0))
             || e.route_name
                 .as_deref()
                 .is_some_and(|n| rules::text_problem(n, limits::MAX_ROUTE_NAME_CHARS, true).is_some())
@@ -465,15 +464,15 @@ impl FastEvent<'_> {
                 vehicle_id: e.vehicle_id.into_owned(),
                 session_id: e.session_id.into_owned(),
                 order_id: e.order_id.into_owned(),
-                start_lat,
-                start_lon,
-                end_lat,
-                end_lon,
-                current_lat,
-                current_lon,
+                start_lat: e.start_lat,
+                start_lon: e.start_lon,
+                end_lat: e.end_lat,
+                end_lon: e.end_lon,
+                current_lat: e.current_lat,
+                current_lon: e.current_lon,
                 seq: e.seq,
-                speed_kmh,
-                heading_deg,
+                speed_kmh: e.speed_kmh,
+                heading_deg: e.heading_deg,
                 route_name: e.route_name.map(Cow::into_owned),
                 waypoint_count: e.waypoint_count,
             },

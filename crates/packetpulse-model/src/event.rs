@@ -154,14 +154,19 @@ impl WireEvent {
 
 /// The normalised event Venus publishes to the `sessions` topic and every consumer reads: `event_id`, the
 /// [`DeliveryEvent`]'s keys in their order, then `received_at`, in one flat JSON object.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// `to_json`/`write_json` write it directly (`payload.rs`, the hot path); the derived `Serialize` is the
+/// reference they are property-tested against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "PublishedEventKeys")]
 pub struct PublishedEvent {
     /// Unique id of the event; consumers deduplicate on it.
     pub event_id: Uuid,
     /// The event itself.
+    #[serde(flatten)]
     pub event: DeliveryEvent,
     /// When Venus received the event, UTC, millisecond precision.
+    #[serde(with = "timestamp::rfc3339")]
     pub received_at: DateTime<Utc>,
 }
 
@@ -211,57 +216,6 @@ impl PublishedEvent {
 
 /// Room for a typical payload (~480 bytes), so serialising does not grow the buffer.
 const PAYLOAD_CAPACITY: usize = 640;
-
-/// Written by hand rather than derived with `#[serde(flatten)]`: flatten serialises through a map of dynamic
-/// keys, which made publishing markedly slower. The keys and their order are the derived ones (checked by the
-/// `published_json_is_the_event_json_between_id_and_received_at` test).
-impl Serialize for PublishedEvent {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-
-        /// A timestamp in the contract's RFC 3339 form.
-        struct Rfc3339<'a>(&'a DateTime<Utc>);
-        impl Serialize for Rfc3339<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                timestamp::rfc3339::serialize(self.0, serializer)
-            }
-        }
-
-        fn optional<T: Serialize, S: SerializeStruct>(
-            out: &mut S,
-            key: &'static str,
-            value: Option<&T>,
-        ) -> Result<(), S::Error> {
-            match value {
-                Some(value) => out.serialize_field(key, value),
-                None => out.skip_field(key),
-            }
-        }
-
-        let e = &self.event;
-        let mut out = serializer.serialize_struct("PublishedEvent", 19)?;
-        out.serialize_field("event_id", &self.event_id)?;
-        out.serialize_field("device_id", &e.device_id)?;
-        out.serialize_field("vehicle_id", &e.vehicle_id)?;
-        out.serialize_field("session_id", &e.session_id)?;
-        out.serialize_field("order_id", &e.order_id)?;
-        out.serialize_field("status", &e.status)?;
-        out.serialize_field("timestamp", &Rfc3339(&e.timestamp))?;
-        out.serialize_field("start_lat", &e.start_lat)?;
-        out.serialize_field("start_lon", &e.start_lon)?;
-        out.serialize_field("end_lat", &e.end_lat)?;
-        out.serialize_field("end_lon", &e.end_lon)?;
-        out.serialize_field("current_lat", &e.current_lat)?;
-        out.serialize_field("current_lon", &e.current_lon)?;
-        optional(&mut out, "seq", e.seq.as_ref())?;
-        optional(&mut out, "speed_kmh", e.speed_kmh.as_ref())?;
-        optional(&mut out, "heading_deg", e.heading_deg.as_ref())?;
-        optional(&mut out, "route_name", e.route_name.as_ref())?;
-        optional(&mut out, "waypoint_count", e.waypoint_count.as_ref())?;
-        out.serialize_field("received_at", &Rfc3339(&self.received_at))?;
-        out.end()
-    }
-}
 
 /// [`PublishedEvent`] as it is read: the same keys without `#[serde(flatten)]`, which buffers every key and value
 /// before building the inner struct and made reading the topic about twice as slow.

@@ -1,6 +1,6 @@
 //! Jupiter's throughput and freshness: `cargo bench -p jupiter` (release build). Prints
 //!   1. the sink's capacity: `BENCH_EVENTS` events (default 1,000,000) decoded, enriched and inserted into
-//!      ClickHouse in batches of the default 50k rows, from memory, through the sink's `SilverWriter` — sustained
+//!      ClickHouse in batches of the default 50k rows, from memory, through the sink's `SilverSink` — sustained
 //!      rows/s, `BENCH_ROUNDS` times (default 5) into fresh databases, and their median;
 //!   2. freshness at 10k events/s through the real broker (tansu) for `BENCH_SECONDS` (default 20): events carry
 //!      their send time as event time; a poller reads `max(event_time_ms)` every 50 ms, and each new maximum gives
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use common::{InProcess, config, event};
 use hdrhistogram::Histogram;
+use jupiter::sink::{Batch, SilverSink};
 use jupiter::transform::{Enricher, Movement, Position};
-use jupiter::writer::{Batch, SilverWriter};
 use packetpulse_testkit::{ClickHouse, Kafka};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
@@ -71,7 +71,7 @@ async fn capacity_once(kafka: &Kafka, clickhouse: &ClickHouse, payloads: &[Strin
     let client = client.with_database(&config.clickhouse.database);
     let started = Instant::now();
     let metrics = jupiter::Metrics::new();
-    let writer = SilverWriter::start(client, metrics.clone(), CancellationToken::new());
+    let writer = SilverSink::start(client, metrics.clone(), CancellationToken::new());
     let mut enricher = Enricher::new(config.max_speed_kmh);
     let mut batch: Vec<Movement> = Vec::with_capacity(config.flush_rows);
     let mut enriching = Duration::ZERO;

@@ -3,9 +3,9 @@
 //!
 //! Enrichment depends on the order events arrived in, so the backfill replays bronze in Kafka order: per Kafka
 //! partition by offset, through the same [`Enricher`] as streaming. Neptune names the data files of one commit
-//! after one UUIDv7, which orders commits in time; the files of a commit are read together and their rows sorted
+//! after one UUIDv7, which orders commits in time (`packetpulse_lake::data_files`); the files of a commit are read together and their rows sorted
 //! by (partition, offset), so memory is bounded by one commit. Files another engine rewrote (Trino's `optimize`)
-//! are read one at a time in name order. Rows go through the streaming sink's [`SilverWriter`] into the configured
+//! are read one at a time in name order. Rows go through the streaming pipeline's [`SilverSink`] into the configured
 //! database; inserting them again is harmless (rows are deduplicated by event id, the newest copy wins).
 
 use std::collections::BTreeMap;
@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::sink::{Batch, SilverSink, now_ms};
 use crate::transform::{Enricher, Movement, Position};
-use crate::writer::{Batch, SilverWriter, now_ms};
 
 /// What a backfill did.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let table = packetpulse_lake::catalog::load_table(&config.lake).await?;
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
-    let writer = SilverWriter::start(
+    let writer = SilverSink::start(
         client.with_database(&config.clickhouse.database),
         Metrics::new(),
         shutdown.clone(),
@@ -141,21 +141,11 @@ async fn planned_commits(table: &Table) -> Result<BTreeMap<String, Vec<FileScanT
     let mut tasks = scan.plan_files().await.map_err(bronze)?;
     while let Some(task) = tasks.try_next().await.map_err(bronze)? {
         commits
-            .entry(commit_key(&task.data_file_path))
+            .entry(packetpulse_lake::data_files::commit_key(&task.data_file_path))
             .or_default()
             .push(task);
     }
     Ok(commits)
-}
-
-/// The commit a data file belongs to: Neptune's files are `<UUIDv7 of the commit>-<n>.parquet`; any other name is
-/// a group of its own.
-fn commit_key(path: &str) -> String {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    match name.get(..36) {
-        Some(prefix) if uuid::Uuid::try_parse(prefix).is_ok() => prefix.to_owned(),
-        _ => name.to_owned(),
-    }
 }
 
 async fn read_messages(table: &Table, tasks: Vec<FileScanTask>) -> Result<Vec<BronzeMessage>, Error> {
@@ -206,21 +196,4 @@ async fn read_messages(table: &Table, tasks: Vec<FileScanTask>) -> Result<Vec<Br
         }
     }
     Ok(messages)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_of_one_neptune_commit_share_a_key() {
-        let a = "s3://b/w/bronze/delivery_events/data/event_day=2026-11-27/0193a6f0-0000-7000-8000-000000000000-00000.parquet";
-        let b = "file:///w/data/event_day=2026-11-28/0193a6f0-0000-7000-8000-000000000000-00001.parquet";
-        assert_eq!(commit_key(a), commit_key(b));
-        assert_eq!(commit_key(a), "0193a6f0-0000-7000-8000-000000000000");
-        assert_eq!(
-            commit_key("/w/data/20261127_trino_optimized.parquet"),
-            "20261127_trino_optimized.parquet"
-        );
-    }
 }

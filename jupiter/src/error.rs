@@ -15,13 +15,8 @@ pub enum Error {
         source: clickhouse::error::Error,
     },
     /// Kafka could not be reached or refused an operation.
-    #[error("Kafka at {servers}: {source} — is it running? see infrastructure/local (make up)")]
-    Kafka {
-        /// The configured bootstrap servers.
-        servers: String,
-        /// What failed.
-        source: rdkafka::error::KafkaError,
-    },
+    #[error(transparent)]
+    Kafka(#[from] packetpulse_ops::kafka::KafkaError),
     /// The lake's catalog or warehouse could not be used (backfill).
     #[error(transparent)]
     Lake(#[from] packetpulse_lake::LakeError),
@@ -35,7 +30,7 @@ pub enum Error {
     },
     /// A dead letter could not be delivered.
     #[error(transparent)]
-    DeadLetter(#[from] packetpulse_ops::dead_letter::DeadLetterError),
+    DeadLetter(#[from] packetpulse_ops::kafka::dead_letter::DeadLetterError),
     /// Shutdown came while a batch was still being retried; it is read again at the next start.
     #[error("shut down before {rows} rows could be inserted; they are read again at the next start")]
     ShutdownBeforeInsert {

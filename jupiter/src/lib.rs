@@ -1,9 +1,10 @@
 //! Jupiter, PacketPulse's silver layer: every event of the Kafka topic `sessions`, cleaned and enriched, in the
 //! ClickHouse database `packetpulse`.
 //!
-//! Pipeline: Kafka (group `jupiter`) → [`transform`] (distance, derived speed, session start, teleport flag) →
-//! batched inserts into `session_movements`, from which materialised views keep `latest_positions`, `sessions`,
-//! `orders` and `vehicles` ([`migrations`]). Offsets are committed after the insert ([`sink`], [`writer`]).
+//! [`pipeline`]: [`source`] (Kafka, group `jupiter`) → [`transform`] (distance, derived speed, session start,
+//! teleport flag) → [`sink`] (batched inserts into `session_movements`, from which materialised views keep
+//! `latest_positions`, `sessions`, `orders` and `vehicles`). Offsets are committed after the insert. Jupiter owns
+//! the silver schema ([`migrations`]): Uranus and Mercury read those tables as they are defined there.
 //! [`backfill`] recomputes the same tables from the bronze Iceberg table.
 
 pub mod backfill;
@@ -11,15 +12,17 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod migrations;
+pub mod pipeline;
 pub mod resume;
 pub mod sink;
+pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transform;
-pub mod writer;
 
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use config::{Command, Config};
 pub use error::Error;
@@ -34,12 +37,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             run_with(&config, &Metrics::new(), listener, shutdown).await
         }
         Command::Backfill { .. } => {
-            let token = CancellationToken::new();
-            let cancel_on_shutdown = token.clone().drop_guard();
-            tokio::spawn(async move {
-                shutdown.await;
-                drop(cancel_on_shutdown);
-            });
+            let token = packetpulse_ops::cancel_on(shutdown);
             let report = backfill::backfill(&config, &token).await?;
             println!(
                 "backfill {}: {} rows from {} files into {} in {:.1} s ({:.0} rows/s){}",
@@ -64,15 +62,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
 }
 
-/// [`run`] with the metrics and listener given (tests read both).
+/// Runs the pipeline with its operational endpoints on `listener` until `shutdown` (the entry point of tests,
+/// which read both).
 pub async fn run_with(
     config: &Config,
     metrics: &Metrics,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
-    let result = sink::run_sink(config, metrics, operations.token()).await;
+    let operations = packetpulse_ops::Operations::serve(listener, metrics.registry().clone(), shutdown);
+    let result = pipeline::run(config, metrics, operations.token()).await;
     operations.finish().await;
     result
 }

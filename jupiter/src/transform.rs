@@ -283,7 +283,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::{TimeZone, Utc};
-    use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+    use packetpulse_model::{DeliveryEvent, PublishedEvent, testing};
     use uuid::Uuid;
 
     use super::*;
@@ -292,26 +292,14 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap() + chrono::Duration::seconds(second);
         PublishedEvent {
             event_id: Uuid::from_u128(u128::try_from(second + 1_000).unwrap()),
-            event: DeliveryEvent {
-                device_id: "d".into(),
-                vehicle_id: "v".into(),
+            ..testing::published(DeliveryEvent {
                 session_id: "s".into(),
-                order_id: "o".into(),
-                status: DeliveryStatus::EnRoute,
                 timestamp: at,
-                start_lat: 37.98,
-                start_lon: 23.72,
-                end_lat: 38.0,
-                end_lon: 23.8,
                 current_lat: lat,
                 current_lon: lon,
-                seq: None,
                 speed_kmh: speed,
-                heading_deg: None,
-                route_name: None,
-                waypoint_count: None,
-            },
-            received_at: at,
+                ..testing::event()
+            })
         }
     }
 

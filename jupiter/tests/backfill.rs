@@ -98,7 +98,7 @@ async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
         let (lake, metrics, stop) = (lake.clone(), neptune_metrics.clone(), neptune_stop.clone());
         let listener = TcpListener::bind(lake.metrics_listen).await.unwrap();
         tokio::spawn(
-            async move { neptune::run_sink(&lake, &metrics, listener, stop.cancelled_owned()).await },
+            async move { neptune::run_with(&lake, &metrics, listener, stop.cancelled_owned()).await },
         )
     };
     let jupiter = InProcess::start(&streamed).await;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, WireEvent};
+use packetpulse_model::{DeliveryEvent, WireEvent};
 use packetpulse_testkit::Kafka;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const API_KEY: &str = "bench-key";
+const API_KEY: &str = venus::testing::TEST_API_KEY;
 const CLIENT_CONNECTIONS: usize = 4;
 const FRAME_EVENTS: usize = 500;
 const WINDOW: usize = 16;
@@ -50,7 +50,6 @@ fn event(n: u64) -> WireEvent {
             vehicle_id: format!("vehicle-{session:05}"),
             session_id: format!("session-{session:05}"),
             order_id: format!("order-{session:05}"),
-            status: DeliveryStatus::EnRoute,
             timestamp: chrono::DateTime::from_timestamp(1_714_566_600 + (n / 10_000) as i64, 0).unwrap(),
             start_lat: 37.975678,
             start_lon: 23.767335,
@@ -63,6 +62,7 @@ fn event(n: u64) -> WireEvent {
             heading_deg: Some(270.0),
             route_name: Some("athens-01".into()),
             waypoint_count: Some(88),
+            ..packetpulse_model::testing::event()
         },
     }
 }
@@ -198,16 +198,10 @@ impl CpuWindow {
 }
 
 async fn start_venus(kafka: &Kafka) -> venus::RunningVenus {
-    let mut config = venus::Config::for_broker(&kafka.bootstrap_servers());
-    config.topic = packetpulse_testkit::unique_name("bench");
-    config.dead_letter_topic = format!("{}.dlq", config.topic);
-    config.api_keys = format!("bench:{API_KEY}");
+    let mut config = venus::testing::test_config(kafka);
+    config.topic_partitions = 6;
     config.max_connections = 100;
-    if kafka.kind() == packetpulse_testkit::KafkaKind::Mock {
-        kafka.create_topic(&config.topic, 6).await.unwrap();
-        kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
-    }
-    venus::Venus::bind(config).await.unwrap().spawn()
+    venus::testing::start(kafka, config).await
 }
 
 /// Pipelining clients send pre-built frames as fast as Venus acknowledges them.
@@ -229,7 +223,7 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, f64, Duration, Du
             })
             .collect();
         let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let auth = serde_json::json!({"type": "authentication", "api_key": API_KEY}).to_string();
+        let auth = serde_json::to_string(&packetpulse_model::AuthenticationFrame::api_key(API_KEY)).unwrap();
         socket.send(Message::Text(auth.into())).await.unwrap();
         socket.next().await.unwrap().unwrap();
         clients.push((socket, frames));
@@ -278,7 +272,8 @@ async fn venus_max_throughput(url: &str, events: u64) -> (f64, f64, Duration, Du
 
 /// Mars in-process: vehicles at 1 Hz in continuous mode for `seconds`, then stopped.
 async fn fleet_at_one_hertz(url: &str, vehicles: usize, seconds: u64) -> mars::Summary {
-    let mut config = mars::Config::for_venus(url);
+    let mut config = mars::Config::defaults();
+    config.venus_url = url.to_owned();
     config.api_key = API_KEY.into();
     config.vehicles = vehicles;
     config.mode = mars::Mode::Continuous;

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::Error;
+use crate::fleet::{Driving, Faults};
+
 /// Whether the fleet stops after its sessions or keeps delivering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -131,12 +134,72 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults pointed at a Venus URL, metrics on a free port: what tests and benchmarks start from.
-    pub fn for_venus(venus_url: &str) -> Self {
+    /// The configuration with every default, metrics on a free port: what tests and benchmarks start from.
+    pub fn defaults() -> Self {
         let mut config = Self::parse_from(["mars"]);
-        config.venus_url = venus_url.to_owned();
         config.metrics_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config
+    }
+
+    /// How the vehicles drive, from the settings.
+    pub fn driving(&self) -> Driving {
+        let step = self.step();
+        Driving {
+            step,
+            speed_kmh: (self.min_speed_kmh, self.max_speed_kmh),
+            max_wait_ticks: (self.start_spread.as_secs_f64() / step.as_secs_f64().max(1e-9)) as u64,
+            sessions_per_vehicle: match self.mode {
+                Mode::UntilComplete => Some(self.sessions_per_vehicle),
+                Mode::Continuous => None,
+            },
+            faults: Faults {
+                gps_jitter_m: self.gps_jitter_m,
+                duplicate_rate: self.duplicate_rate,
+                out_of_order_rate: self.out_of_order_rate,
+            },
+        }
+    }
+
+    /// Every problem with the settings at once, naming the variables to change.
+    pub fn validate(&self) -> Result<(), Error> {
+        let problems: Vec<String> = [
+            (self.vehicles == 0, "MARS_VEHICLES must be at least 1".to_string()),
+            (
+                self.connections == 0,
+                "MARS_CONNECTIONS must be at least 1".into(),
+            ),
+            (self.batch_size == 0, "MARS_BATCH_SIZE must be at least 1".into()),
+            (
+                self.max_frames_in_flight == 0,
+                "MARS_MAX_FRAMES_IN_FLIGHT must be at least 1".into(),
+            ),
+            (self.interval.is_zero(), "MARS_INTERVAL must be positive".into()),
+            (self.step().is_zero(), "MARS_STEP must be positive".into()),
+            (
+                !(self.min_speed_kmh > 0.0 && self.min_speed_kmh <= self.max_speed_kmh),
+                "speeds must satisfy 0 < MARS_MIN_SPEED_KMH <= MARS_MAX_SPEED_KMH".into(),
+            ),
+            (
+                !(0.0..=1.0).contains(&self.duplicate_rate),
+                "MARS_DUPLICATE_RATE must be in [0, 1]".into(),
+            ),
+            (
+                !(0.0..=1.0).contains(&self.out_of_order_rate),
+                "MARS_OUT_OF_ORDER_RATE must be in [0, 1]".into(),
+            ),
+            (
+                self.gps_jitter_m.is_nan() || self.gps_jitter_m < 0.0,
+                "MARS_GPS_JITTER_M must be >= 0".into(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(bad, message)| bad.then_some(message))
+        .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(problems.join("; ")))
+        }
     }
 
     /// Simulated time per event.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use serde::Deserialize;
+use packetpulse_model::{AuthenticationFrame, AuthenticationReply, FrameReply};
 use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events_log::EventsLog;
 use crate::fleet::{Driving, OutgoingEvent, Vehicle};
+use crate::metrics::Metrics;
 use crate::routes::Route;
-use crate::stats::Stats;
 use crate::{Config, Error};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -41,7 +41,7 @@ pub struct Shared {
     /// Vehicle behaviour.
     pub driving: Driving,
     /// Counters.
-    pub stats: Arc<Stats>,
+    pub metrics: Arc<Metrics>,
     /// `--events-log`, if set.
     pub events_log: Option<EventsLog>,
     /// Simulated time of tick 0.
@@ -52,18 +52,6 @@ pub struct Shared {
 struct SentFrame {
     events: Vec<OutgoingEvent>,
     sent_at: Instant,
-}
-
-/// The part of Venus' reply Mars acts on.
-#[derive(Debug, Deserialize)]
-struct Reply {
-    success: bool,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    rejected: Vec<usize>,
-    #[serde(default)]
-    failed: Vec<usize>,
 }
 
 struct Connection {
@@ -169,13 +157,13 @@ impl Connection {
         let now = self.shared.sim_start + step;
         self.ticks += 1;
         let mut produced = Vec::new();
-        let stats = &self.shared.stats;
+        let metrics = &self.shared.metrics;
         for vehicle in &mut self.vehicles {
             if vehicle.tick(now, &self.shared.routes, &self.shared.driving, &mut produced) {
-                stats.sessions_started.inc();
+                metrics.sessions_started.inc();
             }
         }
-        stats.events_generated.inc_by(produced.len() as u64);
+        metrics.events_generated.inc_by(produced.len() as u64);
         self.outbox.extend(produced);
     }
 
@@ -183,13 +171,13 @@ impl Connection {
     async fn connect(&mut self) -> Result<(), Error> {
         self.attempts += 1;
         if self.attempts > 1 {
-            self.shared.stats.reconnects.inc();
+            self.shared.metrics.reconnects.inc();
         }
         match tokio::time::timeout(CONNECT_TIMEOUT, open(&self.shared.config)).await {
             Ok(Ok(socket)) => {
                 self.socket = Some(socket.split());
                 self.backoff = MIN_BACKOFF;
-                self.shared.stats.connections_up.inc();
+                self.shared.metrics.connections_up.inc();
                 Ok(())
             }
             Ok(Err(OpenError::Refused(message))) => Err(Error::Authentication {
@@ -241,7 +229,7 @@ impl Connection {
                 events,
                 sent_at: Instant::now(),
             });
-            self.shared.stats.events_sent.inc_by(count as u64);
+            self.shared.metrics.events_sent.inc_by(count as u64);
             if sink.send(Message::Text(frame.into())).await.is_err() {
                 self.disconnect(true);
                 return;
@@ -269,9 +257,9 @@ impl Connection {
             return;
         };
         self.in_flight_events -= frame.events.len();
-        let stats = self.shared.stats.clone();
-        stats.record_ack_latency(frame.sent_at.elapsed());
-        let reply: Reply = match serde_json::from_str(&text) {
+        let metrics = self.shared.metrics.clone();
+        metrics.record_ack_latency(frame.sent_at.elapsed());
+        let reply: FrameReply = match serde_json::from_str(&text) {
             Ok(reply) => reply,
             Err(_) => {
                 tracing::warn!(%text, "unreadable reply; resending the frame");
@@ -292,10 +280,8 @@ impl Connection {
         let mut resend = Vec::new();
         for (index, event) in frame.events.into_iter().enumerate() {
             if reply.rejected.contains(&index) {
-                stats.events_rejected.inc();
-            } else if reply.failed.contains(&index) || (reply.rejected.is_empty() && reply.failed.is_empty())
-            {
-                // A frame refused whole without naming events (e.g. Venus shutting down) is resent whole.
+                metrics.events_rejected.inc();
+            } else if reply.must_resend(index) {
                 resend.push(event);
             } else {
                 acked.push(event);
@@ -310,13 +296,13 @@ impl Connection {
     }
 
     fn acknowledge(&self, events: &[OutgoingEvent]) {
-        let stats = &self.shared.stats;
-        stats.events_acked.inc_by(events.len() as u64);
+        let metrics = &self.shared.metrics;
+        metrics.events_acked.inc_by(events.len() as u64);
         let completed = events
             .iter()
             .filter(|e| e.completes_session && !e.duplicate)
             .count();
-        stats.sessions_completed.inc_by(completed as u64);
+        metrics.sessions_completed.inc_by(completed as u64);
         if let Some(log) = &self.shared.events_log
             && let Err(error) = log.record(events)
         {
@@ -326,7 +312,7 @@ impl Connection {
 
     /// Puts events back at the front of the queue, in their original order.
     fn requeue(&mut self, events: Vec<OutgoingEvent>) {
-        self.shared.stats.events_resent.inc_by(events.len() as u64);
+        self.shared.metrics.events_resent.inc_by(events.len() as u64);
         for event in events.into_iter().rev() {
             self.outbox.push_front(event);
         }
@@ -336,7 +322,7 @@ impl Connection {
     /// scheduled.
     fn disconnect(&mut self, resend: bool) {
         if self.socket.take().is_some() {
-            self.shared.stats.connections_up.dec();
+            self.shared.metrics.connections_up.dec();
         }
         if resend {
             let frames: Vec<SentFrame> = self.in_flight.drain(..).collect();
@@ -395,7 +381,8 @@ async fn open(config: &Config) -> Result<Socket, OpenError> {
     if config.jwt.is_some() {
         return Ok(socket);
     }
-    let frame = serde_json::json!({"type": "authentication", "api_key": config.api_key}).to_string();
+    let frame = serde_json::to_string(&AuthenticationFrame::api_key(&config.api_key))
+        .expect("an authentication frame always serialises");
     socket
         .send(Message::Text(frame.into()))
         .await
@@ -403,13 +390,10 @@ async fn open(config: &Config) -> Result<Socket, OpenError> {
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
-                let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                return if reply["status"] == "authenticated" {
-                    Ok(socket)
-                } else {
-                    Err(OpenError::Refused(
-                        reply["message"].as_str().unwrap_or(&text).to_owned(),
-                    ))
+                return match serde_json::from_str::<AuthenticationReply>(&text) {
+                    Ok(reply) if reply.is_authenticated() => Ok(socket),
+                    Ok(reply) => Err(OpenError::Refused(reply.message)),
+                    Err(_) => Err(OpenError::Refused(text.to_string())),
                 };
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,

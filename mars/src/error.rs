@@ -20,12 +20,7 @@ pub enum Error {
     /// The events log could not be written.
     #[error("events log: {0}")]
     EventsLog(String),
-    /// The metrics endpoint could not be served.
-    #[error("metrics endpoint on {addr}: {source}")]
-    Metrics {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The `/health` and `/metrics` address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
 }

@@ -84,6 +84,12 @@ struct Trip {
     held_back: Option<OutgoingEvent>,
 }
 
+/// A position as the device measures it.
+struct Fix {
+    point: GeoPoint,
+    heading_deg: f64,
+}
+
 impl Vehicle {
     /// Vehicle number `index` of a fleet seeded with `seed`.
     pub fn new(index: usize, seed: u64, driving: &Driving) -> Self {
@@ -156,55 +162,105 @@ impl Vehicle {
         }
     }
 
+    /// One tick of the trip under way: the vehicle moves on, produces its event, and the faults are applied
+    /// on the way out. The order of the random draws is part of a seed's run: keep it.
     fn drive(&mut self, now: DateTime<Utc>, driving: &Driving, out: &mut Vec<OutgoingEvent>) {
         let State::Driving(trip) = &mut self.state else {
             return;
         };
-        let line = &trip.route.line;
         // ±10 % around the cruising speed, tick by tick, like traffic.
         let speed_kmh = trip.speed_kmh * self.rng.random_range(0.9..=1.1);
-        let status = if trip.seq == 0 {
-            DeliveryStatus::Started
+        let status = trip.advance(speed_kmh, driving.step);
+        let fix = trip.fix(driving.faults.gps_jitter_m, &mut self.rng);
+        let event = trip.event(&self.device_id, &self.vehicle_id, now, status, speed_kmh, fix);
+        let outgoing = trip.outgoing(event);
+        let completes_session = outgoing.completes_session;
+        trip.send(outgoing, &driving.faults, &mut self.rng, out);
+        if completes_session {
+            self.state = self.after_session(driving);
+        }
+    }
+
+    /// What the vehicle does once a session completed: wait for the next one, or stop after its last.
+    fn after_session(&mut self, driving: &Driving) -> State {
+        match driving.sessions_per_vehicle {
+            Some(limit) if self.sessions_started >= limit => State::Done,
+            _ => State::Waiting {
+                ticks_left: self.rng.random_range(1..=driving.max_wait_ticks.max(1)),
+            },
+        }
+    }
+}
+
+impl Trip {
+    /// Moves on at `speed_kmh` for one `step` (not on the first tick, which starts the session); returns the
+    /// status of this tick's event.
+    fn advance(&mut self, speed_kmh: f64, step: std::time::Duration) -> DeliveryStatus {
+        if self.seq == 0 {
+            return DeliveryStatus::Started;
+        }
+        self.distance_m += speed_kmh / 3.6 * step.as_secs_f64();
+        if self.distance_m >= self.route.line.length_m() {
+            DeliveryStatus::Completed
         } else {
-            trip.distance_m += speed_kmh / 3.6 * driving.step.as_secs_f64();
-            if trip.distance_m >= line.length_m() {
-                DeliveryStatus::Completed
-            } else {
-                DeliveryStatus::EnRoute
-            }
-        };
-        let position = line.position_at(trip.distance_m);
-        let current = jitter(position.point, driving.faults.gps_jitter_m, &mut self.rng);
-        let (start, end) = (line.points()[0], line.points()[line.points().len() - 1]);
-        let event = DeliveryEvent {
-            device_id: self.device_id.clone(),
-            vehicle_id: self.vehicle_id.clone(),
-            session_id: trip.session_id.to_string(),
-            order_id: trip.order_id.clone(),
+            DeliveryStatus::EnRoute
+        }
+    }
+
+    /// Where the device measures the vehicle: its point on the route, moved by up to `jitter_m` (GPS noise).
+    fn fix(&self, jitter_m: f64, rng: &mut SmallRng) -> Fix {
+        let position = self.route.line.position_at(self.distance_m);
+        Fix {
+            point: jitter(position.point, jitter_m, rng),
+            heading_deg: position.bearing_deg,
+        }
+    }
+
+    /// This tick's event, sent by `device_id` in `vehicle_id`.
+    fn event(
+        &self,
+        device_id: &str,
+        vehicle_id: &str,
+        now: DateTime<Utc>,
+        status: DeliveryStatus,
+        speed_kmh: f64,
+        fix: Fix,
+    ) -> DeliveryEvent {
+        let points = self.route.line.points();
+        let (start, end) = (points[0], points[points.len() - 1]);
+        DeliveryEvent {
+            device_id: device_id.to_owned(),
+            vehicle_id: vehicle_id.to_owned(),
+            session_id: self.session_id.to_string(),
+            order_id: self.order_id.clone(),
             status,
             timestamp: now,
             start_lat: start.lat,
             start_lon: start.lon,
             end_lat: end.lat,
             end_lon: end.lon,
-            current_lat: current.lat,
-            current_lon: current.lon,
-            seq: Some(trip.seq),
+            current_lat: fix.point.lat,
+            current_lon: fix.point.lon,
+            seq: Some(self.seq),
             speed_kmh: Some(if status == DeliveryStatus::Started {
                 0.0
             } else {
                 speed_kmh
             }),
-            heading_deg: Some(position.bearing_deg),
-            route_name: Some(trip.route.name.clone()),
-            waypoint_count: u32::try_from(line.points().len()).ok(),
-        };
+            heading_deg: Some(fix.heading_deg),
+            route_name: Some(self.route.name.clone()),
+            waypoint_count: u32::try_from(points.len()).ok(),
+        }
+    }
+
+    /// `event` ready to send: its id derived from its content (a resend carries the same id) and its JSON.
+    fn outgoing(&mut self, event: DeliveryEvent) -> OutgoingEvent {
         let event_id = derive_event_id(&event);
-        let completes_session = status == DeliveryStatus::Completed;
+        let completes_session = event.status == DeliveryStatus::Completed;
         let outgoing = OutgoingEvent {
             event_id,
-            session_id: trip.session_id.clone(),
-            seq: trip.seq,
+            session_id: self.session_id.clone(),
+            seq: self.seq,
             json: serde_json::to_string(&WireEvent {
                 event_id: Some(event_id),
                 event,
@@ -213,31 +269,35 @@ impl Vehicle {
             completes_session,
             duplicate: false,
         };
-        trip.seq += 1;
+        self.seq += 1;
+        outgoing
+    }
 
-        let faults = &driving.faults;
-        if !completes_session && trip.held_back.is_none() && self.rng.random_bool(faults.out_of_order_rate) {
-            trip.held_back = Some(outgoing);
-        } else {
-            let duplicate = self.rng.random_bool(faults.duplicate_rate);
-            if duplicate {
-                out.push(OutgoingEvent {
-                    duplicate: true,
-                    ..outgoing.clone()
-                });
-            }
-            out.push(outgoing);
-            // The held-back event goes after a later one: out of order on the wire.
-            out.extend(trip.held_back.take());
+    /// Appends `outgoing` to `out` with the configured faults: sometimes held back to go after the next event
+    /// (out of order on the wire), sometimes sent twice.
+    fn send(
+        &mut self,
+        outgoing: OutgoingEvent,
+        faults: &Faults,
+        rng: &mut SmallRng,
+        out: &mut Vec<OutgoingEvent>,
+    ) {
+        if !outgoing.completes_session
+            && self.held_back.is_none()
+            && rng.random_bool(faults.out_of_order_rate)
+        {
+            self.held_back = Some(outgoing);
+            return;
         }
-        if completes_session {
-            self.state = match driving.sessions_per_vehicle {
-                Some(limit) if self.sessions_started >= limit => State::Done,
-                _ => State::Waiting {
-                    ticks_left: self.rng.random_range(1..=driving.max_wait_ticks.max(1)),
-                },
-            };
+        if rng.random_bool(faults.duplicate_rate) {
+            out.push(OutgoingEvent {
+                duplicate: true,
+                ..outgoing.clone()
+            });
         }
+        out.push(outgoing);
+        // The held-back event goes after a later one: out of order on the wire.
+        out.extend(self.held_back.take());
     }
 }
 

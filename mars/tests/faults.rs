@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{fast_fleet, id_counts, read_events_log, read_topic, start_venus};
+use common::{id_counts, read_events_log, read_topic, start_venus, test_config};
 use packetpulse_testkit::Kafka;
 
 /// Checks the topic holds every acknowledged event and nothing else; returns the number of duplicate records.
@@ -43,7 +43,7 @@ async fn outage_mid_stream(kafka: &Kafka, idempotence: bool) -> usize {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("acked.log");
-    let mut config = fast_fleet(&venus, 200, &log);
+    let mut config = test_config(&venus, 200, &log);
     config.interval = Duration::from_millis(50);
     let fleet = tokio::spawn(mars::run(config, std::future::pending()));
 
@@ -66,7 +66,7 @@ async fn outage_mid_stream(kafka: &Kafka, idempotence: bool) -> usize {
         .unwrap();
     println!("mars: {summary}");
     assert!(summary.events_resent > 0, "the outage forced resends");
-    reconcile(kafka, &venus.topic, &log, &summary)
+    reconcile(kafka, &venus.config().topic, &log, &summary)
 }
 
 /// On librdkafka's mock cluster with Venus' default idempotent producer.
@@ -93,7 +93,7 @@ async fn dropped_connections_duplicates_and_reordering_lose_nothing() {
     let venus = start_venus(&kafka, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("acked.log");
-    let mut config = fast_fleet(&venus, 100, &log);
+    let mut config = test_config(&venus, 100, &log);
     config.drop_connection_every = Some(Duration::from_millis(300));
     config.duplicate_rate = 0.05;
     config.out_of_order_rate = 0.05;
@@ -103,7 +103,7 @@ async fn dropped_connections_duplicates_and_reordering_lose_nothing() {
     println!("mars: {summary}");
     assert!(summary.reconnects > 0, "connections were dropped");
     assert_eq!(summary.events_rejected, 0, "faults never make events invalid");
-    let duplicates = reconcile(&kafka, &venus.topic, &log, &summary);
+    let duplicates = reconcile(&kafka, &venus.config().topic, &log, &summary);
     println!("duplicate records: {duplicates}");
     assert!(duplicates > 0, "injected duplicates reach Kafka with the same id");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{fast_fleet, id_counts, read_events_log, read_topic, seqs_by_session, start_venus};
+use common::{id_counts, read_events_log, read_topic, seqs_by_session, start_venus, test_config};
 use packetpulse_testkit::shared_kafka;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +16,7 @@ async fn a_thousand_vehicles_complete_and_every_acked_event_is_in_kafka_exactly_
     let venus = start_venus(kafka, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("acked.log");
-    let summary = mars::run(fast_fleet(&venus, 1000, &log), std::future::pending())
+    let summary = mars::run(test_config(&venus, 1000, &log), std::future::pending())
         .await
         .unwrap();
     println!("mars: {summary}");
@@ -28,7 +28,7 @@ async fn a_thousand_vehicles_complete_and_every_acked_event_is_in_kafka_exactly_
     let acked = read_events_log(&log);
     assert_eq!(acked.len() as u64, summary.events_acked);
 
-    let records = read_topic(kafka, &venus.topic, acked.len());
+    let records = read_topic(kafka, &venus.config().topic, acked.len());
     let counts = id_counts(&records);
     assert!(counts.values().all(|&n| n == 1), "no event twice in the topic");
     let logged: BTreeSet<&str> = acked.iter().map(|a| a.event_id.as_str()).collect();
@@ -49,7 +49,7 @@ async fn a_thousand_vehicles_complete_and_every_acked_event_is_in_kafka_exactly_
             "session {session} out of order: {seqs:?}"
         );
     }
-    venus.shutdown().await;
+    venus::testing::stop(venus).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,14 +57,14 @@ async fn a_wrong_api_key_stops_mars_with_a_clear_error() {
     let kafka = packetpulse_testkit::Kafka::start_mock().unwrap();
     let venus = start_venus(&kafka, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_fleet(&venus, 3, &dir.path().join("acked.log"));
+    let mut config = test_config(&venus, 3, &dir.path().join("acked.log"));
     config.api_key = "wrong".into();
     let error = mars::run(config, std::future::pending()).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
             "Venus at {} refused authentication: invalid API key — check MARS_API_KEY / MARS_JWT",
-            venus.url
+            venus.ws_url()
         )
     );
 }
@@ -77,7 +77,7 @@ async fn mars_can_authenticate_with_a_device_jwt_instead_of_an_api_key() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_fleet(&venus, 5, &dir.path().join("acked.log"));
+    let mut config = test_config(&venus, 5, &dir.path().join("acked.log"));
     config.api_key = "not-used".into();
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

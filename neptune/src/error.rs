@@ -24,16 +24,11 @@ pub enum Error {
     #[error("building a record batch: {0}")]
     Arrow(arrow_schema::ArrowError),
     /// Kafka could not be reached or refused an operation.
-    #[error("Kafka at {servers}: {source} — is it running? see infrastructure/local (make up)")]
-    Kafka {
-        /// The configured bootstrap servers.
-        servers: String,
-        /// What failed.
-        source: rdkafka::error::KafkaError,
-    },
+    #[error(transparent)]
+    Kafka(#[from] packetpulse_ops::kafka::KafkaError),
     /// A dead letter could not be delivered.
     #[error(transparent)]
-    DeadLetter(#[from] packetpulse_ops::dead_letter::DeadLetterError),
+    DeadLetter(#[from] packetpulse_ops::kafka::dead_letter::DeadLetterError),
     /// Shutdown came before rows could be committed; they will be read again at the next start.
     #[error("shut down before {rows} rows could be committed; they are read again at the next start")]
     ShutdownBeforeCommit {

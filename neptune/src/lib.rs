@@ -1,9 +1,9 @@
 //! Neptune, PacketPulse's bronze layer: every event of the Kafka topic `sessions`, unchanged, in the Apache Iceberg
 //! table `bronze.delivery_events` (Parquet on S3 or a local directory), exactly once.
 //!
-//! Pipeline: [`source`] (Kafka, assigned at the table's offsets) → [`writer`] (Parquet files per `day(event_time)`)
-//! → [`commit`] (fast append whose snapshot summary holds the next offsets, see [`offsets`]). Messages that are not
-//! events go to the dead-letter topic (`packetpulse_ops::dead_letter`).
+//! [`pipeline`]: [`source`] (Kafka, assigned at the table's offsets) → [`sink`]: [`writer`] (Parquet files per
+//! `day(event_time)`) and [`commit`] (fast append whose snapshot summary holds the next offsets, see
+//! [`offsets`]). Messages that are not events go to the dead-letter topic (`packetpulse_ops::kafka::dead_letter`).
 
 pub mod catalog;
 pub mod commit;
@@ -12,6 +12,7 @@ mod error;
 pub mod maintenance;
 pub mod metrics;
 pub mod offsets;
+pub mod pipeline;
 pub mod schema;
 pub mod sink;
 pub mod source;
@@ -36,7 +37,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         Command::Run => {
             let metrics = Metrics::new();
             let listener = packetpulse_ops::bind(config.metrics_listen, "NEPTUNE_METRICS_LISTEN").await?;
-            run_sink(&config, &metrics, listener, shutdown).await
+            run_with(&config, &metrics, listener, shutdown).await
         }
         Command::ExpireSnapshots {
             older_than,
@@ -49,21 +50,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
 }
 
-/// Runs the sink with its operational endpoints on `listener` until `shutdown`. A transient failure (S3, catalog
+/// Runs the pipeline with its operational endpoints on `listener` until `shutdown` (the entry point of tests,
+/// which read both). A transient failure (S3, catalog
 /// or Kafka trouble) restarts the sink from the table's offsets after a back-off; a start-up failure of the first
 /// attempt (bad configuration, missing bucket) is returned at once.
-pub async fn run_sink(
+pub async fn run_with(
     config: &Config,
     metrics: &Metrics,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
+    let operations = packetpulse_ops::Operations::serve(listener, metrics.registry().clone(), shutdown);
     let token = operations.token().clone();
     let mut delay = Duration::from_millis(500);
     let mut first = true;
     let result = loop {
-        match sink::run_sink(config, metrics, &token).await {
+        match pipeline::run(config, metrics, &token).await {
             Ok(()) => break Ok(()),
             Err(error) if token.is_cancelled() => break Err(error),
             Err(error) if first && !error.is_transient() => break Err(error),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::StringBuilder;
 use arrow_array::{
     ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray, new_null_array,
 };
@@ -111,98 +111,91 @@ fn micros(time: &chrono::DateTime<chrono::Utc>) -> i64 {
 /// Builds the arrays of one column, or `None` for a column Neptune does not know (an optional column added by
 /// schema evolution), which is then written as nulls.
 fn column(name: &str, data_type: &DataType, rows: &[&BronzeRow]) -> Option<ArrayRef> {
-    fn strings<'a>(rows: &[&'a BronzeRow], value: impl Fn(&'a BronzeRow) -> &'a str) -> ArrayRef {
-        let bytes = rows.iter().map(|row| value(row).len()).sum();
-        let mut builder = StringBuilder::with_capacity(rows.len(), bytes);
-        for row in rows {
-            builder.append_value(value(row));
-        }
-        Arc::new(builder.finish())
+    fn event(row: &BronzeRow) -> &packetpulse_model::DeliveryEvent {
+        &row.event.event
     }
-    fn doubles(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> f64) -> ArrayRef {
-        Arc::new(rows.iter().map(|row| value(row)).collect::<Float64Array>())
-    }
-    fn timestamps(rows: &[&BronzeRow], data_type: &DataType, value: impl Fn(&BronzeRow) -> i64) -> ArrayRef {
-        let array = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|row| value(row)));
-        let timezone = match data_type {
-            DataType::Timestamp(_, timezone) => timezone.clone(),
-            _ => None,
-        };
-        Arc::new(array.with_timezone_opt(timezone))
-    }
-    let array: ArrayRef = match name {
-        EVENT_ID => {
-            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 36);
-            let mut buffer = uuid::Uuid::encode_buffer();
-            for row in rows {
-                builder.append_value(row.event.event_id.hyphenated().encode_lower(&mut buffer));
-            }
-            Arc::new(builder.finish())
-        }
-        "device_id" => strings(rows, |row| &row.event.event.device_id),
-        "vehicle_id" => strings(rows, |row| &row.event.event.vehicle_id),
-        "session_id" => strings(rows, |row| &row.event.event.session_id),
-        "order_id" => strings(rows, |row| &row.event.event.order_id),
-        "status" => strings(rows, |row| row.event.event.status.as_str()),
-        EVENT_TIME => timestamps(rows, data_type, |row| micros(&row.event.event.timestamp)),
-        "start_lat" => doubles(rows, |row| row.event.event.start_lat),
-        "start_lon" => doubles(rows, |row| row.event.event.start_lon),
-        "end_lat" => doubles(rows, |row| row.event.event.end_lat),
-        "end_lon" => doubles(rows, |row| row.event.event.end_lon),
-        "current_lat" => doubles(rows, |row| row.event.event.current_lat),
-        "current_lon" => doubles(rows, |row| row.event.event.current_lon),
-        "seq" => Arc::new(
-            rows.iter()
-                .map(|row| {
-                    row.event
-                        .event
-                        .seq
-                        .map(|seq| i64::try_from(seq).unwrap_or(i64::MAX))
-                })
-                .collect::<Int64Array>(),
-        ),
-        "speed_kmh" => Arc::new(
-            rows.iter()
-                .map(|row| row.event.event.speed_kmh)
-                .collect::<Float64Array>(),
-        ),
-        "heading_deg" => Arc::new(
-            rows.iter()
-                .map(|row| row.event.event.heading_deg)
-                .collect::<Float64Array>(),
-        ),
-        "route_name" => {
-            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
-            for row in rows {
-                builder.append_option(row.event.event.route_name.as_deref());
-            }
-            Arc::new(builder.finish())
-        }
-        "waypoint_count" => {
-            let mut builder = Int32Builder::with_capacity(rows.len());
-            for row in rows {
-                builder.append_option(
-                    row.event
-                        .event
-                        .waypoint_count
-                        .map(|count| i32::try_from(count).unwrap_or(i32::MAX)),
-                );
-            }
-            Arc::new(builder.finish())
-        }
+    let array = match name {
+        EVENT_ID => event_ids(rows),
+        "device_id" => strings(rows, |row| &event(row).device_id),
+        "vehicle_id" => strings(rows, |row| &event(row).vehicle_id),
+        "session_id" => strings(rows, |row| &event(row).session_id),
+        "order_id" => strings(rows, |row| &event(row).order_id),
+        "status" => strings(rows, |row| event(row).status.as_str()),
+        EVENT_TIME => timestamps(rows, data_type, |row| micros(&event(row).timestamp)),
+        "start_lat" => doubles(rows, |row| Some(event(row).start_lat)),
+        "start_lon" => doubles(rows, |row| Some(event(row).start_lon)),
+        "end_lat" => doubles(rows, |row| Some(event(row).end_lat)),
+        "end_lon" => doubles(rows, |row| Some(event(row).end_lon)),
+        "current_lat" => doubles(rows, |row| Some(event(row).current_lat)),
+        "current_lon" => doubles(rows, |row| Some(event(row).current_lon)),
+        "seq" => longs(rows, |row| {
+            event(row).seq.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX))
+        }),
+        "speed_kmh" => doubles(rows, |row| event(row).speed_kmh),
+        "heading_deg" => doubles(rows, |row| event(row).heading_deg),
+        "route_name" => optional_strings(rows, |row| event(row).route_name.as_deref()),
+        "waypoint_count" => ints(rows, |row| {
+            event(row)
+                .waypoint_count
+                .map(|count| i32::try_from(count).unwrap_or(i32::MAX))
+        }),
         RECEIVED_AT => timestamps(rows, data_type, |row| micros(&row.event.received_at)),
         RAW_PAYLOAD => strings(rows, |row| &row.raw_payload),
-        KAFKA_PARTITION => Arc::new(rows.iter().map(|row| row.kafka_partition).collect::<Int32Array>()),
-        KAFKA_OFFSET => {
-            let mut builder = Int64Builder::with_capacity(rows.len());
-            for row in rows {
-                builder.append_value(row.kafka_offset);
-            }
-            Arc::new(builder.finish())
-        }
+        KAFKA_PARTITION => ints(rows, |row| Some(row.kafka_partition)),
+        KAFKA_OFFSET => longs(rows, |row| Some(row.kafka_offset)),
         _ => return None,
     };
     Some(array)
+}
+
+fn event_ids(rows: &[&BronzeRow]) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 36);
+    let mut buffer = uuid::Uuid::encode_buffer();
+    for row in rows {
+        builder.append_value(row.event.event_id.hyphenated().encode_lower(&mut buffer));
+    }
+    Arc::new(builder.finish())
+}
+
+fn strings<'a>(rows: &[&'a BronzeRow], value: impl Fn(&'a BronzeRow) -> &'a str) -> ArrayRef {
+    let bytes = rows.iter().map(|row| value(row).len()).sum();
+    let mut builder = StringBuilder::with_capacity(rows.len(), bytes);
+    for row in rows {
+        builder.append_value(value(row));
+    }
+    Arc::new(builder.finish())
+}
+
+fn optional_strings<'a>(
+    rows: &[&'a BronzeRow],
+    value: impl Fn(&'a BronzeRow) -> Option<&'a str>,
+) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+    for row in rows {
+        builder.append_option(value(row));
+    }
+    Arc::new(builder.finish())
+}
+
+fn doubles(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<f64>) -> ArrayRef {
+    Arc::new(rows.iter().map(|row| value(row)).collect::<Float64Array>())
+}
+
+fn ints(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<i32>) -> ArrayRef {
+    Arc::new(rows.iter().map(|row| value(row)).collect::<Int32Array>())
+}
+
+fn longs(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<i64>) -> ArrayRef {
+    Arc::new(rows.iter().map(|row| value(row)).collect::<Int64Array>())
+}
+
+fn timestamps(rows: &[&BronzeRow], data_type: &DataType, value: impl Fn(&BronzeRow) -> i64) -> ArrayRef {
+    let array = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|row| value(row)));
+    let timezone = match data_type {
+        DataType::Timestamp(_, timezone) => timezone.clone(),
+        _ => None,
+    };
+    Arc::new(array.with_timezone_opt(timezone))
 }
 
 /// The rows as one record batch with exactly `schema`'s columns (the table's current schema, as Arrow with field

@@ -1,11 +1,9 @@
 //! The source: the `sessions` topic, every partition assigned explicitly at the offsets the table holds (not at
 //! the group's committed offsets), and each message decoded into a bronze row or a dead letter.
 
-use std::time::Duration;
-
 use packetpulse_model::{DeadLetter, PublishedEvent};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use packetpulse_ops::kafka::{Consumer, ConsumerConfig};
+use rdkafka::Offset;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -13,12 +11,9 @@ use crate::config::Config;
 use crate::offsets::Offsets;
 use crate::schema::BronzeRow;
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
-const TOPIC_RETRY_DELAY: Duration = Duration::from_secs(2);
-
 /// A consumer positioned where the table left off.
 pub struct Source {
-    consumer: StreamConsumer,
+    consumer: Consumer,
     topic: String,
     partitions: Vec<i32>,
 }
@@ -31,46 +26,15 @@ impl Source {
         offsets: &Offsets,
         shutdown: &CancellationToken,
     ) -> Result<Self, Error> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &config.kafka_bootstrap_servers)
-            .set("group.id", &config.group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .create()
-            .map_err(|source| Error::Kafka {
-                servers: config.kafka_bootstrap_servers.clone(),
-                source,
-            })?;
-        let partitions = loop {
-            // Blocks for at most METADATA_TIMEOUT, once at start.
-            match topic_partitions(&consumer, &config.topic) {
-                Ok(partitions) if !partitions.is_empty() => break partitions,
-                Ok(_) => tracing::info!(topic = %config.topic, "waiting for the topic to be created"),
-                Err(error) => tracing::warn!(topic = %config.topic, %error, "cannot read topic metadata yet"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(TOPIC_RETRY_DELAY) => {}
-                () = shutdown.cancelled() => return Err(Error::ShutdownBeforeCommit { rows: 0 }),
-            }
+        let consumer = ConsumerConfig::new(&config.kafka_bootstrap_servers, &config.group).create()?;
+        let Some(partitions) = consumer.partitions(&config.topic, shutdown).await else {
+            return Err(Error::ShutdownBeforeCommit { rows: 0 });
         };
-        let mut assignment = TopicPartitionList::new();
-        for &partition in &partitions {
-            let offset = offsets
+        consumer.assign(&config.topic, &partitions, |partition| {
+            offsets
                 .next
                 .get(&partition)
-                .map_or(Offset::Beginning, |&next| Offset::Offset(next));
-            assignment
-                .add_partition_offset(&config.topic, partition, offset)
-                .map_err(|source| Error::Kafka {
-                    servers: config.kafka_bootstrap_servers.clone(),
-                    source,
-                })?;
-        }
-        consumer.assign(&assignment).map_err(|source| Error::Kafka {
-            servers: config.kafka_bootstrap_servers.clone(),
-            source,
+                .map_or(Offset::Beginning, |&next| Offset::Offset(next))
         })?;
         tracing::info!(topic = %config.topic, ?partitions, offsets = ?offsets.next, "assigned");
         Ok(Self {
@@ -81,50 +45,36 @@ impl Source {
     }
 
     /// The consumer, to receive messages from.
-    pub fn consumer(&self) -> &StreamConsumer {
+    pub fn consumer(&self) -> &Consumer {
         &self.consumer
     }
 
     /// Tells the consumer group how far the table is, for monitoring tools; failures are only logged.
     pub fn report_committed(&self, offsets: &Offsets) {
-        let mut list = TopicPartitionList::new();
-        for (&partition, &next) in &offsets.next {
-            if list
-                .add_partition_offset(&self.topic, partition, Offset::Offset(next))
-                .is_err()
-            {
-                return;
-            }
-        }
-        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
-            tracing::debug!(%error, "committing offsets to the consumer group failed (monitoring only)");
-        }
+        self.consumer.commit(&self.topic, &offsets.next);
     }
 
-    /// High watermark minus `offsets` for every assigned partition.
-    pub fn lag(&self, offsets: &Offsets) -> Vec<(i32, i64)> {
-        self.partitions
-            .iter()
-            .filter_map(|&partition| {
-                let (_, high) = self
-                    .consumer
-                    .fetch_watermarks(&self.topic, partition, Duration::from_secs(5))
-                    .ok()?;
-                let next = offsets.next.get(&partition).copied().unwrap_or(0);
-                Some((partition, (high - next).max(0)))
-            })
-            .collect()
+    /// Publishes lag per partition, measured against the offsets committed to the table (`committed` follows
+    /// every commit), until the returned task is aborted.
+    pub fn monitor_lag(
+        &self,
+        committed: tokio::sync::watch::Receiver<Offsets>,
+        gauge: prometheus::IntGaugeVec,
+    ) -> tokio::task::JoinHandle<()> {
+        let partitions = self.partitions.clone();
+        packetpulse_ops::kafka::lag::spawn_monitor(
+            self.consumer.clone(),
+            self.topic.clone(),
+            move |_| {
+                let offsets = committed.borrow();
+                partitions
+                    .iter()
+                    .map(|&partition| (partition, offsets.next.get(&partition).copied().unwrap_or(0)))
+                    .collect()
+            },
+            gauge,
+        )
     }
-}
-
-fn topic_partitions(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
-    let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
-    Ok(metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect())
 }
 
 /// What one message holds.

@@ -17,7 +17,6 @@ use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use uuid::Uuid;
 
 use crate::Error;
 use crate::schema::{BronzeRow, to_record_batch};
@@ -86,8 +85,7 @@ pub struct CommitWriter {
 }
 
 impl CommitWriter {
-    /// Starts the files of one commit. Their names start with a fresh UUIDv7, so files of an attempt that crashed
-    /// before its commit never collide with a later attempt's.
+    /// Starts the files of one commit, named as `packetpulse_lake::data_files` defines.
     pub fn new(layout: TableLayout, compression_level: i32) -> Result<Self, Error> {
         let compression = ZstdLevel::try_new(compression_level)
             .map_err(|error| Error::Config(format!("zstd level {compression_level}: {error}")))?;
@@ -99,7 +97,11 @@ impl CommitWriter {
             table: table.identifier().to_string(),
             source: Box::new(source),
         })?;
-        let names = DefaultFileNameGenerator::new(Uuid::now_v7().to_string(), None, DataFileFormat::Parquet);
+        let names = DefaultFileNameGenerator::new(
+            packetpulse_lake::data_files::new_commit_prefix(),
+            None,
+            DataFileFormat::Parquet,
+        );
         let parquet = ParquetWriterBuilder::new(properties, layout.schema.clone());
         let rolling = RollingFileWriterBuilder::new(
             parquet,

@@ -72,6 +72,14 @@ pub enum Command {
 }
 
 impl Config {
+    /// The configuration with every default (`serve`, metrics on a free port), for tests and tools that override
+    /// a few fields.
+    pub fn defaults() -> Self {
+        let mut config = Self::parse_from(["uranus", "serve"]);
+        config.metrics_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+
     /// A ClickHouse client for this configuration's server.
     pub fn clickhouse_client(&self) -> clickhouse::Client {
         self.clickhouse.client()

@@ -63,7 +63,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         }
         Command::Serve => {
             let listener = packetpulse_ops::bind(config.metrics_listen, "URANUS_METRICS_LISTEN").await?;
-            serve(&config, project, &Metrics::new(), listener, shutdown).await
+            run_with(&config, project, &Metrics::new(), listener, shutdown).await
         }
     }
 }
@@ -98,16 +98,16 @@ pub fn compile(project: &Project, database: &str) -> Result<Vec<PathBuf>, Error>
     Ok(written)
 }
 
-/// Runs every model each `refresh_interval` until `shutdown`, serving `/health` and `/metrics` on `listener`.
-/// A failing round is logged and counted; the next round tries again.
-pub async fn serve(
+/// Runs every model each `refresh_interval` until `shutdown`, serving `/health` and `/metrics` on `listener` (the
+/// entry point of tests, which read both). A failing round is logged and counted; the next round tries again.
+pub async fn run_with(
     config: &Config,
     project: Project,
     metrics: &Metrics,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let operations = packetpulse_ops::Operations::start(listener, metrics.registry().clone(), shutdown);
+    let operations = packetpulse_ops::Operations::serve(listener, metrics.registry().clone(), shutdown);
     let token: CancellationToken = operations.token().clone();
     let result = async {
         let mut runner = Runner::new(config.clickhouse_client(), &config.clickhouse.database, project)?;

@@ -16,11 +16,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use jupiter::transform::{Enricher, Position};
-use jupiter::writer::{Batch, SilverWriter};
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use jupiter::testing::SilverSeeder;
+use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent, testing};
 use packetpulse_testkit::shared_clickhouse;
-use tokio_util::sync::CancellationToken;
 use uranus::project::Project;
 use uranus::runner::{Runner, summarise};
 
@@ -43,26 +41,20 @@ fn event(
 ) -> PublishedEvent {
     PublishedEvent {
         event_id: uuid::Uuid::new_v4(),
-        event: DeliveryEvent {
+        ..testing::published(DeliveryEvent {
             device_id: format!("device-{vehicle}"),
             vehicle_id: vehicle.to_owned(),
             session_id: session.to_owned(),
             order_id: format!("order-{session}"),
             status,
             timestamp: time,
-            start_lat: 37.98,
-            start_lon: 23.72,
             end_lat: end.0,
             end_lon: end.1,
             current_lat: lat,
             current_lon: lon,
-            seq: None,
-            speed_kmh: None,
-            heading_deg: None,
             route_name: Some("athens-test".to_owned()),
-            waypoint_count: None,
-        },
-        received_at: time,
+            ..testing::event()
+        })
     }
 }
 
@@ -103,37 +95,6 @@ fn fleet(now: DateTime<Utc>) -> Vec<PublishedEvent> {
             (38.0, 23.72),
         ),
     ]
-}
-
-/// Inserts `events` as Jupiter would, ingested at `ingested_at` (the incremental models' watermark).
-async fn seed_silver(
-    client: &clickhouse::Client,
-    database: &str,
-    enricher: &mut Enricher,
-    events: Vec<PublishedEvent>,
-    ingested_at: DateTime<Utc>,
-) {
-    jupiter::migrations::migrate(client, database).await.unwrap();
-    let ingested_at_ms = u64::try_from(ingested_at.timestamp_millis()).unwrap();
-    let rows = events
-        .into_iter()
-        .map(|event| enricher.enrich(event, Position::default(), ingested_at_ms))
-        .collect();
-    let writer = SilverWriter::start(
-        client.clone().with_database(database),
-        jupiter::Metrics::new(),
-        CancellationToken::new(),
-    );
-    writer
-        .submit(Batch {
-            rows,
-            newest_event_ms: 0,
-            started: tokio::time::Instant::now(),
-            after_insert: None,
-        })
-        .await
-        .unwrap();
-    writer.finish().await.unwrap();
 }
 
 fn assert_close(what: &str, actual: f64, expected: f64) {
@@ -198,15 +159,8 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     let events = fleet(now);
     let mut events_per_hour = EventsPerHour::default();
     events_per_hour.count(&events);
-    let mut enricher = Enricher::new(250.0);
-    seed_silver(
-        &client,
-        &database,
-        &mut enricher,
-        events,
-        now - chrono::Duration::minutes(10),
-    )
-    .await;
+    let mut silver = SilverSeeder::new(&client, &database).await;
+    silver.insert(events, now - chrono::Duration::minutes(10)).await;
 
     let project = Project::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
@@ -355,7 +309,7 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     );
     let more = vec![s3_third, s5];
     events_per_hour.count(&more);
-    seed_silver(&client, &database, &mut enricher, more, Utc::now()).await;
+    silver.insert(more, Utc::now()).await;
     summarise(&runner.run(&runner.select(&[]).unwrap(), false).await).unwrap();
     let sessions: Vec<SessionSummary> = client
         .query("SELECT session_id, vehicle_id, toFloat64(duration_s), distance_km, avg_speed_kmh, status, events FROM session_summary ORDER BY session_id")

@@ -30,7 +30,7 @@ async fn serve_refreshes_the_models_and_reports_each_on_metrics() {
         ],
     );
     let (database, _) = clickhouse.fresh_database().await.unwrap();
-    let mut config = <uranus::Config as clap::Parser>::parse_from(["uranus", "serve"]);
+    let mut config = uranus::Config::defaults();
     config.clickhouse.url = clickhouse.url();
     config.clickhouse.database = database.clone();
     config.refresh_interval = Duration::from_millis(200);
@@ -42,7 +42,7 @@ async fn serve_refreshes_the_models_and_reports_each_on_metrics() {
     let served = {
         let (metrics, stop) = (metrics.clone(), stop.clone());
         tokio::spawn(async move {
-            uranus::serve(&config, project, &metrics, listener, stop.cancelled_owned()).await
+            uranus::run_with(&config, project, &metrics, listener, stop.cancelled_owned()).await
         })
     };
 

@@ -101,10 +101,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults with a given broker: what tests and benchmarks start from.
-    pub fn for_broker(bootstrap_servers: &str) -> Self {
+    /// The configuration with every default, listening on a free port: what tests and benchmarks start from.
+    pub fn defaults() -> Self {
         let mut config = Self::parse_from(["venus"]);
-        config.kafka_bootstrap_servers = bootstrap_servers.to_owned();
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config
     }

@@ -10,13 +10,8 @@ pub enum Error {
     #[error(transparent)]
     Bind(#[from] packetpulse_ops::BindError),
     /// Kafka could not be reached or refused an operation.
-    #[error("Kafka at {bootstrap_servers}: {message} — is it running? see infrastructure/local (make up)")]
-    Kafka {
-        /// The configured bootstrap servers.
-        bootstrap_servers: String,
-        /// What failed.
-        message: String,
-    },
+    #[error(transparent)]
+    Kafka(#[from] packetpulse_ops::kafka::KafkaError),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Serve(std::io::Error),

@@ -3,10 +3,9 @@
 
 use base64::Engine;
 use chrono::Utc;
-use packetpulse_model::{DeadLetter, FieldError, FrameError, PublishedEvent, parse_frame};
+use packetpulse_model::{DeadLetter, FieldError, FrameError, FrameReply, PublishedEvent, parse_frame};
 
 use crate::auth::Identity;
-use crate::protocol::FrameReply;
 
 /// Dead letters carry at most this much of the raw input: Kafka refuses messages over 1 MB by default.
 pub const MAX_DEAD_LETTER_PAYLOAD_BYTES: usize = 256 * 1024;

@@ -1,5 +1,5 @@
-//! The HTTP side: the WebSocket upgrade on `/ws` (connection limit, header authentication) and the operational
-//! endpoints `/health`, `/ready`, `/metrics`.
+//! The HTTP side: the WebSocket upgrade on `/ws` (connection limit, header authentication), `/ready`, and the
+//! process frame's `/health` and `/metrics`.
 
 use std::sync::Arc;
 
@@ -10,42 +10,18 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use packetpulse_model::AuthenticationReply;
 
-use crate::auth::Authenticator;
-use crate::metrics::Metrics;
-use crate::publish::Publisher;
-use crate::{Config, session};
+use crate::session;
+use crate::state::AppState;
 
-/// Everything a request handler or session needs, shared by all of them.
-pub struct AppState {
-    /// The configuration Venus runs with.
-    pub config: Config,
-    /// Credential checks.
-    pub auth: Authenticator,
-    /// The Kafka sink.
-    pub publisher: Publisher,
-    /// Metrics registry.
-    pub metrics: Metrics,
-    /// One permit per open connection.
-    pub connections: Arc<Semaphore>,
-    /// Cancelled when Venus shuts down.
-    pub shutdown: CancellationToken,
-    /// Open sessions, awaited on shutdown.
-    pub sessions: TaskTracker,
-}
-
-/// Venus' routes.
-pub fn router(state: Arc<AppState>) -> Router {
+/// Venus' routes, with the process frame's `operations` (`/health`, `/metrics`).
+pub fn router(state: Arc<AppState>, operations: Router) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
-        .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(operations)
 }
 
 async fn upgrade(
@@ -100,17 +76,14 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// A refusal, in the shape of the protocol's authentication reply.
 fn error_response(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({"status": "error", "message": message}))).into_response()
-}
-
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+    (status, Json(AuthenticationReply::error(message))).into_response()
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.publisher.is_reachable().await {
-        Json(json!({"status": "ready"})).into_response()
+        Json(serde_json::json!({"status": "ready"})).into_response()
     } else {
         let message = format!(
             "Kafka at {} is not reachable",
@@ -118,12 +91,4 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         );
         error_response(StatusCode::SERVICE_UNAVAILABLE, message)
     }
-}
-
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
 }

@@ -11,14 +11,17 @@ mod error;
 pub mod frame;
 mod http;
 mod metrics;
-pub mod protocol;
 mod publish;
 mod session;
+mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use packetpulse_ops::Operations;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -28,14 +31,14 @@ pub use config::{Config, DEV_API_KEYS};
 pub use error::Error;
 
 use crate::auth::Authenticator;
-use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::state::AppState;
 
 /// A bound, ready-to-run Venus (topics exist, port is open). Tests use it to learn the port before running.
 pub struct Venus {
     listener: TcpListener,
-    state: Arc<AppState>,
+    state: AppState,
 }
 
 impl Venus {
@@ -65,15 +68,16 @@ impl Venus {
         let publisher = Publisher::new(&config)?;
         publisher.ensure_topics(&config).await?;
         let listener = packetpulse_ops::bind(config.listen, "VENUS_LISTEN").await?;
-        let state = Arc::new(AppState {
+        let state = AppState {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
             auth,
             publisher,
             metrics: Metrics::new(),
+            // Replaced by the process frame's token in `run`.
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
-        });
+        };
         Ok(Self { listener, state })
     }
 
@@ -87,20 +91,24 @@ impl Venus {
     /// Serves until `shutdown` completes, then stops accepting, answers every frame in flight, closes the
     /// sockets with 1001 and flushes the producer.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
-        let state = self.state;
-        let token = state.shutdown.clone();
+        let operations = Operations::embedded(self.state.metrics.registry().clone(), shutdown);
+        let token = operations.token().clone();
+        let state = Arc::new(AppState {
+            shutdown: token.clone(),
+            ..self.state
+        });
         tracing::info!(addr = %self.listener.local_addr().map_err(Error::Serve)?, "venus listening");
-        axum::serve(self.listener, http::router(state.clone()))
+        let served = axum::serve(self.listener, http::router(state.clone(), operations.routes()))
             .with_graceful_shutdown(async move {
-                shutdown.await;
+                token.cancelled().await;
                 tracing::info!("shutting down: no new connections, answering frames in flight");
-                token.cancel();
             })
-            .await
-            .map_err(Error::Serve)?;
+            .await;
         state.sessions.close();
         state.sessions.wait().await;
         state.publisher.flush(state.config.delivery_timeout).await;
+        operations.finish().await;
+        served.map_err(Error::Serve)?;
         tracing::info!("venus stopped");
         Ok(())
     }
@@ -110,17 +118,24 @@ impl Venus {
     /// Runs in a background task (tests, benchmarks, embedding); stop it with [`RunningVenus::shutdown`].
     pub fn spawn(self) -> RunningVenus {
         let addr = self.local_addr();
+        let config = self.state.config.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(self.run(async move {
             let _ = stopped.await;
         }));
-        RunningVenus { addr, stop, task }
+        RunningVenus {
+            addr,
+            config,
+            stop,
+            task,
+        }
     }
 }
 
 /// A Venus running in the background.
 pub struct RunningVenus {
     addr: SocketAddr,
+    config: Config,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), Error>>,
 }
@@ -129,6 +144,11 @@ impl RunningVenus {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// `ws://{addr}/ws`.

@@ -96,9 +96,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format for `/metrics`.
-    pub fn render(&self) -> String {
-        packetpulse_ops::render_metrics(&self.registry)
+    /// The registry the metrics are in (served on `/metrics`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 

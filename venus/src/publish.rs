@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use packetpulse_model::{DeadLetter, PublishedEvent};
+use packetpulse_ops::kafka::KafkaError;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -168,7 +169,7 @@ impl Publisher {
             // Reconnect within a second of the broker's return (librdkafka's default backs off up to 10 s).
             .set("reconnect.backoff.max.ms", "1000")
             .create_with_context(DeliveryContext)
-            .map_err(|e| kafka_error(config, e))?;
+            .map_err(|e| kafka_error(config, "creating the producer", e))?;
         Ok(Self {
             producer: Arc::new(producer),
             topic: config.topic.clone(),
@@ -183,10 +184,7 @@ impl Publisher {
         let existing = self
             .existing_topics(Duration::from_secs(10))
             .await
-            .map_err(|message| Error::Kafka {
-                bootstrap_servers: self.bootstrap_servers.clone(),
-                message,
-            })?;
+            .map_err(|source| KafkaError::new(&self.bootstrap_servers, "listing topics", source))?;
         let replication = || TopicReplication::Fixed(config.topic_replication);
         let wanted = [
             NewTopic::new(&config.topic, config.topic_partitions, replication()),
@@ -202,38 +200,36 @@ impl Publisher {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &config.kafka_bootstrap_servers)
             .create()
-            .map_err(|e| kafka_error(config, e))?;
+            .map_err(|e| kafka_error(config, "creating the admin client", e))?;
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = admin
             .create_topics(missing, &options)
             .await
-            .map_err(|e| kafka_error(config, e))?;
+            .map_err(|e| kafka_error(config, "creating topics", e))?;
         for result in results {
             match result {
                 Ok(topic) => tracing::info!(topic, "created topic"),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => {
-                    return Err(Error::Kafka {
-                        bootstrap_servers: self.bootstrap_servers.clone(),
-                        message: format!("creating topic {topic}: {code}"),
-                    });
+                    let what = format!("creating topic {topic}");
+                    return Err(
+                        KafkaError::new(&self.bootstrap_servers, what, RdKafkaError::AdminOp(code)).into(),
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    async fn existing_topics(&self, timeout: Duration) -> Result<Vec<String>, String> {
+    /// The topics the broker knows. Blocks on a broker round trip, so it runs on the blocking pool.
+    async fn existing_topics(&self, timeout: Duration) -> Result<Vec<String>, RdKafkaError> {
         let producer = self.producer.clone();
         tokio::task::spawn_blocking(move || {
-            let metadata = producer
-                .client()
-                .fetch_metadata(None, timeout)
-                .map_err(|e| describe(&e))?;
+            let metadata = producer.client().fetch_metadata(None, timeout)?;
             Ok(metadata.topics().iter().map(|t| t.name().to_owned()).collect())
         })
         .await
-        .map_err(|e| format!("metadata task failed: {e}"))?
+        .unwrap_or(Err(RdKafkaError::Canceled))
     }
 
     /// Whether the broker answers a metadata request within 2 s (for `/ready`).
@@ -315,18 +311,15 @@ fn slot_of(frame: &Arc<FrameDelivery>, index: usize) -> Box<Slot> {
 }
 
 /// Kafka's error in words a client can act on.
-fn describe(error: &KafkaError) -> String {
+fn describe(error: &RdKafkaError) -> String {
     match error.rdkafka_error_code() {
         Some(RDKafkaErrorCode::QueueFull) => "the gateway's producer queue is full".into(),
         _ => error.to_string(),
     }
 }
 
-fn kafka_error(config: &Config, error: KafkaError) -> Error {
-    Error::Kafka {
-        bootstrap_servers: config.kafka_bootstrap_servers.clone(),
-        message: error.to_string(),
-    }
+fn kafka_error(config: &Config, what: &str, error: RdKafkaError) -> Error {
+    KafkaError::new(&config.kafka_bootstrap_servers, what, error).into()
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use futures::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::time::timeout;
 
+use packetpulse_model::{AuthenticationFrame, AuthenticationReply, FrameReply};
+
 use crate::auth::{AuthError, Identity};
 use crate::frame::{self, FrameLimits, FramePlan};
-use crate::http::AppState;
-use crate::protocol::{AuthenticationFrame, AuthenticationReply, FrameReply};
 use crate::publish::{FrameDelivery, Reservation, Verdict};
+use crate::state::AppState;
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -84,7 +85,7 @@ async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) ->
 fn check_authentication_frame(text: &str, state: &AppState) -> Result<Identity, String> {
     const EXPECTED: &str = r#"not authenticated: send {"type":"authentication","api_key":"…"} or {"type":"authentication","token":"…"} first"#;
     let frame: AuthenticationFrame = serde_json::from_str(text).map_err(|_| EXPECTED.to_string())?;
-    if frame.kind != "authentication" {
+    if frame.kind != AuthenticationFrame::TYPE {
         return Err(EXPECTED.into());
     }
     let result = match (frame.api_key, frame.token) {

@@ -8,7 +8,7 @@ mod common;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{
-    RunningVenus, config_for, connect, expect_close, next_json, original_event, read_topic, send_text, start,
+    RunningVenus, connect, expect_close, next_json, original_event, read_topic, send_text, start, test_config,
 };
 use jsonwebtoken::{EncodingKey, Header};
 use packetpulse_testkit::Kafka;
@@ -19,7 +19,7 @@ const SECRET: &str = "test-jwt-secret";
 const AUDIENCE: &str = "packetpulse-venus";
 
 async fn venus_with_jwt(kafka: &Kafka) -> RunningVenus {
-    let mut config = config_for(kafka);
+    let mut config = test_config(kafka);
     config.jwt_hs256_secret = Some(SECRET.into());
     start(kafka, config).await
 }
@@ -54,7 +54,7 @@ async fn assert_auth_refused(venus: &RunningVenus, frame: &str, message: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_api_key_is_refused_and_closed_with_policy_violation() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
+    let venus = start(&kafka, test_config(&kafka)).await;
     assert_auth_refused(
         &venus,
         r#"{"type":"authentication","api_key":"guess"}"#,
@@ -66,11 +66,11 @@ async fn a_wrong_api_key_is_refused_and_closed_with_policy_violation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_before_authentication_is_refused_and_never_published() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
+    let venus = start(&kafka, test_config(&kafka)).await;
     let event = original_event("sneaky", "started", 37.9).to_string();
     let message = r#"not authenticated: send {"type":"authentication","api_key":"…"} or {"type":"authentication","token":"…"} first"#;
     assert_auth_refused(&venus, &event, message).await;
-    read_topic(&kafka, &venus.config.topic, 0);
+    read_topic(&kafka, &venus.config().topic, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +148,7 @@ async fn a_bad_bearer_jwt_gets_401_before_any_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_get_503_with_the_limit() {
     let kafka = Kafka::start_mock().unwrap();
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     config.max_connections = 1;
     let venus = start(&kafka, config).await;
     let _first = common::connect_authenticated(&venus).await;
@@ -169,7 +169,7 @@ async fn connections_beyond_the_limit_get_503_with_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_is_closed_with_the_reason() {
     let kafka = Kafka::start_mock().unwrap();
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     config.idle_timeout = std::time::Duration::from_secs(1);
     let venus = start(&kafka, config).await;
     let mut client = common::connect_authenticated(&venus).await;
@@ -180,7 +180,7 @@ async fn an_idle_connection_is_closed_with_the_reason() {
 async fn rs256_device_tokens_are_checked_against_the_configured_public_key() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let kafka = Kafka::start_mock().unwrap();
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     config.jwt_rs256_public_key_file = Some(fixtures.join("rs256-test-public.pem"));
     let venus = start(&kafka, config).await;
 

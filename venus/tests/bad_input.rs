@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    Client, RunningVenus, config_for, connect_authenticated, next_json, original_event, read_topic,
-    send_text, start,
+    Client, RunningVenus, connect_authenticated, next_json, original_event, read_topic, send_text, start,
+    test_config,
 };
 use futures::SinkExt;
 use packetpulse_testkit::Kafka;
@@ -22,7 +22,7 @@ struct Fixture {
 
 async fn fixture(adjust: impl FnOnce(&mut venus::Config)) -> Fixture {
     let kafka = Kafka::start_mock().unwrap();
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     adjust(&mut config);
     let venus = start(&kafka, config).await;
     let client = connect_authenticated(&venus).await;
@@ -36,7 +36,7 @@ impl Fixture {
         send_text(&mut self.client, frame).await;
         assert_eq!(next_json(&mut self.client).await, expected);
         self.assert_still_accepts().await;
-        read_topic(&self.kafka, &self.venus.config.dead_letter_topic, dead_letters)
+        read_topic(&self.kafka, &self.venus.config().dead_letter_topic, dead_letters)
             .into_iter()
             .map(|r| r.payload)
             .collect()
@@ -112,7 +112,7 @@ async fn each_missing_required_field_is_named() {
         );
     }
     f.assert_still_accepts().await;
-    let letters = read_topic(&f.kafka, &f.venus.config.dead_letter_topic, fields.len());
+    let letters = read_topic(&f.kafka, &f.venus.config().dead_letter_topic, fields.len());
     for (letter, field) in letters.iter().zip(fields) {
         assert_eq!(letter.payload["reason"], format!("{field}: is required"));
         assert_eq!(
@@ -157,7 +157,7 @@ async fn each_wrong_type_is_named() {
         );
     }
     f.assert_still_accepts().await;
-    read_topic(&f.kafka, &f.venus.config.dead_letter_topic, cases.len());
+    read_topic(&f.kafka, &f.venus.config().dead_letter_topic, cases.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +244,7 @@ async fn a_binary_frame_is_refused_and_dead_lettered_as_base64() {
     let expected = refused("binary frames are not supported: send events as JSON text frames");
     assert_eq!(next_json(&mut f.client).await, expected);
     f.assert_still_accepts().await;
-    let letters = read_topic(&f.kafka, &f.venus.config.dead_letter_topic, 1);
+    let letters = read_topic(&f.kafka, &f.venus.config().dead_letter_topic, 1);
     assert_eq!(letters[0].payload["raw_payload"], "3q2+7w==");
     assert_eq!(
         letters[0].payload["reason"],
@@ -273,13 +273,13 @@ async fn a_batch_keeps_its_valid_events_and_names_the_rejected_by_index() {
         ],
     });
     assert_eq!(next_json(&mut f.client).await, expected);
-    let published = read_topic(&f.kafka, &f.venus.config.topic, 2);
+    let published = read_topic(&f.kafka, &f.venus.config().topic, 2);
     let lats: Vec<f64> = published
         .iter()
         .map(|r| r.payload["current_lat"].as_f64().unwrap())
         .collect();
     assert_eq!(lats, [37.90, 37.91]);
-    let letters = read_topic(&f.kafka, &f.venus.config.dead_letter_topic, 2);
+    let letters = read_topic(&f.kafka, &f.venus.config().dead_letter_topic, 2);
     assert_eq!(letters[0].payload["raw_payload"], batch[1].to_string());
     assert_eq!(letters[1].payload["errors"][0]["field"], "[3].status");
 }

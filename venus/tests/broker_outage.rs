@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    config_for, connect_authenticated, next_json, original_event, read_topic, read_topic_until_quiet,
-    send_text, start,
+    connect_authenticated, next_json, original_event, read_topic, read_topic_until_quiet, send_text, start,
+    test_config,
 };
 use futures::StreamExt;
 use packetpulse_testkit::Kafka;
@@ -19,7 +19,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_waits_for_the_broker_to_return_within_the_delivery_timeout() {
     let kafka = Kafka::start_tansu().expect("tansu must be available");
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     config.delivery_timeout = Duration::from_secs(60);
     let venus = start(&kafka, config).await;
     let mut client = connect_authenticated(&venus).await;
@@ -44,14 +44,14 @@ async fn a_reply_waits_for_the_broker_to_return_within_the_delivery_timeout() {
         next_json(&mut client).await,
         json!({"success": true, "message": "Data received", "accepted": 1})
     );
-    let records = read_topic(&kafka, &venus.config.topic, 2);
+    let records = read_topic(&kafka, &venus.config().topic, 2);
     assert_eq!(records[1].payload["current_lat"], 37.91);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_delivery_timeout_the_frame_is_answered_as_retryable_and_a_resend_succeeds() {
     let kafka = Kafka::start_tansu().expect("tansu must be available");
-    let mut config = config_for(&kafka);
+    let mut config = test_config(&kafka);
     config.delivery_timeout = Duration::from_secs(2);
     let venus = start(&kafka, config).await;
     let mut client = connect_authenticated(&venus).await;
@@ -98,7 +98,7 @@ async fn beyond_the_delivery_timeout_the_frame_is_answered_as_retryable_and_a_re
     }
     // The timed-out copies stayed queued and were delivered on recovery: duplicates by event id, which the
     // downstream layers drop. Never a missing event.
-    let records = read_topic_until_quiet(&kafka, &venus.config.topic, 2);
+    let records = read_topic_until_quiet(&kafka, &venus.config().topic, 2);
     let ids: std::collections::BTreeSet<&str> = records
         .iter()
         .map(|r| r.payload["event_id"].as_str().unwrap())

@@ -5,14 +5,15 @@
 
 mod common;
 
-use common::{config_for, connect_authenticated, next_json, original_event, read_topic, send_text, start};
+use common::{connect_authenticated, next_json, original_event, read_topic, send_text, start, test_config};
 use packetpulse_testkit::Kafka;
 use serde_json::json;
+use venus::testing::stop;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepts_the_original_simulators_messages_unchanged() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
+    let venus = start(&kafka, test_config(&kafka)).await;
     let mut client = connect_authenticated(&venus).await;
 
     let event = original_event("session-a", "started", 37.975678);
@@ -22,7 +23,7 @@ async fn accepts_the_original_simulators_messages_unchanged() {
         json!({"success": true, "message": "Data received", "accepted": 1})
     );
 
-    let records = read_topic(&kafka, &venus.config.topic, 1);
+    let records = read_topic(&kafka, &venus.config().topic, 1);
     let record = &records[0];
     assert_eq!(record.key.as_deref(), Some("session-a"), "keyed by session id");
     assert_eq!(
@@ -36,13 +37,13 @@ async fn accepts_the_original_simulators_messages_unchanged() {
         "event id derived"
     );
     assert!(record.payload["received_at"].as_str().unwrap().ends_with('Z'));
-    venus.shutdown().await.unwrap();
+    stop(venus).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_frames_get_replies_in_order_and_events_keep_session_order() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
+    let venus = start(&kafka, test_config(&kafka)).await;
     let mut client = connect_authenticated(&venus).await;
 
     // 50 frames without waiting: 25 single events and 25 batches of 4, all one session.
@@ -75,7 +76,7 @@ async fn pipelined_frames_get_replies_in_order_and_events_keep_session_order() {
             json!({"success": true, "message": "Data received", "accepted": expected})
         );
     }
-    let records = read_topic(&kafka, &venus.config.topic, 125);
+    let records = read_topic(&kafka, &venus.config().topic, 125);
     let lats: Vec<f64> = records
         .iter()
         .map(|r| r.payload["current_lat"].as_f64().unwrap())
@@ -84,5 +85,5 @@ async fn pipelined_frames_get_replies_in_order_and_events_keep_session_order() {
         lats.windows(2).all(|w| w[0] < w[1]),
         "one session, one partition, arrival order kept"
     );
-    venus.shutdown().await.unwrap();
+    stop(venus).await.unwrap();
 }

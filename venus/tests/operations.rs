@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config_for, connect_authenticated, next_json, original_event, send_text, start};
+use common::{connect_authenticated, next_json, original_event, send_text, start, test_config};
 use packetpulse_testkit::Kafka;
 
 async fn get(url: String) -> (u16, String) {
@@ -15,8 +15,8 @@ async fn get(url: String) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_ready_and_metrics_tell_the_operator_what_happened() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
-    let base = format!("http://{}", venus.addr);
+    let venus = start(&kafka, test_config(&kafka)).await;
+    let base = format!("http://{}", venus.local_addr());
     assert_eq!(
         get(format!("{base}/health")).await,
         (200, r#"{"status":"ok"}"#.into())
@@ -53,9 +53,9 @@ async fn health_ready_and_metrics_tell_the_operator_what_happened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_reports_503_when_kafka_is_down() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
+    let venus = start(&kafka, test_config(&kafka)).await;
     kafka.stop();
-    let (status, body) = get(format!("http://{}/ready", venus.addr)).await;
+    let (status, body) = get(format!("http://{}/ready", venus.local_addr())).await;
     assert_eq!(status, 503);
     assert!(body.contains("is not reachable"), "{body}");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config_for, connect_authenticated, next_json, original_event, read_topic, send_text, start};
+use common::{connect_authenticated, next_json, original_event, read_topic, send_text, start, test_config};
 use futures::StreamExt;
 use packetpulse_testkit::{Kafka, wait_until};
 use serde_json::json;
@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_in_flight_are_answered_before_the_socket_closes_with_1001() {
     let kafka = Kafka::start_mock().unwrap();
-    let venus = start(&kafka, config_for(&kafka)).await;
-    let metrics_url = format!("http://{}/metrics", venus.addr);
-    let topic = venus.config.topic.clone();
+    let venus = start(&kafka, test_config(&kafka)).await;
+    let metrics_url = format!("http://{}/metrics", venus.local_addr());
+    let topic = venus.config().topic.clone();
     let mut client = connect_authenticated(&venus).await;
 
     // With the broker down, frames are received but cannot be answered: they are in flight.

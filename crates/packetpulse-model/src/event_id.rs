@@ -58,23 +58,12 @@ mod tests {
             micros in 0i64..4_102_444_800_000_000,
         ) {
             let event = DeliveryEvent {
-                device_id: "d".into(),
-                vehicle_id: "v".into(),
                 session_id: session.clone(),
-                order_id: "o".into(),
                 status: DeliveryStatus::EnRoute,
                 timestamp: chrono::DateTime::from_timestamp_micros(micros).unwrap(),
-                start_lat: 0.0,
-                start_lon: 0.0,
-                end_lat: 0.0,
-                end_lon: 0.0,
                 current_lat: lat,
                 current_lon: lon,
-                seq: None,
-                speed_kmh: None,
-                heading_deg: None,
-                route_name: None,
-                waypoint_count: None,
+                ..crate::testing::event()
             };
             let name = format!("{session}\nen_route\n{micros}\n{}\n{}", lat + 0.0, lon + 0.0);
             prop_assert_eq!(derive_event_id(&event), Uuid::new_v5(&EVENT_ID_NAMESPACE, name.as_bytes()));

@@ -119,7 +119,7 @@ proptest! {
         value in any_json_value(),
     ) {
         let mut event: serde_json::Value = serde_json::to_value(
-            WireEvent { event_id: None, event: sample_event() }).unwrap();
+            WireEvent { event_id: None, event: packetpulse_model::testing::event() }).unwrap();
         event[field] = value;
         let _ = parse_event(&event.to_string());
     }
@@ -142,26 +142,4 @@ fn any_json_value() -> impl Strategy<Value = serde_json::Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
-}
-
-fn sample_event() -> DeliveryEvent {
-    DeliveryEvent {
-        device_id: "d".into(),
-        vehicle_id: "v".into(),
-        session_id: "s".into(),
-        order_id: "o".into(),
-        status: DeliveryStatus::Started,
-        timestamp: Utc.timestamp_opt(1_714_566_600, 0).unwrap(),
-        start_lat: 1.0,
-        start_lon: 2.0,
-        end_lat: 3.0,
-        end_lon: 4.0,
-        current_lat: 1.0,
-        current_lon: 2.0,
-        seq: None,
-        speed_kmh: None,
-        heading_deg: None,
-        route_name: None,
-        waypoint_count: None,
-    }
 }

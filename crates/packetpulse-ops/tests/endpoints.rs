@@ -1,4 +1,4 @@
-//! The operational endpoints every planet without its own HTTP server exposes.
+//! The operational endpoints every planet without its own HTTP server exposes, and its shutdown token.
 
 #![allow(clippy::unwrap_used)] // In tests a panic is the failure report.
 
@@ -14,9 +14,9 @@ async fn health_and_metrics_are_served_until_shutdown() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(packetpulse_ops::serve_ops(listener, registry, async move {
+    let operations = packetpulse_ops::Operations::serve(listener, registry, async move {
         let _ = stopped.await;
-    }));
+    });
 
     let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -30,7 +30,11 @@ async fn health_and_metrics_are_served_until_shutdown() {
     assert!(metrics.lines().any(|l| l == "demo_events_total 7"), "{metrics}");
 
     stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    operations.token().cancelled().await;
+    // Still answering while the planet drains: the endpoints stop at finish.
+    let draining = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(draining.status(), 200);
+    operations.finish().await;
     assert!(
         reqwest::get(format!("http://{addr}/health")).await.is_err(),
         "stopped means gone"

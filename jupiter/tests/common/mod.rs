@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use jupiter::Config;
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent, testing};
 use packetpulse_testkit::{ClickHouse, Kafka, unique_name, wait_until};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -33,26 +33,21 @@ pub fn event(session: u32, step: u32) -> PublishedEvent {
     };
     PublishedEvent {
         event_id: Uuid::from_u128(u128::from(session) << 32 | u128::from(step)),
-        event: DeliveryEvent {
+        ..testing::published(DeliveryEvent {
             device_id: format!("device-{session}"),
             vehicle_id: format!("vehicle-{}", session % 100),
             session_id: format!("session-{session:04}"),
             order_id: format!("order-{session:04}"),
             status,
             timestamp: at,
-            start_lat: 37.98,
-            start_lon: 23.72,
-            end_lat: 38.0,
-            end_lon: 23.8,
             current_lat: 37.98 + f64::from(step) * 1e-4,
             current_lon: 23.72 + f64::from(session) * 1e-5,
             seq: Some(u64::from(step)),
-            speed_kmh: None,
             heading_deg: Some(10.0),
             route_name: Some("athens-01".into()),
             waypoint_count: Some(100),
-        },
-        received_at: at,
+            ..testing::event()
+        })
     }
 }
 

@@ -10,47 +10,18 @@ use std::time::Duration;
 use packetpulse_testkit::Kafka;
 use rdkafka::Message;
 
-pub const API_KEY: &str = "mars-test-key";
-
-pub struct RunningVenus {
-    pub url: String,
-    pub topic: String,
-    running: venus::RunningVenus,
-}
-
-impl RunningVenus {
-    pub async fn shutdown(self) {
-        self.running.shutdown().await.unwrap();
-    }
-}
-
-pub async fn start_venus(kafka: &Kafka, adjust: impl FnOnce(&mut venus::Config)) -> RunningVenus {
-    let mut config = venus::Config::for_broker(&kafka.bootstrap_servers());
-    config.topic = packetpulse_testkit::unique_name("sessions");
-    config.dead_letter_topic = format!("{}.dlq", config.topic);
-    config.api_keys = format!("mars:{API_KEY}");
-    config.topic_partitions = 3;
+/// Starts Venus against `kafka` (test configuration, then `adjust`).
+pub async fn start_venus(kafka: &Kafka, adjust: impl FnOnce(&mut venus::Config)) -> venus::RunningVenus {
+    let mut config = venus::testing::test_config(kafka);
     adjust(&mut config);
-    if kafka.kind() == packetpulse_testkit::KafkaKind::Mock {
-        kafka
-            .create_topic(&config.topic, config.topic_partitions)
-            .await
-            .unwrap();
-        kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
-    }
-    let topic = config.topic.clone();
-    let running = venus::Venus::bind(config).await.unwrap().spawn();
-    RunningVenus {
-        url: running.ws_url(),
-        topic,
-        running,
-    }
+    venus::testing::start(kafka, config).await
 }
 
 /// A fast-forwarded fleet: 20 ms ticks of 10 s driving each, starting within 30 s of simulated time.
-pub fn fast_fleet(venus: &RunningVenus, vehicles: usize, events_log: &Path) -> mars::Config {
-    let mut config = mars::Config::for_venus(&venus.url);
-    config.api_key = API_KEY.into();
+pub fn test_config(venus: &venus::RunningVenus, vehicles: usize, events_log: &Path) -> mars::Config {
+    let mut config = mars::Config::defaults();
+    config.venus_url = venus.ws_url();
+    config.api_key = venus::testing::TEST_API_KEY.into();
     config.vehicles = vehicles;
     config.interval = Duration::from_millis(20);
     config.step = Some(Duration::from_secs(10));

@@ -11,10 +11,10 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use packetpulse_model::PublishedEvent;
+use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
 use prometheus::{IntCounter, IntGauge, Registry};
 use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::Offset;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -154,70 +154,30 @@ impl From<&PublishedEvent> for LivePosition {
     }
 }
 
-/// Why the live feed's consumer could not start.
-#[derive(Debug, thiserror::Error)]
-#[error("Kafka consumer for the live map ({bootstrap}): {source}")]
-pub struct ConsumerError {
-    bootstrap: String,
-    source: rdkafka::error::KafkaError,
-}
-
 /// Reads `topic` from its newest offsets into `feed` until `shutdown`.
 pub async fn consume(
     feed: LiveFeed,
     bootstrap_servers: String,
     topic: String,
     shutdown: CancellationToken,
-) -> Result<(), ConsumerError> {
-    let fail = |source| ConsumerError {
-        bootstrap: bootstrap_servers.clone(),
-        source,
-    };
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap_servers)
-        .set("group.id", format!("mercury-live-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
+) -> Result<(), KafkaError> {
+    // A group of its own that nothing is ever committed to: every Mercury instance sees every event.
+    let group = format!("mercury-live-{}", uuid::Uuid::new_v4());
+    let consumer = ConsumerConfig::new(&bootstrap_servers, &group)
         // The map wants each event as soon as it is there, not the broker's default batching delay.
         .set("fetch.wait.max.ms", "50")
-        .create()
-        .map_err(fail)?;
-    // Every partition assigned directly at its end, without a consumer group to join: every Mercury instance
-    // sees every event and starts within one metadata round trip.
-    let partitions = loop {
-        // librdkafka's metadata call blocks: keep it off the async workers' queue.
-        let metadata =
-            tokio::task::block_in_place(|| consumer.fetch_metadata(Some(&topic), Duration::from_secs(5)));
-        match metadata {
-            Ok(metadata) => {
-                let count = metadata
-                    .topics()
-                    .first()
-                    .map_or(0, |topic| topic.partitions().len());
-                if count > 0 {
-                    break count;
-                }
-                tracing::warn!(%topic, "live feed: the topic does not exist yet; retrying");
-            }
-            Err(error) => tracing::warn!(%error, %topic, "live feed: reading the topic's metadata; retrying"),
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
+        .create()?;
+    let Some(partitions) = consumer.partitions(&topic, &shutdown).await else {
+        return Ok(());
     };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        let partition = i32::try_from(partition).unwrap_or(i32::MAX);
-        assignment
-            .add_partition_offset(&topic, partition, Offset::End)
-            .map_err(fail)?;
-    }
-    consumer.assign(&assignment).map_err(fail)?;
-    tracing::info!(%topic, partitions, "live feed consuming");
+    // Every partition assigned directly at its end, without joining the group: the feed starts within one
+    // metadata round trip.
+    consumer.assign(&topic, &partitions, |_| Offset::End)?;
+    tracing::info!(%topic, partitions = partitions.len(), "live feed consuming");
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            message = packetpulse_ops::next_message(&consumer) => message,
+            message = consumer.next_message() => message,
         };
         let Some(payload) = message.payload() else {
             continue;

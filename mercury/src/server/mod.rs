@@ -52,8 +52,8 @@ pub enum Error {
     )]
     EmptyJwtSecret,
     /// The live feed's consumer could not start.
-    #[error(transparent)]
-    Live(#[from] live::ConsumerError),
+    #[error("the live map's Kafka consumer: {0}")]
+    Live(#[from] packetpulse_ops::kafka::KafkaError),
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),

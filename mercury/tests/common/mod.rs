@@ -11,11 +11,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::Parser;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use jupiter::transform::{Enricher, Position};
-use jupiter::writer::{Batch, SilverWriter};
+use jupiter::testing::SilverSeeder;
 use mercury::server::Config;
 use packetpulse_model::geo::{GeoPoint, haversine_m};
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent, testing};
 use packetpulse_testkit::{Chromedriver, Kafka, shared_clickhouse, shared_kafka};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::net::TcpListener;
@@ -67,7 +66,7 @@ pub fn event(
 ) -> PublishedEvent {
     PublishedEvent {
         event_id: uuid::Uuid::new_v4(),
-        event: DeliveryEvent {
+        ..testing::published(DeliveryEvent {
             device_id: format!("device-{}", session.vehicle_id),
             vehicle_id: session.vehicle_id.clone(),
             session_id: session.session_id.clone(),
@@ -80,13 +79,11 @@ pub fn event(
             end_lon: session.end.1,
             current_lat: lat,
             current_lon: lon,
-            seq: None,
             speed_kmh: Some(40.0),
             heading_deg: Some(0.0),
             route_name: Some(session.route_name.clone()),
-            waypoint_count: None,
-        },
-        received_at: time,
+            ..testing::event()
+        })
     }
 }
 
@@ -190,30 +187,11 @@ pub async fn seed(
     database: &str,
     batches: impl IntoIterator<Item = Vec<PublishedEvent>>,
 ) {
-    jupiter::migrations::migrate(client, database).await.unwrap();
-    let mut enricher = Enricher::new(250.0);
-    let ingested_at_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap();
-    let writer = SilverWriter::start(
-        client.clone().with_database(database),
-        jupiter::Metrics::new(),
-        CancellationToken::new(),
-    );
+    let mut silver = SilverSeeder::new(client, database).await;
+    let ingested_at = Utc::now();
     for events in batches {
-        let rows = events
-            .into_iter()
-            .map(|event| enricher.enrich(event, Position::default(), ingested_at_ms))
-            .collect();
-        writer
-            .submit(Batch {
-                rows,
-                newest_event_ms: 0,
-                started: tokio::time::Instant::now(),
-                after_insert: None,
-            })
-            .await
-            .unwrap();
+        silver.insert(events, ingested_at).await;
     }
-    writer.finish().await.unwrap();
     let project_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../uranus/dbt");
     let project = uranus::project::Project::load(&project_dir, database).unwrap();
     let mut runner = uranus::runner::Runner::new(client.clone(), database, project).unwrap();

@@ -13,7 +13,7 @@ use chrono::{TimeZone, Utc};
 use futures::TryStreamExt;
 use iceberg::TableIdent;
 use neptune::Config;
-use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent};
+use packetpulse_model::{DeliveryEvent, PublishedEvent, testing};
 use packetpulse_testkit::{Kafka, S3Server, wait_until};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use sha2::{Digest, Sha256};
@@ -86,15 +86,13 @@ pub fn event(i: u64, spacing: Duration) -> PublishedEvent {
     let at = start + chrono::Duration::from_std(spacing * u32::try_from(i).unwrap()).unwrap();
     PublishedEvent {
         event_id: Uuid::now_v7(),
-        event: DeliveryEvent {
+        received_at: at + chrono::Duration::milliseconds(20),
+        ..testing::published(DeliveryEvent {
             device_id: format!("device-{}", i % 1_000),
             vehicle_id: format!("vehicle-{}", i % 1_000),
             session_id: format!("session-{}", i % 1_000),
             order_id: format!("order-{}", i % 1_000),
-            status: DeliveryStatus::EnRoute,
             timestamp: at,
-            start_lat: 37.98,
-            start_lon: 23.72,
             end_lat: 38.01,
             end_lon: 23.79,
             current_lat: 37.98 + (i % 300) as f64 * 1e-4,
@@ -104,8 +102,8 @@ pub fn event(i: u64, spacing: Duration) -> PublishedEvent {
             heading_deg: Some(72.0),
             route_name: Some("athens-01".to_owned()),
             waypoint_count: Some(412),
-        },
-        received_at: at + chrono::Duration::milliseconds(20),
+            ..testing::event()
+        })
     }
 }
 
@@ -201,7 +199,7 @@ impl InProcess {
         let task_metrics = metrics.clone();
         let token = stop.clone();
         let task = tokio::spawn(async move {
-            neptune::run_sink(&config, &task_metrics, listener, async move {
+            neptune::run_with(&config, &task_metrics, listener, async move {
                 token.cancelled().await
             })
             .await

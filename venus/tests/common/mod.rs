@@ -1,67 +1,22 @@
-//! Test plumbing: a Venus on a free port against a testkit broker, a WebSocket client, and a topic reader.
+//! Test plumbing: a Venus on a free port against a testkit broker (`venus::testing`), a WebSocket client, and a
+//! topic reader.
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use packetpulse_model::{AuthenticationFrame, AuthenticationReply};
 use packetpulse_testkit::Kafka;
 use rdkafka::Message;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use venus::{Config, Venus};
+pub use venus::RunningVenus;
 
-pub const API_KEY: &str = "test-key";
-
-/// A running Venus with the configuration it was started with.
-pub struct RunningVenus {
-    pub addr: SocketAddr,
-    pub config: Config,
-    running: venus::RunningVenus,
-}
-
-impl RunningVenus {
-    pub fn ws_url(&self) -> String {
-        self.running.ws_url()
-    }
-
-    /// Triggers a graceful shutdown and waits for `run` to return.
-    pub async fn shutdown(self) -> Result<(), venus::Error> {
-        tokio::time::timeout(Duration::from_secs(60), self.running.shutdown())
-            .await
-            .expect("venus stops")
-    }
-}
-
-/// A config for `kafka` with unique topics and the test API key.
-pub fn config_for(kafka: &Kafka) -> Config {
-    let mut config = Config::for_broker(&kafka.bootstrap_servers());
-    config.topic = packetpulse_testkit::unique_name("sessions");
-    config.dead_letter_topic = format!("{}.dlq", config.topic);
-    config.api_keys = format!("test-client:{API_KEY}");
-    config.topic_partitions = 3;
-    config
-}
-
-/// Starts Venus with `config`; the topics are created on the mock cluster first (it has no admin API).
-pub async fn start(kafka: &Kafka, config: Config) -> RunningVenus {
-    if kafka.kind() == packetpulse_testkit::KafkaKind::Mock {
-        kafka
-            .create_topic(&config.topic, config.topic_partitions)
-            .await
-            .unwrap();
-        kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
-    }
-    let running = Venus::bind(config.clone()).await.expect("venus binds").spawn();
-    RunningVenus {
-        addr: running.local_addr(),
-        config,
-        running,
-    }
-}
+pub use venus::testing::TEST_API_KEY as API_KEY;
+pub use venus::testing::{start, test_config};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -76,13 +31,11 @@ pub async fn connect(venus: &RunningVenus) -> Client {
 /// Connects and authenticates with the test API key, checking the reply.
 pub async fn connect_authenticated(venus: &RunningVenus) -> Client {
     let mut client = connect(venus).await;
-    send_text(
-        &mut client,
-        &format!(r#"{{"type":"authentication","api_key":"{API_KEY}"}}"#),
-    )
-    .await;
+    let frame = serde_json::to_string(&AuthenticationFrame::api_key(API_KEY)).unwrap();
+    send_text(&mut client, &frame).await;
     let reply = next_json(&mut client).await;
-    assert_eq!(reply["status"], "authenticated", "{reply}");
+    let reply: AuthenticationReply = serde_json::from_value(reply.clone()).expect("an authentication reply");
+    assert!(reply.is_authenticated(), "{reply:?}");
     client
 }
 

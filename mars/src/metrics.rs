@@ -7,7 +7,7 @@ use hdrhistogram::Histogram as Hdr;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 /// Counters shared by all connections.
-pub struct Stats {
+pub struct Metrics {
     registry: Registry,
     started: Instant,
     /// Events the vehicles produced (injected duplicates included).
@@ -65,7 +65,7 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     counter
 }
 
-impl Stats {
+impl Metrics {
     /// Fresh counters in a registry of their own.
     pub fn new() -> Self {
         let registry = Registry::new();
@@ -175,7 +175,7 @@ impl Stats {
     }
 }
 
-impl Default for Stats {
+impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }

@@ -1,0 +1,202 @@
+//! Kafka plumbing shared by every planet that reads the `sessions` topic (Neptune, Jupiter, Mercury's live feed):
+//! one way to configure a consumer, wait for the topic, assign partitions at stored offsets or join a group,
+//! read messages, commit and measure lag; plus the dead-letter producer ([`dead_letter`]).
+//!
+//! One rule for librdkafka's blocking calls (metadata, watermarks, each a broker round trip of up to seconds):
+//! they run on tokio's blocking pool ([`Consumer::partitions`], [`lag`]), never on an async worker.
+
+pub mod dead_letter;
+pub mod lag;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+/// How long one metadata request may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause between looks for a topic that does not exist yet.
+const TOPIC_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// Kafka could not be reached or refused an operation: the one shape of every planet's Kafka error.
+#[derive(Debug, thiserror::Error)]
+#[error("Kafka at {servers}: {what}: {source} — is it running? see infrastructure/local (make up)")]
+pub struct KafkaError {
+    /// The configured bootstrap servers.
+    pub servers: String,
+    /// What was being done, e.g. `creating the consumer`.
+    pub what: String,
+    /// librdkafka's error (boxed: it is large, and errors travel through every `Result`).
+    pub source: Box<rdkafka::error::KafkaError>,
+}
+
+impl KafkaError {
+    /// An error of `servers` while doing `what`.
+    pub fn new(servers: &str, what: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+        Self {
+            servers: servers.to_owned(),
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// The settings of a consumer: offsets are never committed behind the planet's back (no auto-commit, no
+/// auto-store), a partition without a committed offset starts at its beginning, and no end-of-partition events.
+/// Further librdkafka properties with [`ConsumerConfig::set`].
+pub struct ConsumerConfig {
+    servers: String,
+    client: ClientConfig,
+}
+
+impl ConsumerConfig {
+    /// A consumer of `bootstrap_servers` in group `group` (the group only names the consumer when partitions
+    /// are assigned directly).
+    pub fn new(bootstrap_servers: &str, group: &str) -> Self {
+        let mut client = ClientConfig::new();
+        client
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        Self {
+            servers: bootstrap_servers.to_owned(),
+            client,
+        }
+    }
+
+    /// Sets a librdkafka property.
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.client.set(key, value);
+        self
+    }
+
+    /// Creates the consumer; no connection is made yet.
+    pub fn create(self) -> Result<Consumer, KafkaError> {
+        let inner: StreamConsumer = self
+            .client
+            .create()
+            .map_err(|source| KafkaError::new(&self.servers, "creating the consumer", source))?;
+        Ok(Consumer {
+            inner: Arc::new(inner),
+            servers: self.servers,
+        })
+    }
+}
+
+/// A consumer of one topic. Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct Consumer {
+    inner: Arc<StreamConsumer>,
+    servers: String,
+}
+
+impl Consumer {
+    /// The partitions of `topic`, waiting (and logging every [`TOPIC_RETRY_DELAY`]) while it does not exist
+    /// yet or the broker cannot be reached; `None` when `shutdown` came first.
+    pub async fn partitions(&self, topic: &str, shutdown: &CancellationToken) -> Option<Vec<i32>> {
+        loop {
+            let inner = self.inner.clone();
+            let name = topic.to_owned();
+            let found = tokio::task::spawn_blocking(move || topic_partitions(&inner, &name)).await;
+            match found {
+                Ok(Ok(partitions)) if !partitions.is_empty() => return Some(partitions),
+                Ok(Ok(_)) => tracing::info!(%topic, "waiting for the topic to be created"),
+                Ok(Err(error)) => tracing::warn!(%topic, %error, "cannot read the topic's metadata yet"),
+                Err(error) => tracing::warn!(%topic, %error, "metadata task failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(TOPIC_RETRY_DELAY) => {}
+                () = shutdown.cancelled() => return None,
+            }
+        }
+    }
+
+    /// Assigns `partitions` of `topic` directly (no group membership), each at `start(partition)`.
+    pub fn assign(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        start: impl Fn(i32) -> Offset,
+    ) -> Result<(), KafkaError> {
+        let mut assignment = TopicPartitionList::new();
+        for &partition in partitions {
+            assignment
+                .add_partition_offset(topic, partition, start(partition))
+                .map_err(|source| self.error("assigning partitions", source))?;
+        }
+        self.inner
+            .assign(&assignment)
+            .map_err(|source| self.error("assigning partitions", source))
+    }
+
+    /// Joins the consumer group on `topic`: the group shares the partitions among its members and starts each
+    /// at the group's committed offset.
+    pub fn subscribe(&self, topic: &str) -> Result<(), KafkaError> {
+        self.inner
+            .subscribe(&[topic])
+            .map_err(|source| self.error("subscribing", source))
+    }
+
+    /// The next message. Read errors (broker unreachable and the like) are logged and skipped: librdkafka keeps
+    /// retrying underneath, so a consuming loop just waits for the next message.
+    pub async fn next_message(&self) -> BorrowedMessage<'_> {
+        loop {
+            match self.inner.recv().await {
+                Ok(message) => return message,
+                Err(error) => tracing::warn!(%error, "reading from Kafka"),
+            }
+        }
+    }
+
+    /// Commits `next` (partition → next offset to read) of `topic` to the group, without waiting. A failed
+    /// commit is only logged: every planet keeps its own truth and re-reads what a lost commit leaves behind.
+    pub fn commit(&self, topic: &str, next: &BTreeMap<i32, i64>) {
+        let mut list = TopicPartitionList::new();
+        for (&partition, &offset) in next {
+            if let Err(error) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+                tracing::warn!(%error, "committing offsets failed; they may be read again");
+                return;
+            }
+        }
+        if let Err(error) = self.inner.commit(&list, CommitMode::Async) {
+            tracing::warn!(%error, "committing offsets failed; they may be read again");
+        }
+    }
+
+    /// The consumer's fetch position in each partition of `topic` assigned to it (blocking-free: local state).
+    pub fn positions(&self, topic: &str) -> BTreeMap<i32, i64> {
+        let Ok(positions) = self.inner.position() else {
+            return BTreeMap::new();
+        };
+        positions
+            .elements_for_topic(topic)
+            .iter()
+            .filter_map(|element| match element.offset() {
+                Offset::Offset(position) => Some((element.partition(), position)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn error(&self, what: &str, source: rdkafka::error::KafkaError) -> KafkaError {
+        KafkaError::new(&self.servers, what, source)
+    }
+}
+
+/// The partitions of `topic` as the broker reports them (empty while it does not exist). Blocks.
+fn topic_partitions(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}

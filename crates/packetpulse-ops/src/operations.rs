@@ -1,0 +1,118 @@
+//! The process frame of every planet: the shutdown future turned into a token every loop selects on, and the
+//! operational endpoints `/health` and `/metrics` — served on a listener of their own by planets whose work is
+//! not HTTP (Mars, Neptune, Jupiter, Uranus), merged into the planet's router by the HTTP planets (Venus,
+//! Mercury).
+
+use std::future::Future;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A token cancelled when `shutdown` completes: the one way a planet turns the shutdown future it is given into
+/// something every loop can select on and every task can clone.
+pub fn cancel_on(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => trigger.cancel(),
+            // Cancelled another way (a fatal error): nothing left to wait for.
+            () = trigger.cancelled() => {}
+        }
+    });
+    token
+}
+
+/// Renders a registry in Prometheus' text format.
+pub fn render_metrics(registry: &Registry) -> String {
+    let mut buffer = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut buffer)
+        .expect("encoding to memory cannot fail");
+    String::from_utf8(buffer).expect("the text format is UTF-8")
+}
+
+/// The `/health` and `/metrics` routes over `registry`, to merge into a planet's router.
+pub fn ops_routes(registry: Registry) -> Router {
+    Router::new()
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        render_metrics(&registry),
+                    )
+                }
+            }),
+        )
+}
+
+/// A planet's process frame: the shutdown token and the operational endpoints. The endpoints stay up until
+/// [`Operations::finish`], so `/health` and `/metrics` still answer while a planet drains after shutdown.
+pub struct Operations {
+    token: CancellationToken,
+    registry: Registry,
+    server: Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>,
+}
+
+impl Operations {
+    /// For a planet whose work is not HTTP: serves `/health` and `/metrics` of `registry` on `listener`; the
+    /// token is cancelled when `shutdown` completes.
+    pub fn serve(
+        listener: TcpListener,
+        registry: Registry,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let app = ops_routes(registry.clone()).into_make_service();
+        let stopped = stop.clone().cancelled_owned();
+        let server =
+            tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await });
+        Self {
+            token: cancel_on(shutdown),
+            registry,
+            server: Some((stop, server)),
+        }
+    }
+
+    /// For an HTTP planet: the same token, and [`Operations::routes`] to merge into the planet's own router.
+    pub fn embedded(registry: Registry, shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self {
+            token: cancel_on(shutdown),
+            registry,
+            server: None,
+        }
+    }
+
+    /// `/health` and `/metrics`, for an [`Operations::embedded`] frame.
+    pub fn routes(&self) -> Router {
+        ops_routes(self.registry.clone())
+    }
+
+    /// Cancelled at shutdown.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Cancels the token, stops serving and waits for the server to finish.
+    pub async fn finish(self) {
+        self.token.cancel();
+        if let Some((stop, server)) = self.server {
+            stop.cancel();
+            if let Ok(Err(error)) = server.await {
+                tracing::warn!(%error, "operations endpoint");
+            }
+        }
+    }
+}

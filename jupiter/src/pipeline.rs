@@ -1,0 +1,111 @@
+//! The pipeline: source (Kafka, in the group) → transform (enrich) → sink ([`SilverSink`]), in batches of
+//! `flush_rows` or every `flush_interval`. Kafka offsets are committed only after the insert of everything before them
+//! succeeded; a failed insert is retried with back-off while reading pauses, so ClickHouse trouble back-pressures
+//! Kafka and skips nothing. A batch that is inserted twice (crash between insert and offset commit, retry after a
+//! timeout that had in fact landed) collapses: rows are deduplicated by event id (see `migrations/`).
+
+use std::collections::BTreeMap;
+
+use packetpulse_model::PublishedEvent;
+use packetpulse_ops::kafka::Consumer;
+use packetpulse_ops::kafka::dead_letter::DeadLetters;
+use rdkafka::Message;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::sink::{Batch, SilverSink, now_ms};
+use crate::transform::{Enricher, Movement, Position};
+
+/// Rows read since the last submitted batch, and the offsets that follow them.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<Movement>,
+    next_offsets: BTreeMap<i32, i64>,
+    newest_event_ms: u64,
+    started: Option<Instant>,
+}
+
+/// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
+pub async fn run(config: &Config, metrics: &Metrics, shutdown: &CancellationToken) -> Result<(), Error> {
+    let client = config.clickhouse_client();
+    crate::migrations::migrate(&client, &config.clickhouse.database).await?;
+    let client = client.with_database(&config.clickhouse.database);
+    let consumer = crate::source::subscribe(config)?;
+    let lag_monitor = crate::source::monitor_lag(&consumer, config, metrics);
+    let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
+    let mut enricher = Enricher::new(config.max_speed_kmh);
+    let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
+    tracing::info!(sessions = resumed, "resumed the history of running sessions");
+    let writer = SilverSink::start(client, metrics.clone(), shutdown.clone());
+    let mut pending = Pending::default();
+    let read = async {
+        loop {
+            let due = async {
+                match pending.started {
+                    Some(started) => tokio::time::sleep_until(started + config.flush_interval).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = due => submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?,
+                message = consumer.next_message() => {
+                    let (partition, offset) = (message.partition(), message.offset());
+                    match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
+                        Ok((event, _)) => {
+                            let row = enricher.enrich(event, Position { partition, offset }, now_ms());
+                            pending.newest_event_ms = pending.newest_event_ms.max(row.event_time_ms);
+                            pending.rows.push(row);
+                        }
+                        Err(letter) => {
+                            dead_letters.send(&letter)?;
+                            metrics.dead_lettered.inc();
+                        }
+                    }
+                    pending.next_offsets.insert(partition, offset + 1);
+                    pending.started.get_or_insert_with(Instant::now);
+                    if pending.rows.len() >= config.flush_rows {
+                        submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+                    }
+                }
+            }
+        }
+        if pending.started.is_some() {
+            submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+        }
+        Ok(())
+    }
+    .await;
+    // The writer's own failure (shutdown while retrying) explains a failed submit better than the submit does.
+    let written = writer.finish().await;
+    lag_monitor.abort();
+    written.and(read)
+}
+
+/// Hands what was read to the writer, to be inserted and then have its offsets committed. Dead letters of the
+/// batch are delivered first: the committed offsets pass them.
+async fn submit(
+    config: &Config,
+    consumer: &Consumer,
+    dead_letters: &mut DeadLetters,
+    writer: &SilverSink,
+    pending: &mut Pending,
+) -> Result<(), Error> {
+    let current = std::mem::take(pending);
+    dead_letters.acknowledged().await?;
+    let (consumer, topic, offsets) = (consumer.clone(), config.topic.clone(), current.next_offsets);
+    // A failed commit only means the batch is read and inserted again after a restart, where it collapses.
+    let commit = move || consumer.commit(&topic, &offsets);
+    writer
+        .submit(Batch {
+            rows: current.rows,
+            newest_event_ms: current.newest_event_ms,
+            started: current.started.unwrap_or_else(Instant::now),
+            after_insert: Some(Box::new(commit)),
+        })
+        .await
+}

@@ -1,0 +1,40 @@
+//! The source: the `sessions` topic read in the consumer group (more Jupiter instances share the partitions;
+//! each starts at the group's committed offsets, which the pipeline commits only after the insert).
+
+use packetpulse_ops::kafka::{Consumer, ConsumerConfig};
+use tokio::task::JoinHandle;
+
+use crate::Error;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Joins the group on the configured topic.
+pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
+    let mut settings = ConsumerConfig::new(&config.kafka_bootstrap_servers, &config.group)
+        .set(
+            "session.timeout.ms",
+            config.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (config.session_timeout / 3).as_millis().to_string(),
+        );
+    if let Some(instance_id) = &config.instance_id {
+        settings = settings.set("group.instance.id", instance_id);
+    }
+    let consumer = settings.create()?;
+    consumer.subscribe(&config.topic)?;
+    Ok(consumer)
+}
+
+/// Publishes lag per partition assigned to this instance, measured from the consumer's position, until the
+/// returned task is aborted.
+pub fn monitor_lag(consumer: &Consumer, config: &Config, metrics: &Metrics) -> JoinHandle<()> {
+    let topic = config.topic.clone();
+    packetpulse_ops::kafka::lag::spawn_monitor(
+        consumer.clone(),
+        config.topic.clone(),
+        move |consumer| consumer.positions(&topic),
+        metrics.consumer_lag.clone(),
+    )
+}

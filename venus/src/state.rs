@@ -1,0 +1,30 @@
+//! What every request handler and session shares.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::Config;
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::publish::Publisher;
+
+/// Everything a request handler or session needs, shared by all of them.
+pub struct AppState {
+    /// The configuration Venus runs with.
+    pub config: Config,
+    /// Credential checks.
+    pub auth: Authenticator,
+    /// The Kafka sink.
+    pub publisher: Publisher,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// One permit per open connection.
+    pub connections: Arc<Semaphore>,
+    /// Cancelled when Venus shuts down.
+    pub shutdown: CancellationToken,
+    /// Open sessions, awaited on shutdown.
+    pub sessions: TaskTracker,
+}

@@ -2,10 +2,9 @@
 # `make down`: stops every service `make up` started, by the PIDs it recorded (SIGTERM, then SIGKILL after 15 s).
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo"
 # shellcheck source=services.sh
-source infrastructure/local/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo
+cd "$repo"
 
 # The planets first (the simulator before the gateway, producers before consumers' stores), then the
 # infrastructure, then anything else a PID file names.

@@ -1,5 +1,10 @@
-# Sourced by up.sh and down.sh: the native run's settings and how a service is started, probed and stopped.
-# Every setting can be overridden from the environment; the names are the ones the planets and docker-compose use.
+# Sourced by up.sh, down.sh and packetpulse-stack's tests: the native run's settings and how a service is started,
+# probed and stopped. Every setting can be overridden from the environment; the names are the ones the planets and
+# docker-compose use. Sourcing it from any directory works: it finds the repository from its own location.
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=env.sh
+source "$repo/infrastructure/local/env.sh"
 
 DATA="${PACKETPULSE_DATA:-$repo/.packetpulse}"
 LOGS="$DATA/logs"

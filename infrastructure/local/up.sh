@@ -9,12 +9,9 @@
 #   ports: KAFKA_PORT, CLICKHOUSE_HTTP_PORT, CLICKHOUSE_TCP_PORT, S3_PORT, VENUS_PORT, MERCURY_PORT, *_METRICS_PORT
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo"
-# shellcheck source=env.sh
-source infrastructure/local/env.sh
 # shellcheck source=services.sh
-source infrastructure/local/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo and sources env.sh
+cd "$repo"
 
 if [ "${PACKETPULSE_SKIP_INSTALL:-0}" != 1 ]; then
     bash infrastructure/local/install.sh

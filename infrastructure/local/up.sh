@@ -12,6 +12,7 @@ set -euo pipefail
 # shellcheck source=services.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo and sources env.sh
 cd "$repo"
+mars="${PACKETPULSE_MARS:-1}"
 
 if [ "${PACKETPULSE_SKIP_INSTALL:-0}" != 1 ]; then
     bash infrastructure/local/install.sh
@@ -45,7 +46,7 @@ wait_ready s3 http_answers "http://127.0.0.1:$S3_PORT/"
 
 # Each planet is up before the next starts: Venus creates the topics, Jupiter the silver tables Uranus reads.
 for planet in "${PLANETS[@]}"; do
-    [ "$planet" = mars ] && [ "${PACKETPULSE_MARS:-1}" = 0 ] && continue
+    [ "$planet" = mars ] && [ "$mars" = 0 ] && continue
     start_planet "$planet"
     wait_ready "$planet" http_ok "$(planet_health "$planet")"
 done
@@ -54,9 +55,9 @@ trap - ERR INT TERM
 cat <<SUMMARY
 
 PacketPulse is up (data in $DATA, logs in $LOGS):
-  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / ${MERCURY_ADMIN_PASSWORD:-password} (dev default)
-  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '${MARS_API_KEY:-packetpulse-dev-key}' (dev default)
-  Simulator (Mars)     $([ "${PACKETPULSE_MARS:-1}" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
+  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / $MERCURY_ADMIN_PASSWORD (dev default)
+  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '$MARS_API_KEY' (dev default)
+  Simulator (Mars)     $([ "$mars" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
   Metrics              Venus :$VENUS_PORT, Mars :$MARS_METRICS_PORT, Neptune :$NEPTUNE_METRICS_PORT, Jupiter :$JUPITER_METRICS_PORT, Uranus :$URANUS_METRICS_PORT, Mercury :$MERCURY_PORT (/metrics)
   Kafka (tansu)        $KAFKA_BOOTSTRAP_SERVERS
   ClickHouse           $CLICKHOUSE_URL   (native protocol on port $CLICKHOUSE_TCP_PORT)

@@ -64,6 +64,9 @@ tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 http_answers() { curl -sS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
+# The services start_service started in this shell, in start order (up.sh stops just these when it fails).
+STARTED=()
+
 # start_service NAME PORT WORKDIR COMMAND... — starts COMMAND in WORKDIR in the background unless NAME runs.
 start_service() {
     local name=$1 port=$2 workdir=$3
@@ -78,6 +81,7 @@ start_service() {
     fi
     (cd "$workdir" && exec setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null) &
     echo $! >"$PIDS/$name.pid"
+    STARTED+=("$name")
     echo "up: $name started (pid $!, log $LOGS/$name.log)"
 }
 

@@ -24,8 +24,28 @@ if [ "${PACKETPULSE_SKIP_BUILD:-0}" != 1 ]; then
 fi
 mkdir -p "$DATA/kafka" "$DATA/clickhouse" "$DATA/s3/$S3_BUCKET" "$DATA/neptune" "$DATA/mercury" "$LOGS" "$PIDS"
 
-# If anything fails before everything is up, leave nothing half-started behind.
-trap 'echo "up: failed; stopping what was started" >&2; bash infrastructure/local/down.sh' ERR INT TERM
+# If anything fails, or Ctrl-C or SIGTERM arrives, before everything is up: stop what this run started (STARTED,
+# filled by start_service), last first, and nothing else. What was already running when it began (a second
+# `make up` skips it) keeps running. An EXIT trap, not ERR: set -e also exits from inside functions, where an ERR
+# trap does not fire. A second Ctrl-C is ignored meanwhile, so the clean-up finishes (at most 15 s a service).
+outcome=failed
+stop_what_this_run_started() {
+    local status=$? i
+    set +e
+    trap '' INT TERM
+    if [ ${#STARTED[@]} -eq 0 ]; then
+        echo "up: $outcome; this run started nothing, so nothing is stopped" >&2
+    else
+        echo "up: $outcome; stopping what this run started (${STARTED[*]}), not what already ran" >&2
+        for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+            stop_service "${STARTED[i]}"
+        done
+    fi
+    exit "$status"
+}
+trap stop_what_this_run_started EXIT
+trap 'outcome=interrupted; exit 130' INT
+trap 'outcome=terminated; exit 143' TERM
 
 start_service kafka "$KAFKA_PORT" "$DATA/kafka" \
     tansu broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
@@ -50,7 +70,7 @@ for planet in "${PLANETS[@]}"; do
     start_planet "$planet"
     wait_ready "$planet" http_ok "$(planet_health "$planet")"
 done
-trap - ERR INT TERM
+trap - EXIT INT TERM
 
 cat <<SUMMARY
 

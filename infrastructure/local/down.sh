@@ -6,9 +6,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo
 cd "$repo"
 
-# The planets first (the simulator before the gateway, producers before consumers' stores), then the
-# infrastructure, then anything else a PID file names.
-order=(mars mercury uranus jupiter neptune venus "${INFRASTRUCTURE[@]}")
+# The planets first, in the reverse of their start order (PLANETS: the simulator before the gateway, producers
+# before consumers' stores), then the infrastructure, then anything else a PID file names.
+order=()
+for ((i = ${#PLANETS[@]} - 1; i >= 0; i--)); do
+    order+=("${PLANETS[i]}")
+done
+order+=("${INFRASTRUCTURE[@]}")
 stopped=0
 for name in "${order[@]}"; do
     [ -e "$PIDS/$name.pid" ] || continue

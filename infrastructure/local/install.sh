@@ -84,10 +84,13 @@ cargo_tool() {
     # Own target dir per tool: an interrupted build resumes instead of starting over, and the
     # project's target dir is not churned by the tools' feature sets.
     local build_dir="$PACKETPULSE_TOOLS/build/$crate"
+    # Always with the crate's own Cargo.lock: a fresh resolution would build whatever dependency versions are
+    # newest that day, which is not the tool that was tested here. A failure stops the install and says so.
     if ! CARGO_TARGET_DIR="$build_dir" cargo install --locked --root "$PACKETPULSE_TOOLS" \
         --version "$version" "$crate" "$@"; then
-        echo "    --locked failed; retrying with a fresh resolution" >&2
-        CARGO_TARGET_DIR="$build_dir" cargo install --root "$PACKETPULSE_TOOLS" --version "$version" "$crate" "$@"
+        echo "install: cargo install --locked $crate@$version failed (see above); no unlocked retry." >&2
+        echo "         Fix the cause (toolchain, network, system packages) and rerun this script." >&2
+        exit 1
     fi
     touch "$stamp"
     rm -rf "$build_dir" # several GiB of intermediate artefacts, not needed once installed

@@ -24,7 +24,7 @@ WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"
 PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
 # dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
 # dbt-core whose dependencies download a wheel from GitHub at install time, which this machine cannot reach.
-DBT_REQUIREMENTS="dbt-clickhouse==1.10.3 dbt-core==1.10.23"
+DBT_REQUIREMENTS=(dbt-clickhouse==1.10.3 dbt-core==1.10.23)
 
 step() { # step NAME COMMAND... — run a step and print its duration
     local name=$1 start=$SECONDS
@@ -100,7 +100,8 @@ cargo_tool() {
 python_venv() {
     local venv=$1
     shift
-    local stamp="$venv/.installed-$(echo "$*" | tr -c 'A-Za-z0-9.=' '_')"
+    local stamp
+    stamp="$venv/.installed-$(echo "$*" | tr -c 'A-Za-z0-9.=' '_')"
     if [ -f "$stamp" ]; then
         echo "    $* already installed"
         return
@@ -128,5 +129,5 @@ step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min th
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/dbt-venv" $DBT_REQUIREMENTS
+    python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
 echo "==> install: all done in $((SECONDS - total_start)) s"

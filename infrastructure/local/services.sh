@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by up.sh, down.sh and packetpulse-stack's tests: the native run's settings and how a service is started,
 # probed and stopped. Every setting can be overridden from the environment; the names are the ones the planets and
 # docker-compose use. Sourcing it from any directory works: it finds the repository from its own location.
@@ -54,7 +55,9 @@ MERCURY_TILE_URL="${MERCURY_TILE_URL:-}"
 LOG_JSON="${LOG_JSON:-false}"
 
 # Started in this order, stopped in the reverse one.
+# shellcheck disable=SC2034 # read by up.sh and down.sh
 PLANETS=(venus neptune jupiter uranus mercury mars)
+# shellcheck disable=SC2034 # read by up.sh and down.sh
 INFRASTRUCTURE=(kafka clickhouse s3)
 
 # ---- services -----------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 # Installs everything the native run and the tests need, idempotently.
 #
 #   apt:   clickhouse-server/-client 18.16 (Debian), build tools for rdkafka's bundled librdkafka
-#          and postgresql (the Iceberg SQL catalog on PostgreSQL, as in compose)
+#          and postgresql (the Iceberg SQL catalog on PostgreSQL, as in compose), Chromium and chromedriver
+#          (browser tests), docker-compose (validates docker-compose.yml), shellcheck (lints every shell script)
 #   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
 #   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table), dbt-clickhouse
 #          in another (dbt parse of uranus/dbt)
@@ -39,7 +40,7 @@ as_root() {
 }
 
 apt_packages=(clickhouse-server clickhouse-client curl build-essential pkg-config cmake zlib1g-dev libssl-dev
-    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver docker-compose)
+    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver docker-compose shellcheck)
 
 install_apt() {
     local missing=()

@@ -7,8 +7,8 @@ up: ## Install what is missing, start everything natively (data in ./.packetpuls
 down: ## Stop everything `make up` started
 	bash infrastructure/local/down.sh
 
-logs: ## Follow the logs of every running service
-	tail -n 20 -F .packetpulse/logs/*.log
+logs: ## Follow the logs of every running service (in the data dir services.sh sets: PACKETPULSE_DATA)
+	bash -c 'source infrastructure/local/services.sh && tail -n 20 -F "$$LOGS"/*.log'
 
 test: ## Install what the tests need, then fmt, clippy and every test against real servers
 	bash infrastructure/local/test.sh

@@ -2,14 +2,17 @@
 # `make down`: stops every service `make up` started, by the PIDs it recorded (SIGTERM, then SIGKILL after 15 s).
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo"
 # shellcheck source=services.sh
-source infrastructure/local/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo
+cd "$repo"
 
-# The planets first (the simulator before the gateway, producers before consumers' stores), then the
-# infrastructure, then anything else a PID file names.
-order=(mars mercury uranus jupiter neptune venus "${INFRASTRUCTURE[@]}")
+# The planets first, in the reverse of their start order (PLANETS: the simulator before the gateway, producers
+# before consumers' stores), then the infrastructure, then anything else a PID file names.
+order=()
+for ((i = ${#PLANETS[@]} - 1; i >= 0; i--)); do
+    order+=("${PLANETS[i]}")
+done
+order+=("${INFRASTRUCTURE[@]}")
 stopped=0
 for name in "${order[@]}"; do
     [ -e "$PIDS/$name.pid" ] || continue

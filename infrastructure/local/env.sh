@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every script: one place for the cache paths and PATH. Safe to source repeatedly.
 export PACKETPULSE_CACHE="${PACKETPULSE_CACHE:-$HOME/.cache/packetpulse}"
 export PACKETPULSE_TOOLS="${PACKETPULSE_TOOLS:-$PACKETPULSE_CACHE/tools}"

@@ -2,7 +2,8 @@
 # Installs everything the native run and the tests need, idempotently.
 #
 #   apt:   clickhouse-server/-client 18.16 (Debian), build tools for rdkafka's bundled librdkafka
-#          and postgresql (the Iceberg SQL catalog on PostgreSQL, as in compose)
+#          and postgresql (the Iceberg SQL catalog on PostgreSQL, as in compose), Chromium and chromedriver
+#          (browser tests), docker-compose (validates docker-compose.yml), shellcheck (lints every shell script)
 #   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
 #   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table), dbt-clickhouse
 #          in another (dbt parse of uranus/dbt)
@@ -24,7 +25,7 @@ WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"
 PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
 # dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
 # dbt-core whose dependencies download a wheel from GitHub at install time, which this machine cannot reach.
-DBT_REQUIREMENTS="dbt-clickhouse==1.10.3 dbt-core==1.10.23"
+DBT_REQUIREMENTS=(dbt-clickhouse==1.10.3 dbt-core==1.10.23)
 
 step() { # step NAME COMMAND... — run a step and print its duration
     local name=$1 start=$SECONDS
@@ -39,7 +40,7 @@ as_root() {
 }
 
 apt_packages=(clickhouse-server clickhouse-client curl build-essential pkg-config cmake zlib1g-dev libssl-dev
-    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver docker-compose)
+    libsasl2-dev protobuf-compiler python3-venv postgresql chromium chromium-driver docker-compose shellcheck)
 
 install_apt() {
     local missing=()
@@ -84,10 +85,13 @@ cargo_tool() {
     # Own target dir per tool: an interrupted build resumes instead of starting over, and the
     # project's target dir is not churned by the tools' feature sets.
     local build_dir="$PACKETPULSE_TOOLS/build/$crate"
+    # Always with the crate's own Cargo.lock: a fresh resolution would build whatever dependency versions are
+    # newest that day, which is not the tool that was tested here. A failure stops the install and says so.
     if ! CARGO_TARGET_DIR="$build_dir" cargo install --locked --root "$PACKETPULSE_TOOLS" \
         --version "$version" "$crate" "$@"; then
-        echo "    --locked failed; retrying with a fresh resolution" >&2
-        CARGO_TARGET_DIR="$build_dir" cargo install --root "$PACKETPULSE_TOOLS" --version "$version" "$crate" "$@"
+        echo "install: cargo install --locked $crate@$version failed (see above); no unlocked retry." >&2
+        echo "         Fix the cause (toolchain, network, system packages) and rerun this script." >&2
+        exit 1
     fi
     touch "$stamp"
     rm -rf "$build_dir" # several GiB of intermediate artefacts, not needed once installed
@@ -97,7 +101,8 @@ cargo_tool() {
 python_venv() {
     local venv=$1
     shift
-    local stamp="$venv/.installed-$(echo "$*" | tr -c 'A-Za-z0-9.=' '_')"
+    local stamp
+    stamp="$venv/.installed-$(echo "$*" | tr -c 'A-Za-z0-9.=' '_')"
     if [ -f "$stamp" ]; then
         echo "    $* already installed"
         return
@@ -125,5 +130,5 @@ step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min th
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/dbt-venv" $DBT_REQUIREMENTS
+    python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
 echo "==> install: all done in $((SECONDS - total_start)) s"

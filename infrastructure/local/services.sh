@@ -1,10 +1,22 @@
-# Sourced by up.sh and down.sh: the native run's settings and how a service is started, probed and stopped.
-# Every setting can be overridden from the environment; the names are the ones the planets and docker-compose use.
+# shellcheck shell=bash
+# Sourced by up.sh, down.sh and packetpulse-stack's tests: the native run's settings and how a service is started,
+# probed and stopped. Every setting can be overridden from the environment; the names are the ones the planets and
+# docker-compose use. Sourcing it from any directory works: it finds the repository from its own location.
 
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=env.sh
+source "$repo/infrastructure/local/env.sh"
+
+# ---- settings -----------------------------------------------------------------------------------------------
+# Every default of the native run is spelled here and nowhere else: up.sh, down.sh and planet_env read these
+# variables. docker-compose.yml and .env.example repeat the dev defaults compose needs too (it cannot read this
+# file) and point back here.
 DATA="${PACKETPULSE_DATA:-$repo/.packetpulse}"
 LOGS="$DATA/logs"
 PIDS="$DATA/pids"
+READY_TIMEOUT="${READY_TIMEOUT:-60}"
 
+# Infrastructure.
 export KAFKA_PORT="${KAFKA_PORT:-9092}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
@@ -15,17 +27,48 @@ export S3_PORT="${S3_PORT:-9000}"
 export S3_ENDPOINT="${S3_ENDPOINT:-http://127.0.0.1:$S3_PORT}"
 export S3_REGION="${S3_REGION:-us-east-1}"
 export S3_BUCKET="${S3_BUCKET:-packetpulse}"
-# DEV DEFAULTS, the same as MinIO's out-of-the-box credentials: never use them outside a local machine.
+
+# Planets' ports.
+export VENUS_PORT="${VENUS_PORT:-8000}"
+export MERCURY_PORT="${MERCURY_PORT:-3000}"
+export MARS_METRICS_PORT="${MARS_METRICS_PORT:-9100}"
+export NEPTUNE_METRICS_PORT="${NEPTUNE_METRICS_PORT:-9101}"
+export JUPITER_METRICS_PORT="${JUPITER_METRICS_PORT:-9102}"
+export URANUS_METRICS_PORT="${URANUS_METRICS_PORT:-9103}"
+
+# DEV DEFAULTS, fine on a laptop and never elsewhere: MinIO's out-of-the-box S3 keys, the API key Venus accepts
+# and Mars sends, Mercury's session signing key and the password of its default admin.
 export S3_ACCESS_KEY_ID="${S3_ACCESS_KEY_ID:-minioadmin}"
 export S3_SECRET_ACCESS_KEY="${S3_SECRET_ACCESS_KEY:-minioadmin}"
+DEV_API_KEY=packetpulse-dev-key
+VENUS_API_KEYS="${VENUS_API_KEYS:-mars:$DEV_API_KEY}"
+MARS_API_KEY="${MARS_API_KEY:-$DEV_API_KEY}"
+MERCURY_JWT_SECRET="${MERCURY_JWT_SECRET:-packetpulse-dev-only-jwt-secret-change-me}"
+MERCURY_ADMIN_PASSWORD="${MERCURY_ADMIN_PASSWORD:-password}"
 
-READY_TIMEOUT="${READY_TIMEOUT:-60}"
+# Other planet settings that differ per run (the rest are in infrastructure/planets.env). ClickHouse's `default`
+# user without a password is the one infrastructure/clickhouse/local/users.xml defines, reachable from loopback only.
+CLICKHOUSE_USER="${CLICKHOUSE_USER:-default}"
+CLICKHOUSE_PASSWORD="${CLICKHOUSE_PASSWORD:-}"
+ICEBERG_CATALOG_NAME="${ICEBERG_CATALOG_NAME:-packetpulse}"
+MERCURY_TILE_URL="${MERCURY_TILE_URL:-}"
+LOG_JSON="${LOG_JSON:-false}"
 
+# Started in this order, stopped in the reverse one.
+# shellcheck disable=SC2034 # read by up.sh and down.sh
+PLANETS=(venus neptune jupiter uranus mercury mars)
+# shellcheck disable=SC2034 # read by up.sh and down.sh
+INFRASTRUCTURE=(kafka clickhouse s3)
+
+# ---- services -----------------------------------------------------------------------------------------------
 pid_alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
 
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 http_answers() { curl -sS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+
+# The services start_service started in this shell, in start order (up.sh stops just these when it fails).
+STARTED=()
 
 # start_service NAME PORT WORKDIR COMMAND... — starts COMMAND in WORKDIR in the background unless NAME runs.
 start_service() {
@@ -41,6 +84,7 @@ start_service() {
     fi
     (cd "$workdir" && exec setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null) &
     echo $! >"$PIDS/$name.pid"
+    STARTED+=("$name")
     echo "up: $name started (pid $!, log $LOGS/$name.log)"
 }
 
@@ -82,36 +126,25 @@ stop_service() {
 }
 
 # ---- planets ------------------------------------------------------------------------------------------------
-export VENUS_PORT="${VENUS_PORT:-8000}"
-export MERCURY_PORT="${MERCURY_PORT:-3000}"
-export MARS_METRICS_PORT="${MARS_METRICS_PORT:-9100}"
-export NEPTUNE_METRICS_PORT="${NEPTUNE_METRICS_PORT:-9101}"
-export JUPITER_METRICS_PORT="${JUPITER_METRICS_PORT:-9102}"
-export URANUS_METRICS_PORT="${URANUS_METRICS_PORT:-9103}"
-# Started in this order, stopped in the reverse one.
-PLANETS=(venus neptune jupiter uranus mercury mars)
-INFRASTRUCTURE=(kafka clickhouse s3)
-
 # planet_env NAME — planet NAME's settings in the native run, as KEY=value lines. With infrastructure/planets.env
 # (the settings that do not depend on where things run) these are all the variables the planet reads
 # (tests/stack_config.rs checks it); docker-compose.yml sets the same names for the containers.
 planet_env() {
     local lake=(
         "ICEBERG_CATALOG_URI=sqlite://$DATA/neptune/catalog.db"
-        "ICEBERG_CATALOG_NAME=${ICEBERG_CATALOG_NAME:-packetpulse}"
+        "ICEBERG_CATALOG_NAME=$ICEBERG_CATALOG_NAME"
         "ICEBERG_WAREHOUSE=s3://$S3_BUCKET/warehouse"
         "S3_ENDPOINT=$S3_ENDPOINT" "S3_REGION=$S3_REGION"
         "S3_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID" "S3_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY"
     )
     local clickhouse=(
-        "CLICKHOUSE_URL=$CLICKHOUSE_URL" "CLICKHOUSE_USER=${CLICKHOUSE_USER:-default}"
-        "CLICKHOUSE_PASSWORD=${CLICKHOUSE_PASSWORD:-}"
+        "CLICKHOUSE_URL=$CLICKHOUSE_URL" "CLICKHOUSE_USER=$CLICKHOUSE_USER" "CLICKHOUSE_PASSWORD=$CLICKHOUSE_PASSWORD"
     )
-    echo "LOG_JSON=${LOG_JSON:-false}"
+    echo "LOG_JSON=$LOG_JSON"
     # Venus: tansu 0.6's idempotent producer breaks across broker restarts (venus/README.md), hence false.
     case $1 in
     venus) printf '%s\n' "VENUS_LISTEN=127.0.0.1:$VENUS_PORT" "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" \
-        "VENUS_API_KEYS=${VENUS_API_KEYS:-mars:packetpulse-dev-key}" "VENUS_KAFKA_IDEMPOTENCE=false" ;;
+        "VENUS_API_KEYS=$VENUS_API_KEYS" "VENUS_KAFKA_IDEMPOTENCE=false" ;;
     neptune) printf '%s\n' "NEPTUNE_METRICS_LISTEN=127.0.0.1:$NEPTUNE_METRICS_PORT" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${lake[@]}" ;;
     jupiter) printf '%s\n' "JUPITER_METRICS_LISTEN=127.0.0.1:$JUPITER_METRICS_PORT" \
@@ -120,11 +153,11 @@ planet_env() {
         "URANUS_PROJECT_DIR=$repo/uranus/dbt" "${clickhouse[@]}" ;;
     mercury) printf '%s\n' "MERCURY_LISTEN=127.0.0.1:$MERCURY_PORT" "MERCURY_SITE_ROOT=$CARGO_TARGET_DIR/site" \
         "MERCURY_DATABASE=$DATA/mercury/users.db" \
-        "MERCURY_JWT_SECRET=${MERCURY_JWT_SECRET:-packetpulse-dev-only-jwt-secret-change-me}" \
-        "MERCURY_ADMIN_PASSWORD=${MERCURY_ADMIN_PASSWORD:-password}" "MERCURY_TILE_URL=${MERCURY_TILE_URL:-}" \
+        "MERCURY_JWT_SECRET=$MERCURY_JWT_SECRET" \
+        "MERCURY_ADMIN_PASSWORD=$MERCURY_ADMIN_PASSWORD" "MERCURY_TILE_URL=$MERCURY_TILE_URL" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${clickhouse[@]}" ;;
     mars) printf '%s\n' "MARS_METRICS_LISTEN=127.0.0.1:$MARS_METRICS_PORT" \
-        "MARS_VENUS_URL=ws://127.0.0.1:$VENUS_PORT/ws" "MARS_API_KEY=${MARS_API_KEY:-packetpulse-dev-key}" \
+        "MARS_VENUS_URL=ws://127.0.0.1:$VENUS_PORT/ws" "MARS_API_KEY=$MARS_API_KEY" \
         "MARS_ROUTES=$repo/mars/routes" ;;
     *) echo "planet_env: unknown planet $1" >&2; return 1 ;;
     esac

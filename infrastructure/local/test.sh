@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (`make test`, and what .ci/run calls): installs what the tests need, then format check,
-# clippy with warnings as errors, and every test of the workspace against real servers. Prints each step's time.
+# The test command (`make test`, and what .ci/run calls): installs what the tests need, then shellcheck on every
+# shell script, format check, clippy with warnings as errors, and every test of the workspace against real servers.
+# Prints each step's time.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,6 +19,13 @@ timed() { # timed NAME COMMAND...
 
 total=$SECONDS
 timed "install tools" bash infrastructure/local/install.sh
+# Every shell script in the checkout, tracked or new (not ignored): the *.sh files and .ci/run. Settings in
+# .shellcheckrc (sourced files are followed).
+shell_scripts=()
+while IFS= read -r file; do
+    if [ -f "$file" ]; then shell_scripts+=("$file"); fi
+done < <(git ls-files --cached --others --exclude-standard -- '*.sh' .ci/run)
+timed "shellcheck (${#shell_scripts[@]} scripts)" shellcheck "${shell_scripts[@]}"
 timed "cargo fmt --check" cargo fmt --all -- --check
 timed "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 timed "mercury site (the browser's wasm, for the dashboard tests)" bash mercury/build.sh

@@ -9,12 +9,10 @@
 #   ports: KAFKA_PORT, CLICKHOUSE_HTTP_PORT, CLICKHOUSE_TCP_PORT, S3_PORT, VENUS_PORT, MERCURY_PORT, *_METRICS_PORT
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo"
-# shellcheck source=env.sh
-source infrastructure/local/env.sh
 # shellcheck source=services.sh
-source infrastructure/local/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh" # sets $repo and sources env.sh
+cd "$repo"
+mars="${PACKETPULSE_MARS:-1}"
 
 if [ "${PACKETPULSE_SKIP_INSTALL:-0}" != 1 ]; then
     bash infrastructure/local/install.sh
@@ -26,8 +24,28 @@ if [ "${PACKETPULSE_SKIP_BUILD:-0}" != 1 ]; then
 fi
 mkdir -p "$DATA/kafka" "$DATA/clickhouse" "$DATA/s3/$S3_BUCKET" "$DATA/neptune" "$DATA/mercury" "$LOGS" "$PIDS"
 
-# If anything fails before everything is up, leave nothing half-started behind.
-trap 'echo "up: failed; stopping what was started" >&2; bash infrastructure/local/down.sh' ERR INT TERM
+# If anything fails, or Ctrl-C or SIGTERM arrives, before everything is up: stop what this run started (STARTED,
+# filled by start_service), last first, and nothing else. What was already running when it began (a second
+# `make up` skips it) keeps running. An EXIT trap, not ERR: set -e also exits from inside functions, where an ERR
+# trap does not fire. A second Ctrl-C is ignored meanwhile, so the clean-up finishes (at most 15 s a service).
+outcome=failed
+stop_what_this_run_started() {
+    local status=$? i
+    set +e
+    trap '' INT TERM
+    if [ ${#STARTED[@]} -eq 0 ]; then
+        echo "up: $outcome; this run started nothing, so nothing is stopped" >&2
+    else
+        echo "up: $outcome; stopping what this run started (${STARTED[*]}), not what already ran" >&2
+        for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+            stop_service "${STARTED[i]}"
+        done
+    fi
+    exit "$status"
+}
+trap stop_what_this_run_started EXIT
+trap 'outcome=interrupted; exit 130' INT
+trap 'outcome=terminated; exit 143' TERM
 
 start_service kafka "$KAFKA_PORT" "$DATA/kafka" \
     tansu broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
@@ -48,18 +66,18 @@ wait_ready s3 http_answers "http://127.0.0.1:$S3_PORT/"
 
 # Each planet is up before the next starts: Venus creates the topics, Jupiter the silver tables Uranus reads.
 for planet in "${PLANETS[@]}"; do
-    [ "$planet" = mars ] && [ "${PACKETPULSE_MARS:-1}" = 0 ] && continue
+    [ "$planet" = mars ] && [ "$mars" = 0 ] && continue
     start_planet "$planet"
     wait_ready "$planet" http_ok "$(planet_health "$planet")"
 done
-trap - ERR INT TERM
+trap - EXIT INT TERM
 
 cat <<SUMMARY
 
 PacketPulse is up (data in $DATA, logs in $LOGS):
-  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / ${MERCURY_ADMIN_PASSWORD:-password} (dev default)
-  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '${MARS_API_KEY:-packetpulse-dev-key}' (dev default)
-  Simulator (Mars)     $([ "${PACKETPULSE_MARS:-1}" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
+  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / $MERCURY_ADMIN_PASSWORD (dev default)
+  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '$MARS_API_KEY' (dev default)
+  Simulator (Mars)     $([ "$mars" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
   Metrics              Venus :$VENUS_PORT, Mars :$MARS_METRICS_PORT, Neptune :$NEPTUNE_METRICS_PORT, Jupiter :$JUPITER_METRICS_PORT, Uranus :$URANUS_METRICS_PORT, Mercury :$MERCURY_PORT (/metrics)
   Kafka (tansu)        $KAFKA_BOOTSTRAP_SERVERS
   ClickHouse           $CLICKHOUSE_URL   (native protocol on port $CLICKHOUSE_TCP_PORT)

@@ -2,7 +2,8 @@
 -- over it, so one insert keeps them consistent and a backfill is just re-inserting movements.
 -- Duplicates (resends, Kafka redelivery after a crash) collapse: session_movements by its sorting key, which
 -- contains event_id; the aggregates count distinct event ids. Read with FINAL / the -Merge functions.
--- SQL subset of ClickHouse 18.16 (see ARCHITECTURE.md): DateTime('UTC') plus epoch-ms UInt64, no LowCardinality.
+-- SQL subset of ClickHouse 18.16 (../../docs/ARCHITECTURE.md, ClickHouse SQL subset): DateTime('UTC') plus
+-- epoch-ms UInt64, no LowCardinality.
 
 CREATE TABLE IF NOT EXISTS {database}.session_movements
 (

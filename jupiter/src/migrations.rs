@@ -1,7 +1,7 @@
 //! Schema management: the versioned SQL files in `jupiter/migrations/`, applied in order at start and recorded in
 //! `{database}.schema_migrations`. Every statement is idempotent (`IF NOT EXISTS`), so two instances starting at
 //! once, or a crash between a statement and its record, are harmless. SQL stays in the subset ClickHouse 18.16
-//! and current ClickHouse both run (ARCHITECTURE.md).
+//! and current ClickHouse both run (docs/ARCHITECTURE.md).
 
 use clickhouse::Client;
 

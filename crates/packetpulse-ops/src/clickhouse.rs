@@ -50,7 +50,7 @@ pub struct ClickHouseConfig {
 
 impl ClickHouseConfig {
     /// A client for this server (no default database: statements name theirs). Validation is off: ClickHouse
-    /// 18.16 cannot describe result types the way the crate's validation expects (ARCHITECTURE.md).
+    /// 18.16 cannot describe result types the way the crate's validation expects (docs/ARCHITECTURE.md).
     pub fn client(&self) -> clickhouse::Client {
         clickhouse::Client::default()
             .with_url(&self.url)

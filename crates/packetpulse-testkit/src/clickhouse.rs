@@ -73,7 +73,7 @@ impl ClickHouse {
     }
 
     /// A client for the `default` database. Validation is off: 18.16 cannot describe result types the way the
-    /// crate's validation expects (see ARCHITECTURE.md).
+    /// crate's validation expects (see docs/ARCHITECTURE.md).
     pub fn client(&self) -> clickhouse::Client {
         clickhouse::Client::default()
             .with_url(self.url())

@@ -1,6 +1,6 @@
 //! The tansu broker process with its sqlite storage engine.
 //!
-//! Not the memory engine: it loses or repeats messages when a consumer resumes mid-batch (ARCHITECTURE.md).
+//! Not the memory engine: it loses or repeats messages when a consumer resumes mid-batch (docs/ARCHITECTURE.md).
 //! tansu resolves the sqlite path against its working directory, so it runs inside its data directory.
 
 use std::net::{SocketAddr, TcpStream};

@@ -2,8 +2,6 @@
 //! ([`crate::data`]); both call the functions here.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -11,44 +9,10 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::AppState;
+use super::api_error::{ApiError, shared_error};
 use super::auth::CurrentUser;
-use super::cache::shared_error;
-use super::warehouse::{ListQuery, QueryError};
+use super::warehouse::ListQuery;
 use crate::model::{ActiveSession, Analytics, Overview, SessionDetail, Tracking, UserView};
-
-/// Why an API call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No such session, order, …
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// A parameter is invalid.
-    #[error("{0}")]
-    BadRequest(String),
-    /// ClickHouse failed (logged; the client gets a generic message).
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    /// A failure shared by every request that waited for the same cached answer.
-    #[error("{0}")]
-    Shared(String),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            Self::Query(_) | Self::Shared(_) => {
-                tracing::error!(error = %self, "API query failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the analytics database is unavailable; try again".to_owned(),
-                )
-            }
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    }
-}
 
 /// The overview (cached for a second), with the live feed's freshness first.
 pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api;
+pub mod api_error;
 pub mod auth;
 pub mod cache;
 pub mod config;

@@ -89,15 +89,6 @@ impl Warehouse {
             .fetch_optional()
             .await
             .map_err(failed("session ends"))?;
-        let mut timeline: Vec<TimelineEntry> = Vec::new();
-        for point in &track {
-            if !timeline.iter().any(|entry| entry.status == point.status) {
-                timeline.push(TimelineEntry {
-                    status: point.status.clone(),
-                    at_ms: point.event_time_ms,
-                });
-            }
-        }
         let ends = ends.unwrap_or(Ends {
             start_lat: 0.0,
             start_lon: 0.0,
@@ -106,10 +97,24 @@ impl Warehouse {
         });
         Ok(Some(SessionDetail {
             summary,
+            timeline: timeline(&track),
             track,
-            timeline,
             pickup: [ends.start_lat, ends.start_lon],
             dropoff: [ends.end_lat, ends.end_lon],
         }))
     }
+}
+
+/// Each status of `track` once, at the first point that has it.
+fn timeline(track: &[TrackPoint]) -> Vec<TimelineEntry> {
+    let mut timeline: Vec<TimelineEntry> = Vec::new();
+    for point in track {
+        if !timeline.iter().any(|entry| entry.status == point.status) {
+            timeline.push(TimelineEntry {
+                status: point.status.clone(),
+                at_ms: point.event_time_ms,
+            });
+        }
+    }
+    timeline
 }

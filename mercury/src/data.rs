@@ -16,7 +16,7 @@ mod on_server {
     use leptos::prelude::*;
 
     use crate::server::AppState;
-    use crate::server::api::ApiError;
+    use crate::server::api_error::ApiError;
     use crate::server::auth::CurrentUser;
 
     /// The state and the signed-in user (if any) of the request being served.

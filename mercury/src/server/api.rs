@@ -2,8 +2,6 @@
 //! ([`crate::data`]); both call the functions here.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -11,44 +9,12 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::AppState;
+use super::api_error::{ApiError, shared_error};
 use super::auth::CurrentUser;
-use super::cache::shared_error;
-use super::warehouse::{ListQuery, QueryError};
-use crate::model::{ActiveSession, Analytics, Overview, SessionDetail, Tracking, UserView};
-
-/// Why an API call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No such session, order, …
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// A parameter is invalid.
-    #[error("{0}")]
-    BadRequest(String),
-    /// ClickHouse failed (logged; the client gets a generic message).
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    /// A failure shared by every request that waited for the same cached answer.
-    #[error("{0}")]
-    Shared(String),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            Self::Query(_) | Self::Shared(_) => {
-                tracing::error!(error = %self, "API query failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the analytics database is unavailable; try again".to_owned(),
-                )
-            }
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    }
-}
+use super::warehouse::ListQuery;
+use crate::model::{
+    ActiveSession, Analytics, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking, UserView,
+};
 
 /// The overview (cached for a second), with the live feed's freshness first.
 pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
@@ -142,82 +108,79 @@ pub struct PeriodQuery {
     pub period: String,
 }
 
-/// The routes under `/api/v1`.
+/// The routes under `/api/v1`, one named handler each: all behind the session check but `/login` and
+/// `/track/{order_id}` (see `auth::is_public`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", post(super::account::login_json))
-        .route(
-            "/me",
-            get(
-                |Extension(CurrentUser(user)): Extension<CurrentUser>| async move {
-                    Json::<UserView>(user.view())
-                },
-            ),
-        )
-        .route(
-            "/overview",
-            get(|State(state): State<AppState>| async move { overview(&state).await.map(Json) }),
-        )
-        .route(
-            "/sessions",
-            get(
-                |State(state): State<AppState>, Query(filter): Query<ListQuery>| async move {
-                    state
-                        .warehouse
-                        .sessions(&filter)
-                        .await
-                        .map(Json)
-                        .map_err(ApiError::from)
-                },
-            ),
-        )
-        .route(
-            "/sessions/{id}",
-            get(
-                |State(state): State<AppState>, Path(id): Path<String>| async move {
-                    session(&state, &id).await.map(Json)
-                },
-            ),
-        )
-        .route(
-            "/active-sessions",
-            get(
-                |State(state): State<AppState>, Query(filter): Query<ActiveQuery>| async move {
-                    let limit = filter.limit.unwrap_or(10_000).min(100_000);
-                    active_sessions(&state, &filter.status, limit)
-                        .await
-                        .map(|sessions| Json(Vec::clone(&sessions)))
-                },
-            ),
-        )
-        .route(
-            "/fleet",
-            get(
-                |State(state): State<AppState>, Query(filter): Query<ListQuery>| async move {
-                    state
-                        .warehouse
-                        .fleet(&filter)
-                        .await
-                        .map(Json)
-                        .map_err(ApiError::from)
-                },
-            ),
-        )
-        .route(
-            "/analytics",
-            get(
-                |State(state): State<AppState>, Query(query): Query<PeriodQuery>| async move {
-                    analytics(&state, &query.period).await.map(Json)
-                },
-            ),
-        )
-        .route(
-            "/track/{order_id}",
-            get(
-                |State(state): State<AppState>, Path(order_id): Path<String>| async move {
-                    tracking(&state, &order_id).await.map(Json)
-                },
-            ),
-        )
+        .route("/me", get(get_me))
+        .route("/overview", get(get_overview))
+        .route("/sessions", get(get_sessions))
+        .route("/sessions/{id}", get(get_session))
+        .route("/active-sessions", get(get_active_sessions))
+        .route("/fleet", get(get_fleet))
+        .route("/analytics", get(get_analytics))
+        .route("/track/{order_id}", get(get_tracking))
         .route("/live", get(super::live::websocket))
+}
+
+/// `GET /me`: the signed-in user.
+async fn get_me(Extension(CurrentUser(user)): Extension<CurrentUser>) -> Json<UserView> {
+    Json(user.view())
+}
+
+/// `GET /overview`: the overview page's figures.
+async fn get_overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
+    overview(&state).await.map(Json)
+}
+
+/// `GET /sessions?q=&status=&page=&per_page=`: a page of sessions, newest first.
+async fn get_sessions(
+    State(state): State<AppState>,
+    Query(filter): Query<ListQuery>,
+) -> Result<Json<Page<SessionRow>>, ApiError> {
+    Ok(Json(state.warehouse.sessions(&filter).await?))
+}
+
+/// `GET /sessions/{id}`: one session with its track.
+async fn get_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionDetail>, ApiError> {
+    session(&state, &id).await.map(Json)
+}
+
+/// `GET /active-sessions?status=&limit=`: sessions under way, at most 100,000.
+async fn get_active_sessions(
+    State(state): State<AppState>,
+    Query(filter): Query<ActiveQuery>,
+) -> Result<Json<Vec<ActiveSession>>, ApiError> {
+    let limit = filter.limit.unwrap_or(10_000).min(100_000);
+    active_sessions(&state, &filter.status, limit)
+        .await
+        .map(|sessions| Json(Vec::clone(&sessions)))
+}
+
+/// `GET /fleet?q=&page=&per_page=`: a page of vehicles.
+async fn get_fleet(
+    State(state): State<AppState>,
+    Query(filter): Query<ListQuery>,
+) -> Result<Json<Page<FleetRow>>, ApiError> {
+    Ok(Json(state.warehouse.fleet(&filter).await?))
+}
+
+/// `GET /analytics?period=`: analytics of the last day, week, month or year.
+async fn get_analytics(
+    State(state): State<AppState>,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Json<Analytics>, ApiError> {
+    analytics(&state, &query.period).await.map(Json)
+}
+
+/// `GET /track/{order_id}`: the public view of an order (needs no session, see `auth::is_public`).
+async fn get_tracking(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Tracking>, ApiError> {
+    tracking(&state, &order_id).await.map(Json)
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use super::api::ApiError;
 use crate::model::{ActiveSession, Analytics, Overview};
 
 /// How long an answer is reused.
@@ -40,9 +39,4 @@ impl Default for Answers {
             analytics: cache(8),
         }
     }
-}
-
-/// Unwraps moka's shared error (the same error is handed to every waiter).
-pub fn shared_error(error: Arc<ApiError>) -> ApiError {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| ApiError::Shared(shared.to_string()))
 }

@@ -1,0 +1,36 @@
+//! Why the server stopped or could not start: the one error that running and serving return, each message saying
+//! what to do about it.
+
+use super::users::UserError;
+
+/// Why Mercury stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] packetpulse_ops::BindError),
+    /// The site directory has no browser build.
+    #[error(
+        "{0} is missing: run mercury/build.sh first (it builds the browser's wasm into the site directory)"
+    )]
+    SiteMissing(String),
+    /// The user database could not be opened.
+    #[error("user database {path}: {source}")]
+    Users {
+        /// The configured file.
+        path: String,
+        /// What failed.
+        source: UserError,
+    },
+    /// MERCURY_JWT_SECRET is set but empty.
+    #[error(
+        "MERCURY_JWT_SECRET is empty: set a long random secret (or unset it for the development default)"
+    )]
+    EmptyJwtSecret,
+    /// The live feed's consumer could not start.
+    #[error("the live map's Kafka consumer: {0}")]
+    Live(#[from] packetpulse_ops::kafka::KafkaError),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}

@@ -1,0 +1,96 @@
+//! Reading the silver and gold tables in ClickHouse for the pages and the API, one module per page: each adds the
+//! [`Warehouse`] methods its page needs. Every value from a request is a bound parameter; the only text put into
+//! SQL is the configured database name.
+
+mod active;
+mod analytics;
+mod fleet;
+mod overview;
+mod sessions;
+mod tracking;
+
+use clickhouse::Client;
+use serde::Deserialize;
+
+/// A ClickHouse query failed.
+#[derive(Debug, thiserror::Error)]
+#[error("ClickHouse ({what}): {source}")]
+pub struct QueryError {
+    what: &'static str,
+    source: clickhouse::error::Error,
+}
+
+type Result<T> = std::result::Result<T, QueryError>;
+
+fn failed(what: &'static str) -> impl FnOnce(clickhouse::error::Error) -> QueryError {
+    move |source| QueryError { what, source }
+}
+
+/// The columns of [`SessionRow`](crate::model::SessionRow), from `session_summary`.
+const SESSION_COLUMNS: &str = "session_id, vehicle_id, order_id, route_name, status, \
+    toUInt64(started_at_ms) AS started_at_ms, toUInt64(last_event_at_ms) AS last_event_at_ms, \
+    toFloat64(duration_s) AS duration_s, toFloat64(distance_km) AS distance_km, \
+    toFloat64(avg_speed_kmh) AS avg_speed_kmh, toUInt64(events) AS events";
+
+/// A session silent for this long counts as stale (the same as the gold models' `stale_after_seconds`).
+pub const STALE_AFTER_MS: u64 = 300_000;
+
+/// Filters of a list page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    /// Substring of an id (or route name, for sessions).
+    #[serde(default)]
+    pub q: String,
+    /// Exact status (sessions) or empty.
+    #[serde(default)]
+    pub status: String,
+    /// 1-based page.
+    pub page: Option<u32>,
+    /// Rows per page (1–200, default 25).
+    pub per_page: Option<u32>,
+}
+
+impl ListQuery {
+    fn page(&self) -> u32 {
+        self.page.unwrap_or(1).max(1)
+    }
+
+    fn per_page(&self) -> u32 {
+        self.per_page.unwrap_or(25).clamp(1, 200)
+    }
+
+    fn offset(&self) -> u64 {
+        u64::from(self.page() - 1) * u64::from(self.per_page())
+    }
+}
+
+/// The dashboard's view of ClickHouse.
+#[derive(Clone)]
+pub struct Warehouse {
+    client: Client,
+    database: String,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct Count {
+    count: u64,
+}
+
+/// NaN (an average over nothing) as zero.
+fn finite(value: f64) -> f64 {
+    if value.is_finite() { value } else { 0.0 }
+}
+
+impl Warehouse {
+    /// Reads `database` through `client`.
+    pub fn new(client: Client, database: &str) -> Self {
+        Self {
+            client,
+            database: format!("`{}`", database.replace('`', "")),
+        }
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("{}.{name}", self.database)
+    }
+}

@@ -210,16 +210,13 @@ async fn login_attempts_are_limited_per_account_and_per_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_session_signing_key_is_refused_at_start() {
-    use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
-    let config = mercury::server::Config::parse_from([
-        "mercury".to_owned(),
-        "--jwt-secret=".to_owned(),
-        format!("--database={}", dir.path().join("users.db").display()),
-        format!("--site-root={}", common::site_root().display()),
-    ]);
+    let mut config = mercury::server::Config::defaults();
+    config.jwt_secret = String::new();
+    config.database = dir.path().join("users.db");
+    config.site_root = common::site_root();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let refused = mercury::server::serve(config, listener, tokio_util::sync::CancellationToken::new()).await;
+    let refused = mercury::server::run_with(config, listener, std::future::pending()).await;
     assert!(
         matches!(refused, Err(mercury::server::Error::EmptyJwtSecret)),
         "{refused:?}"

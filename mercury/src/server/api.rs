@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
-use super::AppState;
 use super::api_error::{ApiError, shared_error};
 use super::auth::CurrentUser;
+use super::state::AppState;
 use super::warehouse::ListQuery;
 use crate::model::{
     ActiveSession, Analytics, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking, UserView,

@@ -81,3 +81,12 @@ pub struct Config {
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
 }
+
+impl Config {
+    /// The configuration with every default, listening on a free port: what tests start from.
+    pub fn defaults() -> Self {
+        let mut config = Self::parse_from(["mercury"]);
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+}

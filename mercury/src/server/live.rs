@@ -12,13 +12,14 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use packetpulse_model::PublishedEvent;
 use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::{IntCounter, IntGauge};
 use rdkafka::Message as _;
 use rdkafka::Offset;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
+use super::metrics::Metrics;
+use super::state::AppState;
 use crate::model::{LiveMessage, LivePosition};
 
 /// Batches a slow browser may fall behind before it gets a fresh snapshot instead.
@@ -45,21 +46,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl LiveFeed {
-    /// An empty feed whose metrics are registered in `registry`.
-    pub fn new(registry: &Registry) -> Self {
-        let events = packetpulse_ops::register(
-            registry,
-            IntCounter::new(
-                "mercury_live_events_total",
-                "Events read by the live map's Kafka consumer",
-            )
-            .expect("valid metric"),
-        );
-        let clients = packetpulse_ops::register(
-            registry,
-            IntGauge::new("mercury_live_clients", "Browsers connected to the live map")
-                .expect("valid metric"),
-        );
+    /// An empty feed that counts into `metrics`.
+    pub fn new(metrics: &Metrics) -> Self {
         let (batches, _) = broadcast::channel(BACKLOG);
         Self {
             shared: Arc::new(Shared {
@@ -67,8 +55,8 @@ impl LiveFeed {
                 changed: Mutex::new(HashMap::new()),
                 batches,
                 newest_event_ms: AtomicU64::new(0),
-                events,
-                clients,
+                events: metrics.live_events.clone(),
+                clients: metrics.live_clients.clone(),
             }),
         }
     }

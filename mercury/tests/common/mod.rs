@@ -278,7 +278,11 @@ impl Dashboard {
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
-        let server = tokio::spawn(mercury::server::serve(config, listener, stop.clone()));
+        let server = tokio::spawn(mercury::server::run_with(
+            config,
+            listener,
+            stop.clone().cancelled_owned(),
+        ));
         packetpulse_testkit::wait_until("Mercury answers /health", Duration::from_secs(30), || {
             let url = format!("{url}/health");
             async move {

@@ -1,0 +1,97 @@
+//! What every handler shares: the state built once at start-up.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use prometheus::Registry;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{self, Config};
+use super::error::Error;
+use super::metrics::Metrics;
+use super::{auth, cache, live, users, warehouse};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Leptos' settings (site root, output name).
+    pub options: LeptosOptions,
+    /// The user database.
+    pub users: users::Users,
+    /// Session tokens.
+    pub tokens: auth::Tokens,
+    /// Login attempt limits.
+    pub login_limits: auth::LoginLimits,
+    /// ClickHouse.
+    pub warehouse: warehouse::Warehouse,
+    /// The live map's feed.
+    pub live: live::LiveFeed,
+    /// Answers reused for a second.
+    pub answers: cache::Answers,
+    /// Cancelled at shutdown (ends WebSocket connections).
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.options.clone()
+    }
+}
+
+impl AppState {
+    /// Opens the user database (creating the default admin if it has no users) and sets up the rest.
+    pub async fn new(
+        config: Config,
+        registry: &Registry,
+        shutdown: CancellationToken,
+    ) -> Result<Self, Error> {
+        let users = users::Users::open(&config.database)
+            .await
+            .map_err(|source| Error::Users {
+                path: config.database.display().to_string(),
+                source,
+            })?;
+        let created = users
+            .ensure_default_admin(&config.admin_password)
+            .await
+            .map_err(|source| Error::Users {
+                path: config.database.display().to_string(),
+                source,
+            })?;
+        if created {
+            tracing::warn!("created the default user admin (admin@example.com): change its password");
+        }
+        if config.jwt_secret.is_empty() {
+            // Tokens signed with an empty key could be forged by anyone.
+            return Err(Error::EmptyJwtSecret);
+        }
+        if config.jwt_secret == config::DEV_JWT_SECRET {
+            tracing::warn!(
+                "MERCURY_JWT_SECRET is the development default: set a random secret outside development"
+            );
+        }
+        let options = LeptosOptions::builder()
+            .output_name("mercury")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        Ok(Self {
+            options,
+            users,
+            tokens: auth::Tokens::new(&config.jwt_secret, config.session_ttl),
+            login_limits: auth::LoginLimits::new(
+                config.login_attempts_per_ip,
+                config.login_attempts_per_account,
+            ),
+            warehouse: warehouse::Warehouse::new(config.clickhouse.client(), &config.clickhouse.database),
+            live: live::LiveFeed::new(&Metrics::new(registry)),
+            answers: cache::Answers::default(),
+            shutdown,
+            config: Arc::new(config),
+        })
+    }
+}

@@ -16,7 +16,8 @@ RUN apt-get update \
 RUN rustup target add wasm32-unknown-unknown
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# The wasm-bindgen CLI must equal the wasm-bindgen crate's version in Cargo.lock.
+# The wasm-bindgen CLI must equal the wasm-bindgen crate's version in Cargo.lock. Not --locked: its published
+# lock file pins a webpki-roots release the registry no longer serves (infrastructure/local/install.sh).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     version=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock) \
     && cargo install wasm-bindgen-cli --version "$version"

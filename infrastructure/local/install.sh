@@ -73,10 +73,12 @@ install_rust_components() {
     fi
 }
 
-# cargo_tool BINARY CRATE VERSION [cargo install args...]
+# cargo_tool BINARY CRATE VERSION LOCKING [cargo install args...] — LOCKING is --locked (the crate's own
+# Cargo.lock, the rule) or --unlocked (a fresh resolution: only for a crate whose published lock file cannot be
+# built here, with the reason at the call).
 cargo_tool() {
-    local bin=$1 crate=$2 version=$3
-    shift 3
+    local bin=$1 crate=$2 version=$3 locking=$4
+    shift 4
     local stamp="$PACKETPULSE_TOOLS/.installed-$crate-$version"
     if [ -x "$PACKETPULSE_TOOLS/bin/$bin" ] && [ -f "$stamp" ]; then
         echo "    $crate $version already installed"
@@ -85,11 +87,14 @@ cargo_tool() {
     # Own target dir per tool: an interrupted build resumes instead of starting over, and the
     # project's target dir is not churned by the tools' feature sets.
     local build_dir="$PACKETPULSE_TOOLS/build/$crate"
-    # Always with the crate's own Cargo.lock: a fresh resolution would build whatever dependency versions are
-    # newest that day, which is not the tool that was tested here. A failure stops the install and says so.
-    if ! CARGO_TARGET_DIR="$build_dir" cargo install --locked --root "$PACKETPULSE_TOOLS" \
+    # With the crate's own Cargo.lock unless the call says otherwise: a fresh resolution builds whatever
+    # dependency versions are newest that day. A failure stops the install and says so; there is no retry with
+    # another resolution.
+    local lock_flag=()
+    [ "$locking" = --locked ] && lock_flag=(--locked)
+    if ! CARGO_TARGET_DIR="$build_dir" cargo install "${lock_flag[@]}" --root "$PACKETPULSE_TOOLS" \
         --version "$version" "$crate" "$@"; then
-        echo "install: cargo install --locked $crate@$version failed (see above); no unlocked retry." >&2
+        echo "install: cargo install $locking $crate@$version failed (see above)." >&2
         echo "         Fix the cause (toolchain, network, system packages) and rerun this script." >&2
         exit 1
     fi
@@ -122,11 +127,13 @@ if ! command -v npm >/dev/null; then
 fi
 step "rustfmt, clippy and the wasm32 target" install_rust_components
 step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
-    cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --features binary
+    cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --locked --features binary
 step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
-    cargo_tool tansu tansu "$TANSU_VERSION" --features dynostore,libsql
+    cargo_tool tansu tansu "$TANSU_VERSION" --locked --features dynostore,libsql
+# Unlocked: wasm-bindgen-cli 0.2.130's published Cargo.lock pins webpki-roots 1.0.11, which the registry no longer
+# serves ("failed to select a version ... locked to 1.0.11", seen 2026-11-30). The tool's own version stays exact.
 step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min the first time)" \
-    cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
+    cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION" --unlocked
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \

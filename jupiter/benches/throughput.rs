@@ -14,7 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{InProcess, config, event};
+use common::{InProcess, event, test_config};
 use hdrhistogram::Histogram;
 use jupiter::sink::{Batch, SilverSink};
 use jupiter::transform::{Enricher, Movement, Position};
@@ -63,7 +63,7 @@ async fn capacity(kafka: &Kafka, clickhouse: &ClickHouse, events: u64, rounds: u
 
 async fn capacity_once(kafka: &Kafka, clickhouse: &ClickHouse, payloads: &[String]) -> f64 {
     let events = payloads.len() as u64;
-    let config = config(kafka, clickhouse, "bench");
+    let config = test_config(kafka, clickhouse, "bench");
     let client = config.clickhouse_client();
     jupiter::migrations::migrate(&client, &config.clickhouse.database)
         .await
@@ -109,7 +109,7 @@ async fn capacity_once(kafka: &Kafka, clickhouse: &ClickHouse, payloads: &[Strin
 async fn freshness(kafka: &Kafka, clickhouse: &ClickHouse, seconds: u64) {
     const RATE: u64 = 10_000;
     let topic = kafka.create_unique_topic("jupiter-bench", 6).await.unwrap();
-    let config = config(kafka, clickhouse, &topic);
+    let config = test_config(kafka, clickhouse, &topic);
     let jupiter = InProcess::start(&config).await;
     let client = config
         .clickhouse_client()

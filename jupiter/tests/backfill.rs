@@ -11,7 +11,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{InProcess, SESSIONS, STEPS, config, produce, stream_with_faults};
+use common::{InProcess, SESSIONS, STEPS, produce, stream_with_faults, test_config};
 use jupiter::Config;
 use packetpulse_testkit::{shared_clickhouse, shared_kafka, unique_name, wait_until};
 use tokio::net::TcpListener;
@@ -87,7 +87,7 @@ async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
     let topic = kafka.create_unique_topic("jupiter-backfill", 3).await.unwrap();
-    let streamed = config(kafka, clickhouse, &topic);
+    let streamed = test_config(kafka, clickhouse, &topic);
     let lake_dir = tempfile::tempdir().unwrap();
     let lake = neptune_config(&streamed, lake_dir.path());
     let sends = stream_with_faults(11);
@@ -169,7 +169,7 @@ async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
 async fn backfill_of_a_missing_table_says_so_and_fails() {
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
-    let config = config(kafka, clickhouse, "unused");
+    let config = test_config(kafka, clickhouse, "unused");
     let lake_dir = tempfile::tempdir().unwrap();
     let lake = neptune_config(&config, lake_dir.path());
     let output = backfill(&config, &lake, &unique_name("rebuilt"));

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, assert_silver_is_exact, config, produce, stream_with_faults};
+use common::{InProcess, assert_silver_is_exact, produce, stream_with_faults, test_config};
 use packetpulse_testkit::{ClickHouse, shared_kafka, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,7 +15,7 @@ async fn a_clickhouse_outage_mid_stream_loses_and_duplicates_nothing() {
     let kafka = shared_kafka().unwrap();
     let clickhouse = ClickHouse::start().unwrap();
     let topic = kafka.create_unique_topic("jupiter-outage", 3).await.unwrap();
-    let config = config(kafka, &clickhouse, &topic);
+    let config = test_config(kafka, &clickhouse, &topic);
     let sends = stream_with_faults(7);
     let jupiter = InProcess::start(&config).await;
     let producer = {

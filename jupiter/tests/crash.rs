@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_silver_is_exact, config, produce, stream_with_faults};
+use common::{assert_silver_is_exact, produce, stream_with_faults, test_config};
 use packetpulse_testkit::{ServerProcess, shared_clickhouse, shared_kafka};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -17,7 +17,7 @@ async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_dup
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
     let topic = kafka.create_unique_topic("jupiter-crash", 3).await.unwrap();
-    let config = config(kafka, clickhouse, &topic);
+    let config = test_config(kafka, clickhouse, &topic);
     let dir = tempfile::tempdir().unwrap();
     let flags = [
         (

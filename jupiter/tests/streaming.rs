@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, STEPS, assert_silver_is_exact, config, event, produce, stream_with_faults};
+use common::{InProcess, STEPS, assert_silver_is_exact, event, produce, stream_with_faults, test_config};
 use packetpulse_testkit::{shared_clickhouse, shared_kafka};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +16,7 @@ async fn duplicates_and_late_events_collapse_to_exactly_the_distinct_events_and_
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
     let topic = kafka.create_unique_topic("jupiter-streaming", 3).await.unwrap();
-    let config = config(kafka, clickhouse, &topic);
+    let config = test_config(kafka, clickhouse, &topic);
     let sends = stream_with_faults(5);
     println!(
         "{} messages, {} of them duplicates",
@@ -49,7 +49,7 @@ async fn a_restarted_jupiter_continues_running_sessions_from_their_stored_points
     let kafka = shared_kafka().unwrap();
     let clickhouse = shared_clickhouse().unwrap();
     let topic = kafka.create_unique_topic("jupiter-resume", 3).await.unwrap();
-    let config = config(kafka, clickhouse, &topic);
+    let config = test_config(kafka, clickhouse, &topic);
     let halves: [Vec<_>; 2] = [0..50, 50..STEPS].map(|steps| {
         steps
             .flat_map(|step| (0..50).map(move |session| event(session, step)))

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{InProcess, committed_rows, event, local_config, produce_spaced, s3_config};
+use common::{InProcess, committed_rows, event, produce_spaced, test_config, test_config_on_s3};
 use neptune::Config;
 use neptune::sink::TableSink;
 use neptune::source::{Decoded, decode};
@@ -73,7 +73,7 @@ async fn end_to_end(kafka: &Kafka, events: u64) {
         produce_started.elapsed().as_secs_f64()
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut config = local_config(kafka, &topic, dir.path());
+    let mut config = test_config(kafka, &topic, dir.path());
     config.commit_interval = Duration::from_secs(1);
     let started = Instant::now();
     let sink = InProcess::start(&config).await;
@@ -95,14 +95,14 @@ async fn main() {
     let local_dir = tempfile::tempdir().unwrap();
     sink_capacity(
         "sink capacity, local dir",
-        &local_config(&kafka, "bench", local_dir.path()),
+        &test_config(&kafka, "bench", local_dir.path()),
         &payloads,
     )
     .await;
     let s3_dir = tempfile::tempdir().unwrap();
     let bucket = s3.create_unique_bucket("bench").unwrap();
-    let s3_config = s3_config(&kafka, "bench", s3_dir.path(), &s3, &bucket);
-    sink_capacity("sink capacity, s3 (s3s-fs)", &s3_config, &payloads).await;
+    let test_config_on_s3 = test_config_on_s3(&kafka, "bench", s3_dir.path(), &s3, &bucket);
+    sink_capacity("sink capacity, s3 (s3s-fs)", &test_config_on_s3, &payloads).await;
     drop(payloads);
 
     end_to_end(&kafka, env_or("BENCH_KAFKA_EVENTS", 300_000)).await;

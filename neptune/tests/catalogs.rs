@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, local_config, produce, table_event_ids, wait_for_rows};
+use common::{InProcess, produce, table_event_ids, test_config, wait_for_rows};
 use packetpulse_testkit::{Postgres, shared_kafka};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +16,7 @@ async fn the_sql_catalog_on_postgresql_keeps_the_table_and_its_offsets_across_re
     let postgres = Postgres::start().unwrap();
     let topic = kafka.create_unique_topic("neptune-postgres", 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = local_config(kafka, &topic, dir.path());
+    let mut config = test_config(kafka, &topic, dir.path());
     config.lake.catalog_uri = postgres.url();
     config.commit_interval = Duration::from_millis(500);
 

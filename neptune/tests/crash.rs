@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{committed_rows, flags, produce, s3_config, table_event_ids, wait_for_rows};
+use common::{committed_rows, flags, produce, table_event_ids, test_config_on_s3, wait_for_rows};
 use packetpulse_testkit::{ServerProcess, shared_kafka, shared_s3};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -21,7 +21,7 @@ async fn killing_neptune_at_random_moments_neither_loses_nor_duplicates_a_row() 
     let topic = kafka.create_unique_topic("neptune-crash", 3).await.unwrap();
     let bucket = s3.create_unique_bucket("bronze-crash").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = s3_config(kafka, &topic, dir.path(), s3, &bucket);
+    let mut config = test_config_on_s3(kafka, &topic, dir.path(), s3, &bucket);
     // Frequent commits, so kills land before, during and after writes and commits alike.
     config.commit_interval = Duration::from_millis(700);
     let mut neptune = ServerProcess::start(

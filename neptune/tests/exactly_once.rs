@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    InProcess, fingerprint, local_config, produce, produce_raw, pyiceberg_report, s3_config, table_event_ids,
-    table_stats, wait_for_rows,
+    InProcess, fingerprint, produce, produce_raw, pyiceberg_report, table_event_ids, table_stats,
+    test_config, test_config_on_s3, wait_for_rows,
 };
 use packetpulse_model::DeadLetter;
 use packetpulse_testkit::{shared_kafka, shared_s3};
@@ -27,8 +27,8 @@ async fn two_hundred_thousand_events_land_exactly_once_in_a_local_and_an_s3_tabl
         .unwrap();
     let bucket = s3.create_unique_bucket("bronze").unwrap();
     let (local_dir, s3_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut local = local_config(kafka, &topic, local_dir.path());
-    let mut remote = s3_config(kafka, &topic, s3_dir.path(), s3, &bucket);
+    let mut local = test_config(kafka, &topic, local_dir.path());
+    let mut remote = test_config_on_s3(kafka, &topic, s3_dir.path(), s3, &bucket);
     for config in [&mut local, &mut remote] {
         config.commit_interval = Duration::from_secs(3);
     }
@@ -76,7 +76,7 @@ async fn messages_that_are_not_events_are_dead_lettered_and_the_rest_lands() {
     let kafka = shared_kafka().unwrap();
     let topic = kafka.create_unique_topic("neptune-dlq", 1).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = local_config(kafka, &topic, dir.path());
+    let mut config = test_config(kafka, &topic, dir.path());
     kafka.create_topic(&config.dead_letter_topic, 1).await.unwrap();
     config.commit_interval = Duration::from_millis(500);
     let sink = InProcess::start(&config).await;
@@ -137,7 +137,7 @@ async fn a_missing_bucket_is_a_clear_error_at_start() {
     let kafka = shared_kafka().unwrap();
     let s3 = shared_s3().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = s3_config(kafka, "unused", dir.path(), s3, "no-such-bucket");
+    let config = test_config_on_s3(kafka, "unused", dir.path(), s3, "no-such-bucket");
     let sink = InProcess::start(&config).await;
     let error = sink.stop().await.unwrap_err().to_string();
     assert!(error.contains("\"no-such-bucket\""), "{error}");
@@ -149,7 +149,7 @@ async fn a_graceful_stop_commits_what_was_read_before_the_commit_interval() {
     let kafka = shared_kafka().unwrap();
     let topic = kafka.create_unique_topic("neptune-shutdown", 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = local_config(kafka, &topic, dir.path());
+    let mut config = test_config(kafka, &topic, dir.path());
     config.commit_interval = Duration::from_secs(3_600);
     let sink = InProcess::start(&config).await;
     let mut produced = produce(kafka, &topic, 0, 1_000, None).await;
@@ -175,7 +175,7 @@ async fn a_graceful_stop_commits_what_was_read_before_the_commit_interval() {
 async fn a_commit_after_a_concurrent_expiry_is_rebased_on_the_new_metadata() {
     let kafka = shared_kafka().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = local_config(kafka, "conflicts", dir.path());
+    let config = test_config(kafka, "conflicts", dir.path());
     let metrics = neptune::Metrics::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut sink = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, load_table, local_config, produce, table_event_ids, wait_for_rows};
+use common::{InProcess, load_table, produce, table_event_ids, test_config, wait_for_rows};
 use packetpulse_testkit::shared_kafka;
 
 const RATE: u64 = 10_000;
@@ -22,7 +22,7 @@ async fn default_commit_policy_writes_one_large_file_per_partition_per_commit_an
     let kafka = shared_kafka().unwrap();
     let topic = kafka.create_unique_topic("neptune-file-sizes", 3).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = local_config(kafka, &topic, dir.path());
+    let config = test_config(kafka, &topic, dir.path());
     let sink = InProcess::start(&config).await;
 
     let mut produced = produce(kafka, &topic, 0, RATE * SECONDS, Some(RATE)).await;

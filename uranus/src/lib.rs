@@ -5,6 +5,9 @@
 //! `env_var`, `is_incremental`, `this`), [`graph`] orders them, [`materialize`] builds views, tables (swapped in
 //! atomically) and incremental models, [`runner`] runs a selection, isolating failures, and [`data_tests`] runs
 //! the `schema.yml` tests.
+//!
+//! The models read Jupiter's silver tables (the `silver` source in `dbt/models/sources.yml`); their schema is
+//! owned by Jupiter's migrations (`jupiter/migrations`), and Uranus creates none of them.
 
 pub mod config;
 pub mod data_tests;

@@ -83,7 +83,7 @@ pub fn stream_with_faults(seed: u64) -> Vec<PublishedEvent> {
 }
 
 /// A configuration for `topic` and a fresh database on the given servers.
-pub fn config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Config {
+pub fn test_config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Config {
     let mut config = Config::defaults();
     config.kafka_bootstrap_servers = kafka.bootstrap_servers();
     config.topic = topic.to_owned();

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A Neptune configuration for `topic`, with its catalog in `dir` and the warehouse in `dir/warehouse`.
-pub fn local_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
+pub fn test_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
     let mut config = Config::defaults();
     config.kafka_bootstrap_servers = kafka.bootstrap_servers();
     config.topic = topic.to_owned();
@@ -35,9 +35,9 @@ pub fn local_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
     config
 }
 
-/// As [`local_config`], with the warehouse in `bucket` on the S3 server.
-pub fn s3_config(kafka: &Kafka, topic: &str, dir: &Path, s3: &S3Server, bucket: &str) -> Config {
-    let mut config = local_config(kafka, topic, dir);
+/// As [`test_config`], with the warehouse in `bucket` on the S3 server.
+pub fn test_config_on_s3(kafka: &Kafka, topic: &str, dir: &Path, s3: &S3Server, bucket: &str) -> Config {
+    let mut config = test_config(kafka, topic, dir);
     config.lake.warehouse = format!("s3://{bucket}/warehouse");
     config.lake.s3_endpoint = s3.endpoint();
     config.lake.s3_region = S3Server::REGION.to_owned();

@@ -1,6 +1,9 @@
 //! Reading the silver and gold tables in ClickHouse for the pages and the API, one module per page: each adds the
 //! [`Warehouse`] methods its page needs. Every value from a request is a bound parameter; the only text put into
 //! SQL is the configured database name.
+//!
+//! The silver tables are Jupiter's (`jupiter/migrations` owns their schema) and the gold tables Uranus' (the
+//! models in `uranus/dbt`): a column read here is a contract with them (docs/ARCHITECTURE.md, Silver and Gold).
 
 mod active;
 mod analytics;

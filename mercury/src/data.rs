@@ -16,8 +16,8 @@ mod on_server {
     use leptos::prelude::*;
 
     use crate::server::AppState;
+    use crate::server::access::CurrentUser;
     use crate::server::api_error::ApiError;
-    use crate::server::auth::CurrentUser;
 
     /// The state and the signed-in user (if any) of the request being served.
     pub fn request() -> Result<(AppState, Option<CurrentUser>), ServerFnError> {

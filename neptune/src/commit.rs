@@ -28,6 +28,14 @@ pub struct Batch {
     pub rows: usize,
 }
 
+impl Batch {
+    /// Counts the batch as committed, `took` after its first attempt.
+    fn record(&self, metrics: &Metrics, took: Duration) {
+        let bytes = self.files.iter().map(DataFile::file_size_in_bytes).sum();
+        metrics.record_commit(self.rows, self.files.len(), bytes, took);
+    }
+}
+
 /// Commits `batch` on top of `table`, retrying until it lands or `shutdown` is cancelled. Returns the table as
 /// committed.
 pub async fn commit(
@@ -43,7 +51,7 @@ pub async fn commit(
     loop {
         match try_commit(catalog.as_ref(), &base, &batch).await {
             Ok(committed) => {
-                metrics.record_commit(&batch, started.elapsed());
+                batch.record(metrics, started.elapsed());
                 return Ok(committed);
             }
             Err(error) => {
@@ -61,7 +69,7 @@ pub async fn commit(
             Ok(reloaded) => {
                 if Offsets::from_table(&reloaded, &batch.offsets.topic)?.covers(&batch.offsets) {
                     tracing::info!("an earlier attempt of this commit landed; not committing again");
-                    metrics.record_commit(&batch, started.elapsed());
+                    batch.record(metrics, started.elapsed());
                     return Ok(reloaded);
                 }
                 base = reloaded;

@@ -5,8 +5,6 @@ use std::time::Duration;
 use packetpulse_ops::register;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 
-use crate::commit::Batch;
-
 /// Neptune's metrics, registered in a registry of their own (tests run several sinks in one process).
 #[derive(Clone)]
 pub struct Metrics {
@@ -94,13 +92,12 @@ impl Metrics {
         &self.registry
     }
 
-    /// Counts a landed commit.
-    pub fn record_commit(&self, batch: &Batch, took: Duration) {
+    /// Counts a landed commit of `rows` rows in `files` data files of `bytes` bytes in all, `took` long.
+    pub fn record_commit(&self, rows: usize, files: usize, bytes: u64, took: Duration) {
         self.commits.inc();
-        self.rows_committed.inc_by(batch.rows as u64);
-        self.files_committed.inc_by(batch.files.len() as u64);
-        self.bytes_committed
-            .inc_by(batch.files.iter().map(|file| file.file_size_in_bytes()).sum());
+        self.rows_committed.inc_by(rows as u64);
+        self.files_committed.inc_by(files as u64);
+        self.bytes_committed.inc_by(bytes);
         self.commit_latency.observe(took.as_secs_f64());
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod data_tests;
 mod error;
 pub mod graph;
+mod jinja;
 pub mod materialize;
 pub mod metrics;
 pub mod project;

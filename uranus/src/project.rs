@@ -129,7 +129,7 @@ impl Project {
     /// Loads the project in `root` for the target database `target_database`. YAML files are rendered first, as
     /// dbt renders them: `env_var()` and `target.schema` (the target database) may be used in values.
     pub fn load(root: &Path, target_database: &str) -> Result<Self, Error> {
-        let render_yaml = |path: &Path, text: &str| crate::render::render_yaml(path, text, target_database);
+        let render_yaml = |path: &Path, text: &str| crate::jinja::render_yaml(path, text, target_database);
         let project_path = root.join("dbt_project.yml");
         let text = read(&project_path)?;
         let file: ProjectFile = parse_yaml(&project_path, &render_yaml(&project_path, &text)?)?;

@@ -6,13 +6,13 @@
 //! database). Errors carry the model's file and line; minijinja adds both to errors our functions return too.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use minijinja::value::{Kwargs, Object};
-use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value, context};
+use minijinja::{Environment, ErrorKind, State, Value, context};
 
 use crate::Error;
+use crate::jinja::{invalid, render_error, yaml_environment};
 use crate::project::{ModelFile, Project, SourceTable};
 
 /// Name of the render-context entry holding the per-render [`ModelState`].
@@ -83,17 +83,6 @@ fn state(state: &State) -> Result<Arc<ModelState>, minijinja::Error> {
                 "ref/source/config used outside a model",
             )
         })
-}
-
-fn invalid(message: String) -> minijinja::Error {
-    minijinja::Error::new(ErrorKind::InvalidOperation, message)
-}
-
-fn env_var(name: String, default: Option<String>) -> Result<String, minijinja::Error> {
-    std::env::var(&name)
-        .ok()
-        .or(default)
-        .ok_or_else(|| invalid(format!("env_var({name:?}): not set and no default given")))
 }
 
 /// The Jinja environment shared by every render.
@@ -201,43 +190,4 @@ impl Renderer {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// An environment with `env_var()` only, for YAML files (dbt renders `env_var` in profiles and sources).
-pub fn yaml_environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(true);
-    env.add_function("env_var", env_var);
-    env
-}
-
-/// Renders a YAML file's text with [`yaml_environment`] and dbt's `target` (`target.schema` is the target
-/// database).
-pub fn render_yaml(path: &Path, text: &str, target_database: &str) -> Result<String, Error> {
-    let name = path.to_string_lossy();
-    yaml_environment()
-        .render_named_str(
-            &name,
-            text,
-            context! { target => context! { schema => target_database, type => "clickhouse" } },
-        )
-        .map_err(|error| render_error("", path, &error))
-}
-
-fn render_error(model: &str, path: &Path, error: &minijinja::Error) -> Error {
-    let mut message = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        message = format!("{message}: {inner}");
-        cause = inner.source();
-    }
-    Error::Render {
-        model: model.to_owned(),
-        path: path.to_owned(),
-        line: error.line().unwrap_or(0),
-        message,
-    }
 }

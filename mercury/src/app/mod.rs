@@ -50,7 +50,7 @@ fn theme() -> String {
             .and_then(|parts| {
                 parts
                     .extensions
-                    .get::<crate::server::auth::CurrentUser>()
+                    .get::<crate::server::access::CurrentUser>()
                     .map(|user| user.0.theme.clone())
             })
             .unwrap_or_else(|| "light".to_owned())

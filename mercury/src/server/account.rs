@@ -11,7 +11,8 @@ use axum::{Extension, Form, Json};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use super::auth::{CurrentUser, removal_cookie, safe_next, wants_secure_cookie};
+use super::access::{CurrentUser, wants_secure_cookie};
+use super::auth::{removal_cookie, safe_next};
 use super::state::AppState;
 use super::users::{Profile, User, UserError};
 use crate::notice::Notice;

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
+use super::access::CurrentUser;
 use super::api_error::{ApiError, shared_error};
-use super::auth::CurrentUser;
 use super::state::AppState;
 use super::warehouse::ListQuery;
 use crate::model::{
@@ -109,7 +109,7 @@ pub struct PeriodQuery {
 }
 
 /// The routes under `/api/v1`, one named handler each: all behind the session check but `/login` and
-/// `/track/{order_id}` (see `auth::is_public`).
+/// `/track/{order_id}` (see `access::is_public`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", post(super::account::login_json))
@@ -121,7 +121,7 @@ pub fn routes() -> Router<AppState> {
         .route("/fleet", get(get_fleet))
         .route("/analytics", get(get_analytics))
         .route("/track/{order_id}", get(get_tracking))
-        .route("/live", get(super::live::websocket))
+        .route("/live", get(super::live::socket::websocket))
 }
 
 /// `GET /me`: the signed-in user.
@@ -177,7 +177,7 @@ async fn get_analytics(
     analytics(&state, &query.period).await.map(Json)
 }
 
-/// `GET /track/{order_id}`: the public view of an order (needs no session, see `auth::is_public`).
+/// `GET /track/{order_id}`: the public view of an order (needs no session, see `access::is_public`).
 async fn get_tracking(
     State(state): State<AppState>,
     Path(order_id): Path<String>,

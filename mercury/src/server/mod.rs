@@ -1,6 +1,7 @@
 //! The server: renders the pages, answers the account forms and the JSON API, pushes the live feed, serves the
 //! browser's wasm and assets from the site directory, and `/health` and `/metrics`, until shutdown.
 
+pub mod access;
 pub mod account;
 pub mod api;
 pub mod api_error;
@@ -49,7 +50,7 @@ pub fn router(state: AppState, operations: Router) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_session,
+            access::require_session,
         ))
         // Server functions find the state and the user in the request's extensions.
         .layer(Extension(state.clone()))

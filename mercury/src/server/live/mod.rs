@@ -1,15 +1,14 @@
 //! The live map's feed: Mercury's own Kafka consumer (every partition from its end, nothing committed)
 //! keeps the newest position of every session under way and, every `MERCURY_LIVE_INTERVAL`, pushes the
-//! positions that changed to every connected browser over a WebSocket, as one batch.
+//! positions that changed to every connected browser over a WebSocket ([`socket`]), as one batch.
+
+pub mod socket;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
 use packetpulse_model::PublishedEvent;
 use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
 use prometheus::{IntCounter, IntGauge};
@@ -19,7 +18,6 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::Metrics;
-use super::state::AppState;
 use crate::model::{LiveMessage, LivePosition};
 
 /// Batches a slow browser may fall behind before it gets a fresh snapshot instead.
@@ -117,9 +115,13 @@ impl LiveFeed {
         serde_json::to_string(&LiveMessage::Snapshot { positions }).expect("positions serialise")
     }
 
-    /// Subscribes to the batches of changes.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
-        self.shared.batches.subscribe()
+    /// Subscribes to the batches of changes, counting the browser as connected until the subscription drops.
+    pub fn subscribe(&self) -> Subscription {
+        self.shared.clients.inc();
+        Subscription {
+            batches: self.shared.batches.subscribe(),
+            clients: self.shared.clients.clone(),
+        }
     }
 }
 
@@ -139,6 +141,19 @@ impl From<&PublishedEvent> for LivePosition {
             heading_deg: event.heading_deg,
             event_time_ms: u64::try_from(event.timestamp.timestamp_millis()).unwrap_or(0),
         }
+    }
+}
+
+/// One browser's view of the feed: the batches of changes, and its place in the connected-browsers gauge.
+pub struct Subscription {
+    /// The batches of changes, as JSON messages.
+    pub batches: broadcast::Receiver<Arc<str>>,
+    clients: IntGauge,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.clients.dec();
     }
 }
 
@@ -188,38 +203,4 @@ pub async fn push(feed: LiveFeed, interval: Duration, shutdown: CancellationToke
             _ = ticks.tick() => feed.flush(),
         }
     }
-}
-
-/// `GET /api/v1/live`: the WebSocket of the live map (a snapshot, then batches of changes).
-pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let feed = state.live.clone();
-    let shutdown = state.shutdown.clone();
-    upgrade.on_upgrade(move |socket| serve_browser(socket, feed, shutdown))
-}
-
-async fn serve_browser(mut socket: WebSocket, feed: LiveFeed, shutdown: CancellationToken) {
-    feed.shared.clients.inc();
-    let mut batches = feed.subscribe();
-    let mut outgoing: Option<Arc<str>> = Some(feed.snapshot().into());
-    loop {
-        if let Some(message) = outgoing.take()
-            && socket.send(Message::Text(message.as_ref().into())).await.is_err()
-        {
-            break;
-        }
-        outgoing = tokio::select! {
-            () = shutdown.cancelled() => break,
-            incoming = socket.recv() => match incoming {
-                // The browser sends nothing but pings and the close; its messages need no answer.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => None,
-            },
-            batch = batches.recv() => match batch {
-                Ok(batch) => Some(batch),
-                Err(broadcast::error::RecvError::Lagged(_)) => Some(feed.snapshot().into()),
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-        };
-    }
-    feed.shared.clients.dec();
 }

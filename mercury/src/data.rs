@@ -15,9 +15,9 @@ mod on_server {
     use axum::http::request::Parts;
     use leptos::prelude::*;
 
-    use crate::server::AppState;
     use crate::server::access::CurrentUser;
     use crate::server::api_error::ApiError;
+    use crate::server::state::AppState;
 
     /// The state and the signed-in user (if any) of the request being served.
     pub fn request() -> Result<(AppState, Option<CurrentUser>), ServerFnError> {

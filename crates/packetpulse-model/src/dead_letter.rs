@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::event::PublishedEvent;
 use crate::timestamp;
 use crate::validate::FieldError;
 
@@ -57,5 +58,33 @@ impl DeadLetter {
     /// The JSON payload for the dead-letter topic.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a DeadLetter always serialises: all its keys are strings")
+    }
+}
+
+/// Decoding a consumed message: the event, or the dead letter that replaces it.
+impl PublishedEvent {
+    /// Reads a Kafka message of the `sessions` topic as a consumer does: the event and its payload as text, or
+    /// the dead letter that `source` (the consuming planet) sends instead.
+    pub fn from_kafka_message<'a>(
+        payload: Option<&'a [u8]>,
+        source: &str,
+        kafka_partition: i32,
+        kafka_offset: i64,
+    ) -> Result<(Self, &'a str), Box<DeadLetter>> {
+        let payload = payload.unwrap_or_default();
+        let reason = match std::str::from_utf8(payload) {
+            Err(error) => format!("payload is not UTF-8: {error}"),
+            Ok(text) => match Self::from_json(payload) {
+                Ok(event) => return Ok((event, text)),
+                Err(error) => format!("not a published event: {error}"),
+            },
+        };
+        Err(Box::new(DeadLetter::for_unreadable_message(
+            payload,
+            reason,
+            source,
+            kafka_partition,
+            kafka_offset,
+        )))
     }
 }

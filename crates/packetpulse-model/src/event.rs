@@ -7,8 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::dead_letter::DeadLetter;
-use crate::event_id::derive_event_id;
 use crate::geo::GeoPoint;
 use crate::timestamp;
 
@@ -134,13 +132,8 @@ pub struct WireEvent {
     pub event: DeliveryEvent,
 }
 
+/// (`effective_event_id` is in `event_id.rs`, beside the derivation.)
 impl WireEvent {
-    /// The id this event is published under: the sender's, or the one derived from its content, so that a
-    /// retransmission of the same event gets the same id.
-    pub fn effective_event_id(&self) -> Uuid {
-        self.event_id.unwrap_or_else(|| derive_event_id(&self.event))
-    }
-
     /// Stamps the event for publication: fills in the event id and records when the server received it
     /// (kept to the millisecond).
     pub fn publish(self, received_at: DateTime<Utc>) -> PublishedEvent {
@@ -178,39 +171,9 @@ impl PublishedEvent {
         String::from_utf8(json).expect("serde_json writes UTF-8")
     }
 
-    /// Appends the JSON payload to `out`, so a publisher can reuse one buffer for every event.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::payload::write(self, out);
-    }
-
     /// Reads a payload from the `sessions` topic.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
-    }
-
-    /// Reads a Kafka message of the `sessions` topic as a consumer does: the event and its payload as text, or
-    /// the dead letter that `source` (the consuming planet) sends instead.
-    pub fn from_kafka_message<'a>(
-        payload: Option<&'a [u8]>,
-        source: &str,
-        kafka_partition: i32,
-        kafka_offset: i64,
-    ) -> Result<(Self, &'a str), Box<DeadLetter>> {
-        let payload = payload.unwrap_or_default();
-        let reason = match std::str::from_utf8(payload) {
-            Err(error) => format!("payload is not UTF-8: {error}"),
-            Ok(text) => match Self::from_json(payload) {
-                Ok(event) => return Ok((event, text)),
-                Err(error) => format!("not a published event: {error}"),
-            },
-        };
-        Err(Box::new(DeadLetter::for_unreadable_message(
-            payload,
-            reason,
-            source,
-            kafka_partition,
-            kafka_offset,
-        )))
     }
 }
 

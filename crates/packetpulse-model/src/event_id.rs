@@ -5,7 +5,7 @@
 
 use uuid::{Uuid, uuid};
 
-use crate::event::DeliveryEvent;
+use crate::event::{DeliveryEvent, WireEvent};
 
 /// The UUIDv5 namespace of PacketPulse event ids. Never change it: every stored id depends on it.
 pub const EVENT_ID_NAMESPACE: Uuid = uuid!("5f0c2a55-6f1d-4a8e-9c47-3d2b8e51a7c4");
@@ -39,6 +39,14 @@ pub fn derive_event_id(event: &DeliveryEvent) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+}
+
+impl WireEvent {
+    /// The id this event is published under: the sender's, or the one derived from its content, so that a
+    /// retransmission of the same event gets the same id.
+    pub fn effective_event_id(&self) -> Uuid {
+        self.event_id.unwrap_or_else(|| derive_event_id(&self.event))
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,13 @@ use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
 use crate::event::PublishedEvent;
 
+impl PublishedEvent {
+    /// Appends the JSON payload to `out`, so a publisher can reuse one buffer for every event.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        write(self, out);
+    }
+}
+
 /// Appends the JSON object of `event` to `out`.
 pub(crate) fn write(event: &PublishedEvent, out: &mut Vec<u8>) {
     let e = &event.event;

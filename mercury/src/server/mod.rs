@@ -12,7 +12,7 @@ mod error;
 pub mod freshness;
 pub mod live;
 pub mod metrics;
-mod state;
+pub mod state;
 pub mod users;
 pub mod warehouse;
 

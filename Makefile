@@ -1,5 +1,5 @@
 # PacketPulse: the two commands of the README, plus helpers. Scripts live in infrastructure/local/.
-.PHONY: up down logs test install
+.PHONY: up down logs test install secrets
 
 up: ## Install what is missing, start everything natively (data in ./.packetpulse), print the URLs
 	bash infrastructure/local/up.sh
@@ -15,3 +15,6 @@ test: ## Install what the tests need, then fmt, clippy and every test against re
 
 install: ## Only install the tools (apt packages, tansu, s3s-fs)
 	bash infrastructure/local/install.sh
+
+secrets: ## Write a .env with random secrets for docker compose (refuses to overwrite one)
+	bash infrastructure/local/secrets.sh compose .env

@@ -9,8 +9,7 @@ source "$repo/infrastructure/local/env.sh"
 
 # ---- settings -----------------------------------------------------------------------------------------------
 # Every default of the native run is spelled here and nowhere else: up.sh, down.sh and planet_env read these
-# variables. docker-compose.yml and .env.example repeat the dev defaults compose needs too (it cannot read this
-# file) and point back here.
+# variables. Secrets have no default anywhere (see below and docker-compose.yml).
 DATA="${PACKETPULSE_DATA:-$repo/.packetpulse}"
 LOGS="$DATA/logs"
 PIDS="$DATA/pids"
@@ -36,18 +35,23 @@ export NEPTUNE_METRICS_PORT="${NEPTUNE_METRICS_PORT:-9101}"
 export JUPITER_METRICS_PORT="${JUPITER_METRICS_PORT:-9102}"
 export URANUS_METRICS_PORT="${URANUS_METRICS_PORT:-9103}"
 
-# DEV DEFAULTS, fine on a laptop and never elsewhere: MinIO's out-of-the-box S3 keys, the API key Venus accepts
-# and Mars sends, Mercury's session signing key and the password of its default admin.
-export S3_ACCESS_KEY_ID="${S3_ACCESS_KEY_ID:-minioadmin}"
-export S3_SECRET_ACCESS_KEY="${S3_SECRET_ACCESS_KEY:-minioadmin}"
-DEV_API_KEY=packetpulse-dev-key
-VENUS_API_KEYS="${VENUS_API_KEYS:-mars:$DEV_API_KEY}"
-MARS_API_KEY="${MARS_API_KEY:-$DEV_API_KEY}"
-MERCURY_JWT_SECRET="${MERCURY_JWT_SECRET:-packetpulse-dev-only-jwt-secret-change-me}"
-MERCURY_ADMIN_PASSWORD="${MERCURY_ADMIN_PASSWORD:-password}"
+# Secrets: none has a default. The first `make up` generates them into $SECRETS (secrets.sh, mode 0600) and
+# every later run reads them from there; a variable already set in the environment wins. Without the file (a
+# script other than up.sh, before the first start) they stay unset, and a planet started so refuses to run.
+SECRETS="$DATA/secrets.env"
+load_secrets() {
+    [ -f "$SECRETS" ] || return 0
+    local key value
+    while IFS='=' read -r key value; do
+        [[ $key =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
+        [ -n "${!key:-}" ] || export "$key=$value"
+    done <"$SECRETS"
+}
+load_secrets
 
 # Other planet settings that differ per run (the rest are in infrastructure/planets.env). ClickHouse's `default`
-# user without a password is the one infrastructure/clickhouse/local/users.xml defines, reachable from loopback only.
+# user without a password is the one infrastructure/clickhouse/local/users.xml defines: the native ClickHouse
+# listens on loopback only, like every service of the native run (compose's ClickHouse has a password).
 CLICKHOUSE_USER="${CLICKHOUSE_USER:-default}"
 CLICKHOUSE_PASSWORD="${CLICKHOUSE_PASSWORD:-}"
 ICEBERG_CATALOG_NAME="${ICEBERG_CATALOG_NAME:-packetpulse}"

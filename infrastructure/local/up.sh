@@ -23,6 +23,13 @@ if [ "${PACKETPULSE_SKIP_BUILD:-0}" != 1 ]; then
     bash mercury/build.sh
 fi
 mkdir -p "$DATA/kafka" "$DATA/clickhouse" "$DATA/s3/$S3_BUCKET" "$DATA/neptune" "$DATA/mercury" "$LOGS" "$PIDS"
+# The first start generates the secrets (and so the first admin's password, printed below this once).
+first_start=0
+if [ ! -f "$SECRETS" ]; then
+    bash infrastructure/local/secrets.sh native "$SECRETS"
+    first_start=1
+fi
+load_secrets
 
 # If anything fails, or Ctrl-C or SIGTERM arrives, before everything is up: stop what this run started (STARTED,
 # filled by start_service), last first, and nothing else. What was already running when it began (a second
@@ -72,16 +79,21 @@ for planet in "${PLANETS[@]}"; do
 done
 trap - EXIT INT TERM
 
+if [ "$first_start" = 1 ]; then
+    admin_login="sign in as admin / $MERCURY_ADMIN_PASSWORD (generated now, shown this once; kept in $SECRETS)"
+else
+    admin_login="sign in as admin (its first password is MERCURY_ADMIN_PASSWORD in $SECRETS, unless changed since)"
+fi
 cat <<SUMMARY
 
 PacketPulse is up (data in $DATA, logs in $LOGS):
-  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   sign in as admin / $MERCURY_ADMIN_PASSWORD (dev default)
-  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API key '$MARS_API_KEY' (dev default)
+  Dashboard (Mercury)  http://127.0.0.1:$MERCURY_PORT   $admin_login
+  Gateway (Venus)      ws://127.0.0.1:$VENUS_PORT/ws   API keys: VENUS_API_KEYS in $SECRETS
   Simulator (Mars)     $([ "$mars" = 0 ] && echo "not started" || echo "$(grep -E '^MARS_VEHICLES=' infrastructure/planets.env | cut -d= -f2) vehicles, continuous")
   Metrics              Venus :$VENUS_PORT, Mars :$MARS_METRICS_PORT, Neptune :$NEPTUNE_METRICS_PORT, Jupiter :$JUPITER_METRICS_PORT, Uranus :$URANUS_METRICS_PORT, Mercury :$MERCURY_PORT (/metrics)
   Kafka (tansu)        $KAFKA_BOOTSTRAP_SERVERS
   ClickHouse           $CLICKHOUSE_URL   (native protocol on port $CLICKHOUSE_TCP_PORT)
-  S3 (s3s-fs)          $S3_ENDPOINT   bucket '$S3_BUCKET', key '$S3_ACCESS_KEY_ID' (dev default)
+  S3 (s3s-fs)          $S3_ENDPOINT   bucket '$S3_BUCKET', keys in $SECRETS
 
 Stop everything with: make down   Follow the logs with: make logs
 SUMMARY

@@ -30,13 +30,8 @@ pub struct Config {
     #[arg(long, env = "MARS_VENUS_URL", default_value = "ws://127.0.0.1:8000/ws")]
     pub venus_url: String,
 
-    /// API key to authenticate with (DEV DEFAULT: the key Venus accepts out of the box).
-    #[arg(
-        long,
-        env = "MARS_API_KEY",
-        default_value = "packetpulse-dev-key",
-        hide_env_values = true
-    )]
+    /// API key to authenticate with, one of Venus' `VENUS_API_KEYS` (no default: `make up` generates it).
+    #[arg(long, env = "MARS_API_KEY", default_value = "", hide_env_values = true)]
     pub api_key: String,
 
     /// Device JWT to authenticate with instead of the API key (sent as `Authorization: Bearer`).
@@ -160,8 +155,12 @@ impl Config {
         }
     }
 
-    /// Every problem with the settings at once, naming the variables to change.
+    /// Every problem with the settings at once, naming the variables to change; a missing or public credential
+    /// first, on its own.
     pub fn validate(&self) -> Result<(), Error> {
+        if self.jwt.is_none() {
+            packetpulse_ops::secrets::check_secret("MARS_API_KEY", &self.api_key)?;
+        }
         let problems: Vec<String> = [
             (self.vehicles == 0, "MARS_VEHICLES must be at least 1".to_string()),
             (

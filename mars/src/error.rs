@@ -20,6 +20,9 @@ pub enum Error {
     /// The events log could not be written.
     #[error("events log: {0}")]
     EventsLog(String),
+    /// The credential is missing, public or too short.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
     /// The `/health` and `/metrics` address could not be bound.
     #[error(transparent)]
     Bind(#[from] packetpulse_ops::BindError),

@@ -58,7 +58,7 @@ async fn a_wrong_api_key_stops_mars_with_a_clear_error() {
     let venus = start_venus(&kafka, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&venus, 3, &dir.path().join("acked.log"));
-    config.api_key = "wrong".into();
+    config.api_key = "a-wrong-key-0000".into();
     let error = mars::run(config, std::future::pending()).await.unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -73,7 +73,7 @@ async fn a_wrong_api_key_stops_mars_with_a_clear_error() {
 async fn mars_can_authenticate_with_a_device_jwt_instead_of_an_api_key() {
     let kafka = packetpulse_testkit::Kafka::start_mock().unwrap();
     let venus = start_venus(&kafka, |config| {
-        config.jwt_hs256_secret = Some("fleet-secret".into())
+        config.jwt_hs256_secret = Some("fleet-secret-of-at-least-thirty-two-bytes".into())
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +89,7 @@ async fn mars_can_authenticate_with_a_device_jwt_instead_of_an_api_key() {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(b"fleet-secret"),
+            &jsonwebtoken::EncodingKey::from_secret(b"fleet-secret-of-at-least-thirty-two-bytes"),
         )
         .unwrap(),
     );

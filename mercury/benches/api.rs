@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Dashboard, Fleet, SeededSession};
+use common::{ADMIN_PASSWORD, Dashboard, Fleet, SeededSession};
 use hdrhistogram::Histogram;
 use packetpulse_model::{DeliveryStatus, PublishedEvent};
 
@@ -116,7 +116,7 @@ async fn main() {
         seeding.elapsed().as_secs_f64()
     );
     let http = common::http();
-    common::http_sign_in(&http, &dashboard.url, "admin", "password").await;
+    common::http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     let base = &dashboard.url;
     println!(
         "{concurrency} concurrent clients, {seconds} s per endpoint, release build, 2 cores shared with ClickHouse"

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{Dashboard, browser, fill, find, hydrated, screenshot, sign_in, text, wait_for_path};
+use common::{
+    ADMIN_PASSWORD, Dashboard, browser, fill, find, hydrated, screenshot, sign_in, text, wait_for_path,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_page_is_rendered_on_the_server_and_hydrated_in_the_browser() {
@@ -36,11 +38,11 @@ async fn an_anonymous_visitor_is_sent_to_login_and_back_to_the_page_after_signin
     assert_eq!(at, "/login?next=/sessions%3Fq%3Dveh-1");
     hydrated(&client).await;
     fill(&client, "input[name=login]", "admin").await;
-    fill(&client, "input[name=password]", "password").await;
+    fill(&client, "input[name=password]", ADMIN_PASSWORD).await;
     find(&client, "#sign-in").await.click().await.unwrap();
     wait_for_path(&client, "the sessions page", |path| path == "/sessions?q=veh-1").await;
     assert_eq!(text(&client, "#whoami").await, "admin");
-    // The default admin still has the documented password: the dashboard says so on every page.
+    // The first admin still has its initial password: the dashboard says so on every page.
     assert!(text(&client, "#nag").await.contains("default admin password"));
     screenshot(&client, "signed-in-with-nag").await;
     client.close().await.unwrap();
@@ -117,7 +119,7 @@ async fn a_new_user_signs_up_changes_the_password_signs_out_and_only_the_new_pas
 async fn a_user_edits_the_profile_theme_and_units_then_deletes_the_account() {
     let dashboard = Dashboard::start().await;
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", "password").await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
     fill(&client, "#profile-form input[name=username]", "chief").await;
@@ -158,13 +160,13 @@ async fn a_user_edits_the_profile_theme_and_units_then_deletes_the_account() {
         path == "/settings?error=current_password"
     })
     .await;
-    fill(&client, "#delete-form input[name=password]", "password").await;
+    fill(&client, "#delete-form input[name=password]", ADMIN_PASSWORD).await;
     find(&client, "#delete-account").await.click().await.unwrap();
     wait_for_path(&client, "the login page", |path| {
         path == "/login?done=account_deleted"
     })
     .await;
-    sign_in(&client, &dashboard.url, "chief", "password").await;
+    sign_in(&client, &dashboard.url, "chief", ADMIN_PASSWORD).await;
     wait_for_path(&client, "a refused login", |path| {
         path.starts_with("/login?error=credentials")
     })

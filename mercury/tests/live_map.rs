@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Dashboard, browser, find, hydrated, screenshot, sign_in, wait_for_path};
+use common::{ADMIN_PASSWORD, Dashboard, browser, find, hydrated, screenshot, sign_in, wait_for_path};
 use packetpulse_model::DeliveryStatus;
 use serde_json::json;
 
@@ -16,7 +16,7 @@ async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
     let dashboard = Dashboard::start().await;
     let live = dashboard.fleet.live().clone();
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", "password").await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client.goto(&format!("{}/live", dashboard.url)).await.unwrap();
     hydrated(&client).await;

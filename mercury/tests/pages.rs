@@ -7,14 +7,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Dashboard, browser, find, hydrated, screenshot, sign_in, text, wait_for_path};
+use common::{ADMIN_PASSWORD, Dashboard, browser, find, hydrated, screenshot, sign_in, text, wait_for_path};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
     let dashboard = Dashboard::start().await;
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", "password").await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     hydrated(&client).await;
     let kpi = |id: &'static str| {
@@ -79,7 +79,7 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
 async fn a_session_shows_its_track_and_timeline_and_the_replay_moves_the_vehicle() {
     let dashboard = Dashboard::start().await;
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", "password").await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client
         .goto(&format!("{}/sessions?q=VEH-1", dashboard.url))
@@ -124,7 +124,7 @@ async fn a_session_shows_its_track_and_timeline_and_the_replay_moves_the_vehicle
 async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
     let dashboard = Dashboard::start().await;
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", "password").await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client.goto(&format!("{}/fleet", dashboard.url)).await.unwrap();
     let rows = client

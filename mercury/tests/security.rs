@@ -5,14 +5,16 @@
 
 mod common;
 
-use common::{Dashboard, XSS_ROUTE, http, http_sign_in, page};
+use common::{ADMIN_PASSWORD, Dashboard, JWT_SECRET, XSS_ROUTE, http, http_sign_in, page};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 fn token(secret: &str, user_id: i64, expires_in_s: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims =
-        serde_json::json!({ "sub": user_id.to_string(), "sv": 0, "iat": now, "exp": now + expires_in_s });
+    let claims = serde_json::json!({
+        "sub": user_id.to_string(), "sv": 0, "iss": "packetpulse-mercury",
+        "iat": now, "nbf": now, "exp": now + expires_in_s
+    });
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
@@ -35,7 +37,7 @@ async fn forged_expired_and_tampered_session_tokens_are_refused() {
     let dashboard = Dashboard::start().await;
     let api = format!("{}/api/v1/overview", dashboard.url);
     // The control: a token signed with the server's secret works (user 1 is the default admin).
-    let valid = token("test-secret", 1, 600);
+    let valid = token(JWT_SECRET, 1, 600);
     assert_eq!(get_with_cookie(&api, &valid).await.status(), StatusCode::OK);
 
     let forged = token("some-other-secret", 1, 600);
@@ -43,7 +45,7 @@ async fn forged_expired_and_tampered_session_tokens_are_refused() {
         get_with_cookie(&api, &forged).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let expired = token("test-secret", 1, -5);
+    let expired = token(JWT_SECRET, 1, -5);
     assert_eq!(
         get_with_cookie(&api, &expired).await.status(),
         StatusCode::UNAUTHORIZED
@@ -73,7 +75,7 @@ async fn forged_expired_and_tampered_session_tokens_are_refused() {
     );
     // A token of a user who signed out (session version bumped) no longer works either.
     let session = http();
-    http_sign_in(&session, &dashboard.url, "admin", "password").await;
+    http_sign_in(&session, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     assert_eq!(session.get(&api).send().await.unwrap().status(), StatusCode::OK);
     session
         .post(format!("{}/logout", dashboard.url))
@@ -100,7 +102,7 @@ const INJECTIONS: [&str; 6] = [
 async fn sql_injection_strings_in_every_search_and_filter_field_match_nothing_and_harm_nothing() {
     let dashboard = Dashboard::start().await;
     let client = http();
-    http_sign_in(&client, &dashboard.url, "admin", "password").await;
+    http_sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     let base = &dashboard.url;
     let get = |url: String| {
         let client = client.clone();
@@ -193,11 +195,11 @@ async fn login_attempts_are_limited_per_account_and_per_address() {
         assert_eq!(login("admin", "guess").await.status(), StatusCode::UNAUTHORIZED);
     }
     // The account is locked for the minute, even with the right password…
-    let limited = login("admin", "password").await;
+    let limited = login("admin", ADMIN_PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.headers()["retry-after"], "60");
     // …and the form says so.
-    let form = http_sign_in(&http(), &dashboard.url, "ADMIN@example.com", "password").await;
+    let form = http_sign_in(&http(), &dashboard.url, "ADMIN@example.com", ADMIN_PASSWORD).await;
     assert_eq!(form.headers()["location"], "/login?error=rate_limited");
     // Other accounts from the same address, until the address' own limit (6 attempts) is reached.
     assert_eq!(login("someone", "guess").await.status(), StatusCode::UNAUTHORIZED);
@@ -209,16 +211,43 @@ async fn login_attempts_are_limited_per_account_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_empty_session_signing_key_is_refused_at_start() {
+async fn empty_public_and_short_secrets_are_refused_at_start_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = mercury::server::Config::defaults();
-    config.jwt_secret = String::new();
-    config.database = dir.path().join("users.db");
-    config.site_root = common::site_root();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let refused = mercury::server::run_with(config, listener, std::future::pending()).await;
-    assert!(
-        matches!(refused, Err(mercury::server::Error::EmptyJwtSecret)),
-        "{refused:?}"
+    let start = async |jwt_secret: &str, admin_password: &str| {
+        let mut config = mercury::server::Config::defaults();
+        config.jwt_secret = jwt_secret.to_owned();
+        config.admin_password = admin_password.to_owned();
+        config.database = dir.path().join("users.db");
+        config.site_root = common::site_root();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        match mercury::server::run_with(config, listener, std::future::pending()).await {
+            Err(error) => error.to_string(),
+            Ok(()) => panic!("started with {jwt_secret:?} / {admin_password:?}"),
+        }
+    };
+    for secret in [
+        "",
+        "packetpulse-dev-only-jwt-secret-change-me",
+        "31-bytes-are-one-byte-too-short",
+    ] {
+        let refused = start(secret, ADMIN_PASSWORD).await;
+        assert!(refused.starts_with("MERCURY_JWT_SECRET"), "{refused}");
+    }
+    // The first start creates the admin, so it needs a good password.
+    for password in ["", "password", "short"] {
+        let refused = start(JWT_SECRET, password).await;
+        assert!(refused.starts_with("MERCURY_ADMIN_PASSWORD"), "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_signed_with_the_old_default_secret_opens_nothing() {
+    let dashboard = Dashboard::start().await;
+    let api = format!("{}/api/v1/overview", dashboard.url);
+    let forged = token("packetpulse-dev-only-jwt-secret-change-me", 1, 600);
+    assert_eq!(
+        get_with_cookie(&api, &forged).await.status(),
+        StatusCode::UNAUTHORIZED
     );
+    dashboard.stop().await;
 }

@@ -7,7 +7,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use packetpulse_ops::secrets::{self, SecretError};
+
 use crate::Error;
+
+/// The settings the secrets come from, named in errors.
+const API_KEYS: &str = "VENUS_API_KEYS";
+const HS256_SECRET: &str = "VENUS_JWT_HS256_SECRET";
 
 /// An authenticated client, as named in logs, metrics and dead letters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +56,9 @@ struct Claims {
 }
 
 impl Authenticator {
-    /// Builds from `name:key,name:key`, an optional HS256 secret and an optional RS256 public key (PEM).
+    /// Builds from `name:key,name:key`, an optional HS256 secret and an optional RS256 public key (PEM). Every
+    /// key and the secret must pass `packetpulse_ops::secrets` (an empty, public or short one would let anyone
+    /// in), and at least one way to authenticate must be configured.
     pub fn new(
         api_keys: &str,
         hs256_secret: Option<&str>,
@@ -58,20 +66,20 @@ impl Authenticator {
         audience: &str,
     ) -> Result<Self, Error> {
         let api_keys = parse_api_keys(api_keys)?;
+        if api_keys.is_empty() && hs256_secret.is_none() && rs256_public_key_pem.is_none() {
+            return Err(SecretError::Missing { setting: API_KEYS }.into());
+        }
         let jwt = match (hs256_secret, rs256_public_key_pem) {
             (Some(_), Some(_)) => {
                 return Err(Error::Config(
                     "set either an HS256 secret or an RS256 public key, not both".into(),
                 ));
             }
-            // An empty secret would accept tokens anyone can sign: refuse it rather than read it as "no JWTs".
-            (Some(""), None) => {
-                return Err(Error::Config(
-                    "the HS256 secret is empty: unset VENUS_JWT_HS256_SECRET to refuse JWTs, or set a long random secret"
-                        .into(),
-                ));
+            (Some(secret), None) => {
+                // An empty secret would accept tokens anyone can sign: refuse it rather than read it as "no JWTs".
+                secrets::check_signing_key(HS256_SECRET, secret)?;
+                Some((DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256))
             }
-            (Some(secret), None) => Some((DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256)),
             (None, Some(pem)) => Some((
                 DecodingKey::from_rsa_pem(pem)
                     .map_err(|e| Error::Config(format!("RS256 public key: {e}")))?,
@@ -122,8 +130,11 @@ fn parse_api_keys(text: &str) -> Result<Vec<([u8; 32], String)>, Error> {
         .map(|pair| {
             let (name, key) = pair
                 .split_once(':')
-                .filter(|(name, key)| !name.is_empty() && !key.is_empty())
-                .ok_or_else(|| Error::Config(format!("API key entry {:?} is not name:key", redact(pair))))?;
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| {
+                    Error::Config(format!("{API_KEYS}: entry {:?} is not name:key", redact(pair)))
+                })?;
+            secrets::check_secret(API_KEYS, key)?;
             Ok((Sha256::digest(key.as_bytes()).into(), name.to_owned()))
         })
         .collect()
@@ -143,19 +154,25 @@ mod tests {
 
     #[test]
     fn api_keys_identify_their_client() {
-        let auth = Authenticator::new("mars:k1, partner:k2", None, None, "aud").unwrap();
-        assert_eq!(auth.api_key("k2").unwrap().name, "api-key:partner");
+        let auth =
+            Authenticator::new("mars:k1-0123456789, partner:k2-0123456789", None, None, "aud").unwrap();
+        assert_eq!(auth.api_key("k2-0123456789").unwrap().name, "api-key:partner");
         assert_eq!(auth.api_key("k3"), Err(AuthError::UnknownApiKey));
         assert_eq!(auth.api_key(""), Err(AuthError::UnknownApiKey));
         assert_eq!(auth.token("x"), Err(AuthError::TokensDisabled));
     }
 
     #[test]
-    fn an_empty_hs256_secret_is_refused() {
-        assert!(matches!(
-            Authenticator::new("mars:k1", Some(""), None, "aud"),
-            Err(Error::Config(_))
-        ));
+    fn empty_public_and_short_secrets_are_refused_naming_the_setting() {
+        let refused = |result: Result<Authenticator, Error>| result.err().expect("refused").to_string();
+        for secret in ["", "packetpulse-dev-only-jwt-secret-change-me", "fleet-secret"] {
+            let error = refused(Authenticator::new("", Some(secret), None, "aud"));
+            assert!(error.starts_with("VENUS_JWT_HS256_SECRET"), "{error}");
+        }
+        for keys in ["", "mars:packetpulse-dev-key", "mars:short"] {
+            let error = refused(Authenticator::new(keys, None, None, "aud"));
+            assert!(error.starts_with("VENUS_API_KEYS"), "{error}");
+        }
     }
 
     #[test]
@@ -169,5 +186,6 @@ mod tests {
             "{error}"
         );
         assert!(Authenticator::new("mars:", None, None, "aud").is_err());
+        assert!(!error.contains("mars-secret"));
     }
 }

@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// The API key `make up` and the tests use. DEV DEFAULT: replace it anywhere but a laptop.
-pub const DEV_API_KEYS: &str = "mars:packetpulse-dev-key";
-
 /// Everything Venus needs to run.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -41,11 +38,13 @@ pub struct Config {
     #[arg(long, env = "VENUS_TOPIC_REPLICATION", default_value_t = 1)]
     pub topic_replication: i32,
 
-    /// API keys as `name:key` pairs separated by commas. The name identifies the client in logs and the DLQ.
-    #[arg(long, env = "VENUS_API_KEYS", default_value = DEV_API_KEYS, hide_env_values = true)]
+    /// API keys as `name:key` pairs separated by commas (each key random, 12 characters at least). The name
+    /// identifies the client in logs and the DLQ. No default: `make up` generates one for Mars.
+    #[arg(long, env = "VENUS_API_KEYS", default_value = "", hide_env_values = true)]
     pub api_keys: String,
 
-    /// HS256 secret for device JWTs; JWTs are refused when neither this nor an RS256 key is set.
+    /// HS256 secret for device JWTs (32 bytes at least); JWTs are refused when neither this nor an RS256 key is
+    /// set.
     #[arg(long, env = "VENUS_JWT_HS256_SECRET", hide_env_values = true)]
     pub jwt_hs256_secret: Option<String>,
 

@@ -6,6 +6,9 @@ pub enum Error {
     /// A setting is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// A secret is missing, public or too short.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
     /// The listen address could not be bound.
     #[error(transparent)]
     Bind(#[from] packetpulse_ops::BindError),

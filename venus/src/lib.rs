@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Config, DEV_API_KEYS};
+pub use config::Config;
 pub use error::Error;
 
 use crate::auth::Authenticator;
@@ -62,9 +62,6 @@ impl Venus {
             public_key.as_deref(),
             &config.jwt_audience,
         )?;
-        if config.api_keys == DEV_API_KEYS {
-            tracing::warn!("using the development API key; set VENUS_API_KEYS for anything but a local run");
-        }
         let publisher = Publisher::new(&config)?;
         publisher.ensure_topics(&config).await?;
         let listener = packetpulse_ops::bind(config.listen, "VENUS_LISTEN").await?;

@@ -8,7 +8,7 @@ use packetpulse_testkit::{Kafka, KafkaKind, unique_name};
 use crate::{Config, Error, RunningVenus, Venus};
 
 /// The API key of [`test_config`]; it authenticates as `test-client`.
-pub const TEST_API_KEY: &str = "test-key";
+pub const TEST_API_KEY: &str = "test-key-7d1f0c9a";
 
 /// The defaults against `kafka`, with topics of their own (3 partitions) and [`TEST_API_KEY`].
 pub fn test_config(kafka: &Kafka) -> Config {

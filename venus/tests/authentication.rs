@@ -15,7 +15,7 @@ use packetpulse_testkit::Kafka;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const SECRET: &str = "test-jwt-secret";
+const SECRET: &str = "test-jwt-secret-of-at-least-32-bytes";
 const AUDIENCE: &str = "packetpulse-venus";
 
 async fn venus_with_jwt(kafka: &Kafka) -> RunningVenus {

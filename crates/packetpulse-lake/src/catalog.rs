@@ -62,6 +62,7 @@ fn storage_properties(config: &LakeConfig) -> HashMap<String, String> {
 
 /// Opens the catalog. A SQLite catalog's file (and its directory) is created when missing.
 pub async fn open(config: &LakeConfig) -> Result<Arc<dyn Catalog>, Error> {
+    config.check_secrets()?;
     let uri = &config.catalog_uri;
     let mut properties = storage_properties(config);
     let storage = Arc::new(OpenDalResolvingStorageFactory::new());
@@ -129,6 +130,7 @@ fn redact(uri: &str) -> String {
 /// Fails with a clear error when an `s3://` warehouse's bucket does not exist. S3 servers such as s3s-fs create
 /// missing buckets silently on the first write, which would hide a typo in the configuration.
 pub async fn check_warehouse(config: &LakeConfig) -> Result<(), Error> {
+    config.check_secrets()?;
     let Some(rest) = config.warehouse.strip_prefix("s3://") else {
         return Ok(());
     };

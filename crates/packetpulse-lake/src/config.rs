@@ -2,11 +2,7 @@
 
 use clap::Args;
 use iceberg::TableIdent;
-
-/// S3 credentials `make up` and the tests use. DEV DEFAULT: replace them anywhere but a laptop.
-pub const DEV_S3_ACCESS_KEY_ID: &str = "minioadmin";
-/// See [`DEV_S3_ACCESS_KEY_ID`].
-pub const DEV_S3_SECRET_ACCESS_KEY: &str = "minioadmin";
+use packetpulse_ops::secrets::{self, SecretError};
 
 /// Catalog, warehouse, S3 access and the bronze table's name.
 #[derive(Debug, Clone, Args)]
@@ -59,15 +55,15 @@ pub struct LakeConfig {
     #[arg(long, env = "S3_REGION", default_value = "us-east-1", global = true)]
     pub s3_region: String,
 
-    /// S3 access key id.
-    #[arg(long, env = "S3_ACCESS_KEY_ID", default_value = DEV_S3_ACCESS_KEY_ID, global = true)]
+    /// S3 access key id (no default: `make up` generates the S3 server's keys; needed for an `s3://` warehouse).
+    #[arg(long, env = "S3_ACCESS_KEY_ID", default_value = "", global = true)]
     pub s3_access_key_id: String,
 
-    /// S3 secret access key.
+    /// S3 secret access key (no default, as the key id).
     #[arg(
         long,
         env = "S3_SECRET_ACCESS_KEY",
-        default_value = DEV_S3_SECRET_ACCESS_KEY,
+        default_value = "",
         hide_env_values = true,
         global = true
     )]
@@ -75,6 +71,16 @@ pub struct LakeConfig {
 }
 
 impl LakeConfig {
+    /// The S3 credentials of an `s3://` warehouse: set, not public, the secret long enough (a `file://`
+    /// warehouse needs none).
+    pub fn check_secrets(&self) -> Result<(), SecretError> {
+        if self.warehouse.starts_with("s3://") {
+            secrets::check_not_public("S3_ACCESS_KEY_ID", &self.s3_access_key_id)?;
+            secrets::check_secret("S3_SECRET_ACCESS_KEY", &self.s3_secret_access_key)?;
+        }
+        Ok(())
+    }
+
     /// `namespace.table` as an Iceberg identifier.
     pub fn table_ident(&self) -> TableIdent {
         TableIdent::new(

@@ -6,6 +6,9 @@ pub enum LakeError {
     /// A setting is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// An S3 credential is missing, public or too short.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
     /// The catalog could not be opened.
     #[error("Iceberg catalog at {uri}: {source} — is it reachable? set ICEBERG_CATALOG_URI")]
     Catalog {

@@ -8,5 +8,5 @@ mod config;
 pub mod data_files;
 mod error;
 
-pub use config::{DEV_S3_ACCESS_KEY_ID, DEV_S3_SECRET_ACCESS_KEY, LakeConfig};
+pub use config::LakeConfig;
 pub use error::LakeError;

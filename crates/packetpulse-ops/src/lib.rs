@@ -1,10 +1,12 @@
 //! Process plumbing every planet shares, so each is written once: logging setup, the shutdown signal, the
 //! process frame ([`Operations`]: `/health`, `/metrics` and the shutdown token), binding a listen address,
-//! Kafka consumers and the dead-letter producer ([`kafka`]), and ClickHouse settings ([`clickhouse`]).
+//! Kafka consumers and the dead-letter producer ([`kafka`]), ClickHouse settings ([`clickhouse`]), and the rule
+//! every secret a planet is given must pass ([`secrets`]).
 
 pub mod clickhouse;
 pub mod kafka;
 mod operations;
+pub mod secrets;
 
 pub use operations::{Operations, cancel_on, ops_routes, render_metrics};
 

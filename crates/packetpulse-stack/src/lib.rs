@@ -24,6 +24,42 @@ pub enum Error {
     Native(String),
 }
 
+/// The secrets of a docker compose run: every one has no default (`${VAR:?…}` in docker-compose.yml) and `make
+/// secrets` (infrastructure/local/secrets.sh) fills each in `.env`.
+pub const COMPOSE_SECRETS: [&str; 11] = [
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "POSTGRES_PASSWORD",
+    "CLICKHOUSE_PASSWORD",
+    "VENUS_API_KEYS",
+    "MARS_API_KEY",
+    "MERCURY_JWT_SECRET",
+    "MERCURY_ADMIN_PASSWORD",
+    "SQLPAD_ADMIN_PASSWORD",
+    "SQLPAD_COOKIE_SECRET",
+    "SQLPAD_PASSPHRASE",
+];
+
+/// The secrets of the native run, which `make up` generates into `$PACKETPULSE_DATA/secrets.env`.
+pub const NATIVE_SECRETS: [&str; 6] = [
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "VENUS_API_KEYS",
+    "MARS_API_KEY",
+    "MERCURY_JWT_SECRET",
+    "MERCURY_ADMIN_PASSWORD",
+];
+
+/// Runs infrastructure/local/secrets.sh with `mode` (`native` or `compose`) into `file`.
+pub fn generate_secrets(mode: &str, file: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(repo_root().join("infrastructure/local/secrets.sh"))
+        .arg(mode)
+        .arg(file)
+        .output()
+        .expect("bash runs")
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -109,6 +109,8 @@ async fn bronze_rows(env: &BTreeMap<String, String>) -> u64 {
         format!("--catalog-uri={}", env["ICEBERG_CATALOG_URI"]),
         format!("--warehouse={}", env["ICEBERG_WAREHOUSE"]),
         format!("--s3-endpoint={}", env["S3_ENDPOINT"]),
+        format!("--s3-access-key-id={}", env["S3_ACCESS_KEY_ID"]),
+        format!("--s3-secret-access-key={}", env["S3_SECRET_ACCESS_KEY"]),
     ])
     .lake;
     packetpulse_lake::catalog::load_table(&lake)
@@ -142,6 +144,12 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     assert!(up_log.contains("PacketPulse is up"), "{up_log}");
     let mercury = format!("http://127.0.0.1:{}", env["MERCURY_PORT"]);
     let clickhouse = format!("http://127.0.0.1:{}/", env["CLICKHOUSE_HTTP_PORT"]);
+    // The first start generated the secrets and printed the admin's password, once.
+    let admin_password = native_env_with("mercury", &data, &env).unwrap()["MERCURY_ADMIN_PASSWORD"].clone();
+    assert!(
+        up_log.contains(&format!("sign in as admin / {admin_password} (generated now")),
+        "{up_log}"
+    );
 
     // Mercury: sign in, open the live map before the fleet starts.
     let driver = Chromedriver::start().unwrap();
@@ -162,7 +170,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         .find(Locator::Css("input[name=password]"))
         .await
         .unwrap()
-        .send_keys("password")
+        .send_keys(&admin_password)
         .await
         .unwrap();
     browser
@@ -354,6 +362,10 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         "the second make up failed:\n{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    assert!(
+        !String::from_utf8_lossy(&again.stdout).contains(&admin_password),
+        "the admin's password is printed on the first start only"
+    );
     let silver = clickhouse_count(
         &clickhouse,
         "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
@@ -365,7 +377,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         .build()
         .unwrap()
         .post(format!("{mercury}/login"))
-        .form(&[("login", "admin"), ("password", "password")])
+        .form(&[("login", "admin"), ("password", admin_password.as_str())])
         .send()
         .await
         .unwrap();

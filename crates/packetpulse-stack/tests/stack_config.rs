@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::CommandFactory;
-use packetpulse_stack::{compose_env, env_file, env_vars, missing, native_env, repo_root};
+use packetpulse_stack::{compose_env, env_file, env_vars, generate_secrets, missing, native_env, repo_root};
 
 fn planets() -> Vec<(&'static str, BTreeMap<String, bool>)> {
     vec![
@@ -73,8 +73,14 @@ fn no_run_sets_a_variable_that_no_planet_reads() {
 
 #[test]
 fn docker_compose_validates_the_file() {
+    // With the secrets `make secrets` writes: compose refuses to run without them (tests/secrets.rs).
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    assert!(generate_secrets("compose", &env).status.success());
     let output = std::process::Command::new("docker-compose")
-        .args(["-f", "docker-compose.yml", "config", "--quiet"])
+        .args(["-f", "docker-compose.yml", "--env-file"])
+        .arg(&env)
+        .args(["config", "--quiet"])
         .current_dir(repo_root())
         .output()
         .unwrap_or_else(|error| {

@@ -17,13 +17,18 @@ use super::users::User;
 /// Name of the session cookie.
 pub const COOKIE: &str = "pp_session";
 
+/// The `iss` of Mercury's session tokens; a token without it (or with another) is not ours.
+pub const ISSUER: &str = "packetpulse-mercury";
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     /// User id.
     sub: String,
     /// The user's session version when the token was issued.
     sv: i64,
+    iss: String,
     iat: u64,
+    nbf: u64,
     exp: u64,
 }
 
@@ -42,7 +47,9 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is exact: the cookie's Max-Age ends at the same moment.
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -57,7 +64,9 @@ impl Tokens {
         let claims = Claims {
             sub: user.id.to_string(),
             sv: user.session_version,
+            iss: ISSUER.to_owned(),
             iat: now,
+            nbf: now,
             exp: now + self.ttl.as_secs(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)

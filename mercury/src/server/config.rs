@@ -7,9 +7,6 @@ use std::time::Duration;
 use clap::Parser;
 use packetpulse_ops::clickhouse::ClickHouseConfig;
 
-/// The development signing key for session tokens. Only for local runs: `run` warns when it is in use.
-pub const DEV_JWT_SECRET: &str = "packetpulse-dev-only-jwt-secret-change-me";
-
 /// Where to listen, where the data is, and how sessions behave.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "mercury", version, about = "PacketPulse dashboard (Leptos) on :3000")]
@@ -26,8 +23,8 @@ pub struct Config {
     #[arg(long, env = "MERCURY_DATABASE", default_value = "mercury.db")]
     pub database: PathBuf,
 
-    /// Key that signs session tokens (HS256). The default is a development value: set a long random one.
-    #[arg(long, env = "MERCURY_JWT_SECRET", default_value = DEV_JWT_SECRET, hide_env_values = true)]
+    /// Key that signs session tokens (HS256), random, 32 bytes at least. No default: `make up` generates one.
+    #[arg(long, env = "MERCURY_JWT_SECRET", default_value = "", hide_env_values = true)]
     pub jwt_secret: String,
 
     /// How long a login lasts.
@@ -39,11 +36,12 @@ pub struct Config {
     #[arg(long, env = "MERCURY_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
 
-    /// Password of the `admin` user created when the user table is empty; the UI nags until it is changed.
+    /// Password of the `admin` user created when the user table is empty (needed then, ignored after; the UI nags
+    /// until it is changed). No default: `make up` generates one and prints it once.
     #[arg(
         long,
         env = "MERCURY_ADMIN_PASSWORD",
-        default_value = "password",
+        default_value = "",
         hide_env_values = true
     )]
     pub admin_password: String,

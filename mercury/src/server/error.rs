@@ -22,11 +22,9 @@ pub enum Error {
         /// What failed.
         source: UserError,
     },
-    /// MERCURY_JWT_SECRET is set but empty.
-    #[error(
-        "MERCURY_JWT_SECRET is empty: set a long random secret (or unset it for the development default)"
-    )]
-    EmptyJwtSecret,
+    /// A secret is missing, public or too short.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
     /// The live feed's consumer could not start.
     #[error("the live map's Kafka consumer: {0}")]
     Live(#[from] packetpulse_ops::kafka::KafkaError),

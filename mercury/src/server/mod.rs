@@ -65,14 +65,15 @@ pub async fn run_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let script = config.site_root.join("pkg/mercury.js");
-    if !script.exists() {
-        return Err(Error::SiteMissing(script.display().to_string()));
-    }
     let registry = Registry::new();
     let operations = Operations::embedded(registry.clone(), shutdown);
     let shutdown = operations.token().clone();
+    // Secrets first: a refused one is named before anything else can fail.
     let state = AppState::new(config, &registry, shutdown.clone()).await?;
+    let script = state.config.site_root.join("pkg/mercury.js");
+    if !script.exists() {
+        return Err(Error::SiteMissing(script.display().to_string()));
+    }
     let since_ms = u64::try_from(chrono::Utc::now().timestamp_millis())
         .unwrap_or(0)
         .saturating_sub(warehouse::STALE_AFTER_MS);

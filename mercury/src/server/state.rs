@@ -7,10 +7,16 @@ use leptos::prelude::*;
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{self, Config};
+use packetpulse_ops::secrets;
+
+use super::config::Config;
 use super::error::Error;
 use super::metrics::Metrics;
 use super::{auth, cache, live, users, warehouse};
+
+/// The settings of the secrets, named in errors.
+const JWT_SECRET: &str = "MERCURY_JWT_SECRET";
+const ADMIN_PASSWORD: &str = "MERCURY_ADMIN_PASSWORD";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -48,30 +54,22 @@ impl AppState {
         registry: &Registry,
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
+        // Tokens signed with an empty, public or short key could be forged by anyone.
+        secrets::check_signing_key(JWT_SECRET, &config.jwt_secret)?;
+        let database_error = |source| Error::Users {
+            path: config.database.display().to_string(),
+            source,
+        };
         let users = users::Users::open(&config.database)
             .await
-            .map_err(|source| Error::Users {
-                path: config.database.display().to_string(),
-                source,
-            })?;
-        let created = users
-            .ensure_default_admin(&config.admin_password)
-            .await
-            .map_err(|source| Error::Users {
-                path: config.database.display().to_string(),
-                source,
-            })?;
-        if created {
-            tracing::warn!("created the default user admin (admin@example.com): change its password");
-        }
-        if config.jwt_secret.is_empty() {
-            // Tokens signed with an empty key could be forged by anyone.
-            return Err(Error::EmptyJwtSecret);
-        }
-        if config.jwt_secret == config::DEV_JWT_SECRET {
-            tracing::warn!(
-                "MERCURY_JWT_SECRET is the development default: set a random secret outside development"
-            );
+            .map_err(database_error)?;
+        if users.is_empty().await.map_err(database_error)? {
+            secrets::check_secret(ADMIN_PASSWORD, &config.admin_password)?;
+            users
+                .ensure_default_admin(&config.admin_password)
+                .await
+                .map_err(database_error)?;
+            tracing::warn!("created the first user, admin (admin@example.com), with MERCURY_ADMIN_PASSWORD");
         }
         let options = LeptosOptions::builder()
             .output_name("mercury")

@@ -119,6 +119,14 @@ impl Users {
         Ok(Self { pool, dummy_hash })
     }
 
+    /// Whether there is no user yet (the first start).
+    pub async fn is_empty(&self) -> Result<bool, UserError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count == 0)
+    }
+
     /// Creates `admin` / `admin@example.com` with `password` when there are no users at all, flagged so the UI
     /// asks for a new password. Returns whether it did.
     pub async fn ensure_default_admin(&self, password: &str) -> Result<bool, UserError> {

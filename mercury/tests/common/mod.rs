@@ -21,6 +21,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The password of the first admin in every test dashboard.
+pub const ADMIN_PASSWORD: &str = "admin-test-password-4f7e";
+/// The session signing key of every test dashboard.
+pub const JWT_SECRET: &str = "mercury-test-session-signing-key-0123456789";
+
 /// A route name that would run script if a page rendered it as HTML.
 pub const XSS_ROUTE: &str = "<img src=x onerror=\"document.title='xss'\">";
 
@@ -271,7 +276,8 @@ impl Dashboard {
             format!("--clickhouse-database={database}"),
             format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
             format!("--topic={topic}"),
-            "--jwt-secret=test-secret".to_owned(),
+            format!("--jwt-secret={JWT_SECRET}"),
+            format!("--admin-password={ADMIN_PASSWORD}"),
         ];
         args.extend(flags.iter().map(|flag| (*flag).to_owned()));
         let config = Config::parse_from(args);

@@ -156,6 +156,7 @@ planet_env() {
     uranus) printf '%s\n' "URANUS_METRICS_LISTEN=127.0.0.1:$URANUS_METRICS_PORT" \
         "URANUS_PROJECT_DIR=$repo/uranus/dbt" "${clickhouse[@]}" ;;
     mercury) printf '%s\n' "MERCURY_LISTEN=127.0.0.1:$MERCURY_PORT" "MERCURY_SITE_ROOT=$CARGO_TARGET_DIR/site" \
+        "MERCURY_PUBLIC_URL=${MERCURY_PUBLIC_URL:-http://127.0.0.1:$MERCURY_PORT}" \
         "MERCURY_DATABASE=$DATA/mercury/users.db" \
         "MERCURY_JWT_SECRET=$MERCURY_JWT_SECRET" \
         "MERCURY_ADMIN_PASSWORD=$MERCURY_ADMIN_PASSWORD" "MERCURY_TILE_URL=$MERCURY_TILE_URL" \

@@ -35,6 +35,40 @@ mod on_server {
         Ok(request()?.0)
     }
 
+    /// The state and the signed-in user, who must have at least `role` (the guard checked the route; this
+    /// holds when a page calls the function in place, too).
+    pub fn signed_in(
+        role: crate::model::Role,
+    ) -> Result<(AppState, crate::server::users::User), ServerFnError> {
+        match request()? {
+            (state, Some(CurrentUser(user))) if user.role() >= role => Ok((state, user)),
+            (_, Some(_)) => Err(ServerFnError::new(format!(
+                "this needs the {} role",
+                role.as_str()
+            ))),
+            (_, None) => Err(ServerFnError::new("sign in first")),
+        }
+    }
+
+    /// The dashboard's own address for links it hands out: the configured public URL, else what the request
+    /// came to.
+    pub fn public_url(state: &AppState) -> String {
+        if !state.config.public_url.is_empty() {
+            return state.config.public_url.trim_end_matches('/').to_owned();
+        }
+        let Some(parts) = use_context::<Parts>() else {
+            return String::new();
+        };
+        let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
+        let scheme = header("x-forwarded-proto").unwrap_or("http");
+        header("host").map_or_else(String::new, |host| format!("{scheme}://{host}"))
+    }
+
+    /// A user operation's refusal as the page sees it.
+    pub fn user_error(error: crate::server::users::UserError) -> ServerFnError {
+        ServerFnError::new(error.notice().message())
+    }
+
     /// An API error as the page sees it.
     pub fn to_server_error(error: ApiError) -> ServerFnError {
         ServerFnError::new(error.to_string())
@@ -54,6 +88,7 @@ pub async fn client_settings() -> Result<model::ClientSettings, ServerFnError> {
     let (state, _) = on_server::request()?;
     Ok(model::ClientSettings {
         tile_url: state.config.tile_url.clone(),
+        open_signup: state.config.open_signup,
     })
 }
 
@@ -129,4 +164,62 @@ pub async fn tracking(order_id: String) -> Result<Option<model::Tracking>, Serve
         .tracking(&order_id)
         .await
         .map_err(|error| on_server::to_server_error(error.into()))
+}
+
+/// The signed-in user's API tokens.
+#[server(prefix = "/api/fn", endpoint = "api_tokens")]
+pub async fn api_tokens() -> Result<Vec<model::ApiTokenView>, ServerFnError> {
+    let (state, user) = on_server::signed_in(model::Role::Viewer)?;
+    state
+        .api_tokens
+        .list(user.id)
+        .await
+        .map_err(on_server::user_error)
+}
+
+/// Creates an API token for the signed-in user, valid for `days` (a whole number; empty: forever); returns it,
+/// the only time it is shown.
+#[server(prefix = "/api/fn", endpoint = "create_api_token")]
+pub async fn create_api_token(name: String, days: String) -> Result<String, ServerFnError> {
+    let (state, user) = on_server::signed_in(model::Role::Viewer)?;
+    let days = match days.trim() {
+        "" => None,
+        text => Some(
+            text.parse::<u32>()
+                .ok()
+                .filter(|days| *days > 0)
+                .ok_or_else(|| ServerFnError::new("days must be a whole number of at least 1"))?,
+        ),
+    };
+    state
+        .api_tokens
+        .create(user.id, &name, days)
+        .await
+        .map_err(on_server::user_error)
+}
+
+/// Every user (admins only).
+#[server(prefix = "/api/fn", endpoint = "users")]
+pub async fn users() -> Result<Vec<model::UserRow>, ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Admin)?;
+    let users = state.users.list().await.map_err(on_server::user_error)?;
+    Ok(users.iter().map(|user| user.row()).collect())
+}
+
+/// Creates an invitation to join as `role` (admins only); returns its link, the only time it is shown.
+#[server(prefix = "/api/fn", endpoint = "create_invite")]
+pub async fn create_invite(role: String) -> Result<String, ServerFnError> {
+    let (state, admin) = on_server::signed_in(model::Role::Admin)?;
+    let role = model::Role::parse(&role)
+        .ok_or_else(|| ServerFnError::new(crate::notice::Notice::RoleInvalid.message()))?;
+    let token = state
+        .invites
+        .create(role, admin.id, state.config.invite_ttl)
+        .await
+        .map_err(on_server::user_error)?;
+    Ok(format!(
+        "{}/signup?invite={}",
+        on_server::public_url(&state),
+        crate::url::encode(&token)
+    ))
 }

@@ -3,11 +3,44 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What a user may do. Ordered: each role may do everything the roles below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything operational; changes nothing but their own profile.
+    Viewer,
+    /// Everything operational (what the next features add: geofences, alerts, tracking links).
+    Dispatcher,
+    /// Users, devices and settings as well.
+    Admin,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Dispatcher, Role::Admin];
+
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Dispatcher => "dispatcher",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The role of a stored or submitted name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
 /// The signed-in user, as pages see them (never the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserView {
     /// Database id.
     pub id: i64,
+    /// What the user may do.
+    pub role: Role,
     /// Unique name, also accepted at login.
     pub username: String,
     /// Unique email, also accepted at login.
@@ -18,6 +51,36 @@ pub struct UserView {
     pub theme: String,
     /// `km` or `mi`.
     pub units: String,
+}
+
+/// A user as the admin page lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    /// Database id (the admin forms name users by it).
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+}
+
+/// One of the signed-in user's API tokens, as the settings page lists them (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenView {
+    /// Id, to revoke it by.
+    pub id: i64,
+    /// The owner's name for it.
+    pub name: String,
+    /// Creation, epoch ms.
+    pub created_at_ms: i64,
+    /// Expiry, epoch ms, if any.
+    pub expires_at_ms: Option<i64>,
+    /// Last use, epoch ms, if any.
+    pub last_used_at_ms: Option<i64>,
 }
 
 /// A figure for today next to the same figure for yesterday (UTC days).
@@ -321,4 +384,6 @@ pub enum LiveMessage {
 pub struct ClientSettings {
     /// Map tile URL template; empty: no tiles (blank background).
     pub tile_url: String,
+    /// Whether anyone may sign up (else only with an invitation).
+    pub open_signup: bool,
 }

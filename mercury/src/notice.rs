@@ -6,7 +6,7 @@
 pub enum Notice {
     /// Login failed.
     WrongCredentials,
-    /// Too many login attempts.
+    /// Too many attempts (login, sign-up, password change, deletion).
     RateLimited,
     /// Username or email taken.
     Taken,
@@ -42,9 +42,33 @@ pub enum Notice {
     AccountDeleted,
     /// Signed out.
     SignedOut,
+    /// The account is disabled; signing in is refused.
+    AccountDisabled,
+    /// Sign-up needs an invitation.
+    SignupClosed,
+    /// The invitation is unknown, used or expired.
+    InviteInvalid,
+    /// Not one of the roles.
+    RoleInvalid,
+    /// The change would leave no admin.
+    LastAdmin,
+    /// Role changed.
+    RoleChanged,
+    /// User disabled.
+    UserDisabled,
+    /// User enabled.
+    UserEnabled,
+    /// User deleted.
+    UserDeleted,
+    /// User created.
+    UserCreated,
+    /// API token revoked.
+    TokenRevoked,
+    /// A name is needed.
+    NameInvalid,
 }
 
-const ALL: [Notice; 19] = [
+const ALL: [Notice; 31] = [
     Notice::WrongCredentials,
     Notice::RateLimited,
     Notice::Taken,
@@ -64,6 +88,18 @@ const ALL: [Notice; 19] = [
     Notice::ProfileSaved,
     Notice::AccountDeleted,
     Notice::SignedOut,
+    Notice::AccountDisabled,
+    Notice::SignupClosed,
+    Notice::InviteInvalid,
+    Notice::RoleInvalid,
+    Notice::LastAdmin,
+    Notice::RoleChanged,
+    Notice::UserDisabled,
+    Notice::UserEnabled,
+    Notice::UserDeleted,
+    Notice::UserCreated,
+    Notice::TokenRevoked,
+    Notice::NameInvalid,
 ];
 
 impl Notice {
@@ -89,6 +125,18 @@ impl Notice {
             Self::ProfileSaved => "profile_saved",
             Self::AccountDeleted => "account_deleted",
             Self::SignedOut => "signed_out",
+            Self::AccountDisabled => "account_disabled",
+            Self::SignupClosed => "signup_closed",
+            Self::InviteInvalid => "invite_invalid",
+            Self::RoleInvalid => "role",
+            Self::LastAdmin => "last_admin",
+            Self::RoleChanged => "role_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::UserDeleted => "user_deleted",
+            Self::UserCreated => "user_created",
+            Self::TokenRevoked => "token_revoked",
+            Self::NameInvalid => "name",
         }
     }
 
@@ -101,7 +149,7 @@ impl Notice {
     pub fn message(self) -> &'static str {
         match self {
             Self::WrongCredentials => "Wrong username/email or password.",
-            Self::RateLimited => "Too many login attempts. Wait a minute and try again.",
+            Self::RateLimited => "Too many attempts. Wait a minute and try again.",
             Self::Taken => "That username or email is already registered.",
             Self::UsernameLength => "The username must have 3 to 64 characters.",
             Self::UsernameCharacters => "The username must not contain @ or control characters.",
@@ -119,6 +167,18 @@ impl Notice {
             Self::ProfileSaved => "Profile saved.",
             Self::AccountDeleted => "Your account was deleted.",
             Self::SignedOut => "You are signed out.",
+            Self::AccountDisabled => "The account is disabled. Ask an administrator.",
+            Self::SignupClosed => "Sign-up needs an invitation from an administrator.",
+            Self::InviteInvalid => "This invitation is unknown, already used or expired. Ask for a new one.",
+            Self::RoleInvalid => "The role must be admin, dispatcher or viewer.",
+            Self::LastAdmin => "That would leave no active admin: make another user admin first.",
+            Self::RoleChanged => "Role changed.",
+            Self::UserDisabled => "User disabled: their sessions and API tokens stopped working.",
+            Self::UserEnabled => "User enabled.",
+            Self::UserDeleted => "User deleted.",
+            Self::UserCreated => "User created.",
+            Self::TokenRevoked => "API token revoked.",
+            Self::NameInvalid => "Give it a name of 1 to 64 characters.",
         }
     }
 }

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    ADMIN_PASSWORD, Dashboard, browser, fill, find, hydrated, screenshot, sign_in, text, wait_for_path,
+    ADMIN_PASSWORD, Dashboard, USER_PASSWORD, browser, create_user, fill, find, hydrated, screenshot,
+    sign_in, text, wait_for_path,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +72,7 @@ async fn a_wrong_password_is_refused_with_a_message_and_gives_no_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_signs_up_changes_the_password_signs_out_and_only_the_new_password_works() {
-    let dashboard = Dashboard::start().await;
+    let dashboard = Dashboard::start_with(&["--open-signup"]).await;
     let (_driver, client) = browser().await;
     client.goto(&format!("{}/signup", dashboard.url)).await.unwrap();
     fill(&client, "input[name=username]", "dispatcher").await;
@@ -118,8 +119,9 @@ async fn a_new_user_signs_up_changes_the_password_signs_out_and_only_the_new_pas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_edits_the_profile_theme_and_units_then_deletes_the_account() {
     let dashboard = Dashboard::start().await;
+    create_user(&dashboard.url, "editor", "dispatcher").await;
     let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    sign_in(&client, &dashboard.url, "editor", USER_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
     fill(&client, "#profile-form input[name=username]", "chief").await;
@@ -160,17 +162,86 @@ async fn a_user_edits_the_profile_theme_and_units_then_deletes_the_account() {
         path == "/settings?error=current_password"
     })
     .await;
-    fill(&client, "#delete-form input[name=password]", ADMIN_PASSWORD).await;
+    fill(&client, "#delete-form input[name=password]", USER_PASSWORD).await;
     find(&client, "#delete-account").await.click().await.unwrap();
     wait_for_path(&client, "the login page", |path| {
         path == "/login?done=account_deleted"
     })
     .await;
-    sign_in(&client, &dashboard.url, "chief", ADMIN_PASSWORD).await;
+    sign_in(&client, &dashboard.url, "chief", USER_PASSWORD).await;
     wait_for_path(&client, "a refused login", |path| {
         path.starts_with("/login?error=credentials")
     })
     .await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_invites_a_dispatcher_who_signs_up_with_the_link_and_makes_an_api_token() {
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    find(&client, "#nav-users").await.click().await.unwrap();
+    wait_for_path(&client, "the users page", |path| path == "/admin/users").await;
+    hydrated(&client).await;
+    find(&client, "#invite-form select[name=role]")
+        .await
+        .select_by_value("dispatcher")
+        .await
+        .unwrap();
+    find(&client, "#create-invite").await.click().await.unwrap();
+    let link = find(&client, "#invite-link")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(link.contains("/signup?invite=ppi_"), "{link}");
+    screenshot(&client, "admin-users-invite").await;
+    find(&client, "#logout").await.click().await.unwrap();
+    wait_for_path(&client, "the login page", |path| path.starts_with("/login")).await;
+
+    client.goto(&link).await.unwrap();
+    assert!(
+        client
+            .find(fantoccini::Locator::Css("#signup-closed"))
+            .await
+            .is_err()
+    );
+    fill(&client, "input[name=username]", "dispatch-1").await;
+    fill(&client, "input[name=email]", "dispatch-1@example.com").await;
+    fill(&client, "input[name=password]", USER_PASSWORD).await;
+    fill(&client, "input[name=password_confirm]", USER_PASSWORD).await;
+    find(&client, "#sign-up").await.click().await.unwrap();
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    assert_eq!(text(&client, "#whoami").await, "dispatch-1");
+    assert!(
+        client.find(fantoccini::Locator::Css("#nav-users")).await.is_err(),
+        "not an admin"
+    );
+
+    client.goto(&format!("{}/settings", dashboard.url)).await.unwrap();
+    hydrated(&client).await;
+    fill(&client, "#token-form input[name=name]", "spreadsheet").await;
+    find(&client, "#create-token").await.click().await.unwrap();
+    let token = find(&client, "#new-token")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(token.starts_with("pp_"), "{token}");
+    find(&client, "#api-tokens tr[data-token=spreadsheet]").await;
+    screenshot(&client, "settings-api-token").await;
+    let overview = common::http()
+        .get(format!("{}/api/v1/overview", dashboard.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -9,10 +9,10 @@ use common::{ADMIN_PASSWORD, Dashboard, JWT_SECRET, XSS_ROUTE, http, http_sign_i
 use reqwest::StatusCode;
 use serde_json::Value;
 
-fn token(secret: &str, user_id: i64, expires_in_s: i64) -> String {
+fn token(secret: &str, uid: &str, expires_in_s: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = serde_json::json!({
-        "sub": user_id.to_string(), "sv": 0, "iss": "packetpulse-mercury",
+        "sub": uid, "sv": 0, "iss": "packetpulse-mercury",
         "iat": now, "nbf": now, "exp": now + expires_in_s
     });
     jsonwebtoken::encode(
@@ -21,6 +21,23 @@ fn token(secret: &str, user_id: i64, expires_in_s: i64) -> String {
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
+}
+
+/// The admin's random id, read from the session token a sign-in sets.
+async fn admin_uid(base: &str) -> String {
+    let response = http_sign_in(&http(), base, "admin", ADMIN_PASSWORD).await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let jwt = cookie
+        .trim_start_matches("pp_session=")
+        .split(';')
+        .next()
+        .unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
 }
 
 async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
@@ -36,23 +53,24 @@ async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
 async fn forged_expired_and_tampered_session_tokens_are_refused() {
     let dashboard = Dashboard::start().await;
     let api = format!("{}/api/v1/overview", dashboard.url);
-    // The control: a token signed with the server's secret works (user 1 is the default admin).
-    let valid = token(JWT_SECRET, 1, 600);
+    // The control: a token signed with the server's secret works (it names the admin by its random id).
+    let admin = admin_uid(&dashboard.url).await;
+    let valid = token(JWT_SECRET, &admin, 600);
     assert_eq!(get_with_cookie(&api, &valid).await.status(), StatusCode::OK);
 
-    let forged = token("some-other-secret", 1, 600);
+    let forged = token("some-other-secret", &admin, 600);
     assert_eq!(
         get_with_cookie(&api, &forged).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let expired = token(JWT_SECRET, 1, -5);
+    let expired = token(JWT_SECRET, &admin, -5);
     assert_eq!(
         get_with_cookie(&api, &expired).await.status(),
         StatusCode::UNAUTHORIZED
     );
     // Payload changed (another user id), signature kept.
     let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
-    let other = token("unknown", 2, 600);
+    let other = token("unknown", "another-user", 600);
     parts[1] = other.split('.').nth(1).unwrap().to_owned();
     let tampered = parts.join(".");
     assert_eq!(
@@ -145,7 +163,7 @@ async fn sql_injection_strings_in_every_search_and_filter_field_match_nothing_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_usernames_and_route_names_is_rendered_as_text() {
-    let dashboard = Dashboard::start().await;
+    let dashboard = Dashboard::start_with(&["--open-signup"]).await;
     let client = http();
     let username = "<script>document.title='xss'</script>";
     let signup = client
@@ -244,7 +262,8 @@ async fn empty_public_and_short_secrets_are_refused_at_start_naming_the_setting(
 async fn a_cookie_signed_with_the_old_default_secret_opens_nothing() {
     let dashboard = Dashboard::start().await;
     let api = format!("{}/api/v1/overview", dashboard.url);
-    let forged = token("packetpulse-dev-only-jwt-secret-change-me", 1, 600);
+    let admin = admin_uid(&dashboard.url).await;
+    let forged = token("packetpulse-dev-only-jwt-secret-change-me", &admin, 600);
     assert_eq!(
         get_with_cookie(&api, &forged).await.status(),
         StatusCode::UNAUTHORIZED

@@ -1,11 +1,13 @@
 //! Login, signup and settings: plain forms posting to the server's account handlers, so they work before the
-//! wasm has loaded and without it.
+//! wasm has loaded and without it (the API tokens section creates tokens through a server function).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use super::tokens::ApiTokens;
 use super::widgets::FormNotice;
 use super::{hydrated, use_user};
+use crate::data::client_settings;
 
 /// Sign-in form.
 #[component]
@@ -31,16 +33,28 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// Sign-up form.
+/// Sign-up form: with the invitation of the link (`?invite=`), or without when sign-up is open.
 #[component]
 pub fn SignupPage() -> impl IntoView {
+    let query = use_query_map();
+    let invite = move || query.read().get("invite").unwrap_or_default();
+    let settings = Resource::new(|| (), |_| client_settings());
     view! {
         <main class="public">
             <section class="card auth">
                 <h1>"PacketPulse"</h1>
                 <h2>"Create an account"</h2>
                 <FormNotice/>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let open = settings.await.is_ok_and(|settings| settings.open_signup);
+                        (!open && invite().is_empty()).then(|| view! {
+                            <p class="notice" id="signup-closed">"Sign-up needs an invitation: ask an administrator for a link."</p>
+                        })
+                    })}
+                </Suspense>
                 <form method="post" action="/signup">
+                    <input type="hidden" name="invite" value=invite/>
                     <label>"Username" <input name="username" type="text" autocomplete="username" minlength="3" maxlength="64" required/></label>
                     <label>"Email" <input name="email" type="email" autocomplete="email" required/></label>
                     <label>"Password" <input name="password" type="password" autocomplete="new-password" minlength="8" required/></label>
@@ -104,6 +118,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <button type="submit" class="danger" id="delete-account">"Delete my account"</button>
                 </form>
             </section>
+            <ApiTokens/>
         </div>
     }
 }

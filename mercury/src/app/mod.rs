@@ -1,6 +1,7 @@
 //! The pages, shared by the server (which renders them to HTML) and the browser (which hydrates them).
 
 mod account;
+mod admin;
 mod analytics;
 mod fleet;
 mod format;
@@ -8,6 +9,7 @@ mod js;
 mod live;
 mod overview;
 mod sessions;
+mod tokens;
 mod track;
 mod widgets;
 
@@ -17,7 +19,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::data::me;
-use crate::model::UserView;
+use crate::model::{Role, UserView};
 
 /// The HTML document around the app: styles, Leaflet and Chart.js (classic scripts, so they are loaded before
 /// the wasm runs), the hydration scripts and meta tags. The theme is the signed-in user's.
@@ -79,6 +81,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sessions/:id") view=|| view! { <Layout><sessions::SessionPage/></Layout> }/>
                 <Route path=path!("/fleet") view=|| view! { <Layout><fleet::FleetPage/></Layout> }/>
                 <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
+                <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
             </Routes>
         </Router>
     }
@@ -120,6 +123,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                 let user = user.await.ok().flatten();
                 let name = user.as_ref().map(|user| user.username.clone()).unwrap_or_default();
                 let nag = user.as_ref().is_some_and(|user| user.must_change_password);
+                let admin = user.as_ref().is_some_and(|user| user.role == Role::Admin);
                 if let Some(user) = user {
                     provide_context(user);
                 }
@@ -133,6 +137,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/sessions">"Sessions"</a>
                             <a href="/fleet">"Fleet"</a>
                             <a href="/settings">"Settings"</a>
+                            <Show when=move || admin><a href="/admin/users" id="nav-users">"Users"</a></Show>
                         </nav>
                         <span class="whoami" id="whoami">{name}</span>
                         <form method="post" action="/logout" class="logout">
@@ -141,7 +146,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                     </header>
                     <Show when=move || nag>
                         <div class="nag" id="nag">
-                            "You are using the default admin password. "
+                            "You are using the default admin password (the first start's). "
                             <a href="/settings">"Change it now."</a>
                         </div>
                     </Show>

@@ -1,10 +1,11 @@
-//! The account forms (plain HTML form posts, so they work before and without the wasm): login, signup, logout,
-//! password and profile changes, account deletion. Each answers with a redirect (Post/Redirect/Get) carrying a
+//! The account forms (plain HTML form posts, so they work before and without the wasm): login, signup (with an
+//! invitation, or open when configured), logout, password and profile changes, account deletion, API token
+//! revocation. Each answers with a redirect (Post/Redirect/Get) carrying a
 //! notice code; plus the JSON login for API clients.
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
@@ -15,6 +16,7 @@ use super::access::{CurrentUser, wants_secure_cookie};
 use super::auth::{removal_cookie, safe_next};
 use super::state::AppState;
 use super::users::{Profile, User, UserError};
+use crate::model::Role;
 use crate::notice::Notice;
 
 /// The login form.
@@ -101,6 +103,9 @@ pub async fn login_json(
 /// The signup form.
 #[derive(Debug, Deserialize)]
 pub struct SignupForm {
+    /// The invitation token (`/signup?invite=…`); needed unless sign-up is open.
+    #[serde(default)]
+    pub invite: String,
     /// Username.
     pub username: String,
     /// Email.
@@ -111,28 +116,53 @@ pub struct SignupForm {
     pub password_confirm: String,
 }
 
-/// `POST /signup`: creates the user and signs them in.
+/// `POST /signup`: creates the user (with an invitation's role, or as `viewer` when sign-up is open) and signs
+/// them in. Throttled per client IP.
 pub async fn signup(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<SignupForm>,
 ) -> Response {
-    if form.password != form.password_confirm {
-        return refused("/signup", Notice::PasswordMismatch);
+    let back = if form.invite.is_empty() {
+        "/signup".to_owned()
+    } else {
+        format!("/signup?invite={}", crate::url::encode(&form.invite))
+    };
+    if !state.signup_limits.allow(client.ip()) {
+        return refused(&back, Notice::RateLimited);
     }
-    match state
-        .users
-        .create(&form.username, &form.email, &form.password)
-        .await
-    {
+    if form.password != form.password_confirm {
+        return refused(&back, Notice::PasswordMismatch);
+    }
+    match create_signed_up(&state, &form).await {
         Ok(user) => {
-            tracing::info!(user = user.id, "signed up");
+            tracing::info!(user = user.id, role = user.role().as_str(), "signed up");
             let cookie = state.tokens.cookie(&user, wants_secure_cookie(&state, &headers));
             (jar.add(cookie), Redirect::to("/")).into_response()
         }
-        Err(error) => refused("/signup", error.notice()),
+        Err(error) => refused(&back, error.notice()),
     }
+}
+
+/// The account a sign-up creates: with the invitation (used up, and given back if the account cannot be made)
+/// or, when sign-up is open, as a viewer.
+async fn create_signed_up(state: &AppState, form: &SignupForm) -> Result<User, UserError> {
+    let (username, email, password) = (&form.username, &form.email, &form.password);
+    if form.invite.is_empty() {
+        if !state.config.open_signup {
+            return Err(UserError::Refused(Notice::SignupClosed));
+        }
+        return state.users.create(username, email, password, Role::Viewer).await;
+    }
+    let role = state.invites.role(&form.invite).await?;
+    state.invites.consume(&form.invite).await?;
+    let created = state.users.create(username, email, password, role).await;
+    if created.is_err() {
+        state.invites.release(&form.invite).await?;
+    }
+    created
 }
 
 /// `POST /logout`: ends every session of the user and removes the cookie.
@@ -171,6 +201,9 @@ pub async fn change_password(
     jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    if !state.account_change_limits.allow(user.id) {
+        return refused("/settings", Notice::RateLimited);
+    }
     if form.new_password != form.new_password_confirm {
         return refused("/settings", Notice::PasswordMismatch);
     }
@@ -232,6 +265,9 @@ pub async fn delete_account(
     jar: CookieJar,
     Form(form): Form<DeleteForm>,
 ) -> Response {
+    if !state.account_change_limits.allow(user.id) {
+        return refused("/settings", Notice::RateLimited);
+    }
     match state.users.delete(user.id, &form.password).await {
         Ok(()) => {
             tracing::info!(user = user.id, "account deleted");
@@ -241,10 +277,28 @@ pub async fn delete_account(
     }
 }
 
-fn refused(page: &str, notice: Notice) -> Response {
-    Redirect::to(&format!("{page}?error={}", notice.code())).into_response()
+/// `POST /settings/tokens/{id}/revoke`: revokes one of the user's own API tokens.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(CurrentUser(user)): Extension<CurrentUser>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.api_tokens.revoke(user.id, id).await {
+        Ok(()) => done("/settings", Notice::TokenRevoked),
+        Err(error) => refused("/settings", error.notice()),
+    }
 }
 
-fn done(page: &str, notice: Notice) -> Response {
-    Redirect::to(&format!("{page}?done={}", notice.code())).into_response()
+/// Back to `page` with an error notice.
+pub fn refused(page: &str, notice: Notice) -> Response {
+    Redirect::to(&format!("{page}{}error={}", separator(page), notice.code())).into_response()
+}
+
+/// Back to `page` with a success notice.
+pub fn done(page: &str, notice: Notice) -> Response {
+    Redirect::to(&format!("{page}{}done={}", separator(page), notice.code())).into_response()
+}
+
+fn separator(page: &str) -> char {
+    if page.contains('?') { '&' } else { '?' }
 }

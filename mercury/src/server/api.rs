@@ -13,7 +13,8 @@ use super::api_error::{ApiError, shared_error};
 use super::state::AppState;
 use super::warehouse::ListQuery;
 use crate::model::{
-    ActiveSession, Analytics, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking, UserView,
+    ActiveSession, Analytics, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking, UserRow,
+    UserView,
 };
 
 /// The overview (cached for a second), with the live feed's freshness first.
@@ -108,8 +109,8 @@ pub struct PeriodQuery {
     pub period: String,
 }
 
-/// The routes under `/api/v1`, one named handler each: all behind the session check but `/login` and
-/// `/track/{order_id}` (see `access::is_public`).
+/// The routes under `/api/v1`, one named handler each; who may call which is in the route table
+/// (`access::rules`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", post(super::account::login_json))
@@ -122,6 +123,7 @@ pub fn routes() -> Router<AppState> {
         .route("/analytics", get(get_analytics))
         .route("/track/{order_id}", get(get_tracking))
         .route("/live", get(super::live::socket::websocket))
+        .route("/users", get(get_users))
 }
 
 /// `GET /me`: the signed-in user.
@@ -177,7 +179,17 @@ async fn get_analytics(
     analytics(&state, &query.period).await.map(Json)
 }
 
-/// `GET /track/{order_id}`: the public view of an order (needs no session, see `access::is_public`).
+/// `GET /users`: every user (admins).
+async fn get_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, ApiError> {
+    let users = state
+        .users
+        .list()
+        .await
+        .map_err(|error| ApiError::BadRequest(error.notice().message().to_owned()))?;
+    Ok(Json(users.iter().map(|user| user.row()).collect()))
+}
+
+/// `GET /track/{order_id}`: the public view of an order (public in the route table).
 async fn get_tracking(
     State(state): State<AppState>,
     Path(order_id): Path<String>,

@@ -22,7 +22,7 @@ pub const ISSUER: &str = "packetpulse-mercury";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    /// User id.
+    /// The user's random id (never the database id, which SQLite may hand out again).
     sub: String,
     /// The user's session version when the token was issued.
     sv: i64,
@@ -62,7 +62,7 @@ impl Tokens {
     pub fn issue(&self, user: &User) -> String {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
-            sub: user.id.to_string(),
+            sub: user.uid.clone(),
             sv: user.session_version,
             iss: ISSUER.to_owned(),
             iat: now,
@@ -73,10 +73,10 @@ impl Tokens {
             .expect("HS256 signing of plain claims cannot fail")
     }
 
-    /// The user id and session version of a valid token.
-    pub fn verify(&self, token: &str) -> Option<(i64, i64)> {
+    /// The user's random id and session version of a valid token.
+    pub fn verify(&self, token: &str) -> Option<(String, i64)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        Some((data.claims.sub.parse().ok()?, data.claims.sv))
+        Some((data.claims.sub, data.claims.sv))
     }
 
     /// The cookie carrying a new token for `user`.
@@ -103,13 +103,49 @@ pub fn removal_cookie() -> Cookie<'static> {
         .build()
 }
 
-/// Where to go after login: only a local path (not `//host`), else the overview.
+/// The pages a sign-in may continue to (the first path segment).
+const NEXT_PAGES: [&str; 7] = ["", "live", "analytics", "sessions", "fleet", "settings", "admin"];
+
+/// Where to go after login: a path of one of the dashboard's own pages, written with plain URL characters only,
+/// else the overview. Browsers drop tabs and newlines from a `Location` and read `\` as `/`, so `/%09/evil`
+/// or `/\evil` would leave the site: such characters (and anything not in the grammar) are refused outright.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
+    let Some(path) = next else {
+        return "/".to_owned();
+    };
+    let plain = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~/?=&%+".contains(c));
+    let first = path
+        .strip_prefix('/')
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or(""));
+    match first {
+        Some(page) if plain && !path.starts_with("//") && NEXT_PAGES.contains(&page) => path.to_owned(),
         _ => "/".to_owned(),
+    }
+}
+
+/// Attempts allowed per key (a client IP, a user) per minute: sign-ups per IP, password changes and account
+/// deletions per user (each checks a password, so each is a way to guess one).
+#[derive(Clone)]
+pub struct Throttle<K: std::hash::Hash + Eq + Clone> {
+    limiter: Arc<DefaultKeyedRateLimiter<K>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Throttle<K> {
+    /// `per_minute` attempts per key (at least one).
+    pub fn per_minute(per_minute: u32) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN));
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+        }
+    }
+
+    /// Counts an attempt by `key`; false when it is over the limit.
+    pub fn allow(&self, key: K) -> bool {
+        let allowed = self.limiter.check_key(&key).is_ok();
+        self.limiter.retain_recent();
+        allowed
     }
 }
 
@@ -152,5 +188,17 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for off_site in [
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/ /x",
+            "/unknown",
+        ] {
+            assert_eq!(safe_next(Some(off_site)), "/", "{off_site:?}");
+        }
+        assert_eq!(safe_next(Some("/admin/users")), "/admin/users");
+        assert_eq!(safe_next(Some("/")), "/");
     }
 }

@@ -46,6 +46,24 @@ pub struct Config {
     )]
     pub admin_password: String,
 
+    /// The dashboard's address as users reach it, e.g. `https://dispatch.example.com` (no trailing slash): it
+    /// starts invitation links, is accepted as the `Origin` of form posts, and when it is https the session
+    /// cookie is always `Secure`. Empty: links are relative to the request's host.
+    #[arg(long, env = "MERCURY_PUBLIC_URL", default_value = "")]
+    pub public_url: String,
+
+    /// Let anyone create an account (as `viewer`) on the sign-up page. Off: only with an admin's invitation.
+    #[arg(long, env = "MERCURY_OPEN_SIGNUP", default_value_t = false)]
+    pub open_signup: bool,
+
+    /// How long an invitation link stays usable.
+    #[arg(long, env = "MERCURY_INVITE_TTL", default_value = "72h", value_parser = humantime::parse_duration)]
+    pub invite_ttl: Duration,
+
+    /// Sign-ups allowed per client IP per minute, and password changes and account deletions per user.
+    #[arg(long, env = "MERCURY_ACCOUNT_CHANGES_PER_MINUTE", default_value_t = 5)]
+    pub account_changes_per_minute: u32,
+
     /// Login attempts allowed per client IP per minute.
     #[arg(long, env = "MERCURY_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
     pub login_attempts_per_ip: u32,

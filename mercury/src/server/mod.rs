@@ -3,13 +3,16 @@
 
 pub mod access;
 pub mod account;
+pub mod admin;
 pub mod api;
 pub mod api_error;
+pub mod api_tokens;
 pub mod auth;
 pub mod cache;
 pub mod config;
 mod error;
 pub mod freshness;
+pub mod invites;
 pub mod live;
 pub mod metrics;
 pub mod state;
@@ -31,8 +34,9 @@ pub use config::Config;
 pub use error::Error;
 pub use state::AppState;
 
-/// The router: account forms, API, pages and server functions, static files — all behind the session check
-/// but the public paths — plus the process frame's `operations` (`/health`, `/metrics`).
+/// The router: account and admin forms, API, pages and server functions, static files, and the process frame's
+/// `operations` (`/health`, `/metrics`) — every one behind the guard, which lets a request through only as the
+/// route table says ([`access::rules`]).
 pub fn router(state: AppState, operations: Router) -> Router {
     let routes = generate_route_list(App);
     Router::new()
@@ -42,20 +46,26 @@ pub fn router(state: AppState, operations: Router) -> Router {
         .route("/settings/password", post(account::change_password))
         .route("/settings/profile", post(account::update_profile))
         .route("/settings/delete", post(account::delete_account))
+        .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/{id}/role", post(admin::change_role))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/users/{id}/enable", post(admin::enable_user))
+        .route("/admin/users/{id}/delete", post(admin::delete_user))
         .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::require_session,
-        ))
         // Server functions find the state and the user in the request's extensions.
         .layer(Extension(state.clone()))
-        .with_state(state)
+        .with_state(state.clone())
         .merge(operations)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            access::require_session,
+        ))
 }
 
 /// Serves on `listener` until `shutdown` completes: the pages, the API, and the live feed's consumer (the entry

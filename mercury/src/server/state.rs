@@ -1,5 +1,6 @@
 //! What every handler shares: the state built once at start-up.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -9,8 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use packetpulse_ops::secrets;
 
+use super::api_tokens::ApiTokens;
+use super::auth::Throttle;
 use super::config::Config;
 use super::error::Error;
+use super::invites::Invites;
 use super::metrics::Metrics;
 use super::{auth, cache, live, users, warehouse};
 
@@ -29,8 +33,16 @@ pub struct AppState {
     pub users: users::Users,
     /// Session tokens.
     pub tokens: auth::Tokens,
+    /// Personal API tokens.
+    pub api_tokens: ApiTokens,
+    /// Invitations.
+    pub invites: Invites,
     /// Login attempt limits.
     pub login_limits: auth::LoginLimits,
+    /// Sign-ups per client IP.
+    pub signup_limits: Throttle<IpAddr>,
+    /// Password changes and account deletions per user.
+    pub account_change_limits: Throttle<i64>,
     /// ClickHouse.
     pub warehouse: warehouse::Warehouse,
     /// The live map's feed.
@@ -71,6 +83,8 @@ impl AppState {
                 .map_err(database_error)?;
             tracing::warn!("created the first user, admin (admin@example.com), with MERCURY_ADMIN_PASSWORD");
         }
+        let api_tokens = ApiTokens::new(users.pool());
+        let invites = Invites::new(users.pool());
         let options = LeptosOptions::builder()
             .output_name("mercury")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -81,6 +95,10 @@ impl AppState {
             options,
             users,
             tokens: auth::Tokens::new(&config.jwt_secret, config.session_ttl),
+            api_tokens,
+            invites,
+            signup_limits: Throttle::per_minute(config.account_changes_per_minute),
+            account_change_limits: Throttle::per_minute(config.account_changes_per_minute),
             login_limits: auth::LoginLimits::new(
                 config.login_attempts_per_ip,
                 config.login_attempts_per_account,

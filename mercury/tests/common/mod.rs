@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The password of the first admin in every test dashboard.
 pub const ADMIN_PASSWORD: &str = "admin-test-password-4f7e";
+/// The password of the users tests create with [`create_user`].
+pub const USER_PASSWORD: &str = "a-test-user-password";
+
 /// The session signing key of every test dashboard.
 pub const JWT_SECRET: &str = "mercury-test-session-signing-key-0123456789";
 
@@ -449,4 +452,23 @@ pub fn encode(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+/// Creates `username` (email `username@example.com`, password [`USER_PASSWORD`]) with `role`, as the admin does
+/// on the users page.
+pub async fn create_user(base: &str, username: &str, role: &str) {
+    let admin = http();
+    http_sign_in(&admin, base, "admin", ADMIN_PASSWORD).await;
+    let created = admin
+        .post(format!("{base}/admin/users"))
+        .form(&[
+            ("username", username),
+            ("email", &format!("{username}@example.com")),
+            ("password", USER_PASSWORD),
+            ("role", role),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.headers()["location"], "/admin/users?done=user_created");
 }

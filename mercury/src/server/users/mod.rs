@@ -5,13 +5,15 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-use crate::model::UserView;
+use crate::model::{Role, UserRow, UserView};
 use crate::notice::Notice;
+
+mod admin;
+mod rules;
+
+use rules::{hash_password, valid_email, valid_password, valid_username, verify_password};
 
 /// Why a user operation was refused or failed. The messages are shown to the user as they are.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +35,15 @@ pub enum UserError {
 /// A stored user.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
-    /// Database id.
+    /// Database id (may be handed out again after a deletion: nothing outside the database names it).
     pub id: i64,
+    /// Random id that session tokens carry, never reused.
+    pub uid: String,
+    /// `admin`, `dispatcher` or `viewer` (see [`User::role`]).
+    #[sqlx(rename = "role")]
+    pub role_name: String,
+    /// A disabled user cannot sign in and their sessions and tokens stop working.
+    pub disabled: bool,
     /// Unique, case-insensitive.
     pub username: String,
     /// Unique, case-insensitive.
@@ -65,10 +74,27 @@ impl UserError {
 }
 
 impl User {
+    /// What the user may do (a name the database does not allow reads as the lowest role).
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role_name).unwrap_or(Role::Viewer)
+    }
+
+    /// The admin page's row.
+    pub fn row(&self) -> UserRow {
+        UserRow {
+            id: self.id,
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role: self.role(),
+            disabled: self.disabled,
+        }
+    }
+
     /// What pages may see.
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
+            role: self.role(),
             username: self.username.clone(),
             email: self.email.clone(),
             must_change_password: self.must_change_password,
@@ -99,8 +125,8 @@ pub struct Users {
     dummy_hash: String,
 }
 
-const COLUMNS: &str =
-    "id, username, email, password_hash, must_change_password, theme, units, session_version";
+pub(crate) const COLUMNS: &str = "id, uid, role, disabled, username, email, password_hash, must_change_password, theme, units, \
+                       session_version";
 
 impl Users {
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -117,6 +143,11 @@ impl Users {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let dummy_hash = hash_password("not a real password".to_owned()).await?;
         Ok(Self { pool, dummy_hash })
+    }
+
+    /// The connection pool, shared by the other stores of the user database (API tokens, invitations).
+    pub fn pool(&self) -> SqlitePool {
+        self.pool.clone()
     }
 
     /// Whether there is no user yet (the first start).
@@ -136,7 +167,9 @@ impl Users {
         if count > 0 {
             return Ok(false);
         }
-        let user = self.create("admin", "admin@example.com", password).await?;
+        let user = self
+            .create("admin", "admin@example.com", password, Role::Admin)
+            .await?;
         sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
             .bind(user.id)
             .execute(&self.pool)
@@ -144,15 +177,33 @@ impl Users {
         Ok(true)
     }
 
-    /// Signs up a user.
-    pub async fn create(&self, username: &str, email: &str, password: &str) -> Result<User, UserError> {
+    /// Creates a user with `role`. A taken username or email is refused before the password is hashed, so a
+    /// refusal costs no hashing time.
+    pub async fn create(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, UserError> {
         let username = valid_username(username)?;
         let email = valid_email(email)?;
         valid_password(password)?;
+        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?1 OR email = ?2")
+            .bind(username)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        if taken.is_some() {
+            return Err(UserError::Refused(Notice::Taken));
+        }
         let hash = hash_password(password.to_owned()).await?;
         let result = sqlx::query(
-            "INSERT INTO users (username, email, password_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+            "INSERT INTO users (uid, role, username, email, password_hash, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .bind(role.as_str())
         .bind(username)
         .bind(email)
         .bind(hash)
@@ -170,6 +221,16 @@ impl Users {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(UserError::Refused(Notice::Gone))
+    }
+
+    /// The user a session token names by its random id; `None` for an unknown one (a deleted user).
+    pub async fn by_uid(&self, uid: &str) -> Result<Option<User>, UserError> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE uid = ?"))
+                .bind(uid)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// What login attempts are counted against: the account a login names (by username or email alike), or
@@ -198,6 +259,8 @@ impl Users {
             .map_or(self.dummy_hash.clone(), |user| user.password_hash.clone());
         let matches = verify_password(password.to_owned(), hash).await?;
         match user {
+            // Said only to whoever knows the password: it reveals nothing to a guesser.
+            Some(user) if matches && user.disabled => Err(UserError::Refused(Notice::AccountDisabled)),
             Some(user) if matches => Ok(user),
             _ => Err(UserError::Refused(Notice::WrongCredentials)),
         }
@@ -258,12 +321,13 @@ impl Users {
         Ok(())
     }
 
-    /// Deletes the account after checking its password.
+    /// Deletes the account after checking its password (not the last active admin's).
     pub async fn delete(&self, id: i64, password: &str) -> Result<(), UserError> {
         let user = self.get(id).await?;
-        if !verify_password(password.to_owned(), user.password_hash).await? {
+        if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
             return Err(UserError::Refused(Notice::CurrentPasswordWrong));
         }
+        self.refuse_if_last_admin(&user).await?;
         sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
@@ -276,78 +340,5 @@ fn unique_violation_is_taken(error: sqlx::Error) -> UserError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => UserError::Refused(Notice::Taken),
         _ => UserError::Database(error),
-    }
-}
-
-/// Any printable text without `@` (which marks an email at login), 3 to 64 characters. Not restricted further:
-/// pages escape whatever it holds.
-fn valid_username(username: &str) -> Result<&str, UserError> {
-    let username = username.trim();
-    let length = username.chars().count();
-    if !(3..=64).contains(&length) {
-        return Err(UserError::Refused(Notice::UsernameLength));
-    }
-    if username.contains('@') || username.chars().any(char::is_control) {
-        return Err(UserError::Refused(Notice::UsernameCharacters));
-    }
-    Ok(username)
-}
-
-fn valid_email(email: &str) -> Result<&str, UserError> {
-    let email = email.trim();
-    let well_formed = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if well_formed {
-        Ok(email)
-    } else {
-        Err(UserError::Refused(Notice::EmailInvalid))
-    }
-}
-
-fn valid_password(password: &str) -> Result<(), UserError> {
-    match password.chars().count() {
-        0..8 => Err(UserError::Refused(Notice::PasswordShort)),
-        8..=1024 => Ok(()),
-        _ => Err(UserError::Refused(Notice::PasswordLong)),
-    }
-}
-
-async fn hash_password(password: String) -> Result<String, UserError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|error| UserError::Hash(error.to_string()))
-    })
-    .await
-    .map_err(|error| UserError::Hash(error.to_string()))?
-}
-
-async fn verify_password(password: String, hash: String) -> Result<bool, UserError> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|error| UserError::Hash(error.to_string()))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .map_err(|error| UserError::Hash(error.to_string()))?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_with_markup_are_allowed_but_not_at_signs_or_short_ones() {
-        assert!(valid_username("<script>alert(1)</script>").is_ok());
-        assert!(valid_username("a@b").is_err());
-        assert!(valid_username("ab").is_err());
-        assert!(valid_email("ops@example.com").is_ok());
-        assert!(valid_email("ops@example").is_err());
-        assert!(valid_password("short").is_err());
     }
 }

@@ -1,0 +1,71 @@
+//! What an admin does to other users: list them, change a role, disable or enable, delete. None of these may
+//! leave the dashboard without an active admin.
+
+use super::{COLUMNS, User, UserError, Users};
+use crate::model::Role;
+use crate::notice::Notice;
+
+impl Users {
+    /// Every user, by username.
+    pub async fn list(&self) -> Result<Vec<User>, UserError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users ORDER BY username COLLATE NOCASE"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Gives user `id` `role`.
+    pub async fn set_role(&self, id: i64, role: Role) -> Result<User, UserError> {
+        let user = self.get(id).await?;
+        if role != Role::Admin {
+            self.refuse_if_last_admin(&user).await?;
+        }
+        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.get(id).await
+    }
+
+    /// Disables (or enables) user `id`; disabling ends their sessions at once.
+    pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<User, UserError> {
+        let user = self.get(id).await?;
+        if disabled {
+            self.refuse_if_last_admin(&user).await?;
+        }
+        sqlx::query("UPDATE users SET disabled = ?, session_version = session_version + 1 WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.get(id).await
+    }
+
+    /// Deletes user `id` (and, by the foreign key, their API tokens).
+    pub async fn remove(&self, id: i64) -> Result<(), UserError> {
+        let user = self.get(id).await?;
+        self.refuse_if_last_admin(&user).await?;
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses a change that takes `user` away as an admin when they are the last active one.
+    pub(super) async fn refuse_if_last_admin(&self, user: &User) -> Result<(), UserError> {
+        if user.role() != Role::Admin || user.disabled {
+            return Ok(());
+        }
+        let (admins,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(&self.pool)
+                .await?;
+        if admins <= 1 {
+            return Err(UserError::Refused(Notice::LastAdmin));
+        }
+        Ok(())
+    }
+}

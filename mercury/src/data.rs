@@ -64,6 +64,18 @@ mod on_server {
         header("host").map_or_else(String::new, |host| format!("{scheme}://{host}"))
     }
 
+    /// The address of the client of the request being served (unspecified when unknown).
+    pub fn client_ip() -> std::net::IpAddr {
+        use_context::<Parts>()
+            .and_then(|parts| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip())
+            })
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
     /// A user operation's refusal as the page sees it.
     pub fn user_error(error: crate::server::users::UserError) -> ServerFnError {
         ServerFnError::new(error.notice().message())
@@ -155,15 +167,29 @@ pub async fn analytics(period: String) -> Result<model::Analytics, ServerFnError
         .map_err(on_server::to_server_error)
 }
 
-/// The public view of an order; none if unknown. Needs no session.
+/// The public view of the order a tracking link opens; none for a link that opens nothing (unknown or
+/// expired). Needs no session; throttled per client address.
 #[server(prefix = "/api/fn", endpoint = "tracking")]
-pub async fn tracking(order_id: String) -> Result<Option<model::Tracking>, ServerFnError> {
+pub async fn tracking(token: String) -> Result<Option<model::Tracking>, ServerFnError> {
+    use crate::server::api_error::ApiError;
     let (state, _) = on_server::request()?;
-    state
-        .warehouse
-        .tracking(&order_id)
+    match crate::server::api::tracking(&state, on_server::client_ip(), &token).await {
+        Ok(tracking) => Ok(Some(tracking)),
+        Err(ApiError::NotFound(_) | ApiError::Expired) => Ok(None),
+        Err(error) => Err(on_server::to_server_error(error)),
+    }
+}
+
+/// The public tracking link of order `order_id` (dispatchers), to copy into a message to the customer.
+#[server(prefix = "/api/fn", endpoint = "tracking_link")]
+pub async fn tracking_link(order_id: String) -> Result<String, ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Dispatcher)?;
+    let token = state
+        .tracking_links
+        .link(&order_id)
         .await
-        .map_err(|error| on_server::to_server_error(error.into()))
+        .map_err(on_server::user_error)?;
+    Ok(format!("{}/track/{token}", on_server::public_url(&state)))
 }
 
 /// The signed-in user's API tokens.

@@ -73,7 +73,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="public"><p>"Page not found."</p></main> }>
                 <Route path=path!("/login") view=account::LoginPage/>
                 <Route path=path!("/signup") view=account::SignupPage/>
-                <Route path=path!("/track/:order_id") view=track::TrackPage/>
+                <Route path=path!("/track/:token") view=track::TrackPage/>
                 <Route path=path!("/") view=|| view! { <Layout><overview::OverviewPage/></Layout> }/>
                 <Route path=path!("/live") view=|| view! { <Layout><live::LiveMapPage/></Layout> }/>
                 <Route path=path!("/analytics") view=|| view! { <Layout><analytics::AnalyticsPage/></Layout> }/>

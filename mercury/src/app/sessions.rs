@@ -7,10 +7,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::format;
 use super::js;
 use super::overview::SessionTable;
-use super::use_units;
 use super::widgets::{Pager, StatusBadge, data_error};
+use super::{use_units, use_user};
 use crate::data::{client_settings, session, sessions};
-use crate::model::SessionDetail;
+use crate::model::{Role, SessionDetail};
 use crate::url::encode;
 
 /// The sessions list.
@@ -102,6 +102,7 @@ fn SessionView(detail: SessionDetail, tile_url: String, units: String) -> impl I
             <div class="card kpi"><span class="kpi-title">"Duration"</span><span class="kpi-value">{format::duration(summary.duration_s)}</span></div>
         </section>
         <p class="route">"Route: " {summary.route_name.clone()}</p>
+        <TrackingLink order_id=summary.order_id.clone()/>
         <div id="track-map" class="map"></div>
         <div class="replay">
             <button type="button" id="replay-play" on:click=|_| js::replay_play("replay")>"▶ Replay"</button>
@@ -118,5 +119,30 @@ fn SessionView(detail: SessionDetail, tile_url: String, units: String) -> impl I
             </ol>
             <p class="muted">{format!("{} points recorded", detail.track.len())}</p>
         </section>
+    }
+}
+
+/// For dispatchers: the order's public tracking link, to copy into a message to the customer.
+#[component]
+fn TrackingLink(order_id: String) -> impl IntoView {
+    let dispatcher = use_user().is_some_and(|user| user.role >= Role::Dispatcher);
+    let link = ServerAction::<crate::data::TrackingLink>::new();
+    let value = link.value();
+    view! {
+        <Show when=move || dispatcher>
+            <div class="tracking-link">
+                <button type="button" id="tracking-link"
+                    on:click={
+                        let order_id = order_id.clone();
+                        move |_| {
+                            link.dispatch(crate::data::TrackingLink { order_id: order_id.clone() });
+                        }
+                    }>"Customer tracking link"</button>
+                {move || value.get().map(|result| match result {
+                    Ok(url) => view! { <input type="text" readonly id="tracking-url" value=url/> }.into_any(),
+                    Err(error) => view! { <span class="notice error">{error.to_string()}</span> }.into_any(),
+                })}
+            </div>
+        </Show>
     }
 }

@@ -1,5 +1,6 @@
-//! The public tracking page `/track/{order_id}`: no login; shows the order's status, ETA and a map with the
-//! vehicle and the destination — nothing that identifies the vehicle, driver or other orders.
+//! The public tracking page `/track/{token}`: no login, reached by the unguessable link a dispatcher copied for
+//! the order; shows the order's status, ETA and a map with the vehicle and the destination — nothing that
+//! identifies the vehicle, driver or other orders.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -14,8 +15,8 @@ use crate::model::Tracking;
 #[component]
 pub fn TrackPage() -> impl IntoView {
     let params = use_params_map();
-    let order_id = move || params.read().get("order_id").unwrap_or_default();
-    let data = Resource::new(order_id, tracking);
+    let token = move || params.read().get("token").unwrap_or_default();
+    let data = Resource::new(token, tracking);
     let settings = Resource::new(|| (), |_| client_settings());
     view! {
         <main class="public">
@@ -26,7 +27,7 @@ pub fn TrackPage() -> impl IntoView {
                         let tile_url = settings.await.map(|settings| settings.tile_url).unwrap_or_default();
                         match data.await {
                             Ok(Some(tracking)) => view! { <TrackingView tracking tile_url/> }.into_any(),
-                            Ok(None) => view! { <p class="notice error" id="not-found">"No delivery with this tracking number."</p> }.into_any(),
+                            Ok(None) => view! { <p class="notice error" id="not-found">"This tracking link opens no delivery: it is wrong, or the delivery ended a while ago."</p> }.into_any(),
                             Err(_) => view! { <p class="notice error">"Tracking is unavailable right now; try again in a moment."</p> }.into_any(),
                         }
                     })}

@@ -1,11 +1,12 @@
 //! The JSON API under `/api/v1` (documented in README.md). The pages get the same data through server functions
 //! ([`crate::data`]); both call the functions here.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::access::CurrentUser;
@@ -83,13 +84,41 @@ pub async fn analytics(state: &AppState, period: &str) -> Result<Analytics, ApiE
     Ok(Analytics::clone(&cached))
 }
 
-/// The public view of an order, or not found.
-pub async fn tracking(state: &AppState, order_id: &str) -> Result<Tracking, ApiError> {
-    state
-        .warehouse
-        .tracking(order_id)
-        .await?
-        .ok_or(ApiError::NotFound("order"))
+/// The public view of the order a tracking link opens, for `client`: throttled per client address, cached for a
+/// second per link; not found for a token no dispatcher handed out, gone once the order was delivered longer
+/// than `MERCURY_TRACKING_LINK_TTL` ago.
+pub async fn tracking(state: &AppState, client: IpAddr, token: &str) -> Result<Tracking, ApiError> {
+    if !state.tracking_limits.allow(client) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let cached = state
+        .answers
+        .tracking
+        .try_get_with(token.to_owned(), async {
+            let order = state
+                .tracking_links
+                .order(token)
+                .await
+                .map_err(|error| ApiError::Users(error.to_string()))?;
+            let tracking = match order {
+                Some(order) => state.warehouse.tracking(&order).await?,
+                None => None,
+            };
+            Ok::<_, ApiError>(Arc::new(tracking))
+        })
+        .await
+        .map_err(shared_error)?;
+    let tracking = Option::clone(&cached).ok_or(ApiError::NotFound("tracking link"))?;
+    let delivered_ms_ago = now_ms().saturating_sub(tracking.last_update_ms);
+    let ttl_ms = u64::try_from(state.config.tracking_link_ttl.as_millis()).unwrap_or(u64::MAX);
+    if tracking.status == "completed" && delivered_ms_ago > ttl_ms {
+        return Err(ApiError::Expired);
+    }
+    Ok(tracking)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
 /// Filter of the active-sessions call.
@@ -121,7 +150,7 @@ pub fn routes() -> Router<AppState> {
         .route("/active-sessions", get(get_active_sessions))
         .route("/fleet", get(get_fleet))
         .route("/analytics", get(get_analytics))
-        .route("/track/{order_id}", get(get_tracking))
+        .route("/track/{token}", get(get_tracking))
         .route("/live", get(super::live::socket::websocket))
         .route("/users", get(get_users))
 }
@@ -189,10 +218,11 @@ async fn get_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, 
     Ok(Json(users.iter().map(|user| user.row()).collect()))
 }
 
-/// `GET /track/{order_id}`: the public view of an order (public in the route table).
+/// `GET /track/{token}`: the public view of the order a tracking link opens (public in the route table).
 async fn get_tracking(
     State(state): State<AppState>,
-    Path(order_id): Path<String>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
 ) -> Result<Json<Tracking>, ApiError> {
-    tracking(&state, &order_id).await.map(Json)
+    tracking(&state, client.ip(), &token).await.map(Json)
 }

@@ -25,6 +25,15 @@ pub enum ApiError {
     /// A failure shared by every request that waited for the same cached answer.
     #[error("{0}")]
     Shared(String),
+    /// A tracking link whose order was delivered longer ago than links live.
+    #[error("this tracking link has expired: the order was delivered")]
+    Expired,
+    /// Too many requests from one client.
+    #[error("too many requests; wait a minute and try again")]
+    TooManyRequests,
+    /// The user database failed (logged; the client gets a generic message).
+    #[error("user database: {0}")]
+    Users(String),
 }
 
 impl IntoResponse for ApiError {
@@ -32,6 +41,15 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            Self::Expired => (StatusCode::GONE, self.to_string()),
+            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::Users(_) => {
+                tracing::error!(error = %self, "API call failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the dashboard's database failed; try again".to_owned(),
+                )
+            }
             Self::Query(_) | Self::Shared(_) => {
                 tracing::error!(error = %self, "API query failed");
                 (

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use crate::model::{ActiveSession, Analytics, Overview};
+use crate::model::{ActiveSession, Analytics, Overview, Tracking};
 
 /// How long an answer is reused.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -22,6 +22,9 @@ pub struct Answers {
     pub active_sessions: Cache<(String, u32), Arc<Vec<ActiveSession>>>,
     /// Analytics by period.
     pub analytics: Cache<String, Arc<Analytics>>,
+    /// Public tracking by link token (none: the token opens nothing), so anonymous traffic costs ClickHouse at
+    /// most one query per link per second.
+    pub tracking: Cache<String, Arc<Option<Tracking>>>,
 }
 
 impl Default for Answers {
@@ -37,6 +40,7 @@ impl Default for Answers {
             overview: cache(1),
             active_sessions: cache(64),
             analytics: cache(8),
+            tracking: cache(10_000),
         }
     }
 }

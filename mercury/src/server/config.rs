@@ -64,6 +64,14 @@ pub struct Config {
     #[arg(long, env = "MERCURY_ACCOUNT_CHANGES_PER_MINUTE", default_value_t = 5)]
     pub account_changes_per_minute: u32,
 
+    /// How long a tracking link keeps working after its order was delivered.
+    #[arg(long, env = "MERCURY_TRACKING_LINK_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub tracking_link_ttl: Duration,
+
+    /// Public tracking requests allowed per client IP per minute.
+    #[arg(long, env = "MERCURY_TRACKING_REQUESTS_PER_MINUTE", default_value_t = 60)]
+    pub tracking_requests_per_minute: u32,
+
     /// Login attempts allowed per client IP per minute.
     #[arg(long, env = "MERCURY_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
     pub login_attempts_per_ip: u32,

@@ -16,6 +16,7 @@ pub mod invites;
 pub mod live;
 pub mod metrics;
 pub mod state;
+pub mod tracking_links;
 pub mod users;
 pub mod warehouse;
 

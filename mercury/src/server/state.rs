@@ -16,6 +16,7 @@ use super::config::Config;
 use super::error::Error;
 use super::invites::Invites;
 use super::metrics::Metrics;
+use super::tracking_links::TrackingLinks;
 use super::{auth, cache, live, users, warehouse};
 
 /// The settings of the secrets, named in errors.
@@ -37,6 +38,10 @@ pub struct AppState {
     pub api_tokens: ApiTokens,
     /// Invitations.
     pub invites: Invites,
+    /// Public tracking links.
+    pub tracking_links: TrackingLinks,
+    /// Public tracking requests per client IP.
+    pub tracking_limits: Throttle<IpAddr>,
     /// Login attempt limits.
     pub login_limits: auth::LoginLimits,
     /// Sign-ups per client IP.
@@ -85,6 +90,7 @@ impl AppState {
         }
         let api_tokens = ApiTokens::new(users.pool());
         let invites = Invites::new(users.pool());
+        let tracking_links = TrackingLinks::new(users.pool(), &config.jwt_secret);
         let options = LeptosOptions::builder()
             .output_name("mercury")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -97,6 +103,8 @@ impl AppState {
             tokens: auth::Tokens::new(&config.jwt_secret, config.session_ttl),
             api_tokens,
             invites,
+            tracking_links,
+            tracking_limits: Throttle::per_minute(config.tracking_requests_per_minute),
             signup_limits: Throttle::per_minute(config.account_changes_per_minute),
             account_change_limits: Throttle::per_minute(config.account_changes_per_minute),
             login_limits: auth::LoginLimits::new(

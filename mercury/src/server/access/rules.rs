@@ -32,6 +32,7 @@ const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule 
 
 const PUBLIC: Access = Access::Public;
 const VIEWER: Access = Access::Signed(Role::Viewer);
+const DISPATCHER: Access = Access::Signed(Role::Dispatcher);
 const ADMIN: Access = Access::Signed(Role::Admin);
 
 /// The table. Pages are GET, forms and server functions POST; the JSON API is under `/api/v1`.
@@ -42,7 +43,7 @@ pub const RULES: &[Rule] = &[
     // Pages.
     rule("GET", "/login", PUBLIC),
     rule("GET", "/signup", PUBLIC),
-    rule("GET", "/track/{order_id}", PUBLIC),
+    rule("GET", "/track/{token}", PUBLIC),
     rule("GET", "/", VIEWER),
     rule("GET", "/live", VIEWER),
     rule("GET", "/analytics", VIEWER),
@@ -76,11 +77,12 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/fn/analytics", VIEWER),
     rule("POST", "/api/fn/api_tokens", VIEWER),
     rule("POST", "/api/fn/create_api_token", VIEWER),
+    rule("POST", "/api/fn/tracking_link", DISPATCHER),
     rule("POST", "/api/fn/users", ADMIN),
     rule("POST", "/api/fn/create_invite", ADMIN),
     // The JSON API.
     rule("POST", "/api/v1/login", PUBLIC),
-    rule("GET", "/api/v1/track/{order_id}", PUBLIC),
+    rule("GET", "/api/v1/track/{token}", PUBLIC),
     rule("GET", "/api/v1/me", VIEWER),
     rule("GET", "/api/v1/overview", VIEWER),
     rule("GET", "/api/v1/sessions", VIEWER),

@@ -41,10 +41,12 @@ export URANUS_METRICS_PORT="${URANUS_METRICS_PORT:-9103}"
 SECRETS="$DATA/secrets.env"
 load_secrets() {
     [ -f "$SECRETS" ] || return 0
-    local key value
-    while IFS='=' read -r key value; do
+    local line key
+    while IFS= read -r line; do
+        # Split at the first `=` only: base64 values end in `=`, which `IFS==` would drop.
+        key=${line%%=*}
         [[ $key =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
-        [ -n "${!key:-}" ] || export "$key=$value"
+        [ -n "${!key:-}" ] || export "$key=${line#*=}"
     done <"$SECRETS"
 }
 load_secrets
@@ -148,7 +150,8 @@ planet_env() {
     # Venus: tansu 0.6's idempotent producer breaks across broker restarts (venus/README.md), hence false.
     case $1 in
     venus) printf '%s\n' "VENUS_LISTEN=127.0.0.1:$VENUS_PORT" "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" \
-        "VENUS_API_KEYS=$VENUS_API_KEYS" "VENUS_KAFKA_IDEMPOTENCE=false" ;;
+        "VENUS_API_KEYS=$VENUS_API_KEYS" "VENUS_DEVICE_TOKEN_KEY=${VENUS_DEVICE_TOKEN_KEY:-}" \
+        "VENUS_KAFKA_IDEMPOTENCE=false" ;;
     neptune) printf '%s\n' "NEPTUNE_METRICS_LISTEN=127.0.0.1:$NEPTUNE_METRICS_PORT" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${lake[@]}" ;;
     jupiter) printf '%s\n' "JUPITER_METRICS_LISTEN=127.0.0.1:$JUPITER_METRICS_PORT" \
@@ -160,6 +163,7 @@ planet_env() {
         "MERCURY_DATABASE=$DATA/mercury/users.db" \
         "MERCURY_JWT_SECRET=$MERCURY_JWT_SECRET" \
         "MERCURY_ADMIN_PASSWORD=$MERCURY_ADMIN_PASSWORD" "MERCURY_TILE_URL=$MERCURY_TILE_URL" \
+        "MERCURY_DEVICE_SIGNING_KEY=${MERCURY_DEVICE_SIGNING_KEY:-}" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${clickhouse[@]}" ;;
     mars) printf '%s\n' "MARS_METRICS_LISTEN=127.0.0.1:$MARS_METRICS_PORT" \
         "MARS_VENUS_URL=ws://127.0.0.1:$VENUS_PORT/ws" "MARS_API_KEY=$MARS_API_KEY" \

@@ -249,3 +249,34 @@ pub async fn create_invite(role: String) -> Result<String, ServerFnError> {
         crate::url::encode(&token)
     ))
 }
+
+/// The device registry (admins): every credential, and the public key Venus checks them with.
+#[server(prefix = "/api/fn", endpoint = "devices")]
+pub async fn devices() -> Result<(Vec<model::DeviceRow>, String), ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Admin)?;
+    let rows = state.devices.list().await.map_err(on_server::user_error)?;
+    Ok((rows, state.devices.public_key().to_owned()))
+}
+
+/// Issues a credential for `device_id` (admins), bound to `vehicle_id` (empty: the fleet), valid `days`;
+/// returns the device token, the only time it is shown.
+#[server(prefix = "/api/fn", endpoint = "register_device")]
+pub async fn register_device(
+    device_id: String,
+    vehicle_id: String,
+    days: String,
+) -> Result<String, ServerFnError> {
+    let (state, admin) = on_server::signed_in(model::Role::Admin)?;
+    let days = days
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|days| (1..=3650).contains(days))
+        .ok_or_else(|| ServerFnError::new("days must be a whole number from 1 to 3650"))?;
+    let vehicle = Some(vehicle_id.as_str()).filter(|id| !id.trim().is_empty());
+    state
+        .devices
+        .issue(&device_id, vehicle, days, admin.id)
+        .await
+        .map_err(on_server::user_error)
+}

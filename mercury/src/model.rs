@@ -68,6 +68,25 @@ pub struct UserRow {
     pub disabled: bool,
 }
 
+/// A device credential as the admin's devices page lists it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRow {
+    /// Row id (the revoke form names it).
+    pub id: i64,
+    /// The device.
+    pub device_id: String,
+    /// Its vehicle; none for a fleet credential.
+    pub vehicle_id: Option<String>,
+    /// The credential's id (the token's `jti`).
+    pub credential_id: String,
+    /// Issued, epoch ms.
+    pub created_at_ms: i64,
+    /// Expires, epoch ms.
+    pub expires_at_ms: i64,
+    /// Revoked, epoch ms, if it was.
+    pub revoked_at_ms: Option<i64>,
+}
+
 /// One of the signed-in user's API tokens, as the settings page lists them (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenView {

@@ -66,9 +66,13 @@ pub enum Notice {
     TokenRevoked,
     /// A name is needed.
     NameInvalid,
+    /// The revocation did not reach Kafka.
+    RevocationFailed,
+    /// Device credential revoked.
+    DeviceRevoked,
 }
 
-const ALL: [Notice; 31] = [
+const ALL: [Notice; 33] = [
     Notice::WrongCredentials,
     Notice::RateLimited,
     Notice::Taken,
@@ -100,6 +104,8 @@ const ALL: [Notice; 31] = [
     Notice::UserCreated,
     Notice::TokenRevoked,
     Notice::NameInvalid,
+    Notice::RevocationFailed,
+    Notice::DeviceRevoked,
 ];
 
 impl Notice {
@@ -137,6 +143,8 @@ impl Notice {
             Self::UserCreated => "user_created",
             Self::TokenRevoked => "token_revoked",
             Self::NameInvalid => "name",
+            Self::RevocationFailed => "revocation_failed",
+            Self::DeviceRevoked => "device_revoked",
         }
     }
 
@@ -179,6 +187,10 @@ impl Notice {
             Self::UserCreated => "User created.",
             Self::TokenRevoked => "API token revoked.",
             Self::NameInvalid => "Give it a name of 1 to 64 characters.",
+            Self::RevocationFailed => {
+                "The revocation could not be delivered to Kafka, so nothing changed: try again."
+            }
+            Self::DeviceRevoked => "Device credential revoked: Venus refuses it and closed its connections.",
         }
     }
 }

@@ -1,8 +1,12 @@
-//! Who is talking: API keys (compared in constant time) and device JWTs (HS256 or RS256, `exp` and `aud` checked).
+//! Who is talking: API keys (compared in constant time), Mercury's device tokens (EdDSA, verified with Mercury's
+//! public key; `iss`, `aud`, `nbf`, `exp` checked; bound to a vehicle unless issued for the fleet), and other
+//! device JWTs (HS256 or RS256, `exp` and `aud` checked).
 
 use std::fmt;
 
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use packetpulse_model::devices::{self, DeviceClaims};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -14,12 +18,17 @@ use crate::Error;
 /// The settings the secrets come from, named in errors.
 const API_KEYS: &str = "VENUS_API_KEYS";
 const HS256_SECRET: &str = "VENUS_JWT_HS256_SECRET";
+const DEVICE_TOKEN_KEY: &str = "VENUS_DEVICE_TOKEN_KEY";
 
 /// An authenticated client, as named in logs, metrics and dead letters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Identity {
-    /// `api-key:<name>` or `jwt:<subject>`.
+    /// `api-key:<name>`, `device:<device id>` or `jwt:<subject>`.
     pub name: String,
+    /// The only vehicle this client may send events for; `None` for a fleet credential.
+    pub vehicle: Option<String>,
+    /// The id of a revocable credential (a Mercury device token's `jti`).
+    pub credential: Option<String>,
 }
 
 impl fmt::Display for Identity {
@@ -40,6 +49,9 @@ pub enum AuthError {
     /// JWTs are not configured on this gateway.
     #[error("token authentication is not enabled on this gateway; use an API key")]
     TokensDisabled,
+    /// The device credential was revoked by an administrator.
+    #[error("this device credential was revoked")]
+    Revoked,
 }
 
 /// The credentials Venus accepts.
@@ -48,6 +60,8 @@ pub struct Authenticator {
     /// whatever the key lengths.
     api_keys: Vec<([u8; 32], String)>,
     jwt: Option<(DecodingKey, Validation)>,
+    /// Mercury's device-token key and the checks its tokens pass.
+    devices: Option<(DecodingKey, Validation)>,
 }
 
 #[derive(Deserialize)]
@@ -65,8 +79,25 @@ impl Authenticator {
         rs256_public_key_pem: Option<&[u8]>,
         audience: &str,
     ) -> Result<Self, Error> {
+        Self::with_devices(api_keys, hs256_secret, rs256_public_key_pem, audience, "")
+    }
+
+    /// [`Authenticator::new`] plus Mercury's device-token key (`VENUS_DEVICE_TOKEN_KEY`: the raw Ed25519 public
+    /// key, base64; empty: no device tokens).
+    pub fn with_devices(
+        api_keys: &str,
+        hs256_secret: Option<&str>,
+        rs256_public_key_pem: Option<&[u8]>,
+        audience: &str,
+        device_token_key: &str,
+    ) -> Result<Self, Error> {
         let api_keys = parse_api_keys(api_keys)?;
-        if api_keys.is_empty() && hs256_secret.is_none() && rs256_public_key_pem.is_none() {
+        let devices = device_validation(device_token_key)?;
+        if api_keys.is_empty()
+            && hs256_secret.is_none()
+            && rs256_public_key_pem.is_none()
+            && devices.is_none()
+        {
             return Err(SecretError::Missing { setting: API_KEYS }.into());
         }
         let jwt = match (hs256_secret, rs256_public_key_pem) {
@@ -93,7 +124,11 @@ impl Authenticator {
             validation.set_required_spec_claims(&["exp", "aud", "sub"]);
             (key, validation)
         });
-        Ok(Self { api_keys, jwt })
+        Ok(Self {
+            api_keys,
+            jwt,
+            devices,
+        })
     }
 
     /// Checks an API key against every configured key, without stopping at the first match.
@@ -108,19 +143,61 @@ impl Authenticator {
         matched
             .map(|name| Identity {
                 name: format!("api-key:{name}"),
+                ..Identity::default()
             })
             .ok_or(AuthError::UnknownApiKey)
     }
 
-    /// Validates a device JWT.
+    /// Validates a device JWT: one of Mercury's (EdDSA) or one signed with the configured HS256/RS256 key.
     pub fn token(&self, token: &str) -> Result<Identity, AuthError> {
+        if self.jwt.is_none() && self.devices.is_none() {
+            return Err(AuthError::TokensDisabled);
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        if header.alg == Algorithm::EdDSA {
+            let (key, validation) = self.devices.as_ref().ok_or(AuthError::TokensDisabled)?;
+            let data = jsonwebtoken::decode::<DeviceClaims>(token, key, validation)
+                .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+            let claims = data.claims;
+            return Ok(Identity {
+                name: format!("device:{}", claims.sub),
+                vehicle: claims.vid,
+                credential: Some(claims.jti),
+            });
+        }
         let (key, validation) = self.jwt.as_ref().ok_or(AuthError::TokensDisabled)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, validation)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
         Ok(Identity {
             name: format!("jwt:{}", data.claims.sub),
+            ..Identity::default()
         })
     }
+}
+
+/// The checks of Mercury's device tokens, from `VENUS_DEVICE_TOKEN_KEY` (none when it is empty).
+fn device_validation(key: &str) -> Result<Option<(DecodingKey, Validation)>, Error> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .ok()
+        .filter(|raw| raw.len() == 32)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{DEVICE_TOKEN_KEY} must be Mercury's Ed25519 public key: 32 bytes, base64 (make up and make \
+                 secrets write it)"
+            ))
+        })?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&[devices::AUDIENCE]);
+    validation.set_issuer(&[devices::ISSUER]);
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub", "jti"]);
+    Ok(Some((DecodingKey::from_ed_der(&raw), validation)))
 }
 
 fn parse_api_keys(text: &str) -> Result<Vec<([u8; 32], String)>, Error> {

@@ -52,6 +52,15 @@ pub struct Config {
     #[arg(long, env = "VENUS_JWT_RS256_PUBLIC_KEY_FILE")]
     pub jwt_rs256_public_key_file: Option<PathBuf>,
 
+    /// Mercury's device-token public key: the raw 32-byte Ed25519 key, base64 (`make up` and `make secrets`
+    /// generate the pair). Set: device tokens Mercury issues are accepted, each bound to its vehicle.
+    #[arg(long, env = "VENUS_DEVICE_TOKEN_KEY", default_value = "")]
+    pub device_token_key: String,
+
+    /// The compacted topic of revoked device credentials Venus follows (Mercury writes it).
+    #[arg(long, env = "VENUS_DEVICE_REVOCATION_TOPIC", default_value = packetpulse_model::topics::DEVICE_REVOCATIONS)]
+    pub device_revocation_topic: String,
+
     /// Required `aud` claim of device JWTs.
     #[arg(long, env = "VENUS_JWT_AUDIENCE", default_value = "packetpulse-venus")]
     pub jwt_audience: String,

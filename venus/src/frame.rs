@@ -3,7 +3,9 @@
 
 use base64::Engine;
 use chrono::Utc;
-use packetpulse_model::{DeadLetter, FieldError, FrameError, FrameReply, PublishedEvent, parse_frame};
+use packetpulse_model::{
+    DeadLetter, FieldError, FrameError, FrameReply, PublishedEvent, WireEvent, parse_frame,
+};
 
 use crate::auth::Identity;
 
@@ -96,25 +98,55 @@ pub fn plan_text_frame(text: &str, limits: FrameLimits, identity: &Identity) -> 
         refusal: None,
         rejection_reasons: Vec::new(),
     };
+    let batch = text.trim_start().starts_with('[');
     for (index, event) in events.into_iter().enumerate() {
         match event.result {
-            Ok(wire) => plan.events.push((index, wire.publish(received_at))),
-            Err(rejected) => {
-                let errors = rejected.errors.into_errors();
-                plan.rejected.push(index);
-                plan.rejection_reasons.push(reason_label(&errors[0]));
-                let reason = errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                plan.dead_letters
-                    .push(dead_letter(rejected.raw, &reason, errors.clone(), identity));
-                plan.errors.extend(errors);
-            }
+            Ok(wire) => match foreign_vehicle(&wire, identity, batch.then_some(index)) {
+                None => plan.events.push((index, wire.publish(received_at))),
+                Some(error) => {
+                    let raw = serde_json::to_string(&wire).expect("events always serialise");
+                    plan.reject(index, vec![error], &raw, identity);
+                }
+            },
+            Err(rejected) => plan.reject(index, rejected.errors.into_errors(), rejected.raw, identity),
         }
     }
     plan
+}
+
+/// The error of an event a vehicle credential may not send: another vehicle's (`index` set inside a batch).
+fn foreign_vehicle(wire: &WireEvent, identity: &Identity, index: Option<usize>) -> Option<FieldError> {
+    let own = identity.vehicle.as_deref()?;
+    if wire.event.vehicle_id == own {
+        return None;
+    }
+    let field = match index {
+        Some(index) => format!("[{index}].vehicle_id"),
+        None => "vehicle_id".to_owned(),
+    };
+    Some(FieldError::new(
+        field,
+        format!(
+            "{:?} is not the vehicle this credential belongs to ({own:?}): a device sends its own vehicle's events only",
+            wire.event.vehicle_id
+        ),
+    ))
+}
+
+impl FramePlan {
+    /// Refuses event `index` of the frame for `errors`; `raw` is what the dead letter keeps.
+    fn reject(&mut self, index: usize, errors: Vec<FieldError>, raw: &str, identity: &Identity) {
+        self.rejected.push(index);
+        self.rejection_reasons.push(reason_label(&errors[0]));
+        let reason = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.dead_letters
+            .push(dead_letter(raw, &reason, errors.clone(), identity));
+        self.errors.extend(errors);
+    }
 }
 
 /// Decides a binary frame: always refused (the protocol is JSON text), dead-lettered as base64.

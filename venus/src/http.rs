@@ -44,7 +44,7 @@ async fn upgrade(
     // `Authorization: Bearer <JWT>` authenticates before the upgrade; a bad token never gets a socket.
     let identity = match bearer_token(&headers) {
         None => None,
-        Some(token) => match state.auth.token(token) {
+        Some(token) => match state.token(token) {
             Ok(identity) => Some(identity),
             Err(error) => {
                 state

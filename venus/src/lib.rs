@@ -12,6 +12,7 @@ pub mod frame;
 mod http;
 mod metrics;
 mod publish;
+mod revocations;
 mod session;
 mod state;
 #[cfg(feature = "testing")]
@@ -33,12 +34,14 @@ pub use error::Error;
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::revocations::Revocations;
 use crate::state::AppState;
 
 /// A bound, ready-to-run Venus (topics exist, port is open). Tests use it to learn the port before running.
 pub struct Venus {
     listener: TcpListener,
     state: AppState,
+    revocations: packetpulse_ops::kafka::Consumer,
 }
 
 impl Venus {
@@ -56,14 +59,24 @@ impl Venus {
             })?),
             None => None,
         };
-        let auth = Authenticator::new(
+        let auth = Authenticator::with_devices(
             &config.api_keys,
             config.jwt_hs256_secret.as_deref(),
             public_key.as_deref(),
             &config.jwt_audience,
+            &config.device_token_key,
         )?;
         let publisher = Publisher::new(&config)?;
         publisher.ensure_topics(&config).await?;
+        // Every revocation made so far is known before the first connection is accepted.
+        let revoked = Revocations::default();
+        let revocations = revocations::catch_up(
+            &config.kafka_bootstrap_servers,
+            &config.device_revocation_topic,
+            &revoked,
+            &CancellationToken::new(),
+        )
+        .await?;
         let listener = packetpulse_ops::bind(config.listen, "VENUS_LISTEN").await?;
         let state = AppState {
             connections: Arc::new(Semaphore::new(config.max_connections)),
@@ -74,8 +87,13 @@ impl Venus {
             // Replaced by the process frame's token in `run`.
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            revocations: revoked,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            revocations,
+        })
     }
 
     /// The address actually bound (the port is chosen by the OS when configured as 0).
@@ -94,6 +112,11 @@ impl Venus {
             shutdown: token.clone(),
             ..self.state
         });
+        let following = tokio::spawn(revocations::follow(
+            self.revocations,
+            state.revocations.clone(),
+            token.clone(),
+        ));
         tracing::info!(addr = %self.listener.local_addr().map_err(Error::Serve)?, "venus listening");
         let served = axum::serve(self.listener, http::router(state.clone(), operations.routes()))
             .with_graceful_shutdown(async move {
@@ -105,6 +128,7 @@ impl Venus {
         state.sessions.wait().await;
         state.publisher.flush(state.config.delivery_timeout).await;
         operations.finish().await;
+        let _ = following.await;
         served.map_err(Error::Serve)?;
         tracing::info!("venus stopped");
         Ok(())

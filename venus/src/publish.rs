@@ -179,7 +179,7 @@ impl Publisher {
         })
     }
 
-    /// Creates the events and dead-letter topics if they do not exist yet.
+    /// Creates the events, dead-letter and device-revocation topics if they do not exist yet.
     pub async fn ensure_topics(&self, config: &Config) -> Result<(), Error> {
         let existing = self
             .existing_topics(Duration::from_secs(10))
@@ -189,6 +189,8 @@ impl Publisher {
         let wanted = [
             NewTopic::new(&config.topic, config.topic_partitions, replication()),
             NewTopic::new(&config.dead_letter_topic, 1, replication()),
+            // Compacted: the newest message per credential stays, so the topic holds every revocation ever made.
+            NewTopic::new(&config.device_revocation_topic, 1, replication()).set("cleanup.policy", "compact"),
         ];
         let missing: Vec<&NewTopic<'_>> = wanted
             .iter()

@@ -90,7 +90,7 @@ fn check_authentication_frame(text: &str, state: &AppState) -> Result<Identity, 
     }
     let result = match (frame.api_key, frame.token) {
         (Some(key), None) => state.auth.api_key(&key),
-        (None, Some(token)) => state.auth.token(&token),
+        (None, Some(token)) => state.token(&token),
         _ => return Err("authentication frame needs exactly one of api_key or token".into()),
     };
     result.map_err(|e: AuthError| e.to_string())
@@ -137,11 +137,21 @@ impl Session {
         let idle = tokio::time::sleep(idle_timeout);
         tokio::pin!(idle);
         let shutdown = self.state.shutdown.clone();
+        let mut revocations = self.state.revocations.subscribe();
+        let revocable = self.identity.credential.is_some();
         loop {
             let room = self.pending.len() < self.state.config.max_frames_in_flight;
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return End::Shutdown,
+                Ok(()) = revocations.changed(), if revocable => {
+                    if self.is_revoked() {
+                        tracing::info!(client = %self.identity, "credential revoked: closing the connection");
+                        self.state.metrics.connections_refused.with_label_values(&["revoked"]).inc();
+                        let _ = close(&mut self.sink, close_code::POLICY, "credential revoked").await;
+                        return End::ClientGone;
+                    }
+                }
                 Some(reply) = self.pending.next(), if !self.pending.is_empty() => {
                     if self.reply(reply).await.is_err() {
                         return End::ClientGone;
@@ -180,6 +190,13 @@ impl Session {
                 }
             }
         }
+    }
+
+    fn is_revoked(&self) -> bool {
+        self.identity
+            .credential
+            .as_deref()
+            .is_some_and(|credential| self.state.revocations.is_revoked(credential))
     }
 
     fn plan_text(&self, text: &Utf8Bytes) -> FramePlan {

@@ -7,9 +7,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Config;
-use crate::auth::Authenticator;
+use crate::auth::{AuthError, Authenticator, Identity};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::revocations::Revocations;
 
 /// Everything a request handler or session needs, shared by all of them.
 pub struct AppState {
@@ -27,4 +28,17 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open sessions, awaited on shutdown.
     pub sessions: TaskTracker,
+    /// Revoked device credentials.
+    pub revocations: Revocations,
+}
+
+impl AppState {
+    /// Checks a device JWT, refusing a revoked credential.
+    pub fn token(&self, token: &str) -> Result<Identity, AuthError> {
+        let identity = self.auth.token(token)?;
+        match &identity.credential {
+            Some(credential) if self.revocations.is_revoked(credential) => Err(AuthError::Revoked),
+            _ => Ok(identity),
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub fn test_config(kafka: &Kafka) -> Config {
     config.topic = unique_name("sessions");
     config.dead_letter_topic = format!("{}.dlq", config.topic);
     config.api_keys = format!("test-client:{TEST_API_KEY}");
+    config.device_revocation_topic = format!("{}.revoked", config.topic);
     config.topic_partitions = 3;
     config
 }
@@ -32,6 +33,10 @@ pub async fn start(kafka: &Kafka, config: Config) -> RunningVenus {
             .create_topic(&config.dead_letter_topic, 1)
             .await
             .expect("the mock cluster creates the dead-letter topic");
+        kafka
+            .create_topic(&config.device_revocation_topic, 1)
+            .await
+            .expect("the mock cluster creates the revocation topic");
     }
     Venus::bind(config).await.expect("venus binds").spawn()
 }

@@ -6,6 +6,7 @@
 //! [`topics::SESSIONS`]. Everything downstream reads `PublishedEvent`. The crate does no I/O.
 
 mod dead_letter;
+pub mod devices;
 mod event;
 mod event_id;
 pub mod geo;

@@ -7,6 +7,9 @@ pub mod topics {
     pub const SESSIONS: &str = "sessions";
     /// Rejected input, JSON [`crate::DeadLetter`].
     pub const DEAD_LETTER: &str = "sessions.dlq";
+    /// Revoked device credentials, JSON [`crate::devices::Revocation`], key = the credential's id; compacted, so
+    /// the topic holds every revocation ever made. Mercury writes it, Venus follows it.
+    pub const DEVICE_REVOCATIONS: &str = "devices.revoked";
 }
 
 /// The bronze layer's Iceberg table.

@@ -26,7 +26,7 @@ pub enum Error {
 
 /// The secrets of a docker compose run: every one has no default (`${VAR:?…}` in docker-compose.yml) and `make
 /// secrets` (infrastructure/local/secrets.sh) fills each in `.env`.
-pub const COMPOSE_SECRETS: [&str; 11] = [
+pub const COMPOSE_SECRETS: [&str; 13] = [
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
     "POSTGRES_PASSWORD",
@@ -35,19 +35,23 @@ pub const COMPOSE_SECRETS: [&str; 11] = [
     "MARS_API_KEY",
     "MERCURY_JWT_SECRET",
     "MERCURY_ADMIN_PASSWORD",
+    "MERCURY_DEVICE_SIGNING_KEY",
+    "VENUS_DEVICE_TOKEN_KEY",
     "SQLPAD_ADMIN_PASSWORD",
     "SQLPAD_COOKIE_SECRET",
     "SQLPAD_PASSPHRASE",
 ];
 
 /// The secrets of the native run, which `make up` generates into `$PACKETPULSE_DATA/secrets.env`.
-pub const NATIVE_SECRETS: [&str; 6] = [
+pub const NATIVE_SECRETS: [&str; 8] = [
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
     "VENUS_API_KEYS",
     "MARS_API_KEY",
     "MERCURY_JWT_SECRET",
     "MERCURY_ADMIN_PASSWORD",
+    "MERCURY_DEVICE_SIGNING_KEY",
+    "VENUS_DEVICE_TOKEN_KEY",
 ];
 
 /// Runs infrastructure/local/secrets.sh with `mode` (`native` or `compose`) into `file`.

@@ -161,10 +161,18 @@ fn the_native_run_generates_its_secrets_once_and_gives_them_to_the_planets() {
     });
     assert!(generate_secrets("native", &file).status.success());
     assert_eq!(env_file(&file).unwrap(), secrets, "kept, not regenerated");
+    assert_device_keys_pair_up(&secrets);
     for (planet, names) in [
-        ("venus", &["VENUS_API_KEYS"][..]),
+        ("venus", &["VENUS_API_KEYS", "VENUS_DEVICE_TOKEN_KEY"][..]),
         ("mars", &["MARS_API_KEY"]),
-        ("mercury", &["MERCURY_JWT_SECRET", "MERCURY_ADMIN_PASSWORD"]),
+        (
+            "mercury",
+            &[
+                "MERCURY_JWT_SECRET",
+                "MERCURY_ADMIN_PASSWORD",
+                "MERCURY_DEVICE_SIGNING_KEY",
+            ],
+        ),
         ("neptune", &["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]),
         ("jupiter", &["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]),
     ] {
@@ -173,6 +181,44 @@ fn the_native_run_generates_its_secrets_once_and_gives_them_to_the_planets() {
             assert_eq!(env[*name], secrets[*name], "{planet} {name}");
         }
     }
+}
+
+/// Mercury's generated signing key makes device tokens that Venus, given the generated public key, accepts.
+fn assert_device_keys_pair_up(secrets: &BTreeMap<String, String>) {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&secrets["MERCURY_DEVICE_SIGNING_KEY"])
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = packetpulse_model::devices::DeviceClaims {
+        iss: packetpulse_model::devices::ISSUER.into(),
+        aud: packetpulse_model::devices::AUDIENCE.into(),
+        sub: "device-1".into(),
+        vid: Some("vehicle-1".into()),
+        jti: "credential-1".into(),
+        iat: now,
+        nbf: now,
+        exp: now + 60,
+    };
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(&der),
+    )
+    .unwrap();
+    let venus = venus::auth::Authenticator::with_devices(
+        "",
+        None,
+        None,
+        "packetpulse-venus",
+        &secrets["VENUS_DEVICE_TOKEN_KEY"],
+    )
+    .unwrap();
+    let identity = venus.token(&token).unwrap();
+    assert_eq!(identity.vehicle.as_deref(), Some("vehicle-1"));
 }
 
 fn assert_names(error: &str, setting: &str) {
@@ -223,6 +269,11 @@ async fn every_planet_refuses_an_empty_or_public_secret_naming_the_setting() {
             "a-random-signing-key-of-at-least-32-bytes",
             "password",
             "MERCURY_ADMIN_PASSWORD",
+        ),
+        (
+            "a-random-signing-key-of-at-least-32-bytes",
+            "a-long-admin-password",
+            "MERCURY_DEVICE_SIGNING_KEY",
         ),
     ] {
         let mut mercury = mercury::server::Config::defaults();

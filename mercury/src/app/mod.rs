@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod analytics;
+mod devices;
 mod fleet;
 mod format;
 mod js;
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/fleet") view=|| view! { <Layout><fleet::FleetPage/></Layout> }/>
                 <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
+                <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
             </Routes>
         </Router>
     }
@@ -137,7 +139,10 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/sessions">"Sessions"</a>
                             <a href="/fleet">"Fleet"</a>
                             <a href="/settings">"Settings"</a>
-                            <Show when=move || admin><a href="/admin/users" id="nav-users">"Users"</a></Show>
+                            <Show when=move || admin>
+                                <a href="/admin/users" id="nav-users">"Users"</a>
+                                <a href="/admin/devices" id="nav-devices">"Devices"</a>
+                            </Show>
                         </nav>
                         <span class="whoami" id="whoami">{name}</span>
                         <form method="post" action="/logout" class="logout">

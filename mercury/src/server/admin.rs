@@ -1,5 +1,5 @@
-//! The admin's forms on `/admin/users` (plain HTML posts answered with Post/Redirect/Get, like the account
-//! forms): create a user, change a role, disable, enable and delete. The route table lets only admins here;
+//! The admin's forms on `/admin/users` and `/admin/devices` (plain HTML posts answered with Post/Redirect/Get,
+//! like the account forms): create a user, change a role, disable, enable and delete; revoke a device credential. The route table lets only admins here;
 //! none of these may leave the dashboard without an active admin (`users::admin`).
 
 use axum::extract::{Path, State};
@@ -14,6 +14,7 @@ use crate::model::Role;
 use crate::notice::Notice;
 
 const PAGE: &str = "/admin/users";
+const DEVICES: &str = "/admin/devices";
 
 /// The form that creates a user.
 #[derive(Debug, Deserialize)]
@@ -108,6 +109,21 @@ pub async fn enable_user(
             done(PAGE, Notice::UserEnabled)
         }
         Err(error) => refused(PAGE, error.notice()),
+    }
+}
+
+/// `POST /admin/devices/{id}/revoke`: the credential goes to the revocation topic, then shows as revoked.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Extension(CurrentUser(admin)): Extension<CurrentUser>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.devices.revoke(id).await {
+        Ok(()) => {
+            tracing::info!(admin = admin.id, credential = id, "device credential revoked");
+            done(DEVICES, Notice::DeviceRevoked)
+        }
+        Err(error) => refused(DEVICES, error.notice()),
     }
 }
 

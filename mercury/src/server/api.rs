@@ -14,8 +14,8 @@ use super::api_error::{ApiError, shared_error};
 use super::state::AppState;
 use super::warehouse::ListQuery;
 use crate::model::{
-    ActiveSession, Analytics, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking, UserRow,
-    UserView,
+    ActiveSession, Analytics, DeviceRow, FleetRow, Overview, Page, SessionDetail, SessionRow, Tracking,
+    UserRow, UserView,
 };
 
 /// The overview (cached for a second), with the live feed's freshness first.
@@ -153,6 +153,7 @@ pub fn routes() -> Router<AppState> {
         .route("/track/{token}", get(get_tracking))
         .route("/live", get(super::live::socket::websocket))
         .route("/users", get(get_users))
+        .route("/devices", get(get_devices))
 }
 
 /// `GET /me`: the signed-in user.
@@ -216,6 +217,16 @@ async fn get_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, 
         .await
         .map_err(|error| ApiError::BadRequest(error.notice().message().to_owned()))?;
     Ok(Json(users.iter().map(|user| user.row()).collect()))
+}
+
+/// `GET /devices`: every device credential (admins).
+async fn get_devices(State(state): State<AppState>) -> Result<Json<Vec<DeviceRow>>, ApiError> {
+    state
+        .devices
+        .list()
+        .await
+        .map(Json)
+        .map_err(|error| ApiError::Users(error.to_string()))
 }
 
 /// `GET /track/{token}`: the public view of the order a tracking link opens (public in the route table).

@@ -72,6 +72,20 @@ pub struct Config {
     #[arg(long, env = "MERCURY_TRACKING_REQUESTS_PER_MINUTE", default_value_t = 60)]
     pub tracking_requests_per_minute: u32,
 
+    /// The Ed25519 private key that signs device tokens (base64 PKCS#8 DER; no default: `make up` and `make
+    /// secrets` generate it, and give Venus the public half as `VENUS_DEVICE_TOKEN_KEY`).
+    #[arg(
+        long,
+        env = "MERCURY_DEVICE_SIGNING_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub device_signing_key: String,
+
+    /// The compacted topic device revocations go to (Venus follows it).
+    #[arg(long, env = "MERCURY_DEVICE_REVOCATION_TOPIC", default_value = packetpulse_model::topics::DEVICE_REVOCATIONS)]
+    pub device_revocation_topic: String,
+
     /// Login attempts allowed per client IP per minute.
     #[arg(long, env = "MERCURY_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
     pub login_attempts_per_ip: u32,

@@ -22,6 +22,9 @@ pub enum Error {
         /// What failed.
         source: UserError,
     },
+    /// The device registry could not start (signing key, Kafka producer).
+    #[error(transparent)]
+    Devices(#[from] super::devices::DeviceError),
     /// A secret is missing, public or too short.
     #[error(transparent)]
     Secret(#[from] packetpulse_ops::secrets::SecretError),

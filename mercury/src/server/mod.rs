@@ -10,6 +10,7 @@ pub mod api_tokens;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod devices;
 mod error;
 pub mod freshness;
 pub mod invites;
@@ -53,6 +54,7 @@ pub fn router(state: AppState, operations: Router) -> Router {
         .route("/admin/users/{id}/disable", post(admin::disable_user))
         .route("/admin/users/{id}/enable", post(admin::enable_user))
         .route("/admin/users/{id}/delete", post(admin::delete_user))
+        .route("/admin/devices/{id}/revoke", post(admin::revoke_device))
         .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.options.clone();

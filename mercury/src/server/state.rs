@@ -13,6 +13,7 @@ use packetpulse_ops::secrets;
 use super::api_tokens::ApiTokens;
 use super::auth::Throttle;
 use super::config::Config;
+use super::devices::Devices;
 use super::error::Error;
 use super::invites::Invites;
 use super::metrics::Metrics;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub invites: Invites,
     /// Public tracking links.
     pub tracking_links: TrackingLinks,
+    /// Device credentials.
+    pub devices: Devices,
     /// Public tracking requests per client IP.
     pub tracking_limits: Throttle<IpAddr>,
     /// Login attempt limits.
@@ -91,6 +94,12 @@ impl AppState {
         let api_tokens = ApiTokens::new(users.pool());
         let invites = Invites::new(users.pool());
         let tracking_links = TrackingLinks::new(users.pool(), &config.jwt_secret);
+        let devices = Devices::new(
+            users.pool(),
+            &config.device_signing_key,
+            &config.kafka_bootstrap_servers,
+            &config.device_revocation_topic,
+        )?;
         let options = LeptosOptions::builder()
             .output_name("mercury")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -104,6 +113,7 @@ impl AppState {
             api_tokens,
             invites,
             tracking_links,
+            devices,
             tracking_limits: Throttle::per_minute(config.tracking_requests_per_minute),
             signup_limits: Throttle::per_minute(config.account_changes_per_minute),
             account_change_limits: Throttle::per_minute(config.account_changes_per_minute),

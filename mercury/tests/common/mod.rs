@@ -29,6 +29,14 @@ pub const USER_PASSWORD: &str = "a-test-user-password";
 /// The session signing key of every test dashboard.
 pub const JWT_SECRET: &str = "mercury-test-session-signing-key-0123456789";
 
+/// A fresh Ed25519 device-signing key, base64 PKCS#8, as `make up` generates one.
+pub fn device_signing_key() -> String {
+    use base64::Engine;
+    let pkcs8 =
+        aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+}
+
 /// A route name that would run script if a page rendered it as HTML.
 pub const XSS_ROUTE: &str = "<img src=x onerror=\"document.title='xss'\">";
 
@@ -280,6 +288,7 @@ impl Dashboard {
             format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
             format!("--topic={topic}"),
             format!("--jwt-secret={JWT_SECRET}"),
+            format!("--device-signing-key={}", device_signing_key()),
             format!("--admin-password={ADMIN_PASSWORD}"),
         ];
         args.extend(flags.iter().map(|flag| (*flag).to_owned()));

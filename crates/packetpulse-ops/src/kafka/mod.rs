@@ -185,6 +185,12 @@ impl Consumer {
             .collect()
     }
 
+    /// The librdkafka consumer, for what this module does not wrap. Its blocking calls belong on the blocking
+    /// pool.
+    pub fn raw(&self) -> &Arc<StreamConsumer> {
+        &self.inner
+    }
+
     fn error(&self, what: &str, source: rdkafka::error::KafkaError) -> KafkaError {
         KafkaError::new(&self.servers, what, source)
     }

@@ -52,6 +52,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/fleet", VIEWER),
     rule("GET", "/settings", VIEWER),
     rule("GET", "/admin/users", ADMIN),
+    rule("GET", "/admin/devices", ADMIN),
     // Account forms.
     rule("POST", "/login", PUBLIC),
     rule("POST", "/signup", PUBLIC),
@@ -66,6 +67,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/admin/users/{id}/disable", ADMIN),
     rule("POST", "/admin/users/{id}/enable", ADMIN),
     rule("POST", "/admin/users/{id}/delete", ADMIN),
+    rule("POST", "/admin/devices/{id}/revoke", ADMIN),
     // Server functions: the pages' data and actions.
     rule("POST", "/api/fn/me", PUBLIC),
     rule("POST", "/api/fn/client_settings", PUBLIC),
@@ -80,6 +82,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/fn/tracking_link", DISPATCHER),
     rule("POST", "/api/fn/users", ADMIN),
     rule("POST", "/api/fn/create_invite", ADMIN),
+    rule("POST", "/api/fn/devices", ADMIN),
+    rule("POST", "/api/fn/register_device", ADMIN),
     // The JSON API.
     rule("POST", "/api/v1/login", PUBLIC),
     rule("GET", "/api/v1/track/{token}", PUBLIC),
@@ -92,6 +96,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/analytics", VIEWER),
     rule("GET", "/api/v1/live", VIEWER),
     rule("GET", "/api/v1/users", ADMIN),
+    rule("GET", "/api/v1/devices", ADMIN),
 ];
 
 /// Static files anyone may load: the browser build, vendored scripts, the style sheet.

@@ -235,7 +235,7 @@ async fn empty_public_and_short_secrets_are_refused_at_start_naming_the_setting(
         let mut config = mercury::server::Config::defaults();
         config.jwt_secret = jwt_secret.to_owned();
         config.admin_password = admin_password.to_owned();
-        config.database = dir.path().join("users.db");
+        config.database = dir.path().join("users.db").display().to_string();
         config.site_root = common::site_root();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         match mercury::server::run_with(config, listener, std::future::pending()).await {

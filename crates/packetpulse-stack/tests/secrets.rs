@@ -279,7 +279,7 @@ async fn every_planet_refuses_an_empty_or_public_secret_naming_the_setting() {
         let mut mercury = mercury::server::Config::defaults();
         mercury.jwt_secret = jwt_secret.into();
         mercury.admin_password = admin_password.into();
-        mercury.database = dir.path().join("users.db");
+        mercury.database = dir.path().join("users.db").display().to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let error = mercury::server::run_with(mercury, listener, never())
             .await

@@ -36,6 +36,6 @@ pub use postgres::Postgres;
 pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;
-pub use shared::{shared_clickhouse, shared_kafka, shared_s3};
+pub use shared::{shared_clickhouse, shared_kafka, shared_postgres, shared_s3};
 pub use tools::{tools_dir, venv_program};
 pub use wait::wait_until;

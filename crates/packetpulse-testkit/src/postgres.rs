@@ -164,6 +164,35 @@ impl Postgres {
         format!("postgres://packetpulse@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// A new, empty database of its own (named `name_<n>`, unique in the process), as a URL: tests sharing one
+    /// server stay apart.
+    pub fn fresh_database(&self, name: &str) -> Result<String, Error> {
+        let database = crate::unique_name(name).replace('-', "_");
+        let createdb = find("createdb")?;
+        let output = Command::new(&createdb)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "packetpulse",
+                &database,
+            ])
+            .output()
+            .map_err(Error::io(format!("running {}", createdb.display())))?;
+        if !output.status.success() {
+            return Err(Error::Io {
+                context: format!("createdb {database}: {}", String::from_utf8_lossy(&output.stderr)),
+                source: std::io::Error::other("createdb"),
+            });
+        }
+        Ok(format!(
+            "postgres://packetpulse@127.0.0.1:{}/{database}",
+            self.port
+        ))
+    }
+
     /// Stops the server.
     pub fn stop(&self) {
         self.server.stop();

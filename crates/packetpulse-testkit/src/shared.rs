@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::{ClickHouse, Error, Kafka, S3Server};
+use crate::{ClickHouse, Error, Kafka, Postgres, S3Server};
 
 fn shared<T>(
     cell: &'static OnceLock<Result<T, String>>,
@@ -35,4 +35,10 @@ pub fn shared_clickhouse() -> Result<&'static ClickHouse, Error> {
 pub fn shared_s3() -> Result<&'static S3Server, Error> {
     static S3: OnceLock<Result<S3Server, String>> = OnceLock::new();
     shared(&S3, "S3 server", S3Server::start)
+}
+
+/// The test binary's PostgreSQL server.
+pub fn shared_postgres() -> Result<&'static Postgres, Error> {
+    static POSTGRES: OnceLock<Result<Postgres, String>> = OnceLock::new();
+    shared(&POSTGRES, "PostgreSQL server", Postgres::start)
 }

@@ -5,11 +5,12 @@
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqlitePool;
 
+use super::db::Db;
 use super::users::{COLUMNS, User, UserError};
 use crate::model::ApiTokenView;
 use crate::notice::Notice;
+use crate::{db_execute, db_fetch};
 
 /// What every token starts with, so a leaked one is recognisable (e.g. by secret scanners).
 pub const PREFIX: &str = "pp_";
@@ -26,7 +27,7 @@ struct TokenRow {
 /// The token store (the user database's `api_tokens` table).
 #[derive(Clone)]
 pub struct ApiTokens {
-    pool: SqlitePool,
+    db: Db,
 }
 
 fn now_ms() -> i64 {
@@ -52,9 +53,9 @@ pub(crate) fn digest(token: &str) -> String {
 }
 
 impl ApiTokens {
-    /// The tokens of the database behind `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    /// The tokens of `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// Creates a token for user `user_id`, valid for `days` (forever when `None`); returns it, the only time it
@@ -67,31 +68,31 @@ impl ApiTokens {
         let token = secret_token(PREFIX);
         let created = now_ms();
         let expires = days.map(|days| created + i64::from(days) * 86_400_000);
-        sqlx::query(
+        db_execute!(
+            &self.db,
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(digest(&token))
-        .bind(created)
-        .bind(expires)
-        .execute(&self.pool)
-        .await?;
+             VALUES ($1, $2, $3, $4, $5)",
+            user_id,
+            name,
+            digest(&token),
+            created,
+            expires
+        )?;
         Ok(token)
     }
 
     /// The live tokens of user `user_id`, newest first.
     pub async fn list(&self, user_id: i64) -> Result<Vec<ApiTokenView>, UserError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
+        let rows = db_fetch!(
+            &self.db,
+            fetch_all,
+            TokenRow,
             "SELECT id, name, created_at_ms, expires_at_ms, last_used_at_ms FROM api_tokens \
-             WHERE user_id = ? AND revoked = 0 AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
+             WHERE user_id = $1 AND NOT revoked AND (expires_at_ms IS NULL OR expires_at_ms > $2) \
              ORDER BY created_at_ms DESC, id DESC",
-        )
-        .bind(user_id)
-        .bind(now_ms())
-        .fetch_all(&self.pool)
-        .await?;
+            user_id,
+            now_ms()
+        )?;
         Ok(rows
             .into_iter()
             .map(|row| ApiTokenView {
@@ -106,12 +107,13 @@ impl ApiTokens {
 
     /// Revokes token `id` of user `user_id` (another user's token is not found).
     pub async fn revoke(&self, user_id: i64, id: i64) -> Result<(), UserError> {
-        let revoked = sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        if revoked.rows_affected() == 0 {
+        let revoked = db_execute!(
+            &self.db,
+            "UPDATE api_tokens SET revoked = TRUE WHERE id = $1 AND user_id = $2",
+            id,
+            user_id
+        )?;
+        if revoked == 0 {
             return Err(UserError::Refused(Notice::Gone));
         }
         Ok(())
@@ -124,21 +126,24 @@ impl ApiTokens {
         }
         let hash = digest(token);
         let now = now_ms();
-        let user: Option<User> = sqlx::query_as(&format!(
-            "SELECT {} FROM users WHERE disabled = 0 AND id = (SELECT user_id FROM api_tokens \
-             WHERE token_hash = ? AND revoked = 0 AND (expires_at_ms IS NULL OR expires_at_ms > ?))",
-            COLUMNS
-        ))
-        .bind(&hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let user = db_fetch!(
+            &self.db,
+            fetch_optional,
+            User,
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE NOT disabled AND id = (SELECT user_id FROM api_tokens \
+                 WHERE token_hash = $1 AND NOT revoked AND (expires_at_ms IS NULL OR expires_at_ms > $2))"
+            ),
+            &hash,
+            now
+        )?;
         if user.is_some() {
-            sqlx::query("UPDATE api_tokens SET last_used_at_ms = ? WHERE token_hash = ?")
-                .bind(now)
-                .bind(&hash)
-                .execute(&self.pool)
-                .await?;
+            db_execute!(
+                &self.db,
+                "UPDATE api_tokens SET last_used_at_ms = $1 WHERE token_hash = $2",
+                now,
+                &hash
+            )?;
         }
         Ok(user)
     }

@@ -19,9 +19,10 @@ pub struct Config {
     #[arg(long, env = "MERCURY_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
-    /// SQLite file of the dashboard's users (created with its tables if missing).
+    /// The account database (users, API tokens, invitations, devices, tracking links): a SQLite file path
+    /// (created with its tables if missing), or a `postgres://` URL (compose; several Mercury replicas share it).
     #[arg(long, env = "MERCURY_DATABASE", default_value = "mercury.db")]
-    pub database: PathBuf,
+    pub database: String,
 
     /// Key that signs session tokens (HS256), random, 32 bytes at least. No default: `make up` generates one.
     #[arg(long, env = "MERCURY_JWT_SECRET", default_value = "", hide_env_values = true)]

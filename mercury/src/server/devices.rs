@@ -13,11 +13,12 @@ use packetpulse_model::devices::{AUDIENCE, DeviceClaims, ISSUER, Revocation};
 use packetpulse_ops::secrets::{self, SecretError};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sqlx::sqlite::SqlitePool;
 
+use super::db::Db;
 use super::users::UserError;
 use crate::model::DeviceRow;
 use crate::notice::Notice;
+use crate::{db_execute, db_fetch};
 
 /// The setting of the signing key, named in errors.
 const SIGNING_KEY: &str = "MERCURY_DEVICE_SIGNING_KEY";
@@ -47,7 +48,7 @@ pub enum DeviceError {
 /// Issues and revokes device credentials.
 #[derive(Clone)]
 pub struct Devices {
-    pool: SqlitePool,
+    db: Db,
     key: EncodingKey,
     public_key: String,
     producer: FutureProducer,
@@ -57,6 +58,8 @@ pub struct Devices {
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+const COLUMNS: &str = "id, device_id, vehicle_id, credential_id, created_at_ms, expires_at_ms, revoked_at_ms";
 
 #[derive(sqlx::FromRow)]
 struct Stored {
@@ -84,14 +87,9 @@ impl From<Stored> for DeviceRow {
 }
 
 impl Devices {
-    /// The registry of the database behind `pool`, signing with `signing_key` (base64 PKCS#8 DER of an Ed25519
+    /// The registry in `db`, signing with `signing_key` (base64 PKCS#8 DER of an Ed25519
     /// key) and revoking on `topic` of `bootstrap_servers`.
-    pub fn new(
-        pool: SqlitePool,
-        signing_key: &str,
-        bootstrap_servers: &str,
-        topic: &str,
-    ) -> Result<Self, DeviceError> {
+    pub fn new(db: Db, signing_key: &str, bootstrap_servers: &str, topic: &str) -> Result<Self, DeviceError> {
         secrets::check_not_public(SIGNING_KEY, signing_key)?;
         let der = base64::engine::general_purpose::STANDARD
             .decode(signing_key.trim())
@@ -108,7 +106,7 @@ impl Devices {
                 reason: error.to_string(),
             })?;
         Ok(Self {
-            pool,
+            db,
             key: EncodingKey::from_ed_der(&der),
             public_key,
             producer,
@@ -152,41 +150,40 @@ impl Devices {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
             .map_err(|error| UserError::Hash(error.to_string()))?;
-        sqlx::query(
+        db_execute!(
+            &self.db,
             "INSERT INTO devices (device_id, vehicle_id, credential_id, created_by, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(device_id)
-        .bind(vehicle_id)
-        .bind(&credential_id)
-        .bind(created_by)
-        .bind(now)
-        .bind(expires)
-        .execute(&self.pool)
-        .await?;
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            device_id,
+            vehicle_id,
+            &credential_id,
+            created_by,
+            now,
+            expires
+        )?;
         Ok(token)
     }
 
     /// Every credential, newest first.
     pub async fn list(&self) -> Result<Vec<DeviceRow>, UserError> {
-        let rows: Vec<Stored> = sqlx::query_as(
-            "SELECT id, device_id, vehicle_id, credential_id, created_at_ms, expires_at_ms, revoked_at_ms \
-             FROM devices ORDER BY created_at_ms DESC, id DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = db_fetch!(
+            &self.db,
+            fetch_all,
+            Stored,
+            &format!("SELECT {COLUMNS} FROM devices ORDER BY created_at_ms DESC, id DESC")
+        )?;
         Ok(rows.into_iter().map(DeviceRow::from).collect())
     }
 
     /// Revokes credential row `id`: the revocation is on the topic Venus follows before it is recorded here.
     pub async fn revoke(&self, id: i64) -> Result<(), UserError> {
-        let row: Option<Stored> = sqlx::query_as(
-            "SELECT id, device_id, vehicle_id, credential_id, created_at_ms, expires_at_ms, revoked_at_ms \
-             FROM devices WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = db_fetch!(
+            &self.db,
+            fetch_optional,
+            Stored,
+            &format!("SELECT {COLUMNS} FROM devices WHERE id = $1"),
+            id
+        )?;
         let Some(row) = row else {
             return Err(UserError::Refused(Notice::Gone));
         };
@@ -209,11 +206,12 @@ impl Devices {
                 tracing::error!(%error, credential = %row.credential_id, "revocation not delivered to Kafka");
                 UserError::Refused(Notice::RevocationFailed)
             })?;
-        sqlx::query("UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?) WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, $1) WHERE id = $2",
+            now,
+            id
+        )?;
         Ok(())
     }
 }

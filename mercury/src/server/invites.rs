@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use sqlx::sqlite::SqlitePool;
-
 use super::api_tokens::{digest, secret_token};
+use super::db::Db;
 use super::users::UserError;
 use crate::model::Role;
 use crate::notice::Notice;
+use crate::{db_execute, db_fetch};
 
 /// What an invitation token starts with.
 pub const PREFIX: &str = "ppi_";
@@ -17,7 +17,7 @@ pub const PREFIX: &str = "ppi_";
 /// The invitation store (the user database's `invites` table).
 #[derive(Clone)]
 pub struct Invites {
-    pool: SqlitePool,
+    db: Db,
 }
 
 fn now_ms() -> i64 {
@@ -25,9 +25,9 @@ fn now_ms() -> i64 {
 }
 
 impl Invites {
-    /// The invitations of the database behind `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    /// The invitations of `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// A new invitation to join as `role`, created by user `created_by`, valid for `valid_for`; returns its
@@ -41,52 +41,54 @@ impl Invites {
         let token = secret_token(PREFIX);
         let now = now_ms();
         let valid_ms = i64::try_from(valid_for.as_millis()).unwrap_or(i64::MAX);
-        sqlx::query(
-            "INSERT INTO invites (token_hash, role, created_by, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(digest(&token))
-        .bind(role.as_str())
-        .bind(created_by)
-        .bind(now)
-        .bind(now.saturating_add(valid_ms))
-        .execute(&self.pool)
-        .await?;
+        db_execute!(
+            &self.db,
+            "INSERT INTO invites (token_hash, role, created_by, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+            digest(&token),
+            role.as_str(),
+            created_by,
+            now,
+            now.saturating_add(valid_ms)
+        )?;
         Ok(token)
     }
 
     /// The role of a usable invitation (not used, not expired), without using it.
     pub async fn role(&self, token: &str) -> Result<Role, UserError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT role FROM invites WHERE token_hash = ? AND used_at_ms IS NULL AND expires_at_ms > ?",
-        )
-        .bind(digest(token))
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = db_fetch!(
+            &self.db,
+            fetch_optional,
+            (String,),
+            "SELECT role FROM invites WHERE token_hash = $1 AND used_at_ms IS NULL AND expires_at_ms > $2",
+            digest(token),
+            now_ms()
+        )?;
         row.and_then(|(role,)| Role::parse(&role))
             .ok_or(UserError::Refused(Notice::InviteInvalid))
     }
 
     /// Makes a used invitation usable again (the sign-up that used it failed afterwards).
     pub async fn release(&self, token: &str) -> Result<(), UserError> {
-        sqlx::query("UPDATE invites SET used_at_ms = NULL WHERE token_hash = ?")
-            .bind(digest(token))
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE invites SET used_at_ms = NULL WHERE token_hash = $1",
+            digest(token)
+        )?;
         Ok(())
     }
 
     /// Uses the invitation up; fails when another sign-up used it first.
     pub async fn consume(&self, token: &str) -> Result<(), UserError> {
-        let used = sqlx::query(
-            "UPDATE invites SET used_at_ms = ? WHERE token_hash = ? AND used_at_ms IS NULL AND expires_at_ms > ?",
-        )
-        .bind(now_ms())
-        .bind(digest(token))
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        if used.rows_affected() == 1 {
+        let now = now_ms();
+        let used = db_execute!(
+            &self.db,
+            "UPDATE invites SET used_at_ms = $1 WHERE token_hash = $2 AND used_at_ms IS NULL AND expires_at_ms > $3",
+            now,
+            digest(token),
+            now
+        )?;
+        if used == 1 {
             Ok(())
         } else {
             Err(UserError::Refused(Notice::InviteInvalid))

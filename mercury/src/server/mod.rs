@@ -10,6 +10,7 @@ pub mod api_tokens;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod db;
 pub mod devices;
 mod error;
 pub mod freshness;

@@ -77,7 +77,7 @@ impl AppState {
         // Tokens signed with an empty, public or short key could be forged by anyone.
         secrets::check_signing_key(JWT_SECRET, &config.jwt_secret)?;
         let database_error = |source| Error::Users {
-            path: config.database.display().to_string(),
+            path: redacted(&config.database),
             source,
         };
         let users = users::Users::open(&config.database)
@@ -91,11 +91,11 @@ impl AppState {
                 .map_err(database_error)?;
             tracing::warn!("created the first user, admin (admin@example.com), with MERCURY_ADMIN_PASSWORD");
         }
-        let api_tokens = ApiTokens::new(users.pool());
-        let invites = Invites::new(users.pool());
-        let tracking_links = TrackingLinks::new(users.pool(), &config.jwt_secret);
+        let api_tokens = ApiTokens::new(users.db());
+        let invites = Invites::new(users.db());
+        let tracking_links = TrackingLinks::new(users.db(), &config.jwt_secret);
         let devices = Devices::new(
-            users.pool(),
+            users.db(),
             &config.device_signing_key,
             &config.kafka_bootstrap_servers,
             &config.device_revocation_topic,
@@ -127,5 +127,15 @@ impl AppState {
             shutdown,
             config: Arc::new(config),
         })
+    }
+}
+
+/// A database location for messages: a URL without its password.
+fn redacted(location: &str) -> String {
+    match (location.find("://"), location.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…{}", &location[..scheme_end], &location[at..])
+        }
+        _ => location.to_owned(),
     }
 }

@@ -4,13 +4,13 @@
 //! again gives the same link, and only the token's SHA-256 is stored, next to the order it opens. Rotating
 //! `MERCURY_JWT_SECRET` therefore retires every link.
 
+use super::api_tokens::digest;
+use super::db::Db;
+use super::users::UserError;
+use crate::{db_execute, db_fetch};
 use base64::Engine;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
-use sqlx::sqlite::SqlitePool;
-
-use super::api_tokens::digest;
-use super::users::UserError;
 
 /// What a tracking token starts with.
 pub const PREFIX: &str = "t_";
@@ -18,19 +18,19 @@ pub const PREFIX: &str = "t_";
 /// The link store (the user database's `tracking_links` table).
 #[derive(Clone)]
 pub struct TrackingLinks {
-    pool: SqlitePool,
+    db: Db,
     key: Vec<u8>,
 }
 
 impl TrackingLinks {
-    /// Links of the database behind `pool`, keyed from `signing_secret` (the session key, so no new secret has
+    /// Links in `db`, keyed from `signing_secret` (the session key, so no new secret has
     /// to be made and kept; the derivation keeps the two uses apart).
-    pub fn new(pool: SqlitePool, signing_secret: &str) -> Self {
+    pub fn new(db: Db, signing_secret: &str) -> Self {
         let mut derive = hmac::Hmac::<Sha256>::new_from_slice(signing_secret.as_bytes())
             .expect("HMAC takes a key of any length");
         derive.update(b"packetpulse tracking links v1");
         Self {
-            pool,
+            db,
             key: derive.finalize().into_bytes().to_vec(),
         }
     }
@@ -50,15 +50,14 @@ impl TrackingLinks {
     /// The tracking token of `order_id`, recorded so the link opens the order.
     pub async fn link(&self, order_id: &str) -> Result<String, UserError> {
         let token = self.token(order_id);
-        sqlx::query(
-            "INSERT INTO tracking_links (token_hash, order_id, created_at_ms) VALUES (?, ?, ?) \
+        db_execute!(
+            &self.db,
+            "INSERT INTO tracking_links (token_hash, order_id, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (order_id) DO NOTHING",
-        )
-        .bind(digest(&token))
-        .bind(order_id)
-        .bind(chrono::Utc::now().timestamp_millis())
-        .execute(&self.pool)
-        .await?;
+            digest(&token),
+            order_id,
+            chrono::Utc::now().timestamp_millis()
+        )?;
         Ok(token)
     }
 
@@ -67,11 +66,13 @@ impl TrackingLinks {
         if !token.starts_with(PREFIX) || token.len() > 64 {
             return Ok(None);
         }
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT order_id FROM tracking_links WHERE token_hash = ?")
-                .bind(digest(token))
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = db_fetch!(
+            &self.db,
+            fetch_optional,
+            (String,),
+            "SELECT order_id FROM tracking_links WHERE token_hash = $1",
+            digest(token)
+        )?;
         Ok(row.map(|(order_id,)| order_id))
     }
 }

@@ -252,7 +252,33 @@ pub struct Dashboard {
     _dir: tempfile::TempDir,
 }
 
+/// Where a test dashboard keeps its accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temp dir (the native run's choice).
+    Sqlite,
+    /// A fresh database on the test binary's PostgreSQL server (compose's choice).
+    Postgres,
+}
+
 impl Dashboard {
+    /// Seeds a fresh ClickHouse database and starts Mercury on it with its accounts on `backend`.
+    pub async fn start_on(backend: Backend, flags: &[&str]) -> Self {
+        match backend {
+            Backend::Sqlite => Self::start_with(flags).await,
+            Backend::Postgres => {
+                let url = packetpulse_testkit::shared_postgres()
+                    .unwrap()
+                    .fresh_database("mercury")
+                    .unwrap();
+                let database = format!("--database={url}");
+                let mut all = vec![database.as_str()];
+                all.extend_from_slice(flags);
+                Self::start_with(&all).await
+            }
+        }
+    }
+
     /// Seeds a fresh database and starts Mercury on it.
     pub async fn start() -> Self {
         Self::start_with(&[]).await
@@ -282,7 +308,6 @@ impl Dashboard {
             "mercury".to_owned(),
             "--listen=127.0.0.1:0".to_owned(),
             format!("--site-root={}", site_root().display()),
-            format!("--database={}", db_path.display()),
             format!("--clickhouse-url={}", clickhouse.url()),
             format!("--clickhouse-database={database}"),
             format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
@@ -291,6 +316,9 @@ impl Dashboard {
             format!("--device-signing-key={}", device_signing_key()),
             format!("--admin-password={ADMIN_PASSWORD}"),
         ];
+        if !flags.iter().any(|flag| flag.starts_with("--database=")) {
+            args.push(format!("--database={}", db_path.display()));
+        }
         args.extend(flags.iter().map(|flag| (*flag).to_owned()));
         let config = Config::parse_from(args);
         let listener = TcpListener::bind(config.listen).await.unwrap();

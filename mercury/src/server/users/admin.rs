@@ -4,15 +4,17 @@
 use super::{COLUMNS, User, UserError, Users};
 use crate::model::Role;
 use crate::notice::Notice;
+use crate::{db_execute, db_fetch};
 
 impl Users {
     /// Every user, by username.
     pub async fn list(&self) -> Result<Vec<User>, UserError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM users ORDER BY username COLLATE NOCASE"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(db_fetch!(
+            &self.db,
+            fetch_all,
+            User,
+            &format!("SELECT {COLUMNS} FROM users ORDER BY lower(username)")
+        )?)
     }
 
     /// Gives user `id` `role`.
@@ -21,11 +23,12 @@ impl Users {
         if role != Role::Admin {
             self.refuse_if_last_admin(&user).await?;
         }
-        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
-            .bind(role.as_str())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET role = $1 WHERE id = $2",
+            role.as_str(),
+            id
+        )?;
         self.get(id).await
     }
 
@@ -35,11 +38,12 @@ impl Users {
         if disabled {
             self.refuse_if_last_admin(&user).await?;
         }
-        sqlx::query("UPDATE users SET disabled = ?, session_version = session_version + 1 WHERE id = ?")
-            .bind(disabled)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET disabled = $1, session_version = session_version + 1 WHERE id = $2",
+            disabled,
+            id
+        )?;
         self.get(id).await
     }
 
@@ -47,10 +51,7 @@ impl Users {
     pub async fn remove(&self, id: i64) -> Result<(), UserError> {
         let user = self.get(id).await?;
         self.refuse_if_last_admin(&user).await?;
-        sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(&self.db, "DELETE FROM users WHERE id = $1", id)?;
         Ok(())
     }
 
@@ -59,10 +60,12 @@ impl Users {
         if user.role() != Role::Admin || user.disabled {
             return Ok(());
         }
-        let (admins,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0")
-                .fetch_one(&self.pool)
-                .await?;
+        let (admins,) = db_fetch!(
+            &self.db,
+            fetch_one,
+            (i64,),
+            "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled"
+        )?;
         if admins <= 1 {
             return Err(UserError::Refused(Notice::LastAdmin));
         }

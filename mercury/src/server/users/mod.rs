@@ -2,13 +2,10 @@
 //! deletion. Passwords are stored as argon2id hashes; hashing runs on the blocking pool (it takes ~50 ms of CPU
 //! on purpose).
 
-use std::path::Path;
-use std::str::FromStr;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-
+use super::db::{Db, DbError};
 use crate::model::{Role, UserRow, UserView};
 use crate::notice::Notice;
+use crate::{db_execute, db_fetch};
 
 mod admin;
 mod rules;
@@ -24,9 +21,9 @@ pub enum UserError {
     /// The database failed.
     #[error("user database: {0}")]
     Database(#[from] sqlx::Error),
-    /// Migrating the database failed.
-    #[error("user database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Opening or migrating the database failed.
+    #[error("user database: {0}")]
+    Open(#[from] DbError),
     /// Hashing failed.
     #[error("password hashing: {0}")]
     Hash(String),
@@ -120,60 +117,51 @@ pub struct Profile {
 /// The user store.
 #[derive(Clone)]
 pub struct Users {
-    pool: SqlitePool,
+    db: Db,
     /// Verified against when a login names nobody, so both cases take the same time.
     dummy_hash: String,
 }
 
-pub(crate) const COLUMNS: &str = "id, uid, role, disabled, username, email, password_hash, must_change_password, theme, units, \
-                       session_version";
+pub(crate) const COLUMNS: &str = "id, uid, role, disabled, username, email, password_hash, must_change_password, \
+                                  theme, units, session_version";
+
+/// Matches a login (username or email) without regard to case; `$1` is the login.
+const BY_LOGIN: &str = "lower(username) = lower($1) OR lower(email) = lower($1)";
 
 impl Users {
-    /// Opens (creating if needed) and migrates the database at `path`.
-    pub async fn open(path: &Path) -> Result<Self, UserError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+    /// Opens and migrates the account database `location` names (see [`Db::open`]).
+    pub async fn open(location: &str) -> Result<Self, UserError> {
+        let db = Db::open(location).await?;
         let dummy_hash = hash_password("not a real password".to_owned()).await?;
-        Ok(Self { pool, dummy_hash })
+        Ok(Self { db, dummy_hash })
     }
 
-    /// The connection pool, shared by the other stores of the user database (API tokens, invitations).
-    pub fn pool(&self) -> SqlitePool {
-        self.pool.clone()
+    /// The database, shared by the other stores of the account database (API tokens, invitations, devices,
+    /// tracking links).
+    pub fn db(&self) -> Db {
+        self.db.clone()
     }
 
     /// Whether there is no user yet (the first start).
     pub async fn is_empty(&self) -> Result<bool, UserError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
+        let (count,) = db_fetch!(&self.db, fetch_one, (i64,), "SELECT count(*) FROM users")?;
         Ok(count == 0)
     }
 
     /// Creates `admin` / `admin@example.com` with `password` when there are no users at all, flagged so the UI
     /// asks for a new password. Returns whether it did.
     pub async fn ensure_default_admin(&self, password: &str) -> Result<bool, UserError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
-        if count > 0 {
+        if !self.is_empty().await? {
             return Ok(false);
         }
         let user = self
             .create("admin", "admin@example.com", password, Role::Admin)
             .await?;
-        sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
-            .bind(user.id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET must_change_password = TRUE WHERE id = $1",
+            user.id
+        )?;
         Ok(true)
     }
 
@@ -189,57 +177,68 @@ impl Users {
         let username = valid_username(username)?;
         let email = valid_email(email)?;
         valid_password(password)?;
-        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?1 OR email = ?2")
-            .bind(username)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let taken = db_fetch!(
+            &self.db,
+            fetch_optional,
+            (i64,),
+            "SELECT id FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($2)",
+            username,
+            email
+        )?;
         if taken.is_some() {
             return Err(UserError::Refused(Notice::Taken));
         }
         let hash = hash_password(password.to_owned()).await?;
-        let result = sqlx::query(
+        let (id,) = db_fetch!(
+            &self.db,
+            fetch_one,
+            (i64,),
             "INSERT INTO users (uid, role, username, email, password_hash, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            uuid::Uuid::new_v4().simple().to_string(),
+            role.as_str(),
+            username,
+            email,
+            hash,
+            chrono::Utc::now().timestamp_millis()
         )
-        .bind(uuid::Uuid::new_v4().simple().to_string())
-        .bind(role.as_str())
-        .bind(username)
-        .bind(email)
-        .bind(hash)
-        .bind(chrono::Utc::now().timestamp_millis())
-        .execute(&self.pool)
-        .await
         .map_err(unique_violation_is_taken)?;
-        self.get(result.last_insert_rowid()).await
+        self.get(id).await
     }
 
     /// The user with this id.
     pub async fn get(&self, id: i64) -> Result<User, UserError> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(UserError::Refused(Notice::Gone))
+        db_fetch!(
+            &self.db,
+            fetch_optional,
+            User,
+            &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
+            id
+        )?
+        .ok_or(UserError::Refused(Notice::Gone))
     }
 
     /// The user a session token names by its random id; `None` for an unknown one (a deleted user).
     pub async fn by_uid(&self, uid: &str) -> Result<Option<User>, UserError> {
-        Ok(
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE uid = ?"))
-                .bind(uid)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(db_fetch!(
+            &self.db,
+            fetch_optional,
+            User,
+            &format!("SELECT {COLUMNS} FROM users WHERE uid = $1"),
+            uid
+        )?)
     }
 
     /// What login attempts are counted against: the account a login names (by username or email alike), or
     /// the login text itself when it names nobody.
     pub async fn account_key(&self, login: &str) -> Result<String, UserError> {
-        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?1 OR email = ?1")
-            .bind(login.trim())
-            .fetch_optional(&self.pool)
-            .await?;
+        let id = db_fetch!(
+            &self.db,
+            fetch_optional,
+            (i64,),
+            &format!("SELECT id FROM users WHERE {BY_LOGIN}"),
+            login.trim()
+        )?;
         Ok(match id {
             Some((id,)) => format!("user:{id}"),
             None => format!("login:{}", login.trim().to_lowercase()),
@@ -248,12 +247,13 @@ impl Users {
 
     /// Checks a login (username or email, any case) and password.
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<User, UserError> {
-        let user: Option<User> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM users WHERE username = ?1 OR email = ?1"
-        ))
-        .bind(login.trim())
-        .fetch_optional(&self.pool)
-        .await?;
+        let user = db_fetch!(
+            &self.db,
+            fetch_optional,
+            User,
+            &format!("SELECT {COLUMNS} FROM users WHERE {BY_LOGIN}"),
+            login.trim()
+        )?;
         let hash = user
             .as_ref()
             .map_or(self.dummy_hash.clone(), |user| user.password_hash.clone());
@@ -277,14 +277,13 @@ impl Users {
             return Err(UserError::Refused(Notice::PasswordUnchanged));
         }
         let hash = hash_password(new.to_owned()).await?;
-        sqlx::query(
-            "UPDATE users SET password_hash = ?, must_change_password = 0, session_version = session_version + 1 \
-             WHERE id = ?",
-        )
-        .bind(hash)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET password_hash = $1, must_change_password = FALSE, \
+             session_version = session_version + 1 WHERE id = $2",
+            hash,
+            id
+        )?;
         self.get(id).await
     }
 
@@ -300,24 +299,26 @@ impl Users {
             "km" | "mi" => profile.units.as_str(),
             _ => return Err(UserError::Refused(Notice::UnitsInvalid)),
         };
-        sqlx::query("UPDATE users SET username = ?, email = ?, theme = ?, units = ? WHERE id = ?")
-            .bind(username)
-            .bind(email)
-            .bind(theme)
-            .bind(units)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(unique_violation_is_taken)?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET username = $1, email = $2, theme = $3, units = $4 WHERE id = $5",
+            username,
+            email,
+            theme,
+            units,
+            id
+        )
+        .map_err(unique_violation_is_taken)?;
         self.get(id).await
     }
 
     /// Ends every session of the user (logout).
     pub async fn revoke_sessions(&self, id: i64) -> Result<(), UserError> {
-        sqlx::query("UPDATE users SET session_version = session_version + 1 WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(
+            &self.db,
+            "UPDATE users SET session_version = session_version + 1 WHERE id = $1",
+            id
+        )?;
         Ok(())
     }
 
@@ -328,10 +329,7 @@ impl Users {
             return Err(UserError::Refused(Notice::CurrentPasswordWrong));
         }
         self.refuse_if_last_admin(&user).await?;
-        sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        db_execute!(&self.db, "DELETE FROM users WHERE id = $1", id)?;
         Ok(())
     }
 }

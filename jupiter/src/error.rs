@@ -37,6 +37,9 @@ pub enum Error {
         /// Rows not inserted.
         rows: usize,
     },
+    /// A secret is publicly known.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
     /// The listen address could not be bound.
     #[error(transparent)]
     Bind(#[from] packetpulse_ops::BindError),

@@ -31,6 +31,7 @@ pub use metrics::Metrics;
 /// Runs the configured command: the streaming sink until `shutdown` completes (serving `/health` and `/metrics`
 /// on the configured address), or a backfill from bronze.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    config.clickhouse.check_password()?;
     match config.command.clone().unwrap_or(Command::Run) {
         Command::Run => {
             let listener = packetpulse_ops::bind(config.metrics_listen, "JUPITER_METRICS_LISTEN").await?;

@@ -72,6 +72,9 @@ pub enum Error {
     /// The listen address could not be bound.
     #[error(transparent)]
     Bind(#[from] packetpulse_ops::BindError),
+    /// A secret is publicly known.
+    #[error(transparent)]
+    Secret(#[from] packetpulse_ops::secrets::SecretError),
 }
 
 impl Error {

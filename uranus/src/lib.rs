@@ -36,6 +36,7 @@ use crate::runner::Runner;
 
 /// Runs the configured command until it is done (`serve`: until `shutdown` completes).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    config.clickhouse.check_password()?;
     let project = load_project(&config)?;
     match config.command.clone() {
         Command::Compile => {

@@ -49,6 +49,17 @@ pub struct ClickHouseConfig {
 }
 
 impl ClickHouseConfig {
+    /// The password may be empty (the native run's loopback-only user has none) but not a publicly known one,
+    /// such as the compose file's former default.
+    pub fn check_password(&self) -> Result<(), crate::secrets::SecretError> {
+        if !self.password.is_empty() && crate::secrets::is_known(&self.password) {
+            return Err(crate::secrets::SecretError::Known {
+                setting: "CLICKHOUSE_PASSWORD",
+            });
+        }
+        Ok(())
+    }
+
     /// A client for this server (no default database: statements name theirs). Validation is off: ClickHouse
     /// 18.16 cannot describe result types the way the crate's validation expects (docs/ARCHITECTURE.md).
     pub fn client(&self) -> clickhouse::Client {

@@ -246,6 +246,20 @@ async fn every_planet_refuses_an_empty_or_public_secret_naming_the_setting() {
             "MARS_API_KEY",
         );
     }
+    // ClickHouse's password may be empty (the native run's loopback user) but not a known one.
+    let mut jupiter = jupiter::Config::defaults();
+    jupiter.clickhouse.password = "packetpulse".into();
+    assert_names(
+        &jupiter::run(jupiter, never()).await.unwrap_err().to_string(),
+        "CLICKHOUSE_PASSWORD",
+    );
+    let mut uranus = uranus::Config::defaults();
+    uranus.clickhouse.password = "packetpulse".into();
+    assert_names(
+        &uranus::run(uranus, never()).await.unwrap_err().to_string(),
+        "CLICKHOUSE_PASSWORD",
+    );
+
     let mut venus = venus::Config::defaults();
     venus.jwt_hs256_secret = Some("packetpulse-dev-only-jwt-secret-change-me".into());
     assert_names(

@@ -76,6 +76,7 @@ impl AppState {
     ) -> Result<Self, Error> {
         // Tokens signed with an empty, public or short key could be forged by anyone.
         secrets::check_signing_key(JWT_SECRET, &config.jwt_secret)?;
+        config.clickhouse.check_password()?;
         let database_error = |source| Error::Users {
             path: redacted(&config.database),
             source,

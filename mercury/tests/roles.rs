@@ -41,6 +41,14 @@ async fn user_with_role(base: &str, admin: &reqwest::Client, username: &str, rol
     client
 }
 
+/// A dashboard on `backend` (with `flags`), its URL, and a client signed in as its admin.
+async fn with_admin(backend: Backend, flags: &[&str]) -> (Dashboard, String, reqwest::Client) {
+    let dashboard = Dashboard::start_on(backend, flags).await;
+    let base = dashboard.url.clone();
+    let admin = admin(&base).await;
+    (dashboard, base, admin)
+}
+
 async fn admin(base: &str) -> reqwest::Client {
     let client = http();
     http_sign_in(&client, base, "admin", ADMIN_PASSWORD).await;
@@ -87,9 +95,7 @@ fn is_sign_in_first(answer: &Answer) -> bool {
 }
 
 async fn every_route_refuses_anonymous_callers_and_the_roles_below_its_own(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let viewer = user_with_role(&base, &admin, "role-viewer", Role::Viewer).await;
     let dispatcher = user_with_role(&base, &admin, "role-dispatcher", Role::Dispatcher).await;
     let anonymous = http();
@@ -162,9 +168,7 @@ async fn every_route_refuses_anonymous_callers_and_the_roles_below_its_own(backe
 }
 
 async fn a_deleted_users_cookie_does_not_open_the_next_account(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let first = user_with_role(&base, &admin, "first-user", Role::Viewer).await;
     let me: Value = first
         .get(format!("{base}/api/v1/me"))
@@ -225,9 +229,7 @@ async fn next_after_login_never_leaves_the_site(backend: Backend) {
 }
 
 async fn cross_site_form_posts_are_refused_login_included(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     for (path, form) in [
         ("/login", vec![("login", "admin"), ("password", ADMIN_PASSWORD)]),
         (
@@ -421,9 +423,7 @@ async fn sign_ups_password_changes_and_deletions_are_throttled(backend: Backend)
 }
 
 async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_user(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let viewer = user_with_role(&base, &admin, "bi-tool", Role::Viewer).await;
     let token: String = viewer
         .post(format!("{base}/api/fn/create_api_token"))
@@ -524,9 +524,7 @@ async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_use
 }
 
 async fn no_change_leaves_the_dashboard_without_an_admin(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let me: Value = admin
         .get(format!("{base}/api/v1/me"))
         .send()
@@ -576,9 +574,7 @@ async fn no_change_leaves_the_dashboard_without_an_admin(backend: Backend) {
 }
 
 async fn tracking_links_and_device_credentials_are_kept_in_the_account_database(backend: Backend) {
-    let dashboard = Dashboard::start_on(backend, &[]).await;
-    let base = dashboard.url.clone();
-    let admin = admin(&base).await;
+    let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let order = dashboard.fleet.live().order_id.clone();
     let link: String = admin
         .post(format!("{base}/api/fn/tracking_link"))

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use packetpulse_model::AuthenticationReply;
@@ -42,7 +42,7 @@ async fn upgrade(
         return error_response(StatusCode::SERVICE_UNAVAILABLE, message);
     };
     // `Authorization: Bearer <JWT>` authenticates before the upgrade; a bad token never gets a socket.
-    let identity = match bearer_token(&headers) {
+    let identity = match packetpulse_ops::bearer_token(&headers) {
         None => None,
         Some(token) => match state.token(token) {
             Ok(identity) => Some(identity),
@@ -66,14 +66,6 @@ async fn upgrade(
             session::serve(socket, state, identity).await;
             drop((permit, session_token));
         })
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
 }
 
 /// A refusal, in the shape of the protocol's authentication reply.

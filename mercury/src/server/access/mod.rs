@@ -61,7 +61,7 @@ pub async fn require_session(
             "cross-site request refused: submit the form from the dashboard itself",
         );
     }
-    let bearer = bearer_token(request.headers()).map(str::to_owned);
+    let bearer = packetpulse_ops::bearer_token(request.headers()).map(str::to_owned);
     let cookie = jar.get(COOKIE).map(|cookie| cookie.value().to_owned());
     let caller = identify(&state, &path, bearer.as_deref(), cookie.as_deref()).await;
     let needed = match access {
@@ -110,14 +110,6 @@ async fn identify(state: &AppState, path: &str, bearer: Option<&str>, cookie: Op
             Caller::Invalid
         }
     }
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
 }
 
 /// Whether a state-changing request comes from another site (CSRF), as the browser itself says: Fetch Metadata

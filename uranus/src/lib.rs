@@ -80,7 +80,7 @@ pub fn load_project(config: &Config) -> Result<Project, Error> {
 
 /// Writes every model's rendered SQL to `<target-path>/compiled/<project>/<model path>`; returns the files.
 pub fn compile(project: &Project, database: &str) -> Result<Vec<PathBuf>, Error> {
-    let renderer = Renderer::new(project, database);
+    let renderer = Renderer::new(project, database)?;
     let mut written = Vec::new();
     for model in project.models.values() {
         let rendered = renderer.render(model, false)?;

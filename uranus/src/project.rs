@@ -1,5 +1,5 @@
-//! The dbt project on disk: `dbt_project.yml`, the model files under its model paths, `sources.yml` and the
-//! `schema.yml` files (descriptions and tests). Only what the runner needs is read; unknown keys are ignored, as
+//! The dbt project on disk: `dbt_project.yml`, the model files under its model paths, the macro files under its
+//! macro paths, `sources.yml` and the `schema.yml` files (descriptions and tests). Only what the runner needs is read; unknown keys are ignored, as
 //! dbt ignores keys of other adapters.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ struct ProjectFile {
     name: String,
     #[serde(default = "default_model_paths")]
     model_paths: Vec<String>,
+    #[serde(default = "default_macro_paths")]
+    macro_paths: Vec<String>,
     #[serde(default = "default_target_path")]
     target_path: String,
     #[serde(default)]
@@ -28,6 +30,10 @@ struct ProjectFile {
 
 fn default_model_paths() -> Vec<String> {
     vec!["models".to_owned()]
+}
+
+fn default_macro_paths() -> Vec<String> {
+    vec!["macros".to_owned()]
 }
 
 fn default_target_path() -> String {
@@ -47,6 +53,17 @@ pub struct ModelFile {
     pub source: String,
     /// Configuration from `dbt_project.yml` (`+key` entries of the model's folders; deeper folders win).
     pub folder_config: BTreeMap<String, Value>,
+}
+
+/// A file of macros: `{% macro name(…) %}…{% endmacro %}` blocks that every model may call, as in dbt.
+#[derive(Debug, Clone)]
+pub struct MacroFile {
+    /// Path relative to the project root; the template name models import it by.
+    pub path: PathBuf,
+    /// The Jinja source.
+    pub source: String,
+    /// The macros it defines.
+    pub names: Vec<String>,
 }
 
 /// A table of a source in `sources.yml`.
@@ -119,6 +136,8 @@ pub struct Project {
     pub vars: BTreeMap<String, Value>,
     /// Models by name.
     pub models: BTreeMap<String, ModelFile>,
+    /// Macro files, in path order.
+    pub macros: Vec<MacroFile>,
     /// Sources: (source name, table name) → where it is.
     pub sources: BTreeMap<(String, String), SourceTable>,
     /// Model properties from every `schema.yml`, by model name.
@@ -138,6 +157,7 @@ impl Project {
             target_path: PathBuf::from(&file.target_path),
             vars: file.vars.clone(),
             models: BTreeMap::new(),
+            macros: Vec::new(),
             sources: BTreeMap::new(),
             properties: BTreeMap::new(),
             name: file.name.clone(),
@@ -158,7 +178,42 @@ impl Project {
                 }
             }
         }
+        for macro_path in &file.macro_paths {
+            let dir = root.join(macro_path);
+            if !dir.is_dir() {
+                continue;
+            }
+            let mut paths = files_under(&dir)?;
+            paths.sort();
+            for path in paths {
+                if path.extension().and_then(|e| e.to_str()) == Some("sql") {
+                    let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
+                    project.add_macros(relative, read(&path)?)?;
+                }
+            }
+        }
         Ok(project)
+    }
+
+    fn add_macros(&mut self, path: PathBuf, source: String) -> Result<(), Error> {
+        let problem = |message: String| Error::Project {
+            path: path.clone(),
+            message,
+        };
+        minijinja::Environment::new()
+            .template_from_str(&source)
+            .map_err(|error| problem(format!("not valid Jinja: {error}")))?;
+        let names = macro_names(&source);
+        for name in &names {
+            if let Some(other) = self.macros.iter().find(|file| file.names.contains(name)) {
+                return Err(problem(format!(
+                    "macro {name:?} is also defined in {}",
+                    other.path.display()
+                )));
+            }
+        }
+        self.macros.push(MacroFile { path, source, names });
+        Ok(())
     }
 
     fn add_model(
@@ -243,6 +298,27 @@ fn folder_config(models: &Value, project: &str, folders: &[String]) -> BTreeMap<
         depth += 1;
     }
     config
+}
+
+/// The names of the `{% macro name(…) %}` blocks in `source`.
+fn macro_names(source: &str) -> Vec<String> {
+    source
+        .split("{%")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.trim_start_matches(['-', '+']).trim_start();
+            let rest = tag.strip_prefix("macro")?;
+            if !rest.starts_with(char::is_whitespace) {
+                return None;
+            }
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
 }
 
 fn read(path: &Path) -> Result<String, Error> {

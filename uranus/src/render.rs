@@ -1,5 +1,5 @@
 //! Jinja rendering of models with minijinja, with the functions dbt models commonly use: `ref`, `source`,
-//! `config`, `var`, `env_var`, `is_incremental()` and `this`. Rendering a model also records what it refers to
+//! `config`, `var`, `env_var`, `is_incremental()` and `this`, and the project's macros. Rendering a model also records what it refers to
 //! (the dependency graph) and the configuration it asks for.
 //!
 //! Relations render as dbt-clickhouse renders them: `` `database`.`table` `` (a dbt schema is a ClickHouse
@@ -88,6 +88,9 @@ fn state(state: &State) -> Result<Arc<ModelState>, minijinja::Error> {
 /// The Jinja environment shared by every render.
 pub struct Renderer {
     env: Environment<'static>,
+    /// `{% from "<macro file>" import … %}` of every macro file, put before each model (on its first line, so
+    /// that error lines stay the model's): dbt makes a project's macros callable from every model.
+    imports: String,
     database: String,
     models: Arc<Vec<String>>,
     sources: Arc<BTreeMap<(String, String), SourceTable>>,
@@ -95,9 +98,22 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// A renderer for `project`'s models, whose relations live in `database`.
-    pub fn new(project: &Project, database: &str) -> Self {
+    /// A renderer for `project`'s models, whose relations live in `database`. Fails on a macro file that is not
+    /// valid Jinja.
+    pub fn new(project: &Project, database: &str) -> Result<Self, Error> {
         let mut env = yaml_environment();
+        let mut imports = String::new();
+        for file in &project.macros {
+            let name = file.path.to_string_lossy().into_owned();
+            env.add_template_owned(name.clone(), file.source.clone())
+                .map_err(|error| Error::Project {
+                    path: file.path.clone(),
+                    message: format!("not valid Jinja: {error}"),
+                })?;
+            if !file.names.is_empty() {
+                imports.push_str(&format!("{{% from {name:?} import {} %}}", file.names.join(", ")));
+            }
+        }
         env.add_function("ref", |state_: &State, name: String| {
             let model = state(state_)?;
             if !model.models.contains(&name) {
@@ -145,13 +161,14 @@ impl Renderer {
             }
         });
         env.add_function("is_incremental", |state_: &State| Ok(state(state_)?.incremental));
-        Self {
+        Ok(Self {
             env,
+            imports,
             database: database.to_owned(),
             models: Arc::new(project.models.keys().cloned().collect()),
             sources: Arc::new(project.sources.clone()),
             vars: Arc::new(project.vars.clone()),
-        }
+        })
     }
 
     /// Renders `model`; `incremental` is what `is_incremental()` returns (the table exists and is incremental).
@@ -175,7 +192,7 @@ impl Renderer {
             .env
             .render_named_str(
                 &name,
-                &model.source,
+                &format!("{}{}", self.imports, model.source),
                 context! { this => this, __uranus => Value::from_dyn_object(model_state.clone()) },
             )
             .map_err(|error| render_error(&model.name, &model.path, &error))?;

@@ -60,7 +60,7 @@ impl Runner {
     /// Renders every model (with `is_incremental()` false, as dbt parses) and builds the graph. A cycle is an
     /// error; a model that does not render is remembered as failed.
     pub fn new(client: Client, database: &str, project: Project) -> Result<Self, Error> {
-        let renderer = Renderer::new(&project, database);
+        let renderer = Renderer::new(&project, database)?;
         let mut refs = BTreeMap::new();
         let mut broken = BTreeMap::new();
         for (name, model) in &project.models {

@@ -73,7 +73,7 @@ fn dbt_parses_the_project_and_sees_the_same_models_dependencies_and_tests() {
     for test in uranus::data_tests::collect(&project, &all) {
         *uranus_tests.entry(test.unwrap().model).or_default() += 1;
     }
-    let renderer = uranus::render::Renderer::new(&project, "packetpulse");
+    let renderer = uranus::render::Renderer::new(&project, "packetpulse").unwrap();
     let runner = Runner::new(clickhouse::Client::default(), "packetpulse", project.clone()).unwrap();
     let mut uranus_models = BTreeMap::new();
     for (name, model) in &project.models {

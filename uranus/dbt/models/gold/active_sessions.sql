@@ -1,12 +1,5 @@
 {{ config(materialized='view') }}
 
-{#- Great-circle distance with the radius PacketPulse uses everywhere (packetpulse-model's geo::haversine_m):
-    greatCircleDistance's radius and precision differ between ClickHouse releases. -#}
-{% macro haversine_km(lat1, lon1, lat2, lon2) -%}
-(2 * 6371.0088 * asin(sqrt(pow(sin(({{ lat2 }} - {{ lat1 }}) * pi() / 360), 2)
-    + cos({{ lat1 }} * pi() / 180) * cos({{ lat2 }} * pi() / 180) * pow(sin(({{ lon2 }} - {{ lon1 }}) * pi() / 360), 2))))
-{%- endmacro %}
-
 -- Sessions not completed, as of now: where each vehicle is, how far it still has to go (straight line to the
 -- drop-off), how long it has been under way, its average speed so far and the ETA at that speed. A session silent
 -- for longer than `stale_after_seconds` has status `stale`. A view, so "now" is the time of the query.

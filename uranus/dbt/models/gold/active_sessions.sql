@@ -3,6 +3,7 @@
 -- Sessions not completed, as of now: where each vehicle is, how far it still has to go (straight line to the
 -- drop-off), how long it has been under way, its average speed so far and the ETA at that speed. A session silent
 -- for longer than `stale_after_seconds` has status `stale`. A view, so "now" is the time of the query.
+-- The joined subqueries are named: ClickHouse 21+ refuses unnamed ones (`joined_subquery_requires_alias`).
 SELECT
     session_id,
     vehicle_id,
@@ -25,8 +26,8 @@ FROM
     SELECT *, toUInt64(toUnixTimestamp(now())) * 1000 AS now_ms
     FROM {{ source('silver', 'latest_positions') }} FINAL
     WHERE status != 'completed'
-)
+) AS positions
 ANY LEFT JOIN
 (
     SELECT session_id, distance_km FROM {{ ref('session_summary') }}
-) USING session_id
+) AS summaries USING session_id

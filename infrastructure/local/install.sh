@@ -23,6 +23,9 @@ WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"
     "$(dirname "$0")/../../Cargo.lock")
 # pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust.
 PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
+# The ClickHouse 26 engine in-process (chdb) behind the testkit's HTTP front (crates/packetpulse-testkit/scripts/
+# chdb_http.py), the modern ClickHouse of the tests next to Debian's 18.16; lz4 reads the clients' compressed inserts.
+CHDB_REQUIREMENTS=(chdb-core==26.9.0 lz4==4.4.4)
 # dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
 # dbt-core whose dependencies download a wheel from GitHub at install time, which this machine cannot reach.
 DBT_REQUIREMENTS=(dbt-clickhouse==1.10.3 dbt-core==1.10.23)
@@ -136,6 +139,8 @@ step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min th
     cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION" --unlocked
 step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
+step "chdb venv (ClickHouse 26 in-process for the modern-engine tests, ~1 min and 890 MB the first time)" \
+    python_venv "$PACKETPULSE_TOOLS/chdb-venv" "${CHDB_REQUIREMENTS[@]}"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
 echo "==> install: all done in $((SECONDS - total_start)) s"

@@ -1,5 +1,6 @@
 //! ClickHouse: Debian's `clickhouse-server` 18.16 (or any newer one on PATH) with the config checked into
-//! `infrastructure/clickhouse/local/`.
+//! `infrastructure/clickhouse/local/`; or the ClickHouse 26 engine (chdb, in-process in Python) behind
+//! `scripts/chdb_http.py`, the part of ClickHouse's HTTP interface that the `clickhouse` crate and dbt use.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,9 +18,19 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ClickHouse {
     http_port: u16,
     tcp_port: u16,
+    engine: Engine,
     server: Supervised,
     // Declared last: removed after the process stopped.
     _dir: tempfile::TempDir,
+}
+
+/// What answers on the HTTP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A `clickhouse-server` process (Debian's 18.16 here).
+    Server,
+    /// The ClickHouse 26 engine in-process (chdb) behind `scripts/chdb_http.py`: no native port.
+    Chdb,
 }
 
 impl ClickHouse {
@@ -44,10 +55,38 @@ impl ClickHouse {
             format!("--tcp_port={tcp_port}"),
         ];
         let process = ServerProcess::start("clickhouse", &program, args, dir.path())?;
+        Self::supervise(process, Engine::Server, http_port, tcp_port, dir)
+    }
+
+    /// Starts the ClickHouse 26 engine (chdb, from the install script's `chdb-venv`) behind its HTTP front and
+    /// waits until it answers `/ping`.
+    pub fn start_modern() -> Result<Self, Error> {
+        let python = tools::venv_program("chdb-venv", "python")?;
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/chdb_http.py");
+        let dir = run_dir::server_dir("chdb")?;
+        let http_port = free_port()?;
+        let args = [
+            script.into_os_string(),
+            "--port".into(),
+            http_port.to_string().into(),
+            "--path".into(),
+            dir.path().join("data").into_os_string(),
+        ];
+        let process = ServerProcess::start("chdb", &python, args, dir.path())?;
+        Self::supervise(process, Engine::Chdb, http_port, 0, dir)
+    }
+
+    fn supervise(
+        process: ServerProcess,
+        engine: Engine,
+        http_port: u16,
+        tcp_port: u16,
+        dir: tempfile::TempDir,
+    ) -> Result<Self, Error> {
         let addr = SocketAddr::from(([127, 0, 0, 1], http_port));
         let server = Supervised::start(
             process,
-            format!("ClickHouse on {addr}"),
+            format!("ClickHouse ({engine:?}) on {addr}"),
             READY_TIMEOUT,
             move || match http_status(addr, "/ping")? {
                 200 => Ok(()),
@@ -57,9 +96,15 @@ impl ClickHouse {
         Ok(Self {
             http_port,
             tcp_port,
+            engine,
             server,
             _dir: dir,
         })
+    }
+
+    /// Which engine this is.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// The HTTP URL, e.g. `http://127.0.0.1:40123`.
@@ -67,9 +112,9 @@ impl ClickHouse {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
-    /// The native-protocol port (for `clickhouse-client --port`).
-    pub fn tcp_port(&self) -> u16 {
-        self.tcp_port
+    /// The native-protocol port (for `clickhouse-client --port`); none for chdb.
+    pub fn tcp_port(&self) -> Option<u16> {
+        (self.engine == Engine::Server).then_some(self.tcp_port)
     }
 
     /// A client for the `default` database. Validation is off: 18.16 cannot describe result types the way the

@@ -29,13 +29,13 @@ mod tools;
 mod wait;
 
 pub use browser::Chromedriver;
-pub use clickhouse::ClickHouse;
+pub use clickhouse::{ClickHouse, Engine as ClickHouseEngine};
 pub use error::Error;
 pub use kafka::{Kafka, KafkaKind};
 pub use postgres::Postgres;
 pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;
-pub use shared::{shared_clickhouse, shared_kafka, shared_postgres, shared_s3};
+pub use shared::{shared_clickhouse, shared_kafka, shared_modern_clickhouse, shared_postgres, shared_s3};
 pub use tools::{tools_dir, venv_program};
 pub use wait::wait_until;

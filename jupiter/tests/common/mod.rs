@@ -182,11 +182,13 @@ pub async fn assert_silver_is_exact(config: &Config) {
         async move {
             let seen: (u64, u64, u64, u64, u64) = client
                 .query(
-                    "SELECT (SELECT uniqExact(event_id) FROM session_movements), \
-                     (SELECT count() FROM (SELECT session_id FROM latest_positions GROUP BY session_id)), \
-                     (SELECT count() FROM (SELECT session_id FROM sessions GROUP BY session_id)), \
-                     (SELECT count() FROM (SELECT order_id FROM orders GROUP BY order_id)), \
-                     (SELECT sum(n) FROM (SELECT uniqExactMerge(total_events) AS n FROM vehicles GROUP BY vehicle_id))",
+                    // ifNull: a scalar subquery is Nullable on ClickHouse 21+, and the row is read by position.
+                    "SELECT ifNull((SELECT uniqExact(event_id) FROM session_movements), 0), \
+                     ifNull((SELECT count() FROM (SELECT session_id FROM latest_positions GROUP BY session_id)), 0), \
+                     ifNull((SELECT count() FROM (SELECT session_id FROM sessions GROUP BY session_id)), 0), \
+                     ifNull((SELECT count() FROM (SELECT order_id FROM orders GROUP BY order_id)), 0), \
+                     ifNull((SELECT sum(n) FROM (SELECT uniqExactMerge(total_events) AS n FROM vehicles \
+                         GROUP BY vehicle_id)), 0)",
                 )
                 .fetch_one()
                 .await

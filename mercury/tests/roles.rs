@@ -55,6 +55,11 @@ async fn admin(base: &str) -> reqwest::Client {
     client
 }
 
+/// The JSON answer to `request`.
+async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A concrete path for a route pattern.
 fn concrete(pattern: &str) -> String {
     pattern
@@ -170,14 +175,7 @@ async fn every_route_refuses_anonymous_callers_and_the_roles_below_its_own(backe
 async fn a_deleted_users_cookie_does_not_open_the_next_account(backend: Backend) {
     let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let first = user_with_role(&base, &admin, "first-user", Role::Viewer).await;
-    let me: Value = first
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = json(first.get(format!("{base}/api/v1/me"))).await;
     let id = me["id"].as_i64().unwrap();
     let deleted = admin
         .post(format!("{base}/admin/users/{id}/delete"))
@@ -187,14 +185,7 @@ async fn a_deleted_users_cookie_does_not_open_the_next_account(backend: Backend)
     assert_eq!(deleted.headers()["location"], "/admin/users?done=user_deleted");
     // SQLite hands the same integer id to the next user; the old cookie must not become theirs.
     let second = user_with_role(&base, &admin, "second-user", Role::Dispatcher).await;
-    let second_me: Value = second
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second_me: Value = json(second.get(format!("{base}/api/v1/me"))).await;
     if backend == Backend::Sqlite {
         // SQLite hands the deleted user's id to the next one (PostgreSQL's sequence never does).
         assert_eq!(
@@ -279,14 +270,7 @@ async fn cross_site_form_posts_are_refused_login_included(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(own.headers()["location"], "/");
-    let users: Value = admin
-        .get(format!("{base}/api/v1/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = json(admin.get(format!("{base}/api/v1/users"))).await;
     assert!(
         users
             .as_array()
@@ -325,15 +309,12 @@ async fn sign_up_needs_an_invitation_used_once_which_sets_the_role(backend: Back
     assert_eq!(signup("", "walk-in").await, "/signup?error=signup_closed");
     // An admin's invitation, through the server function the users page calls.
     let admin = admin(&base).await;
-    let link: String = admin
-        .post(format!("{base}/api/fn/create_invite"))
-        .form(&[("role", "dispatcher")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: String = json(
+        admin
+            .post(format!("{base}/api/fn/create_invite"))
+            .form(&[("role", "dispatcher")]),
+    )
+    .await;
     let invite = link.split("invite=").nth(1).unwrap().to_owned();
     assert!(invite.starts_with("ppi_") && invite.len() > 40, "{link}");
     assert_eq!(
@@ -346,14 +327,7 @@ async fn sign_up_needs_an_invitation_used_once_which_sets_the_role(backend: Back
             .await
             .ends_with("error=invite_invalid")
     );
-    let users: Value = admin
-        .get(format!("{base}/api/v1/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = json(admin.get(format!("{base}/api/v1/users"))).await;
     let invited = users
         .as_array()
         .unwrap()
@@ -425,15 +399,12 @@ async fn sign_ups_password_changes_and_deletions_are_throttled(backend: Backend)
 async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_user(backend: Backend) {
     let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let viewer = user_with_role(&base, &admin, "bi-tool", Role::Viewer).await;
-    let token: String = viewer
-        .post(format!("{base}/api/fn/create_api_token"))
-        .form(&[("name", "nightly report"), ("days", "30")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: String = json(
+        viewer
+            .post(format!("{base}/api/fn/create_api_token"))
+            .form(&[("name", "nightly report"), ("days", "30")]),
+    )
+    .await;
     assert!(token.starts_with("pp_"));
     let bearer = |path: &str, token: &str| {
         let (url, token) = (format!("{base}{path}"), token.to_owned());
@@ -455,25 +426,11 @@ async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_use
         StatusCode::UNAUTHORIZED
     );
     // Listed without the token itself.
-    let listed: Value = viewer
-        .post(format!("{base}/api/fn/api_tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = json(viewer.post(format!("{base}/api/fn/api_tokens"))).await;
     assert_eq!(listed[0]["name"], "nightly report");
     assert!(!listed.to_string().contains(&token));
     // Disabling the user stops the token; enabling brings it back; revoking ends it.
-    let me: Value = viewer
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = json(viewer.get(format!("{base}/api/v1/me"))).await;
     let id = me["id"].as_i64().unwrap();
     admin
         .post(format!("{base}/admin/users/{id}/disable"))
@@ -509,15 +466,12 @@ async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_use
     assert_eq!(revoked.headers()["location"], "/settings?done=token_revoked");
     assert_eq!(bearer("/api/v1/overview", &token).await, StatusCode::UNAUTHORIZED);
     // An admin's token reads the metrics (how Prometheus scrapes them).
-    let admin_token: String = admin
-        .post(format!("{base}/api/fn/create_api_token"))
-        .form(&[("name", "prometheus"), ("days", "")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin_token: String = json(
+        admin
+            .post(format!("{base}/api/fn/create_api_token"))
+            .form(&[("name", "prometheus"), ("days", "")]),
+    )
+    .await;
     assert_eq!(bearer("/metrics", &admin_token).await, StatusCode::OK);
     assert_eq!(bearer("/metrics", "").await, StatusCode::UNAUTHORIZED);
     dashboard.stop().await;
@@ -525,14 +479,7 @@ async fn api_tokens_act_as_their_user_until_revoked_and_stop_with_a_disabled_use
 
 async fn no_change_leaves_the_dashboard_without_an_admin(backend: Backend) {
     let (dashboard, base, admin) = with_admin(backend, &[]).await;
-    let me: Value = admin
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = json(admin.get(format!("{base}/api/v1/me"))).await;
     let id = me["id"].as_i64().unwrap();
     for (action, form) in [
         ("role", vec![("role", "viewer")]),
@@ -576,15 +523,12 @@ async fn no_change_leaves_the_dashboard_without_an_admin(backend: Backend) {
 async fn tracking_links_and_device_credentials_are_kept_in_the_account_database(backend: Backend) {
     let (dashboard, base, admin) = with_admin(backend, &[]).await;
     let order = dashboard.fleet.live().order_id.clone();
-    let link: String = admin
-        .post(format!("{base}/api/fn/tracking_link"))
-        .form(&[("order_id", order.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: String = json(
+        admin
+            .post(format!("{base}/api/fn/tracking_link"))
+            .form(&[("order_id", order.as_str())]),
+    )
+    .await;
     let token = link.rsplit('/').next().unwrap();
     let tracked = http()
         .get(format!("{base}/api/v1/track/{token}"))
@@ -592,24 +536,14 @@ async fn tracking_links_and_device_credentials_are_kept_in_the_account_database(
         .await
         .unwrap();
     assert_eq!(tracked.status(), StatusCode::OK);
-    let device_token: String = admin
-        .post(format!("{base}/api/fn/register_device"))
-        .form(&[("device_id", "van-1"), ("vehicle_id", "veh-1"), ("days", "30")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let device_token: String = json(admin.post(format!("{base}/api/fn/register_device")).form(&[
+        ("device_id", "van-1"),
+        ("vehicle_id", "veh-1"),
+        ("days", "30"),
+    ]))
+    .await;
     assert_eq!(device_token.split('.').count(), 3, "a JWT");
-    let devices: Value = admin
-        .get(format!("{base}/api/v1/devices"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let devices: Value = json(admin.get(format!("{base}/api/v1/devices"))).await;
     assert_eq!(devices[0]["device_id"], "van-1");
     assert_eq!(devices[0]["vehicle_id"], "veh-1");
     assert!(devices[0]["revoked_at_ms"].is_null());

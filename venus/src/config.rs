@@ -73,6 +73,11 @@ pub struct Config {
     #[arg(long, env = "VENUS_MAX_EVENTS_PER_FRAME", default_value_t = 1000)]
     pub max_events_per_frame: usize,
 
+    /// How far an event's `timestamp` may be ahead of the time Venus received it; later events are rejected
+    /// (a clock years ahead would freeze the session on its newest event).
+    #[arg(long, env = "VENUS_MAX_CLOCK_SKEW", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub max_clock_skew: Duration,
+
     /// Most concurrent WebSocket connections.
     #[arg(long, env = "VENUS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -85,9 +90,27 @@ pub struct Config {
     #[arg(long, env = "VENUS_MAX_EVENTS_IN_FLIGHT", default_value_t = 200_000)]
     pub max_events_in_flight: usize,
 
-    /// A connection that sends nothing for this long is closed (also the time allowed to authenticate).
+    /// Bytes of messages (events and dead letters) all connections together may have waiting for Kafka: a
+    /// 256 KiB dead letter weighs what it is, not one event. Beyond it, Venus stops reading sockets.
+    #[arg(long, env = "VENUS_MAX_BYTES_IN_FLIGHT", default_value_t = 128 * 1024 * 1024)]
+    pub max_bytes_in_flight: usize,
+
+    /// A connection that sends nothing for this long is closed.
     #[arg(long, env = "VENUS_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+
+    /// Time a new connection has to authenticate (authentication frame answered, or rejected).
+    #[arg(long, env = "VENUS_AUTH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub auth_timeout: Duration,
+
+    /// Connections from one IP address that may wait to authenticate at once; a newer one closes the one
+    /// waiting longest. Behind a proxy every client shares the proxy's address: raise it there.
+    #[arg(long, env = "VENUS_MAX_UNAUTHENTICATED_PER_IP", default_value_t = 64)]
+    pub max_unauthenticated_per_ip: usize,
+
+    /// Time a reply may take to leave; a client that stops reading its replies is disconnected after it.
+    #[arg(long, env = "VENUS_REPLY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub reply_timeout: Duration,
 
     /// How long Kafka may take to acknowledge an event before the frame is answered with a retryable error.
     #[arg(long, env = "VENUS_DELIVERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]

@@ -2,15 +2,23 @@
 //! and how to word the reply once Kafka has answered. Pure functions, so every rule is testable without I/O.
 
 use base64::Engine;
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use packetpulse_model::{
     DeadLetter, FieldError, FrameError, FrameReply, PublishedEvent, WireEvent, parse_frame,
 };
 
 use crate::auth::Identity;
+use crate::redact;
 
 /// Dead letters carry at most this much of the raw input: Kafka refuses messages over 1 MB by default.
 pub const MAX_DEAD_LETTER_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// What a published event's JSON is taken to weigh: ~400 bytes typically, more with long ids and route names
+/// (the message budget bounds those).
+const EVENT_BYTES_ESTIMATE: usize = 640;
+
+/// A dead letter's keys, client, source and timestamps.
+const DEAD_LETTER_OVERHEAD_BYTES: usize = 256;
 
 /// The limits a frame is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +27,8 @@ pub struct FrameLimits {
     pub max_frame_bytes: usize,
     /// Most events in one frame.
     pub max_events: usize,
+    /// How far an event's `timestamp` may be ahead of the time Venus received it.
+    pub max_clock_skew: std::time::Duration,
 }
 
 /// A decided frame: the events to publish (with their index in the frame) and the dead letters to write.
@@ -44,6 +54,24 @@ impl FramePlan {
     /// How many Kafka messages executing the plan enqueues.
     pub fn message_count(&self) -> usize {
         self.events.len() + self.dead_letters.len()
+    }
+
+    /// About how many bytes those messages take in the producer: events at a fixed upper estimate of their
+    /// JSON, dead letters by what they carry (known before they are written).
+    pub fn estimated_bytes(&self) -> usize {
+        let letters: usize = self
+            .dead_letters
+            .iter()
+            .map(|letter| {
+                let errors: usize = letter
+                    .errors
+                    .iter()
+                    .map(|e| e.field.len() + e.message.len() + 32)
+                    .sum();
+                letter.raw_payload.len() + letter.reason.len() + errors + DEAD_LETTER_OVERHEAD_BYTES
+            })
+            .sum();
+        self.events.len() * EVENT_BYTES_ESTIMATE + letters
     }
 
     fn refused(reason_label: &str, message: String, raw: &str, identity: &Identity) -> Self {
@@ -101,7 +129,7 @@ pub fn plan_text_frame(text: &str, limits: FrameLimits, identity: &Identity) -> 
     let batch = text.trim_start().starts_with('[');
     for (index, event) in events.into_iter().enumerate() {
         match event.result {
-            Ok(wire) => match foreign_vehicle(&wire, identity, batch.then_some(index)) {
+            Ok(wire) => match refusal(&wire, identity, batch.then_some(index), received_at, limits) {
                 None => plan.events.push((index, wire.publish(received_at))),
                 Some(error) => {
                     let raw = serde_json::to_string(&wire).expect("events always serialise");
@@ -114,16 +142,53 @@ pub fn plan_text_frame(text: &str, limits: FrameLimits, identity: &Identity) -> 
     plan
 }
 
-/// The error of an event a vehicle credential may not send: another vehicle's (`index` set inside a batch).
-fn foreign_vehicle(wire: &WireEvent, identity: &Identity, index: Option<usize>) -> Option<FieldError> {
+/// Why a valid event may still not be published by this sender now (`index` set inside a batch).
+fn refusal(
+    wire: &WireEvent,
+    identity: &Identity,
+    index: Option<usize>,
+    received_at: DateTime<Utc>,
+    limits: FrameLimits,
+) -> Option<FieldError> {
+    let field = |name: &str| match index {
+        Some(index) => format!("[{index}].{name}"),
+        None => name.to_owned(),
+    };
+    foreign_vehicle(wire, identity, field("vehicle_id"))
+        .or_else(|| from_the_future(wire, received_at, limits.max_clock_skew, field("timestamp")))
+}
+
+/// An event stamped further ahead of its arrival than clocks drift: a session would freeze on it (its newest
+/// event forever) and the bronze layer would open a partition for that day.
+fn from_the_future(
+    wire: &WireEvent,
+    received_at: DateTime<Utc>,
+    max_skew: std::time::Duration,
+    field: String,
+) -> Option<FieldError> {
+    let skew = chrono::Duration::from_std(max_skew).unwrap_or(chrono::Duration::MAX);
+    let latest = received_at
+        .checked_add_signed(skew)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if wire.event.timestamp <= latest {
+        return None;
+    }
+    Some(FieldError::new(
+        field,
+        format!(
+            "{} is more than {} ahead of the gateway's clock (VENUS_MAX_CLOCK_SKEW): check the device's clock",
+            wire.event.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            humantime::format_duration(max_skew)
+        ),
+    ))
+}
+
+/// The error of an event a vehicle credential may not send: another vehicle's.
+fn foreign_vehicle(wire: &WireEvent, identity: &Identity, field: String) -> Option<FieldError> {
     let own = identity.vehicle.as_deref()?;
     if wire.event.vehicle_id == own {
         return None;
     }
-    let field = match index {
-        Some(index) => format!("[{index}].vehicle_id"),
-        None => "vehicle_id".to_owned(),
-    };
     Some(FieldError::new(
         field,
         format!(
@@ -240,6 +305,8 @@ fn reason_label(error: &FieldError) -> String {
 }
 
 fn dead_letter(raw: &str, reason: &str, errors: Vec<FieldError>, identity: &Identity) -> DeadLetter {
+    let raw = redact::credentials(raw);
+    let raw = raw.as_ref();
     let (raw_payload, reason) = if raw.len() > MAX_DEAD_LETTER_PAYLOAD_BYTES {
         let mut cut = MAX_DEAD_LETTER_PAYLOAD_BYTES;
         while !raw.is_char_boundary(cut) {

@@ -1,12 +1,13 @@
 //! The HTTP side: the WebSocket upgrade on `/ws` (connection limit, header authentication), `/ready`, and the
 //! process frame's `/health` and `/metrics`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +27,7 @@ pub fn router(state: Arc<AppState>, operations: Router) -> Router {
 
 async fn upgrade(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -63,7 +65,7 @@ async fn upgrade(
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| async move {
-            session::serve(socket, state, identity).await;
+            session::serve(socket, state, identity, peer.ip()).await;
             drop((permit, session_token));
         })
 }

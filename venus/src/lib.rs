@@ -12,11 +12,13 @@ pub mod frame;
 mod http;
 mod metrics;
 mod publish;
+mod redact;
 mod revocations;
 mod session;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod unauthenticated;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +38,7 @@ use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::revocations::Revocations;
 use crate::state::AppState;
+use crate::unauthenticated::Unauthenticated;
 
 /// A bound, ready-to-run Venus (topics exist, port is open). Tests use it to learn the port before running.
 pub struct Venus {
@@ -78,12 +81,17 @@ impl Venus {
         )
         .await?;
         let listener = packetpulse_ops::bind(config.listen, "VENUS_LISTEN").await?;
+        let metrics = Metrics::new();
         let state = AppState {
             connections: Arc::new(Semaphore::new(config.max_connections)),
+            unauthenticated: Unauthenticated::new(
+                config.max_unauthenticated_per_ip,
+                metrics.unauthenticated.clone(),
+            ),
             config,
             auth,
             publisher,
-            metrics: Metrics::new(),
+            metrics,
             // Replaced by the process frame's token in `run`.
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
@@ -118,12 +126,16 @@ impl Venus {
             token.clone(),
         ));
         tracing::info!(addr = %self.listener.local_addr().map_err(Error::Serve)?, "venus listening");
-        let served = axum::serve(self.listener, http::router(state.clone(), operations.routes()))
-            .with_graceful_shutdown(async move {
-                token.cancelled().await;
-                tracing::info!("shutting down: no new connections, answering frames in flight");
-            })
-            .await;
+        let router = http::router(state.clone(), operations.routes());
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            token.cancelled().await;
+            tracing::info!("shutting down: no new connections, answering frames in flight");
+        })
+        .await;
         state.sessions.close();
         state.sessions.wait().await;
         state.publisher.flush(state.config.delivery_timeout).await;

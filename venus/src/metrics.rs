@@ -10,7 +10,10 @@ pub struct Metrics {
     pub connections: IntGauge,
     /// Frames received and not yet answered, all connections.
     pub frames_in_flight: IntGauge,
-    /// Connections refused, by reason (`limit`, `auth`).
+    /// Connections waiting to authenticate.
+    pub unauthenticated: IntGauge,
+    /// Connections refused or closed by Venus, by reason (`limit`, `auth`, `auth_timeout`, `evicted`: a newer
+    /// unauthenticated connection from the same address, `not_reading`: replies not taken, `revoked`).
     pub connections_refused: IntCounterVec,
     /// Data frames answered, by outcome (`received`, `rejected`, `failed`).
     pub frames: IntCounterVec,
@@ -33,6 +36,11 @@ impl Metrics {
         let frames_in_flight =
             IntGauge::new("venus_frames_in_flight", "Frames received and not yet answered")
                 .expect("valid metric");
+        let unauthenticated = IntGauge::new(
+            "venus_unauthenticated_connections",
+            "Connections waiting to authenticate",
+        )
+        .expect("valid metric");
         let connections_refused = IntCounterVec::new(
             Opts::new(
                 "venus_connections_refused_total",
@@ -74,6 +82,7 @@ impl Metrics {
         for collector in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(frames_in_flight.clone()),
+            Box::new(unauthenticated.clone()),
             Box::new(connections_refused.clone()),
             Box::new(frames.clone()),
             Box::new(events_accepted.clone()),
@@ -87,6 +96,7 @@ impl Metrics {
             registry,
             connections,
             frames_in_flight,
+            unauthenticated,
             connections_refused,
             frames,
             events_accepted,

@@ -31,12 +31,17 @@ pub struct Publisher {
     bootstrap_servers: String,
     /// One permit per message waiting for Kafka; see the module docs.
     in_flight: Arc<Semaphore>,
+    /// One permit per byte waiting for Kafka.
+    in_flight_bytes: Arc<Semaphore>,
+    max_bytes_in_flight: usize,
 }
 
-/// Room for `n` messages in the producer, reserved before enqueueing them; released when their frame has
-/// Kafka's verdicts (or gave up waiting for them).
+/// Room for a frame's messages and bytes in the producer, reserved before enqueueing them; released as soon as
+/// Kafka has answered for all of them (or the frame gave up waiting), whether or not its reply was sent yet:
+/// a client that does not read its replies holds no room another client needs.
 pub struct Reservation {
-    _permits: OwnedSemaphorePermit,
+    _messages: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
 }
 
 /// What Kafka said about one message.
@@ -59,15 +64,18 @@ pub struct FrameDelivery {
 struct Verdicts {
     each: Vec<Verdict>,
     waiting: usize,
+    /// The frame's room in the producer, given back with the last verdict.
+    reservation: Option<Reservation>,
 }
 
 impl FrameDelivery {
-    /// A frame of `messages` messages, none answered yet.
-    pub fn new(messages: usize) -> Arc<Self> {
+    /// A frame of `messages` messages, none answered yet, holding `reservation` until all are.
+    pub fn new(messages: usize, reservation: Reservation) -> Arc<Self> {
         Arc::new(Self {
             verdicts: Mutex::new(Verdicts {
                 each: vec![Verdict::Waiting; messages],
                 waiting: messages,
+                reservation: (messages > 0).then_some(reservation),
             }),
             all_in: Notify::new(),
         })
@@ -82,18 +90,15 @@ impl FrameDelivery {
             *entry = verdict;
             verdicts.waiting -= 1;
             if verdicts.waiting == 0 {
+                verdicts.reservation = None;
                 self.all_in.notify_one();
             }
         }
     }
 
     /// Waits until Kafka answered for every message or `deadline` passed, then returns the verdicts (still
-    /// `Waiting` for messages Kafka did not answer in time). `reservation` is held until then.
-    pub async fn verdicts_by(
-        &self,
-        deadline: tokio::time::Instant,
-        reservation: Reservation,
-    ) -> Vec<Verdict> {
+    /// `Waiting` for messages Kafka did not answer in time) and gives the frame's room back.
+    pub async fn verdicts_by(&self, deadline: tokio::time::Instant) -> Vec<Verdict> {
         let all_in = async {
             loop {
                 // Registered before checking, so a verdict landing in between still wakes us.
@@ -105,8 +110,9 @@ impl FrameDelivery {
             }
         };
         let _ = tokio::time::timeout_at(deadline, all_in).await;
-        drop(reservation);
-        std::mem::take(&mut self.lock().each)
+        let mut verdicts = self.lock();
+        verdicts.reservation = None;
+        std::mem::take(&mut verdicts.each)
     }
 
     /// A panic while holding the lock cannot leave the verdicts half-written (each update is one assignment),
@@ -145,6 +151,9 @@ impl Publisher {
         // Headroom over the permits so the producer queue itself never reports "full".
         let queue_capacity =
             (config.max_events_in_flight + config.max_events_in_flight / 10 + 1000).to_string();
+        let queue_kbytes = ((config.max_bytes_in_flight + config.max_bytes_in_flight / 10) / 1024 + 1024)
+            .min(i32::MAX as usize)
+            .to_string();
         let mut client = ClientConfig::new();
         if config.kafka_idempotence {
             client.set("enable.idempotence", "true");
@@ -166,6 +175,7 @@ impl Publisher {
             // downstream layers drop.
             .set("message.timeout.ms", "0")
             .set("queue.buffering.max.messages", &queue_capacity)
+            .set("queue.buffering.max.kbytes", &queue_kbytes)
             // Reconnect within a second of the broker's return (librdkafka's default backs off up to 10 s).
             .set("reconnect.backoff.max.ms", "1000")
             .create_with_context(DeliveryContext)
@@ -176,6 +186,8 @@ impl Publisher {
             dead_letter_topic: config.dead_letter_topic.clone(),
             bootstrap_servers: config.kafka_bootstrap_servers.clone(),
             in_flight: Arc::new(Semaphore::new(config.max_events_in_flight)),
+            in_flight_bytes: Arc::new(Semaphore::new(config.max_bytes_in_flight)),
+            max_bytes_in_flight: config.max_bytes_in_flight,
         })
     }
 
@@ -239,15 +251,18 @@ impl Publisher {
         self.existing_topics(Duration::from_secs(2)).await.is_ok()
     }
 
-    /// Waits until `messages` more messages may be enqueued. This wait is the back-pressure: while it lasts
-    /// the session reads no more frames from its socket.
-    pub async fn reserve(&self, messages: usize) -> Reservation {
-        let n = u32::try_from(messages).unwrap_or(u32::MAX);
+    /// Waits until `messages` more messages of `bytes` bytes in all may be enqueued. This wait is the
+    /// back-pressure: while it lasts the session reads no more frames from its socket. A frame larger than the
+    /// whole byte budget waits for all of it.
+    pub async fn reserve(&self, messages: usize, bytes: usize) -> Reservation {
+        let messages = u32::try_from(messages).unwrap_or(u32::MAX);
+        let bytes = u32::try_from(bytes.min(self.max_bytes_in_flight)).unwrap_or(u32::MAX);
+        let acquire = |semaphore: &Arc<Semaphore>, n| semaphore.clone().acquire_many_owned(n);
         Reservation {
-            _permits: self
-                .in_flight
-                .clone()
-                .acquire_many_owned(n)
+            _messages: acquire(&self.in_flight, messages)
+                .await
+                .expect("the semaphore is never closed"),
+            _bytes: acquire(&self.in_flight_bytes, bytes)
                 .await
                 .expect("the semaphore is never closed"),
         }
@@ -328,11 +343,15 @@ fn kafka_error(config: &Config, what: &str, error: RdKafkaError) -> Error {
 mod tests {
     use super::*;
 
-    fn reservation(permits: u32) -> Reservation {
-        let semaphore = Arc::new(Semaphore::new(permits as usize));
-        Reservation {
-            _permits: semaphore.try_acquire_many_owned(permits).unwrap(),
-        }
+    /// A reservation of `permits` messages and bytes, and the semaphore they come from.
+    fn reservation(permits: u32) -> (Reservation, Arc<Semaphore>) {
+        let semaphore = Arc::new(Semaphore::new(2 * permits as usize));
+        let take = || semaphore.clone().try_acquire_many_owned(permits).unwrap();
+        let reservation = Reservation {
+            _messages: take(),
+            _bytes: take(),
+        };
+        (reservation, semaphore)
     }
 
     fn far_deadline() -> tokio::time::Instant {
@@ -341,12 +360,13 @@ mod tests {
 
     #[tokio::test]
     async fn answers_once_every_message_has_a_verdict() {
-        let frame = FrameDelivery::new(3);
+        let (reservation, _) = reservation(3);
+        let frame = FrameDelivery::new(3, reservation);
         frame.record(1, Verdict::Failed("broker said no".into()));
         frame.record(0, Verdict::Acknowledged);
         let waiting = {
             let frame = frame.clone();
-            tokio::spawn(async move { frame.verdicts_by(far_deadline(), reservation(3)).await })
+            tokio::spawn(async move { frame.verdicts_by(far_deadline()).await })
         };
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "one message is still unanswered");
@@ -361,23 +381,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_room_comes_back_with_the_last_verdict_even_if_nobody_awaits_the_reply() {
+        let (reservation, semaphore) = reservation(2);
+        let frame = FrameDelivery::new(2, reservation);
+        frame.record(0, Verdict::Acknowledged);
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "one message is still in the producer"
+        );
+        frame.record(1, Verdict::Failed("broker said no".into()));
+        assert_eq!(semaphore.available_permits(), 4);
+    }
+
+    #[test]
+    fn a_frame_without_messages_holds_no_room() {
+        let (reservation, semaphore) = reservation(1);
+        let _frame = FrameDelivery::new(0, reservation);
+        assert_eq!(semaphore.available_permits(), 2);
+    }
+
     #[tokio::test]
     async fn at_the_deadline_unanswered_messages_stay_waiting_and_late_reports_are_ignored() {
-        let frame = FrameDelivery::new(2);
+        let (reservation, semaphore) = reservation(2);
+        let frame = FrameDelivery::new(2, reservation);
         frame.record(0, Verdict::Acknowledged);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
-        let verdicts = frame.verdicts_by(deadline, reservation(2)).await;
+        let verdicts = frame.verdicts_by(deadline).await;
         assert_eq!(verdicts, [Verdict::Acknowledged, Verdict::Waiting]);
+        assert_eq!(semaphore.available_permits(), 4, "given back at the deadline");
         frame.record(1, Verdict::Acknowledged); // after the reply: must neither panic nor change anything
         frame.record(7, Verdict::Acknowledged);
     }
 
     #[tokio::test]
     async fn the_first_verdict_for_a_message_is_kept() {
-        let frame = FrameDelivery::new(1);
+        let (reservation, _) = reservation(1);
+        let frame = FrameDelivery::new(1, reservation);
         frame.record(0, Verdict::Failed("first".into()));
         frame.record(0, Verdict::Acknowledged);
-        let verdicts = frame.verdicts_by(far_deadline(), reservation(1)).await;
+        let verdicts = frame.verdicts_by(far_deadline()).await;
         assert_eq!(verdicts, [Verdict::Failed("first".into())]);
     }
 }

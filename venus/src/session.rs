@@ -7,9 +7,10 @@
 //! back-pressure a slow broker exerts on clients.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::stream::{FuturesOrdered, SplitSink, SplitStream};
@@ -27,13 +28,13 @@ type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 type PendingReply = Pin<Box<dyn Future<Output = FrameReply> + Send>>;
 
-/// Serves one upgraded connection until the client leaves, idles out, or Venus shuts down.
-pub async fn serve(socket: WebSocket, state: Arc<AppState>, identity: Option<Identity>) {
+/// Serves one upgraded connection from `peer` until the client leaves, idles out, or Venus shuts down.
+pub async fn serve(socket: WebSocket, state: Arc<AppState>, identity: Option<Identity>, peer: IpAddr) {
     state.metrics.connections.inc();
     let (mut sink, mut stream) = socket.split();
     let identity = match identity {
         Some(identity) => Some(identity),
-        None => authenticate(&mut sink, &mut stream, &state).await,
+        None => authenticate(&mut sink, &mut stream, &state, peer).await,
     };
     if let Some(identity) = identity {
         tracing::debug!(client = %identity, "session started");
@@ -49,34 +50,84 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, identity: Option<Ide
     state.metrics.connections.dec();
 }
 
-/// Waits for the authentication frame; on failure answers, closes with 1008 and returns `None`.
-async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) -> Option<Identity> {
-    let outcome = match timeout(state.config.idle_timeout, stream.next()).await {
-        Err(_) => Err(format!(
-            "not authenticated within {:?}",
-            state.config.idle_timeout
-        )),
-        Ok(None | Some(Err(_))) => return None,
-        Ok(Some(Ok(Message::Text(text)))) => check_authentication_frame(&text, state),
-        Ok(Some(Ok(_))) => {
-            Err("not authenticated: the first frame must be a JSON text authentication frame".into())
+/// Why a socket was not authenticated: the metric label, the close code and reason, the message for the client.
+struct Unauthenticated {
+    label: &'static str,
+    code: u16,
+    reason: &'static str,
+    message: String,
+}
+
+impl Unauthenticated {
+    fn failed(message: String) -> Self {
+        Self {
+            label: "auth",
+            code: close_code::POLICY,
+            reason: "authentication failed",
+            message,
         }
+    }
+}
+
+/// Waits for the authentication frame, within `VENUS_AUTH_TIMEOUT` and while no newer socket from `peer` takes
+/// this one's place; on failure answers, closes and returns `None`.
+async fn authenticate(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    state: &AppState,
+    peer: IpAddr,
+) -> Option<Identity> {
+    let waiting = state.unauthenticated.admit(peer);
+    let deadline = state.config.auth_timeout;
+    let outcome = tokio::select! {
+        () = waiting.evicted() => Err(Unauthenticated {
+            label: "evicted",
+            code: close_code::AGAIN,
+            reason: "too many unauthenticated connections from this address",
+            message: format!(
+                "closed before authenticating: more than {} connections from {peer} were waiting to authenticate \
+                 (VENUS_MAX_UNAUTHENTICATED_PER_IP); authenticate in the first frame",
+                state.config.max_unauthenticated_per_ip
+            ),
+        }),
+        first = timeout(deadline, stream.next()) => match first {
+            Err(_) => Err(Unauthenticated {
+                label: "auth_timeout",
+                reason: "authentication timeout",
+                ..Unauthenticated::failed(format!(
+                    "not authenticated within {} (VENUS_AUTH_TIMEOUT)",
+                    humantime::format_duration(deadline)
+                ))
+            }),
+            Ok(None | Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                check_authentication_frame(&text, state).map_err(Unauthenticated::failed)
+            }
+            Ok(Some(Ok(_))) => Err(Unauthenticated::failed(
+                "not authenticated: the first frame must be a JSON text authentication frame".into(),
+            )),
+        },
     };
+    drop(waiting);
+    let reply_timeout = state.config.reply_timeout;
     match outcome {
         Ok(identity) => {
             let reply = AuthenticationReply::authenticated(&identity.name);
-            send_json(sink, &reply).await.ok()?;
+            timeout(reply_timeout, send_json(sink, &reply)).await.ok()?.ok()?;
             Some(identity)
         }
-        Err(message) => {
-            tracing::info!(%message, "authentication failed");
+        Err(refusal) => {
+            tracing::info!(message = %refusal.message, %peer, "authentication failed");
             state
                 .metrics
                 .connections_refused
-                .with_label_values(&["auth"])
+                .with_label_values(&[refusal.label])
                 .inc();
-            let _ = send_json(sink, &AuthenticationReply::error(&message)).await;
-            let _ = close(sink, close_code::POLICY, "authentication failed").await;
+            let _ = timeout(reply_timeout, async {
+                send_json(sink, &AuthenticationReply::error(&refusal.message)).await?;
+                close(sink, refusal.code, refusal.reason).await
+            })
+            .await;
             None
         }
     }
@@ -116,7 +167,7 @@ impl Session {
         let end = self.serve_frames(&mut stream).await;
         if let End::Shutdown = end {
             // Answer what is in flight, bounded by the delivery timeout Kafka itself has for each message.
-            let deadline = self.state.config.delivery_timeout + std::time::Duration::from_secs(1);
+            let deadline = self.state.config.delivery_timeout + Duration::from_secs(1);
             let _ = timeout(deadline, async {
                 while let Some(reply) = self.pending.next().await {
                     if self.reply(reply).await.is_err() {
@@ -168,7 +219,7 @@ impl Session {
                         Some(Ok(Message::Text(text))) => self.plan_text(&text),
                         Some(Ok(Message::Binary(bytes))) => frame::plan_binary_frame(&bytes, &self.identity),
                     };
-                    match self.reserve(plan.message_count()).await {
+                    match self.reserve(plan.message_count(), plan.estimated_bytes()).await {
                         Ok(reservation) => {
                             let reply = self.execute(plan, reservation);
                             self.push_pending(reply);
@@ -203,26 +254,30 @@ impl Session {
         let limits = FrameLimits {
             max_frame_bytes: self.state.config.max_frame_bytes,
             max_events: self.state.config.max_events_per_frame,
+            max_clock_skew: self.state.config.max_clock_skew,
         };
         frame::plan_text_frame(text.as_str(), limits, &self.identity)
     }
 
-    /// Waits for producer room for `messages` messages, answering finished frames meanwhile (their acks are what
-    /// frees the room). Fails only when Venus shuts down or the client is gone.
-    async fn reserve(&mut self, messages: usize) -> Result<Reservation, End> {
+    /// Waits for producer room for `messages` messages of `bytes` bytes, answering finished frames meanwhile.
+    /// Fails only when Venus shuts down or the client is gone.
+    ///
+    /// The session leaves the queue for room while it sends a reply: room handed to a queued session is held
+    /// until it looks again, and a client that does not read could keep it there for the whole reply timeout.
+    async fn reserve(&mut self, messages: usize, bytes: usize) -> Result<Reservation, End> {
         let state = self.state.clone();
-        let reservation = state.publisher.reserve(messages);
-        tokio::pin!(reservation);
         loop {
-            tokio::select! {
-                biased;
-                reservation = &mut reservation => return Ok(reservation),
-                Some(reply) = self.pending.next(), if !self.pending.is_empty() => {
-                    if self.reply(reply).await.is_err() {
-                        return Err(End::ClientGone);
-                    }
+            let reply = {
+                let reservation = state.publisher.reserve(messages, bytes);
+                tokio::select! {
+                    biased;
+                    reservation = reservation => return Ok(reservation),
+                    Some(reply) = self.pending.next(), if !self.pending.is_empty() => reply,
+                    () = state.shutdown.cancelled() => return Err(End::Shutdown),
                 }
-                () = state.shutdown.cancelled() => return Err(End::Shutdown),
+            };
+            if self.reply(reply).await.is_err() {
+                return Err(End::ClientGone);
             }
         }
     }
@@ -232,7 +287,7 @@ impl Session {
         let publisher = &self.state.publisher;
         let started = Instant::now();
         // Slots: the events first, then the dead letters.
-        let delivery = FrameDelivery::new(plan.message_count());
+        let delivery = FrameDelivery::new(plan.message_count(), reservation);
         let mut payload = Vec::with_capacity(1024);
         for (slot, (_, event)) in plan.events.iter().enumerate() {
             publisher.publish(event, &delivery, slot, &mut payload);
@@ -243,7 +298,7 @@ impl Session {
         let metrics = self.state.metrics.clone();
         let deadline = tokio::time::Instant::from_std(started) + self.state.config.delivery_timeout;
         Box::pin(async move {
-            let verdicts = delivery.verdicts_by(deadline, reservation).await;
+            let verdicts = delivery.verdicts_by(deadline).await;
             let (event_verdicts, letter_verdicts) = verdicts.split_at(plan.events.len());
             let mut failed = Vec::new();
             let mut failure_reason = None;
@@ -281,11 +336,35 @@ impl Session {
         self.pending.push_back(reply);
     }
 
-    async fn reply(&mut self, reply: FrameReply) -> Result<(), axum::Error> {
+    /// Sends a reply; a client that does not take it within `VENUS_REPLY_TIMEOUT` (it stopped reading) is
+    /// disconnected, so it holds neither this task nor anything another client waits for.
+    async fn reply(&mut self, reply: FrameReply) -> Result<(), ClientGone> {
         self.state.metrics.frames_in_flight.dec();
-        send_json(&mut self.sink, &reply).await
+        let reply_timeout = self.state.config.reply_timeout;
+        match timeout(reply_timeout, send_json(&mut self.sink, &reply)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(ClientGone),
+            Err(_) => {
+                tracing::info!(client = %self.identity, "not reading replies: closing the connection");
+                self.state
+                    .metrics
+                    .connections_refused
+                    .with_label_values(&["not_reading"])
+                    .inc();
+                // The send buffer is full, so the close frame may not get through either (`close` tries briefly).
+                let reason = format!(
+                    "not reading replies: none taken within {}",
+                    humantime::format_duration(reply_timeout)
+                );
+                let _ = close(&mut self.sink, close_code::POLICY, &reason).await;
+                Err(ClientGone)
+            }
+        }
     }
 }
+
+/// The client cannot be answered any more (it left, or stopped reading).
+struct ClientGone;
 
 /// Why Kafka does not have a message, or `None` when it does.
 fn failure(verdict: &Verdict) -> Option<String> {
@@ -301,10 +380,13 @@ async fn send_json(sink: &mut Sink, value: &impl serde::Serialize) -> Result<(),
     sink.send(Message::Text(text.into())).await
 }
 
+/// Sends a close frame, giving up after a second: a peer that reads nothing must not hold the task.
 async fn close(sink: &mut Sink, code: u16, reason: &str) -> Result<(), axum::Error> {
-    sink.send(Message::Close(Some(CloseFrame {
+    let frame = Message::Close(Some(CloseFrame {
         code,
         reason: reason.to_owned().into(),
-    })))
-    .await
+    }));
+    timeout(Duration::from_secs(1), sink.send(frame))
+        .await
+        .map_err(axum::Error::new)?
 }

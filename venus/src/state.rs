@@ -11,6 +11,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::revocations::Revocations;
+use crate::unauthenticated::Unauthenticated;
 
 /// Everything a request handler or session needs, shared by all of them.
 pub struct AppState {
@@ -30,6 +31,8 @@ pub struct AppState {
     pub sessions: TaskTracker,
     /// Revoked device credentials.
     pub revocations: Revocations,
+    /// Connections waiting to authenticate, per source address.
+    pub unauthenticated: Arc<Unauthenticated>,
 }
 
 impl AppState {

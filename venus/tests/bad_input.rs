@@ -283,3 +283,54 @@ async fn a_batch_keeps_its_valid_events_and_names_the_rejected_by_index() {
     assert_eq!(letters[0].payload["raw_payload"], batch[1].to_string());
     assert_eq!(letters[1].payload["errors"][0]["field"], "[3].status");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stamped_beyond_the_clock_skew_is_refused_and_one_within_it_accepted() {
+    let mut f = fixture(|config| config.max_clock_skew = std::time::Duration::from_secs(600)).await;
+    let mut from_2099 = original_event("s-future", "en_route", 37.9);
+    from_2099["timestamp"] = json!("2099-01-01T00:00:00Z");
+    let expected = rejected_single(&[(
+        "timestamp",
+        "2099-01-01T00:00:00Z is more than 10m ahead of the gateway's clock (VENUS_MAX_CLOCK_SKEW): check the device's clock",
+    )]);
+    let letters = f.refuse(&from_2099.to_string(), expected, 1).await;
+    let kept: Value = serde_json::from_str(letters[0]["raw_payload"].as_str().unwrap()).unwrap();
+    assert_eq!(kept, from_2099);
+
+    // A device a few minutes fast is within the skew.
+    let mut fast = original_event("s-fast", "en_route", 37.9);
+    let five_minutes_ahead = chrono::Utc::now() + chrono::Duration::minutes(5);
+    fast["timestamp"] = json!(five_minutes_ahead.to_rfc3339());
+    send_text(&mut f.client, &fast.to_string()).await;
+    assert_eq!(next_json(&mut f.client).await["success"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_sent_as_data_never_reaches_the_dead_letter_topic() {
+    let mut f = fixture(|_| {}).await;
+    let secret = common::API_KEY;
+    let again = format!(r#"{{"type":"authentication","api_key":"{secret}"}}"#);
+    send_text(&mut f.client, &again).await;
+    let reply = next_json(&mut f.client).await;
+    assert_eq!(reply["success"], false);
+    assert!(!reply.to_string().contains(secret), "{reply}");
+    let mut event = original_event("s-token", "en_route", 91.0);
+    event["token"] = json!("eyJhbGciOiJFZERTQSJ9.payload.signature");
+    let batch = format!("[{event}, {{\"password\": \"hunter2\" ");
+    send_text(&mut f.client, &batch).await;
+    assert_eq!(next_json(&mut f.client).await["success"], false);
+    f.assert_still_accepts().await;
+
+    let letters = read_topic(&f.kafka, &f.venus.config().dead_letter_topic, 2);
+    assert_eq!(
+        letters[0].payload["raw_payload"],
+        r#"{"type":"authentication","api_key":"[redacted]"}"#
+    );
+    let cut = letters[1].payload["raw_payload"].as_str().unwrap();
+    for leaked in [secret, "eyJhbGciOiJFZERTQSJ9", "hunter2"] {
+        assert!(!letters[0].payload.to_string().contains(leaked));
+        assert!(!cut.contains(leaked), "{cut}");
+    }
+    assert!(cut.contains(r#""token":"[redacted]""#), "{cut}");
+    assert!(cut.contains(r#""password": "[redacted]"#), "{cut}");
+}

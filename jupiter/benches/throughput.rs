@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use common::{InProcess, event, test_config};
 use hdrhistogram::Histogram;
-use jupiter::sink::{Batch, SilverSink};
+use jupiter::sink::{Batch, SilverSink, SinkOptions};
 use jupiter::transform::{Enricher, Movement, Position};
 use packetpulse_testkit::{ClickHouse, Kafka};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -71,7 +71,10 @@ async fn capacity_once(kafka: &Kafka, clickhouse: &ClickHouse, payloads: &[Strin
     let client = client.with_database(&config.clickhouse.database);
     let started = Instant::now();
     let metrics = jupiter::Metrics::new();
-    let writer = SilverSink::start(client, metrics.clone(), CancellationToken::new());
+    let writer = SilverSink::start(
+        client,
+        SinkOptions::new(metrics.clone(), CancellationToken::new()),
+    );
     let mut enricher = Enricher::new(config.max_speed_kmh);
     let mut batch: Vec<Movement> = Vec::with_capacity(config.flush_rows);
     let mut enriching = Duration::ZERO;

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sink::{Batch, SilverSink, now_ms};
+use crate::sink::{Batch, SilverSink, SinkOptions, now_ms};
 use crate::transform::{Enricher, Movement, Position};
 
 /// What a backfill did.
@@ -57,8 +57,10 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let writer = SilverSink::start(
         client.with_database(&config.clickhouse.database),
-        Metrics::new(),
-        shutdown.clone(),
+        SinkOptions {
+            timeout: config.clickhouse.timeout,
+            ..SinkOptions::new(Metrics::new(), shutdown.clone())
+        },
     );
     let commits = planned_commits(&table).await?;
     let total_files: usize = commits.values().map(Vec::len).sum();

@@ -72,7 +72,7 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let operations = packetpulse_ops::Operations::serve(listener, metrics.registry().clone(), shutdown);
-    let result = pipeline::run(config, metrics, operations.token()).await;
+    let result = pipeline::run(config, metrics, operations.token(), operations.health()).await;
     operations.finish().await;
     result
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use packetpulse_model::PublishedEvent;
+use packetpulse_ops::Health;
 use packetpulse_ops::kafka::Consumer;
 use packetpulse_ops::kafka::dead_letter::DeadLetters;
 use rdkafka::Message;
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sink::{Batch, SilverSink, now_ms};
+use crate::sink::{Batch, SilverSink, SinkOptions, now_ms};
 use crate::transform::{Enricher, Movement, Position};
 
 /// Rows read since the last submitted batch, and the offsets that follow them.
@@ -29,7 +30,12 @@ struct Pending {
 }
 
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
-pub async fn run(config: &Config, metrics: &Metrics, shutdown: &CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+    health: &Health,
+) -> Result<(), Error> {
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let client = client.with_database(&config.clickhouse.database);
@@ -39,7 +45,18 @@ pub async fn run(config: &Config, metrics: &Metrics, shutdown: &CancellationToke
     let mut enricher = Enricher::new(config.max_speed_kmh);
     let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
     tracing::info!(sessions = resumed, "resumed the history of running sessions");
-    let writer = SilverSink::start(client, metrics.clone(), shutdown.clone());
+    let writer = SilverSink::start(
+        client,
+        SinkOptions {
+            dead_letters: Some(DeadLetters::new(
+                &config.kafka_bootstrap_servers,
+                &config.dead_letter_topic,
+            )?),
+            health: health.clone(),
+            timeout: config.clickhouse.timeout,
+            ..SinkOptions::new(metrics.clone(), shutdown.clone())
+        },
+    );
     let mut pending = Pending::default();
     let read = async {
         loop {

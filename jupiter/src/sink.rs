@@ -1,14 +1,23 @@
 //! The sink: inserts batches into `session_movements` on a task of its own, so the next batch is read and
 //! enriched while the previous one is inserted (reading and inserting overlap instead of taking turns). One batch
 //! may wait while another is inserted; beyond that [`SilverSink::submit`] waits, so a slow or unreachable
-//! ClickHouse pauses reading (back-pressure) instead of buffering without bound. A failed insert is retried with
-//! back-off until it lands or shutdown; only then does the batch's `after_insert` run (the pipeline commits Kafka
-//! offsets there), and batches land in the order they were submitted.
+//! ClickHouse pauses reading (back-pressure) instead of buffering without bound. Only once a batch is in does its
+//! `after_insert` run (the pipeline commits Kafka offsets there), and batches land in the order they were
+//! submitted.
+//!
+//! Failures come in two kinds. Passing trouble (ClickHouse down, hung past `CLICKHOUSE_TIMEOUT`, busy) is retried
+//! with back-off until the insert lands or shutdown; after a few failures in a row `/health` reports it. An insert
+//! ClickHouse refuses for the rows it carries (`packetpulse_ops::clickhouse::refused_the_data`) is split in
+//! halves until the refused rows stand alone: the rest is inserted, and each refused row goes to the dead-letter
+//! topic with the server's message before the offsets are committed.
 
 use std::time::Duration;
 
 use chrono::{Datelike, Utc};
 use clickhouse::Client;
+use packetpulse_model::DeadLetter;
+use packetpulse_ops::Health;
+use packetpulse_ops::kafka::dead_letter::DeadLetters;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,6 +26,9 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::metrics::Metrics;
 use crate::transform::Movement;
+
+/// Failed attempts in a row after which `/health` reports the insert trouble.
+const UNHEALTHY_AFTER_FAILURES: u32 = 3;
 
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Modern ClickHouse refuses an insert that touches more partitions (`session_movements` has one per month of
@@ -40,6 +52,33 @@ pub struct Batch {
     pub after_insert: Option<AfterInsert>,
 }
 
+/// How the sink behaves around its inserts.
+pub struct SinkOptions {
+    /// Where the counts go.
+    pub metrics: Metrics,
+    /// Stops retrying.
+    pub shutdown: CancellationToken,
+    /// Where rows ClickHouse refuses go; without it (backfill, seeding) they are logged and counted only.
+    pub dead_letters: Option<DeadLetters>,
+    /// Told while inserts keep failing.
+    pub health: Health,
+    /// How long one insert may take before ClickHouse is treated as hung and the insert retried.
+    pub timeout: Duration,
+}
+
+impl SinkOptions {
+    /// No dead-letter topic, a health nobody reads, the default `CLICKHOUSE_TIMEOUT`.
+    pub fn new(metrics: Metrics, shutdown: CancellationToken) -> Self {
+        Self {
+            metrics,
+            shutdown,
+            dead_letters: None,
+            health: Health::default(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
 /// The insert task and the queue in front of it.
 pub struct SilverSink {
     queue: mpsc::Sender<Batch>,
@@ -48,17 +87,16 @@ pub struct SilverSink {
 
 impl SilverSink {
     /// Starts the insert task writing to `client`'s database.
-    pub fn start(client: Client, metrics: Metrics, shutdown: CancellationToken) -> Self {
+    pub fn start(client: Client, options: SinkOptions) -> Self {
         let (queue, mut batches) = mpsc::channel::<Batch>(1);
+        let mut writer = Writer {
+            client,
+            options,
+            failures_in_a_row: 0,
+        };
         let task = tokio::spawn(async move {
             while let Some(batch) = batches.recv().await {
-                for rows in by_partition_limit(&batch.rows) {
-                    insert_with_retry(&client, rows, &metrics, &shutdown).await?;
-                }
-                if let Some(after_insert) = batch.after_insert {
-                    after_insert();
-                }
-                record(&metrics, &batch.rows, batch.newest_event_ms, batch.started);
+                writer.write(batch).await?;
             }
             Ok(())
         });
@@ -96,6 +134,142 @@ fn record(metrics: &Metrics, rows: &[Movement], newest_event_ms: u64, started: I
     tracing::debug!(rows = rows.len(), "inserted");
 }
 
+/// The insert task's state.
+struct Writer {
+    client: Client,
+    options: SinkOptions,
+    failures_in_a_row: u32,
+}
+
+/// How one insert attempt ended, failures aside.
+enum Outcome {
+    Landed,
+    /// ClickHouse refused the rows themselves, with its message.
+    Refused(String),
+}
+
+impl Writer {
+    /// Inserts a batch (splitting around refused rows), dead-letters what was refused, then runs `after_insert`.
+    async fn write(&mut self, batch: Batch) -> Result<(), Error> {
+        let mut refused = Vec::new();
+        let mut start = 0;
+        for rows in by_partition_limit(&batch.rows) {
+            for (index, message) in self.insert_accepting(rows).await? {
+                refused.push((start + index, message));
+            }
+            start += rows.len();
+        }
+        self.dead_letter(&batch.rows, &refused).await?;
+        if let Some(after_insert) = batch.after_insert {
+            after_insert();
+        }
+        let metrics = &self.options.metrics;
+        if refused.is_empty() {
+            record(metrics, &batch.rows, batch.newest_event_ms, batch.started);
+        } else {
+            let mut landed = batch.rows;
+            for (index, _) in refused.iter().rev() {
+                landed.remove(*index);
+            }
+            record(metrics, &landed, batch.newest_event_ms, batch.started);
+        }
+        Ok(())
+    }
+
+    /// Inserts `rows`, halving any part ClickHouse refuses until the refused rows stand alone; returns their
+    /// indexes in `rows` with the server's message. Passing trouble is retried inside.
+    async fn insert_accepting(&mut self, rows: &[Movement]) -> Result<Vec<(usize, String)>, Error> {
+        let mut refused = Vec::new();
+        let mut parts = vec![(0, rows.len())];
+        while let Some((start, end)) = parts.pop() {
+            match self.insert_with_retry(&rows[start..end]).await? {
+                Outcome::Landed => {}
+                Outcome::Refused(message) if end - start == 1 => refused.push((start, message)),
+                Outcome::Refused(_) => {
+                    let middle = start + (end - start) / 2;
+                    // Popped first half first, so rows land in order.
+                    parts.push((middle, end));
+                    parts.push((start, middle));
+                }
+            }
+        }
+        Ok(refused)
+    }
+
+    async fn insert_with_retry(&mut self, rows: &[Movement]) -> Result<Outcome, Error> {
+        let mut delay = FIRST_RETRY_DELAY;
+        let timeout = self.options.timeout;
+        loop {
+            let problem = match tokio::time::timeout(timeout, insert(&self.client, rows)).await {
+                Ok(Ok(())) => {
+                    if self.failures_in_a_row > 0 {
+                        tracing::info!(after = self.failures_in_a_row, "inserting into ClickHouse again");
+                    }
+                    self.failures_in_a_row = 0;
+                    self.options.health.healthy();
+                    return Ok(Outcome::Landed);
+                }
+                Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
+                    self.options.metrics.insert_failures.inc();
+                    tracing::warn!(%error, rows = rows.len(), "ClickHouse refused the rows; isolating them");
+                    return Ok(Outcome::Refused(error.to_string()));
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!(
+                    "no answer within {} (CLICKHOUSE_TIMEOUT)",
+                    humantime::format_duration(timeout)
+                ),
+            };
+            self.options.metrics.insert_failures.inc();
+            self.failures_in_a_row += 1;
+            tracing::warn!(%problem, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
+            if self.failures_in_a_row >= UNHEALTHY_AFTER_FAILURES {
+                self.options.health.unhealthy(format!(
+                    "inserting into ClickHouse has failed {} times in a row (reading from Kafka is paused): {problem}",
+                    self.failures_in_a_row
+                ));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.options.shutdown.cancelled() => {
+                    return Err(Error::ShutdownBeforeInsert { rows: rows.len() });
+                }
+            }
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+    }
+
+    /// Sends each refused row to the dead-letter topic and waits until Kafka has them all (the offsets are
+    /// committed right after). Without a topic, logs them.
+    async fn dead_letter(&mut self, rows: &[Movement], refused: &[(usize, String)]) -> Result<(), Error> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let Some(dead_letters) = &mut self.options.dead_letters else {
+            for (index, message) in refused {
+                tracing::warn!(event_id = %rows[*index].event_id, %message, "ClickHouse refused a row; skipped");
+            }
+            return Ok(());
+        };
+        for (index, message) in refused {
+            let row = &rows[*index];
+            dead_letters.send(&DeadLetter {
+                raw_payload: serde_json::to_string(row).expect("a silver row always serialises"),
+                reason: format!("ClickHouse refused the silver row: {message}"),
+                errors: Vec::new(),
+                client: None,
+                source: "jupiter".into(),
+                kafka_partition: None,
+                kafka_offset: None,
+                refused_at: Utc::now(),
+            })?;
+            self.options.metrics.dead_lettered.inc();
+        }
+        dead_letters.acknowledged().await?;
+        Ok(())
+    }
+}
+
 /// Now, epoch milliseconds.
 pub fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
@@ -125,29 +299,6 @@ fn by_partition_limit(rows: &[Movement]) -> Vec<&[Movement]> {
 fn month(row: &Movement) -> i64 {
     let time = chrono::DateTime::from_timestamp(i64::from(row.event_time), 0).unwrap_or_default();
     i64::from(time.year()) * 12 + i64::from(time.month0())
-}
-
-async fn insert_with_retry(
-    client: &Client,
-    rows: &[Movement],
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> Result<(), Error> {
-    let mut delay = FIRST_RETRY_DELAY;
-    loop {
-        match insert(client, rows).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                metrics.insert_failures.inc();
-                tracing::warn!(%error, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: rows.len() }),
-        }
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
-    }
 }
 
 async fn insert(client: &Client, rows: &[Movement]) -> Result<(), clickhouse::error::Error> {

@@ -8,7 +8,7 @@ use packetpulse_model::PublishedEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::Metrics;
-use crate::sink::{Batch, SilverSink};
+use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Position};
 
 /// Writes events into the silver tables of one database. The enricher is kept between batches, as streaming
@@ -38,7 +38,8 @@ impl SilverSeeder {
             .into_iter()
             .map(|event| self.enricher.enrich(event, Position::default(), ingested_at_ms))
             .collect();
-        let sink = SilverSink::start(self.client.clone(), Metrics::new(), CancellationToken::new());
+        let options = SinkOptions::new(Metrics::new(), CancellationToken::new());
+        let sink = SilverSink::start(self.client.clone(), options);
         sink.submit(Batch {
             rows,
             newest_event_ms: 0,

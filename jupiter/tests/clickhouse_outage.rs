@@ -1,5 +1,6 @@
-//! ClickHouse stopped for 30 s while events stream in, then started again: Jupiter retries, reading pauses, and
-//! the silver tables end exact — nothing lost, nothing twice in query results.
+//! ClickHouse stopped for 30 s while events stream in, then started again, then hung (SIGSTOP) for 10 s: Jupiter
+//! retries, reading pauses, `/health` says why while it lasts, and the silver tables end exact — nothing lost,
+//! nothing twice in query results.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,7 +16,9 @@ async fn a_clickhouse_outage_mid_stream_loses_and_duplicates_nothing() {
     let kafka = shared_kafka().unwrap();
     let clickhouse = ClickHouse::start().unwrap();
     let topic = kafka.create_unique_topic("jupiter-outage", 3).await.unwrap();
-    let config = test_config(kafka, &clickhouse, &topic);
+    let mut config = test_config(kafka, &clickhouse, &topic);
+    // A hung server is given up on after 2 s and the insert tried again.
+    config.clickhouse.timeout = Duration::from_secs(2);
     let sends = stream_with_faults(7);
     let jupiter = InProcess::start(&config).await;
     let producer = {
@@ -34,11 +37,34 @@ async fn a_clickhouse_outage_mid_stream_loses_and_duplicates_nothing() {
     )
     .await
     .unwrap();
+    assert_eq!(jupiter.health().await.0, 200);
     clickhouse.stop();
+    let outage = tokio::time::Instant::now();
+    let body = jupiter.wait_for_health(503, Duration::from_secs(30)).await;
+    let problem = body["problem"].as_str().unwrap();
+    assert!(
+        problem.starts_with("inserting into ClickHouse has failed 3 times in a row"),
+        "{problem}"
+    );
     // The fault schedule, not synchronisation: the outage lasts 30 s.
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    tokio::time::sleep_until(outage + Duration::from_secs(30)).await;
     let during = jupiter.metrics.rows_inserted.get();
     clickhouse.restart().unwrap();
+    jupiter.wait_for_health(200, Duration::from_secs(60)).await;
+
+    // Hung: connections are accepted and never answered. Each insert gives up after CLICKHOUSE_TIMEOUT.
+    let before_hang = jupiter.metrics.rows_inserted.get();
+    clickhouse.freeze();
+    let body = jupiter.wait_for_health(503, Duration::from_secs(60)).await;
+    let problem = body["problem"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(4)).await; // the fault schedule: hung for ~10 s in all
+    clickhouse.thaw();
+    assert!(
+        problem.ends_with("no answer within 2s (CLICKHOUSE_TIMEOUT)"),
+        "{problem}"
+    );
+    jupiter.wait_for_health(200, Duration::from_secs(60)).await;
+    println!("{before_hang} rows inserted when ClickHouse hung");
     producer.await.unwrap();
     jupiter
         .wait_for_inserted(sends.len() as u64, Duration::from_secs(180))

@@ -8,7 +8,7 @@ pub mod kafka;
 mod operations;
 pub mod secrets;
 
-pub use operations::{Operations, cancel_on, ops_routes, render_metrics};
+pub use operations::{Health, Operations, cancel_on, ops_routes, render_metrics};
 
 /// Logs to stderr, human-readable or as JSON lines (containers); `RUST_LOG` filters (default `info`).
 pub fn init_tracing(json: bool) {

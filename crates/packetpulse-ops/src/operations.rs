@@ -4,9 +4,11 @@
 //! Mercury).
 
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::http::header;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
@@ -37,12 +39,52 @@ pub fn render_metrics(registry: &Registry) -> String {
     String::from_utf8(buffer).expect("the text format is UTF-8")
 }
 
-/// The `/health` and `/metrics` routes over `registry`, to merge into a planet's router.
-pub fn ops_routes(registry: Registry) -> Router {
+/// What `/health` says: `200 {"status":"ok"}`, or `503 {"status":"unhealthy","problem":…}` while the planet
+/// has a problem it cannot get past by itself (an insert that keeps failing), so an orchestrator or an operator
+/// sees it without reading logs.
+#[derive(Clone, Default, Debug)]
+pub struct Health(Arc<Mutex<Option<String>>>);
+
+impl Health {
+    /// Reports `problem` until [`Health::healthy`].
+    pub fn unhealthy(&self, problem: impl Into<String>) {
+        *self.lock() = Some(problem.into());
+    }
+
+    /// The problem is over.
+    pub fn healthy(&self) {
+        *self.lock() = None;
+    }
+
+    /// The current problem, if any.
+    pub fn problem(&self) -> Option<String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        // One assignment per update: a poisoned value is still whole.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The `/health` and `/metrics` routes over `registry` and `health`, to merge into a planet's router.
+pub fn ops_routes(registry: Registry, health: Health) -> Router {
     Router::new()
         .route(
             "/health",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+            get(move || {
+                let problem = health.problem();
+                async move {
+                    match problem {
+                        None => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+                        Some(problem) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            axum::Json(serde_json::json!({"status": "unhealthy", "problem": problem})),
+                        )
+                            .into_response(),
+                    }
+                }
+            }),
         )
         .route(
             "/metrics",
@@ -63,6 +105,7 @@ pub fn ops_routes(registry: Registry) -> Router {
 pub struct Operations {
     token: CancellationToken,
     registry: Registry,
+    health: Health,
     server: Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>,
 }
 
@@ -75,13 +118,15 @@ impl Operations {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         let stop = CancellationToken::new();
-        let app = ops_routes(registry.clone()).into_make_service();
+        let health = Health::default();
+        let app = ops_routes(registry.clone(), health.clone()).into_make_service();
         let stopped = stop.clone().cancelled_owned();
         let server =
             tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await });
         Self {
             token: cancel_on(shutdown),
             registry,
+            health,
             server: Some((stop, server)),
         }
     }
@@ -91,13 +136,19 @@ impl Operations {
         Self {
             token: cancel_on(shutdown),
             registry,
+            health: Health::default(),
             server: None,
         }
     }
 
     /// `/health` and `/metrics`, for an [`Operations::embedded`] frame.
     pub fn routes(&self) -> Router {
-        ops_routes(self.registry.clone())
+        ops_routes(self.registry.clone(), self.health.clone())
+    }
+
+    /// What `/health` reports; clone it into the task that knows about problems.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Cancelled at shutdown.

@@ -140,6 +140,17 @@ impl ClickHouse {
         self.server.stop();
     }
 
+    /// Hangs the server (SIGSTOP): connections are accepted by the kernel and never answered. [`ClickHouse::thaw`]
+    /// lets it go on.
+    pub fn freeze(&self) {
+        self.server.pause(true);
+    }
+
+    /// Ends [`ClickHouse::freeze`] (SIGCONT).
+    pub fn thaw(&self) {
+        self.server.pause(false);
+    }
+
     /// Starts it again on the same ports and data, and waits until it is ready.
     pub fn restart(&self) -> Result<(), Error> {
         self.server.restart()

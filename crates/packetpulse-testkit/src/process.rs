@@ -148,6 +148,17 @@ impl ServerProcess {
         let _ = child.wait();
     }
 
+    /// Hang: SIGSTOP (`resume` is SIGCONT). The process keeps its sockets, so clients connect and then wait
+    /// for an answer that does not come, as from a server stuck on a lock or a full disk.
+    pub fn pause(&mut self, paused: bool) {
+        if let Some(child) = &self.child {
+            let pid = libc::pid_t::try_from(child.id()).expect("PIDs fit pid_t");
+            let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+            // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so it cannot name another process.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+
     /// Crash: SIGKILL, no chance to flush. Waits for the exit.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -88,6 +88,11 @@ impl Supervised {
         self.process().stop();
     }
 
+    /// Hang (SIGSTOP) or go on (SIGCONT).
+    pub(crate) fn pause(&self, paused: bool) {
+        self.process().pause(paused);
+    }
+
     /// Crash (SIGKILL).
     pub(crate) fn kill(&self) {
         self.process().kill();

@@ -123,12 +123,15 @@ pub struct InProcess {
     task: JoinHandle<Result<(), jupiter::Error>>,
     /// Its metrics.
     pub metrics: jupiter::Metrics,
+    /// Where `/health` and `/metrics` answer.
+    pub operations: std::net::SocketAddr,
 }
 
 impl InProcess {
     /// Starts it.
     pub async fn start(config: &Config) -> Self {
         let listener = TcpListener::bind(config.metrics_listen).await.unwrap();
+        let operations = listener.local_addr().unwrap();
         let metrics = jupiter::Metrics::new();
         let stop = CancellationToken::new();
         let task = {
@@ -137,7 +140,34 @@ impl InProcess {
                 jupiter::run_with(&config, &metrics, listener, stop.cancelled_owned()).await
             })
         };
-        Self { stop, task, metrics }
+        Self {
+            stop,
+            task,
+            metrics,
+            operations,
+        }
+    }
+
+    /// `/health`'s status code and body.
+    pub async fn health(&self) -> (u16, serde_json::Value) {
+        let response = reqwest::get(format!("http://{}/health", self.operations))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+        )
+    }
+
+    /// Waits until `/health` answers `status`, returning the body.
+    pub async fn wait_for_health(&self, status: u16, timeout: Duration) -> serde_json::Value {
+        wait_until(&format!("/health answering {status}"), timeout, || async move {
+            let (seen, body) = self.health().await;
+            Ok::<_, String>((seen == status).then_some(body))
+        })
+        .await
+        .unwrap()
     }
 
     /// Waits until it has inserted at least `rows` rows (duplicates included).

@@ -39,7 +39,7 @@ impl DeadLetters {
     /// Queues one dead letter.
     pub fn send(&mut self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         tracing::warn!(reason = %letter.reason, partition = ?letter.kafka_partition, offset = ?letter.kafka_offset,
-            "dead-lettering a message that is not a valid event");
+            "dead-lettering refused input");
         let payload = letter.to_json();
         let record = FutureRecord::<(), _>::to(&self.topic).payload(&payload);
         let delivery = self

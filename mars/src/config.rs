@@ -75,9 +75,15 @@ pub struct Config {
     #[arg(long, env = "MARS_ROUTES")]
     pub routes: Option<PathBuf>,
 
-    /// Seed for routes, speeds, start times and ids: the same seed gives the same run.
+    /// Seed for routes, speeds, start times and faults: the same seed drives the same fleet.
     #[arg(long, env = "MARS_SEED", default_value_t = 1)]
     pub seed: u64,
+
+    /// Reuse the seed's session and order ids as well: the run re-sends the very same trips (to reproduce a
+    /// run exactly). By default every run gets fresh ids, so a restarted simulator never reopens a trip an
+    /// earlier run completed.
+    #[arg(long, env = "MARS_REPLAY_EXACT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub replay_exact: bool,
 
     /// WebSocket connections the fleet is multiplexed over.
     #[arg(long, env = "MARS_CONNECTIONS", default_value_t = 4)]
@@ -136,7 +142,7 @@ impl Config {
         config
     }
 
-    /// How the vehicles drive, from the settings.
+    /// How the vehicles drive, from the settings (a fresh identity salt each call unless `replay_exact`).
     pub fn driving(&self) -> Driving {
         let step = self.step();
         Driving {
@@ -151,6 +157,11 @@ impl Config {
                 gps_jitter_m: self.gps_jitter_m,
                 duplicate_rate: self.duplicate_rate,
                 out_of_order_rate: self.out_of_order_rate,
+            },
+            identity_salt: if self.replay_exact {
+                0
+            } else {
+                rand::random::<u128>() | 1
             },
         }
     }

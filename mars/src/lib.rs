@@ -3,6 +3,7 @@
 //!
 //! Pipeline: source = the simulated fleet (`fleet`, `routes`), sink = Venus over WebSocket (`connection`).
 
+mod clock;
 mod config;
 mod connection;
 mod error;
@@ -52,13 +53,14 @@ pub async fn run(
         venus = %config.venus_url,
         "mars starting"
     );
+    let sim_start = clock::simulated_start(&config, &routes, chrono::Utc::now());
     let shared = Arc::new(Shared {
         config,
         routes,
         driving,
         metrics: metrics.clone(),
         events_log,
-        sim_start: chrono::Utc::now(),
+        sim_start,
     });
     let progress = tokio::spawn(report_progress(metrics.clone(), shared.config.progress_interval));
     let driven = drive(&shared, fleet, operations.token()).await;

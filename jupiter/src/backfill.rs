@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+use clickhouse::Client;
 use futures::{StreamExt, TryStreamExt};
 use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sink::{Batch, SilverSink, SinkOptions, now_ms};
+use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Movement, Position};
 
 /// What a backfill did.
@@ -36,6 +37,8 @@ pub struct Report {
     pub rows: u64,
     /// Bronze rows whose payload is not a valid event (should be none: Neptune dead-letters those).
     pub unreadable: u64,
+    /// Events kept out of silver because they would reopen their session (streaming dead-lettered them).
+    pub refused: u64,
     /// Whether every file was read (false after a shutdown request).
     pub complete: bool,
     /// How long it took.
@@ -55,8 +58,9 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let table = packetpulse_lake::catalog::load_table(&config.lake).await?;
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
+    let client = client.with_database(&config.clickhouse.database);
     let writer = SilverSink::start(
-        client.with_database(&config.clickhouse.database),
+        client.clone(),
         SinkOptions {
             timeout: config.clickhouse.timeout,
             ..SinkOptions::new(Metrics::new(), shutdown.clone())
@@ -70,6 +74,7 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
         files: 0,
         rows: 0,
         unreadable: 0,
+        refused: 0,
         complete: true,
         elapsed: Duration::ZERO,
     };
@@ -82,23 +87,23 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
             report.files += tasks.len();
             let mut messages = read_messages(&table, tasks).await?;
             messages.sort_unstable_by_key(|message| (message.position.partition, message.position.offset));
-            let mut rows = Vec::with_capacity(config.flush_rows.min(messages.len()));
+            let mut events = Vec::with_capacity(config.flush_rows.min(messages.len()));
             for message in messages {
                 let Position { partition, offset } = message.position;
                 match PublishedEvent::from_kafka_message(Some(message.payload.as_bytes()), "jupiter", partition, offset) {
-                    Ok((event, _)) => rows.push(enricher.enrich(event, message.position, now_ms())),
+                    Ok((event, _)) => events.push((event, message.position)),
                     Err(letter) => {
                         report.unreadable += 1;
                         tracing::warn!(partition, offset, reason = %letter.reason, "bronze row is not a valid event; skipped");
                     }
                 }
-                if rows.len() >= config.flush_rows {
-                    report.rows += rows.len() as u64;
-                    writer.submit(batch(&mut rows)).await?;
+                if events.len() >= config.flush_rows {
+                    let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown).await?;
+                    writer.submit(batch).await?;
                 }
             }
-            report.rows += rows.len() as u64;
-            writer.submit(batch(&mut rows)).await?;
+            let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown).await?;
+            writer.submit(batch).await?;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(
                 files = report.files,
@@ -116,10 +121,25 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     Ok(report)
 }
 
-fn batch(rows: &mut Vec<Movement>) -> Batch {
+/// The batch of `events` that silver takes: the same lifecycle rule as streaming, so the backfill computes what
+/// streaming computed (events refused there are counted here; streaming dead-lettered them already).
+async fn admitted(
+    client: &Client,
+    enricher: &mut Enricher,
+    events: &mut Vec<(PublishedEvent, Position)>,
+    report: &mut Report,
+    shutdown: &CancellationToken,
+) -> Result<Batch, Error> {
+    let (rows, refused) = crate::lifecycle::admit(client, enricher, std::mem::take(events), shutdown).await?;
+    report.rows += rows.len() as u64;
+    report.refused += refused.len() as u64;
+    Ok(batch(rows))
+}
+
+fn batch(rows: Vec<Movement>) -> Batch {
     Batch {
         newest_event_ms: rows.iter().map(|row| row.event_time_ms).max().unwrap_or(0),
-        rows: std::mem::take(rows),
+        rows,
         started: tokio::time::Instant::now(),
         after_insert: None,
     }

@@ -10,6 +10,7 @@
 pub mod backfill;
 pub mod config;
 mod error;
+pub mod lifecycle;
 pub mod metrics;
 pub mod migrations;
 pub mod pipeline;
@@ -41,7 +42,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let token = packetpulse_ops::cancel_on(shutdown);
             let report = backfill::backfill(&config, &token).await?;
             println!(
-                "backfill {}: {} rows from {} files into {} in {:.1} s ({:.0} rows/s){}",
+                "backfill {}: {} rows from {} files into {} in {:.1} s ({:.0} rows/s){}{}",
                 if report.complete {
                     "complete"
                 } else {
@@ -54,6 +55,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 report.rows as f64 / report.elapsed.as_secs_f64().max(1e-3),
                 if report.unreadable > 0 {
                     format!("; {} unreadable bronze rows skipped", report.unreadable)
+                } else {
+                    String::new()
+                },
+                if report.refused > 0 {
+                    format!("; {} events refused for reopening their session", report.refused)
                 } else {
                     String::new()
                 }

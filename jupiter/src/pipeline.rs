@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use clickhouse::Client;
 use packetpulse_model::PublishedEvent;
 use packetpulse_ops::Health;
 use packetpulse_ops::kafka::Consumer;
@@ -17,16 +18,27 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sink::{Batch, SilverSink, SinkOptions, now_ms};
-use crate::transform::{Enricher, Movement, Position};
+use crate::sink::{Batch, SilverSink, SinkOptions};
+use crate::transform::{Enricher, Position};
 
-/// Rows read since the last submitted batch, and the offsets that follow them.
+/// Events read since the last submitted batch, and the offsets that follow them.
 #[derive(Default)]
 struct Pending {
-    rows: Vec<Movement>,
+    events: Vec<(PublishedEvent, Position)>,
     next_offsets: BTreeMap<i32, i64>,
-    newest_event_ms: u64,
     started: Option<Instant>,
+}
+
+/// What turns a read batch into rows: the silver client (for sessions' lifecycles), the enricher, the
+/// dead-letter producer.
+struct Stages<'a> {
+    config: &'a Config,
+    consumer: &'a Consumer,
+    client: Client,
+    enricher: Enricher,
+    dead_letters: DeadLetters,
+    metrics: &'a Metrics,
+    shutdown: &'a CancellationToken,
 }
 
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
@@ -41,10 +53,18 @@ pub async fn run(
     let client = client.with_database(&config.clickhouse.database);
     let consumer = crate::source::subscribe(config)?;
     let lag_monitor = crate::source::monitor_lag(&consumer, config, metrics);
-    let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
     let mut enricher = Enricher::new(config.max_speed_kmh);
     let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
     tracing::info!(sessions = resumed, "resumed the history of running sessions");
+    let mut stages = Stages {
+        config,
+        consumer: &consumer,
+        client: client.clone(),
+        enricher,
+        dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
+        metrics,
+        shutdown,
+    };
     let writer = SilverSink::start(
         client,
         SinkOptions {
@@ -69,30 +89,26 @@ pub async fn run(
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                () = due => submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?,
+                () = due => stages.submit(&writer, &mut pending).await?,
                 message = consumer.next_message() => {
                     let (partition, offset) = (message.partition(), message.offset());
                     match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
-                        Ok((event, _)) => {
-                            let row = enricher.enrich(event, Position { partition, offset }, now_ms());
-                            pending.newest_event_ms = pending.newest_event_ms.max(row.event_time_ms);
-                            pending.rows.push(row);
-                        }
+                        Ok((event, _)) => pending.events.push((event, Position { partition, offset })),
                         Err(letter) => {
-                            dead_letters.send(&letter)?;
+                            stages.dead_letters.send(&letter)?;
                             metrics.dead_lettered.inc();
                         }
                     }
                     pending.next_offsets.insert(partition, offset + 1);
                     pending.started.get_or_insert_with(Instant::now);
-                    if pending.rows.len() >= config.flush_rows {
-                        submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+                    if pending.events.len() >= config.flush_rows {
+                        stages.submit(&writer, &mut pending).await?;
                     }
                 }
             }
         }
         if pending.started.is_some() {
-            submit(config, &consumer, &mut dead_letters, &writer, &mut pending).await?;
+            stages.submit(&writer, &mut pending).await?;
         }
         Ok(())
     }
@@ -103,26 +119,33 @@ pub async fn run(
     written.and(read)
 }
 
-/// Hands what was read to the writer, to be inserted and then have its offsets committed. Dead letters of the
-/// batch are delivered first: the committed offsets pass them.
-async fn submit(
-    config: &Config,
-    consumer: &Consumer,
-    dead_letters: &mut DeadLetters,
-    writer: &SilverSink,
-    pending: &mut Pending,
-) -> Result<(), Error> {
-    let current = std::mem::take(pending);
-    dead_letters.acknowledged().await?;
-    let (consumer, topic, offsets) = (consumer.clone(), config.topic.clone(), current.next_offsets);
-    // A failed commit only means the batch is read and inserted again after a restart, where it collapses.
-    let commit = move || consumer.commit(&topic, &offsets);
-    writer
-        .submit(Batch {
-            rows: current.rows,
-            newest_event_ms: current.newest_event_ms,
-            started: current.started.unwrap_or_else(Instant::now),
-            after_insert: Some(Box::new(commit)),
-        })
-        .await
+impl Stages<'_> {
+    /// Admits what was read (refusing events that would reopen a session), enriches it and hands it to the
+    /// writer, to be inserted and then have its offsets committed. Dead letters of the batch are delivered
+    /// first: the committed offsets pass them.
+    async fn submit(&mut self, writer: &SilverSink, pending: &mut Pending) -> Result<(), Error> {
+        let current = std::mem::take(pending);
+        let (rows, refused) =
+            crate::lifecycle::admit(&self.client, &mut self.enricher, current.events, self.shutdown).await?;
+        for letter in &refused {
+            self.dead_letters.send(letter)?;
+            self.metrics.dead_lettered.inc();
+        }
+        self.dead_letters.acknowledged().await?;
+        let (consumer, topic, offsets) = (
+            self.consumer.clone(),
+            self.config.topic.clone(),
+            current.next_offsets,
+        );
+        // A failed commit only means the batch is read and inserted again after a restart, where it collapses.
+        let commit = move || consumer.commit(&topic, &offsets);
+        writer
+            .submit(Batch {
+                newest_event_ms: rows.iter().map(|row| row.event_time_ms).max().unwrap_or(0),
+                rows,
+                started: current.started.unwrap_or_else(Instant::now),
+                after_insert: Some(Box::new(commit)),
+            })
+            .await
+    }
 }

@@ -12,6 +12,8 @@ use packetpulse_model::geo::haversine_m;
 use packetpulse_model::{DeliveryStatus, GeoPoint, PublishedEvent};
 use serde::Serialize;
 
+use crate::lifecycle::Lifecycle;
+
 /// Points kept per session to place late events; older ones are measured from nothing (distance 0).
 const HISTORY: usize = 32;
 
@@ -103,6 +105,10 @@ struct SessionHistory {
     started_at_ms: u64,
     /// Newest fixes, sorted by time.
     fixes: VecDeque<Fix>,
+    /// Its start and completion, once known (see `lifecycle`).
+    lifecycle: Lifecycle,
+    /// Whether `lifecycle` is all there is: false for a session restored with its points only.
+    lifecycle_known: bool,
 }
 
 impl SessionHistory {
@@ -170,16 +176,52 @@ impl Enricher {
         };
         let history = vacant.insert(SessionHistory {
             started_at_ms,
-            fixes: VecDeque::new(),
+            ..SessionHistory::default()
         });
         for (time_ms, point) in points {
             history.previous_and_record(Fix { time_ms, point });
         }
     }
 
+    /// Whether the session's start and completion, if any, are known here (otherwise read them from silver and
+    /// [`Enricher::adopt`] them before admitting its events).
+    pub fn knows(&self, session_id: &str) -> bool {
+        self.sessions
+            .get(session_id)
+            .is_some_and(|history| history.lifecycle_known)
+    }
+
+    /// Takes what silver knows of a session's start and completion.
+    pub fn adopt(&mut self, session_id: &str, lifecycle: Lifecycle) {
+        let history = self
+            .sessions
+            .entry(session_id.to_owned())
+            .or_insert_with(|| SessionHistory {
+                started_at_ms: u64::MAX,
+                ..SessionHistory::default()
+            });
+        if let Some(started) = &lifecycle.started {
+            history.started_at_ms = history.started_at_ms.min(started.time_ms);
+        }
+        history.lifecycle = lifecycle;
+        history.lifecycle_known = true;
+    }
+
+    /// Why `event` may not join its session (it would reopen or restart it), or `None`.
+    pub fn refusal(&self, event: &PublishedEvent) -> Option<String> {
+        self.sessions
+            .get(&event.event.session_id)
+            .and_then(|history| history.lifecycle.refusal(event))
+    }
+
     /// The `session_movements` row of `published`, read at `position` and written at `ingested_at_ms`.
     pub fn enrich(&mut self, published: PublishedEvent, position: Position, ingested_at_ms: u64) -> Movement {
         let movement = self.movement(published, ingested_at_ms);
+        if let Some(history) = self.sessions.get_mut(&movement.session_id) {
+            history
+                .lifecycle
+                .record(movement.status, movement.event_time_ms, &movement.event_id);
+        }
         if movement.status == DeliveryStatus::Completed.as_str() {
             self.completed
                 .entry(position.partition)
@@ -218,7 +260,8 @@ impl Enricher {
                 event.session_id.clone(),
                 SessionHistory {
                     started_at_ms: time_ms,
-                    fixes: VecDeque::new(),
+                    lifecycle_known: true,
+                    ..SessionHistory::default()
                 },
             );
         }

@@ -20,10 +20,12 @@ use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 use packetpulse_model::PublishedEvent;
 use packetpulse_model::columns::{KAFKA_OFFSET, KAFKA_PARTITION, RAW_PAYLOAD};
+use packetpulse_ops::Health;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::config::Config;
+use crate::lifecycle::LookupPolicy;
 use crate::metrics::Metrics;
 use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Movement, Position};
@@ -59,6 +61,7 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let client = client.with_database(&config.clickhouse.database);
+    let timeout = config.clickhouse.timeout;
     let writer = SilverSink::start(
         client.clone(),
         SinkOptions {
@@ -98,11 +101,12 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
                     }
                 }
                 if events.len() >= config.flush_rows {
-                    let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown).await?;
+                    let batch =
+                        admitted(&client, &mut enricher, &mut events, &mut report, shutdown, timeout).await?;
                     writer.submit(batch).await?;
                 }
             }
-            let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown).await?;
+            let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown, timeout).await?;
             writer.submit(batch).await?;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(
@@ -129,8 +133,14 @@ async fn admitted(
     events: &mut Vec<(PublishedEvent, Position)>,
     report: &mut Report,
     shutdown: &CancellationToken,
+    timeout: Duration,
 ) -> Result<Batch, Error> {
-    let (rows, refused) = crate::lifecycle::admit(client, enricher, std::mem::take(events), shutdown).await?;
+    let policy = LookupPolicy {
+        shutdown,
+        health: &Health::default(),
+        timeout,
+    };
+    let (rows, refused) = crate::lifecycle::admit(client, enricher, std::mem::take(events), &policy).await?;
     report.rows += rows.len() as u64;
     report.refused += refused.len() as u64;
     Ok(batch(rows))

@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clickhouse::Client;
 use packetpulse_model::{DeadLetter, DeliveryStatus, PublishedEvent};
+use packetpulse_ops::Health;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -113,7 +114,7 @@ pub async fn admit(
     client: &Client,
     enricher: &mut Enricher,
     events: Vec<(PublishedEvent, Position)>,
-    shutdown: &CancellationToken,
+    policy: &LookupPolicy<'_>,
 ) -> Result<(Vec<Movement>, Vec<DeadLetter>), Error> {
     let mut unknown: Vec<&str> = events
         .iter()
@@ -123,7 +124,7 @@ pub async fn admit(
     unknown.sort_unstable();
     unknown.dedup();
     if !unknown.is_empty() {
-        let mut found = lookup_with_retry(client, &unknown, shutdown).await?;
+        let mut found = lookup_with_retry(client, &unknown, policy).await?;
         for session in unknown {
             enricher.adopt(session, found.remove(session).unwrap_or_default());
         }
@@ -149,22 +150,53 @@ pub async fn admit(
     Ok((rows, refused))
 }
 
+/// How lifecycle lookups behave while ClickHouse is away: each has `timeout`, failures are retried with
+/// back-off until `shutdown`, and after a few in a row `health` reports them.
+pub struct LookupPolicy<'a> {
+    /// Stops retrying.
+    pub shutdown: &'a CancellationToken,
+    /// Told while lookups keep failing.
+    pub health: &'a Health,
+    /// How long one lookup may take (`CLICKHOUSE_TIMEOUT`).
+    pub timeout: Duration,
+}
+
+/// Failed lookups in a row after which `/health` reports them.
+const UNHEALTHY_AFTER_FAILURES: u32 = 3;
+
 async fn lookup_with_retry(
     client: &Client,
     sessions: &[&str],
-    shutdown: &CancellationToken,
+    policy: &LookupPolicy<'_>,
 ) -> Result<HashMap<String, Lifecycle>, Error> {
     let mut delay = Duration::from_millis(100);
+    let mut failures = 0;
     loop {
-        match lookup(client, sessions).await {
-            Ok(found) => return Ok(found),
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?delay, "reading session lifecycles failed; retrying")
+        let problem = match tokio::time::timeout(policy.timeout, lookup(client, sessions)).await {
+            Ok(Ok(found)) => {
+                policy.health.healthy("lifecycle lookup");
+                return Ok(found);
             }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!(
+                "no answer within {} (CLICKHOUSE_TIMEOUT)",
+                humantime::format_duration(policy.timeout)
+            ),
+        };
+        failures += 1;
+        tracing::warn!(%problem, retry_in = ?delay, "reading session lifecycles failed; retrying");
+        if failures >= UNHEALTHY_AFTER_FAILURES {
+            policy.health.unhealthy(
+                "lifecycle lookup",
+                format!(
+                    "reading session lifecycles from ClickHouse has failed {failures} times in a row (reading \
+                     from Kafka is paused): {problem}"
+                ),
+            );
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: 0 }),
+            () = policy.shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: 0 }),
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::config::Config;
+use crate::lifecycle::LookupPolicy;
 use crate::metrics::Metrics;
 use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Position};
@@ -39,6 +40,7 @@ struct Stages<'a> {
     dead_letters: DeadLetters,
     metrics: &'a Metrics,
     shutdown: &'a CancellationToken,
+    health: &'a Health,
 }
 
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
@@ -64,6 +66,7 @@ pub async fn run(
         dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
         metrics,
         shutdown,
+        health,
     };
     let writer = SilverSink::start(
         client,
@@ -125,8 +128,13 @@ impl Stages<'_> {
     /// first: the committed offsets pass them.
     async fn submit(&mut self, writer: &SilverSink, pending: &mut Pending) -> Result<(), Error> {
         let current = std::mem::take(pending);
+        let policy = LookupPolicy {
+            shutdown: self.shutdown,
+            health: self.health,
+            timeout: self.config.clickhouse.timeout,
+        };
         let (rows, refused) =
-            crate::lifecycle::admit(&self.client, &mut self.enricher, current.events, self.shutdown).await?;
+            crate::lifecycle::admit(&self.client, &mut self.enricher, current.events, &policy).await?;
         for letter in &refused {
             self.dead_letters.send(letter)?;
             self.metrics.dead_lettered.inc();

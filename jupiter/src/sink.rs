@@ -206,7 +206,7 @@ impl Writer {
                         tracing::info!(after = self.failures_in_a_row, "inserting into ClickHouse again");
                     }
                     self.failures_in_a_row = 0;
-                    self.options.health.healthy();
+                    self.options.health.healthy("insert");
                     return Ok(Outcome::Landed);
                 }
                 Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
@@ -224,7 +224,7 @@ impl Writer {
             self.failures_in_a_row += 1;
             tracing::warn!(%problem, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
             if self.failures_in_a_row >= UNHEALTHY_AFTER_FAILURES {
-                self.options.health.unhealthy(format!(
+                self.options.health.unhealthy("insert", format!(
                     "inserting into ClickHouse has failed {} times in a row (reading from Kafka is paused): {problem}",
                     self.failures_in_a_row
                 ));

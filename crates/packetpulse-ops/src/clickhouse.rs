@@ -125,6 +125,14 @@ pub fn refused_the_data(error: &clickhouse::error::Error) -> bool {
     }
 }
 
+/// The server's error code (`Code: N`) of a failed statement, if the server answered with one.
+pub fn error_code(error: &clickhouse::error::Error) -> Option<u32> {
+    match error {
+        clickhouse::error::Error::BadResponse(message) => server_code(message),
+        _ => None,
+    }
+}
+
 /// The `Code: N` of a server error message (`Code: 395, e.displayText() = …` on 18.16, `Code: 395. DB::…` later).
 fn server_code(message: &str) -> Option<u32> {
     let after = &message[message.find("Code: ")? + "Code: ".len()..];

@@ -3,6 +3,7 @@
 //! not HTTP (Mars, Neptune, Jupiter, Uranus), merged into the planet's router by the HTTP planets (Venus,
 //! Mercury).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -42,27 +43,30 @@ pub fn render_metrics(registry: &Registry) -> String {
 /// What `/health` says: `200 {"status":"ok"}`, or `503 {"status":"unhealthy","problem":…}` while the planet
 /// has a problem it cannot get past by itself (an insert that keeps failing), so an orchestrator or an operator
 /// sees it without reading logs.
+/// Each part of a planet that can be in trouble reports under its own name, so one part's recovery does not hide
+/// another's problem.
 #[derive(Clone, Default, Debug)]
-pub struct Health(Arc<Mutex<Option<String>>>);
+pub struct Health(Arc<Mutex<BTreeMap<&'static str, String>>>);
 
 impl Health {
-    /// Reports `problem` until [`Health::healthy`].
-    pub fn unhealthy(&self, problem: impl Into<String>) {
-        *self.lock() = Some(problem.into());
+    /// Reports `problem` of `part` until [`Health::healthy`] for it.
+    pub fn unhealthy(&self, part: &'static str, problem: impl Into<String>) {
+        self.lock().insert(part, problem.into());
     }
 
-    /// The problem is over.
-    pub fn healthy(&self) {
-        *self.lock() = None;
+    /// `part`'s problem is over.
+    pub fn healthy(&self, part: &'static str) {
+        self.lock().remove(part);
     }
 
-    /// The current problem, if any.
+    /// The current problems, if any, in one line.
     pub fn problem(&self) -> Option<String> {
-        self.lock().clone()
+        let problems = self.lock();
+        (!problems.is_empty()).then(|| problems.values().cloned().collect::<Vec<_>>().join("; "))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        // One assignment per update: a poisoned value is still whole.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, String>> {
+        // One insert or removal per update: a poisoned map is still whole.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

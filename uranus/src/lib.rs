@@ -14,6 +14,7 @@ pub mod data_tests;
 mod error;
 pub mod graph;
 mod jinja;
+pub mod lock;
 pub mod materialize;
 pub mod metrics;
 pub mod project;

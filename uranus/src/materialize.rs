@@ -42,6 +42,21 @@ pub struct ModelConfig {
     pub order_by: String,
     /// `unique_key` for incremental models.
     pub unique_key: Option<String>,
+    /// `partition_by`: with `unique_key`, an incremental merge rebuilds only the partitions its new rows fall in
+    /// (the expression must not change for a key, e.g. the month a session started).
+    pub partition_by: Option<String>,
+}
+
+impl ModelConfig {
+    /// `ENGINE = … [PARTITION BY …] ORDER BY (…)` for a `CREATE TABLE`.
+    fn table_clause(&self) -> String {
+        let partition = self
+            .partition_by
+            .as_deref()
+            .map(|by| format!(" PARTITION BY {by}"))
+            .unwrap_or_default();
+        format!("ENGINE = {}{partition} ORDER BY ({})", self.engine, self.order_by)
+    }
 }
 
 impl ModelConfig {
@@ -75,11 +90,6 @@ impl ModelConfig {
                 )));
             }
         };
-        if values.contains_key("partition_by") {
-            return Err(bad(
-                "partition_by is not supported by this runner yet (tables are swapped whole)".to_owned(),
-            ));
-        }
         let unique_key = text("unique_key")?;
         if unique_key.is_some() && materialized != Materialization::Incremental {
             return Err(bad("unique_key applies to incremental models only".to_owned()));
@@ -89,6 +99,7 @@ impl ModelConfig {
             engine: text("engine")?.unwrap_or_else(|| "MergeTree()".to_owned()),
             order_by: text("order_by")?.unwrap_or_else(|| "tuple()".to_owned()),
             unique_key,
+            partition_by: text("partition_by")?,
         })
     }
 }
@@ -171,10 +182,7 @@ impl<'a> Builder<'a> {
         .await?;
         self.execute(
             "building the table",
-            &format!(
-                "CREATE TABLE {staging} ENGINE = {} ORDER BY ({}) AS {sql}",
-                config.engine, config.order_by
-            ),
+            &format!("CREATE TABLE {staging} {} AS {sql}", config.table_clause()),
         )
         .await?;
         self.swap_in(&staging).await
@@ -199,10 +207,7 @@ impl<'a> Builder<'a> {
         }
         self.execute(
             "building the new rows",
-            &format!(
-                "CREATE TABLE {new_rows} ENGINE = {} ORDER BY ({}) AS {sql}",
-                config.engine, config.order_by
-            ),
+            &format!("CREATE TABLE {new_rows} {} AS {sql}", config.table_clause()),
         )
         .await?;
         self.execute(
@@ -210,10 +215,32 @@ impl<'a> Builder<'a> {
             &format!("CREATE TABLE {staging} AS {target}"),
         )
         .await?;
+        // With partitions, only those the new rows fall in are copied and replaced: a refresh costs what
+        // changed, not the table's size.
+        let partitioned = match &config.partition_by {
+            Some(by) if self.partition_key(&target).await?.is_some() => Some(by),
+            Some(_) => {
+                tracing::info!(
+                    model = self.model,
+                    "partition_by is set but the table was built without it: merging whole until --full-refresh"
+                );
+                None
+            }
+            None => None,
+        };
+        // The partitions of the new rows, and those where rows of their keys are now (in case a key's partition
+        // moved): the key is the sort key, so finding them is an index lookup, not a scan.
+        let touched = match partitioned {
+            Some(by) => format!(
+                "({by}) IN (SELECT {by} FROM {new_rows} UNION ALL \
+                 SELECT {by} FROM {target} WHERE ({unique_key}) IN (SELECT {unique_key} FROM {new_rows})) AND "
+            ),
+            None => String::new(),
+        };
         self.execute(
             "keeping the old rows that are not replaced",
             &format!(
-                "INSERT INTO {staging} SELECT * FROM {target} WHERE ({unique_key}) NOT IN (SELECT {unique_key} FROM {new_rows})"
+                "INSERT INTO {staging} SELECT * FROM {target} WHERE {touched}({unique_key}) NOT IN (SELECT {unique_key} FROM {new_rows})"
             ),
         )
         .await?;
@@ -222,9 +249,43 @@ impl<'a> Builder<'a> {
             &format!("INSERT INTO {staging} SELECT * FROM {new_rows}"),
         )
         .await?;
+        let partitions = self.partitions(&format!("{}__uranus_tmp", self.model)).await?;
         self.execute("dropping the new rows", &format!("DROP TABLE {new_rows}"))
             .await?;
-        self.swap_in(&staging).await
+        if partitioned.is_none() {
+            return self.swap_in(&staging).await;
+        }
+        for partition in partitions {
+            self.execute(
+                "swapping a partition in",
+                &format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}"),
+            )
+            .await?;
+        }
+        self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
+            .await
+    }
+
+    /// The partitions (as `ALTER … PARTITION` takes them) holding rows of the table `name` of this database.
+    async fn partitions(&self, name: &str) -> Result<Vec<String>, Error> {
+        self.client
+            .query(
+                "SELECT DISTINCT partition FROM system.parts \
+                 WHERE database = ? AND table = ? AND active ORDER BY partition",
+            )
+            .bind(self.database)
+            .bind(name)
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("listing partitions", source))
+    }
+
+    /// The `PARTITION BY` expression of `table`'s definition, if it has one.
+    async fn partition_key(&self, table: &str) -> Result<Option<String>, Error> {
+        let definition = self.structure(table).await?;
+        Ok(definition
+            .split_once("PARTITION BY ")
+            .map(|(_, rest)| rest.split(" ORDER BY").next().unwrap_or(rest).trim().to_owned()))
     }
 
     /// Makes the staging table's rows the target's: creates the target from it if missing, exchanges its data
@@ -238,6 +299,11 @@ impl<'a> Builder<'a> {
                     &format!("RENAME TABLE {staging} TO {target}"),
                 )
                 .await;
+        }
+        if self.structure(&target).await? == self.structure(staging).await?
+            && self.partition_key(&target).await?.is_some()
+        {
+            return self.replace_every_partition(staging).await;
         }
         if self.structure(&target).await? == self.structure(staging).await? {
             self.execute(
@@ -265,6 +331,32 @@ impl<'a> Builder<'a> {
         )
         .await?;
         self.execute("dropping the old table", &format!("DROP TABLE {backup}"))
+            .await
+    }
+
+    /// A partitioned table's swap: each partition of the staging table replaces the target's, and partitions
+    /// the staging table does not have are dropped. Atomic per partition, not across them.
+    async fn replace_every_partition(&self, staging: &str) -> Result<(), Error> {
+        let target = self.relation("");
+        // `swap_in`'s staging table is always this model's `__uranus_tmp`.
+        let new = self.partitions(&format!("{}__uranus_tmp", self.model)).await?;
+        for partition in self.partitions(self.model).await? {
+            if !new.contains(&partition) {
+                self.execute(
+                    "dropping a partition the new build does not have",
+                    &format!("ALTER TABLE {target} DROP PARTITION {partition}"),
+                )
+                .await?;
+            }
+        }
+        for partition in &new {
+            self.execute(
+                "swapping a partition in",
+                &format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}"),
+            )
+            .await?;
+        }
+        self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
             .await
     }
 

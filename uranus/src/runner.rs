@@ -9,6 +9,7 @@ use clickhouse::Client;
 
 use crate::Error;
 use crate::graph::Graph;
+use crate::lock::RunLock;
 use crate::materialize::{Builder, Materialization, ModelConfig};
 use crate::project::Project;
 use crate::render::{Rendered, Renderer};
@@ -111,8 +112,38 @@ impl Runner {
         Ok(selected)
     }
 
-    /// Builds the `selected` models in dependency order; `full_refresh` rebuilds incremental models.
+    /// Builds the `selected` models in dependency order; `full_refresh` rebuilds incremental models. Waits
+    /// first until no other run works on the database (`lock`).
     pub async fn run(&mut self, selected: &BTreeSet<String>, full_refresh: bool) -> Vec<ModelResult> {
+        let lock = match RunLock::acquire(&self.client, &self.database).await {
+            Ok(lock) => lock,
+            Err(error) => {
+                let message = error.to_string();
+                let results: Vec<ModelResult> = self
+                    .graph
+                    .order()
+                    .iter()
+                    .filter(|model| selected.contains(*model))
+                    .map(|model| ModelResult {
+                        model: model.clone(),
+                        outcome: Outcome::Failed(message.clone()),
+                        duration: Duration::ZERO,
+                    })
+                    .collect();
+                for (index, result) in results.iter().enumerate() {
+                    log_result(index + 1, results.len(), result);
+                }
+                return results;
+            }
+        };
+        let results = self.run_locked(selected, full_refresh).await;
+        if let Err(error) = lock.release().await {
+            tracing::warn!(%error, "the run lock stays until it goes stale");
+        }
+        results
+    }
+
+    async fn run_locked(&mut self, selected: &BTreeSet<String>, full_refresh: bool) -> Vec<ModelResult> {
         let mut results: Vec<ModelResult> = Vec::new();
         let mut not_built: BTreeSet<String> = BTreeSet::new();
         let order: Vec<String> = self.graph.order().to_vec();

@@ -91,3 +91,89 @@ async fn incremental_models_append_or_merge_by_unique_key_and_full_refresh_rebui
         "a full refresh selects every source row again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
+    let clickhouse = shared_clickhouse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Partitioned by a month column `m`; key `k`.
+    let model = "{{ config(materialized='incremental', unique_key='k', order_by='k', partition_by='m') }}\n\
+        SELECT batch, k, m, v FROM {{ source('raw', 'src') }}\n\
+        {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}";
+    common::write_project(dir.path(), &[("sources.yml", SOURCES), ("by_month.sql", model)]);
+    let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
+    let client = clickhouse.client().with_database(&database);
+    client
+        .query(
+            "CREATE TABLE src (batch UInt32, k UInt32, m UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+        )
+        .execute()
+        .await
+        .unwrap();
+    let everything = runner.select(&[]).unwrap();
+    // Three months of keys.
+    client
+        .query("INSERT INTO src SELECT 1, number, 202609 + intDiv(number, 100), 'a' FROM system.numbers LIMIT 300")
+        .execute()
+        .await
+        .unwrap();
+    summarise(&runner.run(&everything, false).await).unwrap();
+    let parts = || async {
+        client
+            .query(&format!(
+                "SELECT partition, name FROM system.parts WHERE database = '{database}' AND table = 'by_month' \
+                 AND active ORDER BY partition, name"
+            ))
+            .fetch_all::<(String, String)>()
+            .await
+            .unwrap()
+    };
+    let before = parts().await;
+
+    // New versions of two keys of the newest month, and one key that moves from the first month to it.
+    client
+        .query("INSERT INTO src VALUES (2, 250, 202611, 'B'), (2, 260, 202611, 'B'), (2, 5, 202611, 'moved')")
+        .execute()
+        .await
+        .unwrap();
+    summarise(&runner.run(&everything, false).await).unwrap();
+    let after = parts().await;
+    let month = |parts: &[(String, String)], m: &str| -> Vec<String> {
+        parts
+            .iter()
+            .filter(|(p, _)| p == m)
+            .map(|(_, n)| n.clone())
+            .collect()
+    };
+    assert_eq!(
+        month(&after, "202610"),
+        month(&before, "202610"),
+        "an untouched month is not rewritten"
+    );
+    assert_ne!(month(&after, "202611"), month(&before, "202611"));
+    assert_ne!(
+        month(&after, "202609"),
+        month(&before, "202609"),
+        "the moved key's old month is rewritten"
+    );
+
+    let rows: Vec<(u32, u32, String)> = client
+        .query("SELECT k, m, v FROM by_month WHERE k IN (5, 250, 260) ORDER BY k")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (5, 202611, "moved".to_owned()),
+            (250, 202611, "B".to_owned()),
+            (260, 202611, "B".to_owned())
+        ]
+    );
+    let (rows, keys): (u64, u64) = client
+        .query("SELECT count(), uniqExact(k) FROM by_month")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!((rows, keys), (300, 300));
+}

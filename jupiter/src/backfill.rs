@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::config::Config;
-use crate::lifecycle::LookupPolicy;
 use crate::metrics::Metrics;
+use crate::retry::Backoff;
 use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Movement, Position};
 
@@ -61,7 +61,13 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let client = client.with_database(&config.clickhouse.database);
-    let timeout = config.clickhouse.timeout;
+    let mut lookups = Backoff::new(
+        "lifecycle lookup",
+        "reading session lifecycles from ClickHouse",
+        Health::default(),
+        shutdown.clone(),
+        config.clickhouse.timeout,
+    );
     let writer = SilverSink::start(
         client.clone(),
         SinkOptions {
@@ -101,12 +107,11 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
                     }
                 }
                 if events.len() >= config.flush_rows {
-                    let batch =
-                        admitted(&client, &mut enricher, &mut events, &mut report, shutdown, timeout).await?;
+                    let batch = admitted(&client, &mut enricher, &mut events, &mut report, &mut lookups).await?;
                     writer.submit(batch).await?;
                 }
             }
-            let batch = admitted(&client, &mut enricher, &mut events, &mut report, shutdown, timeout).await?;
+            let batch = admitted(&client, &mut enricher, &mut events, &mut report, &mut lookups).await?;
             writer.submit(batch).await?;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(
@@ -132,15 +137,9 @@ async fn admitted(
     enricher: &mut Enricher,
     events: &mut Vec<(PublishedEvent, Position)>,
     report: &mut Report,
-    shutdown: &CancellationToken,
-    timeout: Duration,
+    lookups: &mut Backoff,
 ) -> Result<Batch, Error> {
-    let policy = LookupPolicy {
-        shutdown,
-        health: &Health::default(),
-        timeout,
-    };
-    let (rows, refused) = crate::lifecycle::admit(client, enricher, std::mem::take(events), &policy).await?;
+    let (rows, refused) = crate::lifecycle::admit(client, enricher, std::mem::take(events), lookups).await?;
     report.rows += rows.len() as u64;
     report.refused += refused.len() as u64;
     Ok(batch(rows))

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod pipeline;
 pub mod resume;
+pub mod retry;
 pub mod sink;
 pub mod source;
 #[cfg(feature = "testing")]

@@ -12,15 +12,13 @@
 //! events are admitted, so the rule holds after a restart or long after the trip.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use clickhouse::Client;
 use packetpulse_model::{DeadLetter, DeliveryStatus, PublishedEvent};
-use packetpulse_ops::Health;
-use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::retry::Backoff;
 use crate::transform::{Enricher, Movement, Position};
 
 /// Session ids per lookup query: well under ClickHouse's 256 KiB `max_query_size`.
@@ -108,13 +106,13 @@ struct StoredLifecycle {
 }
 
 /// Splits `events` (read in this order) into enriched rows and dead letters: first the lifecycle of every session
-/// `enricher` holds nothing about is read from silver (retried with back-off while ClickHouse is away, until
-/// `shutdown`), then each event is admitted or refused in order.
+/// `enricher` holds nothing about is read from silver (waiting out ClickHouse trouble with `backoff`), then each
+/// event is admitted or refused in order.
 pub async fn admit(
     client: &Client,
     enricher: &mut Enricher,
     events: Vec<(PublishedEvent, Position)>,
-    policy: &LookupPolicy<'_>,
+    backoff: &mut Backoff,
 ) -> Result<(Vec<Movement>, Vec<DeadLetter>), Error> {
     let mut unknown: Vec<&str> = events
         .iter()
@@ -124,7 +122,7 @@ pub async fn admit(
     unknown.sort_unstable();
     unknown.dedup();
     if !unknown.is_empty() {
-        let mut found = lookup_with_retry(client, &unknown, policy).await?;
+        let mut found = lookup_with_retry(client, &unknown, backoff).await?;
         for session in unknown {
             enricher.adopt(session, found.remove(session).unwrap_or_default());
         }
@@ -150,55 +148,23 @@ pub async fn admit(
     Ok((rows, refused))
 }
 
-/// How lifecycle lookups behave while ClickHouse is away: each has `timeout`, failures are retried with
-/// back-off until `shutdown`, and after a few in a row `health` reports them.
-pub struct LookupPolicy<'a> {
-    /// Stops retrying.
-    pub shutdown: &'a CancellationToken,
-    /// Told while lookups keep failing.
-    pub health: &'a Health,
-    /// How long one lookup may take (`CLICKHOUSE_TIMEOUT`).
-    pub timeout: Duration,
-}
-
-/// Failed lookups in a row after which `/health` reports them.
-const UNHEALTHY_AFTER_FAILURES: u32 = 3;
-
 async fn lookup_with_retry(
     client: &Client,
     sessions: &[&str],
-    policy: &LookupPolicy<'_>,
+    backoff: &mut Backoff,
 ) -> Result<HashMap<String, Lifecycle>, Error> {
-    let mut delay = Duration::from_millis(100);
-    let mut failures = 0;
     loop {
-        let problem = match tokio::time::timeout(policy.timeout, lookup(client, sessions)).await {
+        let problem = match tokio::time::timeout(backoff.timeout, lookup(client, sessions)).await {
             Ok(Ok(found)) => {
-                policy.health.healthy("lifecycle lookup");
+                backoff.succeeded();
                 return Ok(found);
             }
             Ok(Err(error)) => error.to_string(),
-            Err(_) => format!(
-                "no answer within {} (CLICKHOUSE_TIMEOUT)",
-                humantime::format_duration(policy.timeout)
-            ),
+            Err(_) => backoff.no_answer(),
         };
-        failures += 1;
-        tracing::warn!(%problem, retry_in = ?delay, "reading session lifecycles failed; retrying");
-        if failures >= UNHEALTHY_AFTER_FAILURES {
-            policy.health.unhealthy(
-                "lifecycle lookup",
-                format!(
-                    "reading session lifecycles from ClickHouse has failed {failures} times in a row (reading \
-                     from Kafka is paused): {problem}"
-                ),
-            );
-        }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = policy.shutdown.cancelled() => return Err(Error::ShutdownBeforeInsert { rows: 0 }),
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+        backoff
+            .failed(&problem, Error::ShutdownBeforeInsert { rows: 0 })
+            .await?;
     }
 }
 

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::config::Config;
-use crate::lifecycle::LookupPolicy;
 use crate::metrics::Metrics;
+use crate::retry::Backoff;
 use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Position};
 
@@ -39,8 +39,7 @@ struct Stages<'a> {
     enricher: Enricher,
     dead_letters: DeadLetters,
     metrics: &'a Metrics,
-    shutdown: &'a CancellationToken,
-    health: &'a Health,
+    lookups: Backoff,
 }
 
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
@@ -65,8 +64,13 @@ pub async fn run(
         enricher,
         dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
         metrics,
-        shutdown,
-        health,
+        lookups: Backoff::new(
+            "lifecycle lookup",
+            "reading session lifecycles from ClickHouse",
+            health.clone(),
+            shutdown.clone(),
+            config.clickhouse.timeout,
+        ),
     };
     let writer = SilverSink::start(
         client,
@@ -128,13 +132,13 @@ impl Stages<'_> {
     /// first: the committed offsets pass them.
     async fn submit(&mut self, writer: &SilverSink, pending: &mut Pending) -> Result<(), Error> {
         let current = std::mem::take(pending);
-        let policy = LookupPolicy {
-            shutdown: self.shutdown,
-            health: self.health,
-            timeout: self.config.clickhouse.timeout,
-        };
-        let (rows, refused) =
-            crate::lifecycle::admit(&self.client, &mut self.enricher, current.events, &policy).await?;
+        let (rows, refused) = crate::lifecycle::admit(
+            &self.client,
+            &mut self.enricher,
+            current.events,
+            &mut self.lookups,
+        )
+        .await?;
         for letter in &refused {
             self.dead_letters.send(letter)?;
             self.metrics.dead_lettered.inc();

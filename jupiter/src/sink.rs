@@ -25,17 +25,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::metrics::Metrics;
+use crate::retry::Backoff;
 use crate::transform::Movement;
 
-/// Failed attempts in a row after which `/health` reports the insert trouble.
-const UNHEALTHY_AFTER_FAILURES: u32 = 3;
-
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Modern ClickHouse refuses an insert that touches more partitions (`session_movements` has one per month of
 /// event time) than its `max_partitions_per_insert_block`, 100 by default; 18.16 has no such limit. A batch can
 /// span that many months when a device's clock is wrong, so such a batch is inserted in parts.
 const MAX_PARTITIONS_PER_INSERT: usize = 100;
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// What runs once a batch is in ClickHouse.
 pub type AfterInsert = Box<dyn FnOnce() + Send>;
@@ -89,10 +85,17 @@ impl SilverSink {
     /// Starts the insert task writing to `client`'s database.
     pub fn start(client: Client, options: SinkOptions) -> Self {
         let (queue, mut batches) = mpsc::channel::<Batch>(1);
+        let backoff = Backoff::new(
+            "insert",
+            "inserting into ClickHouse",
+            options.health.clone(),
+            options.shutdown.clone(),
+            options.timeout,
+        );
         let mut writer = Writer {
             client,
             options,
-            failures_in_a_row: 0,
+            backoff,
         };
         let task = tokio::spawn(async move {
             while let Some(batch) = batches.recv().await {
@@ -138,7 +141,7 @@ fn record(metrics: &Metrics, rows: &[Movement], newest_event_ms: u64, started: I
 struct Writer {
     client: Client,
     options: SinkOptions,
-    failures_in_a_row: u32,
+    backoff: Backoff,
 }
 
 /// How one insert attempt ended, failures aside.
@@ -197,16 +200,10 @@ impl Writer {
     }
 
     async fn insert_with_retry(&mut self, rows: &[Movement]) -> Result<Outcome, Error> {
-        let mut delay = FIRST_RETRY_DELAY;
-        let timeout = self.options.timeout;
         loop {
-            let problem = match tokio::time::timeout(timeout, insert(&self.client, rows)).await {
+            let problem = match tokio::time::timeout(self.backoff.timeout, insert(&self.client, rows)).await {
                 Ok(Ok(())) => {
-                    if self.failures_in_a_row > 0 {
-                        tracing::info!(after = self.failures_in_a_row, "inserting into ClickHouse again");
-                    }
-                    self.failures_in_a_row = 0;
-                    self.options.health.healthy("insert");
+                    self.backoff.succeeded();
                     return Ok(Outcome::Landed);
                 }
                 Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
@@ -215,27 +212,11 @@ impl Writer {
                     return Ok(Outcome::Refused(error.to_string()));
                 }
                 Ok(Err(error)) => error.to_string(),
-                Err(_) => format!(
-                    "no answer within {} (CLICKHOUSE_TIMEOUT)",
-                    humantime::format_duration(timeout)
-                ),
+                Err(_) => self.backoff.no_answer(),
             };
             self.options.metrics.insert_failures.inc();
-            self.failures_in_a_row += 1;
-            tracing::warn!(%problem, rows = rows.len(), retry_in = ?delay, "insert failed; retrying");
-            if self.failures_in_a_row >= UNHEALTHY_AFTER_FAILURES {
-                self.options.health.unhealthy("insert", format!(
-                    "inserting into ClickHouse has failed {} times in a row (reading from Kafka is paused): {problem}",
-                    self.failures_in_a_row
-                ));
-            }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = self.options.shutdown.cancelled() => {
-                    return Err(Error::ShutdownBeforeInsert { rows: rows.len() });
-                }
-            }
-            delay = (delay * 2).min(MAX_RETRY_DELAY);
+            let on_shutdown = Error::ShutdownBeforeInsert { rows: rows.len() };
+            self.backoff.failed(&problem, on_shutdown).await?;
         }
     }
 

@@ -255,6 +255,12 @@ impl<'a> Builder<'a> {
         if partitioned.is_none() {
             return self.swap_in(&staging).await;
         }
+        self.replace_partitions(&partitions, &staging).await
+    }
+
+    /// Replaces each of `partitions` of the target with the staging table's, then drops the staging table.
+    async fn replace_partitions(&self, partitions: &[String], staging: &str) -> Result<(), Error> {
+        let target = self.relation("");
         for partition in partitions {
             self.execute(
                 "swapping a partition in",
@@ -349,15 +355,7 @@ impl<'a> Builder<'a> {
                 .await?;
             }
         }
-        for partition in &new {
-            self.execute(
-                "swapping a partition in",
-                &format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}"),
-            )
-            .await?;
-        }
-        self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
-            .await
+        self.replace_partitions(&new, staging).await
     }
 
     /// A table's definition without its name: columns, engine, keys.

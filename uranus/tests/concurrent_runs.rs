@@ -6,13 +6,10 @@
 
 mod common;
 
+use common::{SELECT_NEW, SOURCES, execute};
+
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::summarise;
-
-const SOURCES: &str = "version: 2\nsources:\n  - name: raw\n    schema: \"{{ target.schema }}\"\n    tables:\n      - name: src\n";
-
-const SELECT_NEW: &str = "SELECT batch, k, v FROM {{ source('raw', 'src') }}\n\
-    {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}";
 
 async fn count(client: &clickhouse::Client, sql: &str) -> u64 {
     client.query(sql).fetch_one::<u64>().await.unwrap()
@@ -39,16 +36,16 @@ async fn runs_started_together_wait_for_each_other_and_duplicate_nothing() {
     );
     let (mut first, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    client
-        .query("CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k")
-        .execute()
-        .await
-        .unwrap();
-    client
-        .query("INSERT INTO src SELECT 1, number, 'a' FROM system.numbers LIMIT 1000")
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+    )
+    .await;
+    execute(
+        &client,
+        "INSERT INTO src SELECT 1, number, 'a' FROM system.numbers LIMIT 1000",
+    )
+    .await;
     let everything = first.select(&[]).unwrap();
     summarise(&first.run(&everything, false).await).unwrap();
 
@@ -105,18 +102,16 @@ async fn a_lock_left_by_a_crashed_run_is_taken_over_once_stale() {
     let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
     let lock = uranus::lock::LOCK_TABLE;
-    client
-        .query(&format!(
-            "CREATE TABLE {lock} (holder String, at DateTime) ENGINE = Log"
-        ))
-        .execute()
-        .await
-        .unwrap();
-    client
-        .query(&format!("INSERT INTO {lock} SELECT 'crashed:1:0', now() - 120"))
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        &format!("CREATE TABLE {lock} (holder String, at DateTime) ENGINE = Log"),
+    )
+    .await;
+    execute(
+        &client,
+        &format!("INSERT INTO {lock} SELECT 'crashed:1:0', now() - 120"),
+    )
+    .await;
     let everything = runner.select(&[]).unwrap();
     let results = tokio::time::timeout(std::time::Duration::from_secs(30), runner.run(&everything, false))
         .await

@@ -6,13 +6,10 @@
 
 mod common;
 
+use common::{SELECT_NEW, SOURCES, execute};
+
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::summarise;
-
-const SOURCES: &str = "version: 2\nsources:\n  - name: raw\n    schema: \"{{ target.schema }}\"\n    tables:\n      - name: src\n";
-
-const SELECT_NEW: &str = "SELECT batch, k, v FROM {{ source('raw', 'src') }}\n\
-    {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}";
 
 async fn rows(client: &clickhouse::Client, table: &str) -> Vec<(u32, u32, String)> {
     client
@@ -39,28 +36,20 @@ async fn incremental_models_append_or_merge_by_unique_key_and_full_refresh_rebui
     );
     let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    client
-        .query("CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k")
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+    )
+    .await;
     let everything = runner.select(&[]).unwrap();
 
-    client
-        .query("INSERT INTO src VALUES (1, 1, 'a'), (1, 2, 'b')")
-        .execute()
-        .await
-        .unwrap();
+    execute(&client, "INSERT INTO src VALUES (1, 1, 'a'), (1, 2, 'b')").await;
     summarise(&runner.run(&everything, false).await).unwrap();
     let first = vec![(1, 1, "a".to_owned()), (1, 2, "b".to_owned())];
     assert_eq!(rows(&client, "merged").await, first);
     assert_eq!(rows(&client, "appended").await, first);
 
-    client
-        .query("INSERT INTO src VALUES (2, 2, 'B'), (2, 3, 'c')")
-        .execute()
-        .await
-        .unwrap();
+    execute(&client, "INSERT INTO src VALUES (2, 2, 'B'), (2, 3, 'c')").await;
     summarise(&runner.run(&everything, false).await).unwrap();
     assert_eq!(
         rows(&client, "merged").await,
@@ -103,20 +92,18 @@ async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
     common::write_project(dir.path(), &[("sources.yml", SOURCES), ("by_month.sql", model)]);
     let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    client
-        .query(
-            "CREATE TABLE src (batch UInt32, k UInt32, m UInt32, v String) ENGINE = MergeTree() ORDER BY k",
-        )
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        "CREATE TABLE src (batch UInt32, k UInt32, m UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+    )
+    .await;
     let everything = runner.select(&[]).unwrap();
     // Three months of keys.
-    client
-        .query("INSERT INTO src SELECT 1, number, 202609 + intDiv(number, 100), 'a' FROM system.numbers LIMIT 300")
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        "INSERT INTO src SELECT 1, number, 202609 + intDiv(number, 100), 'a' FROM system.numbers LIMIT 300",
+    )
+    .await;
     summarise(&runner.run(&everything, false).await).unwrap();
     let parts = || async {
         client
@@ -131,11 +118,11 @@ async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
     let before = parts().await;
 
     // New versions of two keys of the newest month, and one key that moves from the first month to it.
-    client
-        .query("INSERT INTO src VALUES (2, 250, 202611, 'B'), (2, 260, 202611, 'B'), (2, 5, 202611, 'moved')")
-        .execute()
-        .await
-        .unwrap();
+    execute(
+        &client,
+        "INSERT INTO src VALUES (2, 250, 202611, 'B'), (2, 260, 202611, 'B'), (2, 5, 202611, 'moved')",
+    )
+    .await;
     summarise(&runner.run(&everything, false).await).unwrap();
     let after = parts().await;
     let month = |parts: &[(String, String)], m: &str| -> Vec<String> {

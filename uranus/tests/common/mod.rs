@@ -10,6 +10,18 @@ use packetpulse_testkit::ClickHouse;
 use uranus::project::Project;
 use uranus::runner::Runner;
 
+/// A `sources.yml` declaring the table `src` of the target database as source `raw`.
+pub const SOURCES: &str = "version: 2\nsources:\n  - name: raw\n    schema: \"{{ target.schema }}\"\n    tables:\n      - name: src\n";
+
+/// Selects `src`'s rows, only those of newer batches than the model has when incremental.
+pub const SELECT_NEW: &str = "SELECT batch, k, v FROM {{ source('raw', 'src') }}\n\
+    {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}";
+
+/// Runs `sql` (no result), failing the test on an error.
+pub async fn execute(client: &clickhouse::Client, sql: &str) {
+    client.query(sql).execute().await.unwrap();
+}
+
 /// Writes a project named `test_project` with `models` (path under `models/` → content) into `dir`.
 pub fn write_project(dir: &Path, models: &[(&str, &str)]) {
     std::fs::write(

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='session_id', order_by='(session_id, hour)', partition_by='toYYYYMM(hour)') }}
+{{ config(materialized='incremental', unique_key='session_id', order_by='(session_id, hour)') }}
 
 -- Events per session and hour of event time: the building block of hourly_activity, kept incrementally like
 -- session_summary (only sessions with newly ingested rows are recomputed).

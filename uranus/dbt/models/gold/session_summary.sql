@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='session_id', order_by='session_id', partition_by='toYYYYMM(started_at)') }}
+{{ config(materialized='incremental', unique_key='session_id', order_by='session_id') }}
 
 -- One row per session. Distance is the sum of the segments driven (points flagged as teleports excluded), not
 -- the straight line from start to end; duration runs from the first to the newest event.

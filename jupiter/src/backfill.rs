@@ -61,13 +61,8 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let client = config.clickhouse_client();
     crate::migrations::migrate(&client, &config.clickhouse.database).await?;
     let client = client.with_database(&config.clickhouse.database);
-    let mut lookups = Backoff::new(
-        "lifecycle lookup",
-        "reading session lifecycles from ClickHouse",
-        Health::default(),
-        shutdown.clone(),
-        config.clickhouse.timeout,
-    );
+    let mut lookups =
+        crate::lifecycle::lookup_backoff(Health::default(), shutdown.clone(), config.clickhouse.timeout);
     let writer = SilverSink::start(
         client.clone(),
         SinkOptions {

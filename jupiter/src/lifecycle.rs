@@ -13,13 +13,16 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat};
 use clickhouse::Client;
 use packetpulse_model::{DeadLetter, DeliveryStatus, PublishedEvent};
 
 use crate::Error;
 use crate::retry::Backoff;
-use crate::transform::{Enricher, Movement, Position};
+use crate::transform::{Enricher, Movement, Position, epoch_ms};
+use packetpulse_ops::Health;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Session ids per lookup query: well under ClickHouse's 256 KiB `max_query_size`.
 const IDS_PER_LOOKUP: usize = 1_000;
@@ -148,6 +151,17 @@ pub async fn admit(
     Ok((rows, refused))
 }
 
+/// The retry state of lifecycle lookups, reported to `health` as "lifecycle lookup".
+pub fn lookup_backoff(health: Health, shutdown: CancellationToken, timeout: Duration) -> Backoff {
+    Backoff::new(
+        "lifecycle lookup",
+        "reading session lifecycles from ClickHouse",
+        health,
+        shutdown,
+        timeout,
+    )
+}
+
 async fn lookup_with_retry(
     client: &Client,
     sessions: &[&str],
@@ -204,10 +218,6 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
     Ok(found)
 }
 
-fn epoch_ms(time: &DateTime<Utc>) -> u64 {
-    u64::try_from(time.timestamp_millis()).unwrap_or(0)
-}
-
 fn time(ms: u64) -> String {
     DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX)).map_or_else(
         || format!("{ms} ms"),
@@ -219,7 +229,7 @@ fn time(ms: u64) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use packetpulse_model::{DeliveryEvent, testing};
     use uuid::Uuid;
 

@@ -64,9 +64,7 @@ pub async fn run(
         enricher,
         dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
         metrics,
-        lookups: Backoff::new(
-            "lifecycle lookup",
-            "reading session lifecycles from ClickHouse",
+        lookups: crate::lifecycle::lookup_backoff(
             health.clone(),
             shutdown.clone(),
             config.clickhouse.timeout,

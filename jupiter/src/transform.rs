@@ -134,7 +134,7 @@ fn seconds(ms: u64) -> u32 {
     u32::try_from(ms / 1_000).unwrap_or(u32::MAX)
 }
 
-fn epoch_ms(time: &chrono::DateTime<chrono::Utc>) -> u64 {
+pub(crate) fn epoch_ms(time: &chrono::DateTime<chrono::Utc>) -> u64 {
     u64::try_from(time.timestamp_millis()).unwrap_or(0)
 }
 

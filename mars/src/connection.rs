@@ -258,7 +258,8 @@ impl Connection {
         };
         self.in_flight_events -= frame.events.len();
         let metrics = self.shared.metrics.clone();
-        metrics.record_ack_latency(frame.sent_at.elapsed());
+        let latency = frame.sent_at.elapsed();
+        metrics.record_ack_latency(latency);
         let reply: FrameReply = match serde_json::from_str(&text) {
             Ok(reply) => reply,
             Err(_) => {
@@ -270,7 +271,7 @@ impl Connection {
         };
         if reply.success {
             self.resend_backoff = MIN_BACKOFF;
-            self.acknowledge(&frame.events);
+            self.acknowledge(&frame.events, latency);
             return;
         }
         if !reply.rejected.is_empty() {
@@ -287,7 +288,7 @@ impl Connection {
                 acked.push(event);
             }
         }
-        self.acknowledge(&acked);
+        self.acknowledge(&acked, latency);
         if !resend.is_empty() {
             self.resend_pause_until = Some(tokio::time::Instant::now() + self.resend_backoff);
             self.resend_backoff = (self.resend_backoff * 2).min(MAX_BACKOFF);
@@ -295,7 +296,7 @@ impl Connection {
         self.requeue(resend);
     }
 
-    fn acknowledge(&self, events: &[OutgoingEvent]) {
+    fn acknowledge(&self, events: &[OutgoingEvent], latency: Duration) {
         let metrics = &self.shared.metrics;
         metrics.events_acked.inc_by(events.len() as u64);
         let completed = events
@@ -304,7 +305,7 @@ impl Connection {
             .count();
         metrics.sessions_completed.inc_by(completed as u64);
         if let Some(log) = &self.shared.events_log
-            && let Err(error) = log.record(events)
+            && let Err(error) = log.record(events, latency)
         {
             tracing::error!(%error, "cannot write the events log");
         }

@@ -1,10 +1,12 @@
-//! `--events-log`: one line per acknowledged event, `event_id session_id seq`, so tests and operators can
-//! reconcile what Mars sent with what arrived downstream.
+//! `--events-log`: one line per acknowledged event, `event_id session_id seq acked_at_ms latency_us`, so tests
+//! and operators can reconcile what Mars sent with what arrived downstream, and see when each was acknowledged
+//! (wall clock, epoch ms) and how long its frame waited for the reply (µs) — the chaos run's latency figures.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Error;
 use crate::fleet::OutgoingEvent;
@@ -23,12 +25,25 @@ impl EventsLog {
         })
     }
 
-    /// Appends acknowledged events.
-    pub fn record<'a>(&self, events: impl IntoIterator<Item = &'a OutgoingEvent>) -> Result<(), Error> {
+    /// Appends events acknowledged now, whose frame waited `latency` for its reply.
+    pub fn record<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a OutgoingEvent>,
+        latency: Duration,
+    ) -> Result<(), Error> {
+        let acked_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let latency_us = latency.as_micros();
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         for event in events {
-            writeln!(writer, "{} {} {}", event.event_id, event.session_id, event.seq)
-                .map_err(|e| Error::EventsLog(e.to_string()))?;
+            writeln!(
+                writer,
+                "{} {} {} {acked_at_ms} {latency_us}",
+                event.event_id, event.session_id, event.seq
+            )
+            .map_err(|e| Error::EventsLog(e.to_string()))?;
         }
         Ok(())
     }

@@ -67,7 +67,17 @@ PLANETS=(venus neptune jupiter uranus mercury mars)
 INFRASTRUCTURE=(kafka clickhouse s3)
 
 # ---- services -----------------------------------------------------------------------------------------------
-pid_alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+# process_alive PID — the process runs. A killed service whose parent never reaps it (up.sh's subshell is gone, and
+# PID 1 of some containers does not reap) stays a zombie, which `kill -0` still finds: read its state instead.
+process_alive() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 1
+    [ -r "/proc/$1/stat" ] || return 0
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat:0:1}" != Z ]
+}
+pid_alive() { [ -f "$PIDS/$1.pid" ] && process_alive "$(cat "$PIDS/$1.pid")"; }
 
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
@@ -116,13 +126,13 @@ wait_ready() {
 stop_service() {
     local name=$1 pid
     pid=$(cat "$PIDS/$name.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if process_alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 75); do
-            kill -0 "$pid" 2>/dev/null || break
+            process_alive "$pid" || break
             sleep 0.2
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if process_alive "$pid"; then
             echo "down: $name (pid $pid) ignored SIGTERM; killing it"
             kill -KILL "$pid" 2>/dev/null || true
         fi

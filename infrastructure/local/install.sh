@@ -21,8 +21,9 @@ S3S_FS_VERSION=0.14.1
 # The wasm-bindgen CLI must be the exact version of the wasm-bindgen crate Mercury is built with (Cargo.lock).
 WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' \
     "$(dirname "$0")/../../Cargo.lock")
-# pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust.
-PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow]==0.12.0"
+# pyiceberg reads the bronze table in Neptune's tests, independently of iceberg-rust, and acts as another engine
+# rewriting it (pyiceberg-core: its partitioned writes).
+PYICEBERG_REQUIREMENT="pyiceberg[sql-sqlite,pyarrow,pyiceberg-core]==0.12.0"
 # The ClickHouse 26 engine in-process (chdb) behind the testkit's HTTP front (crates/packetpulse-testkit/scripts/
 # chdb_http.py), the modern ClickHouse of the tests next to Debian's 18.16; lz4 reads the clients' compressed inserts.
 CHDB_REQUIREMENTS=(chdb-core==26.9.0 lz4==4.4.4)

@@ -1,6 +1,7 @@
 //! Commits one batch: a fast-append snapshot with the batch's data files and, in its summary, the Kafka offsets
-//! that follow them. Iceberg retries commit conflicts itself (re-applying on the refreshed table); this module
-//! retries everything else with back-off, and never commits twice when an earlier attempt landed unseen.
+//! that follow them. Iceberg retries commit conflicts itself (re-applying on the refreshed table, behind the
+//! writers' fence of [`crate::fence`]); this module retries everything else with back-off, and never commits twice
+//! when an earlier attempt landed unseen.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::fence::{self, FencedCatalog};
 use crate::metrics::Metrics;
 use crate::offsets::Offsets;
 
@@ -22,6 +24,8 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 pub struct Batch {
     /// The batch's data files (empty when every message of the batch was dead-lettered).
     pub files: Vec<DataFile>,
+    /// Offsets before the batch: the table's when the batch started (the fence, see [`crate::fence`]).
+    pub start: Offsets,
     /// Offsets after the batch, for every partition ever read (not only those in this batch).
     pub offsets: Offsets,
     /// Rows in `files`.
@@ -37,7 +41,7 @@ impl Batch {
 }
 
 /// Commits `batch` on top of `table`, retrying until it lands or `shutdown` is cancelled. Returns the table as
-/// committed.
+/// committed, or [`Error::Fenced`] when another writer moved the batch's partitions (the batch is dropped).
 pub async fn commit(
     catalog: &Arc<dyn Catalog>,
     table: Table,
@@ -49,10 +53,15 @@ pub async fn commit(
     let mut base = table;
     let mut delay = FIRST_RETRY_DELAY;
     loop {
-        match try_commit(catalog.as_ref(), &base, &batch).await {
+        let fenced = FencedCatalog::new(catalog.as_ref(), &batch.start, &batch.offsets);
+        match try_commit(&fenced, &base, &batch).await {
             Ok(committed) => {
                 batch.record(metrics, started.elapsed());
                 return Ok(committed);
+            }
+            Err(error) if fence::is_fenced(&error) => {
+                metrics.commits_fenced.inc();
+                return Err(Error::Fenced(error.message().to_owned()));
             }
             Err(error) => {
                 metrics.commit_failures.inc();
@@ -85,5 +94,8 @@ async fn try_commit(catalog: &dyn Catalog, base: &Table, batch: &Batch) -> Resul
         .fast_append()
         .add_data_files(batch.files.clone())
         .set_snapshot_properties(batch.offsets.to_summary());
-    append.apply(transaction)?.commit(catalog).await
+    let (key, value) = batch.offsets.to_property();
+    let property = transaction.update_table_properties().set(key, value);
+    let transaction = property.apply(append.apply(transaction)?)?;
+    transaction.commit(catalog).await
 }

@@ -51,6 +51,11 @@ pub struct Config {
     #[arg(long, env = "NEPTUNE_COMMIT_ROWS", default_value_t = 500_000, global = true)]
     pub commit_rows: usize,
 
+    /// Offsets per partition within which a copy of an event already read (same event id) is dropped instead of
+    /// written again; re-read at start, so restarts decide alike. 0 writes every copy.
+    #[arg(long, env = "NEPTUNE_DEDUP_WINDOW", default_value_t = 50_000, global = true)]
+    pub dedup_window: u64,
+
     /// Address for `/health` and `/metrics`.
     #[arg(
         long,

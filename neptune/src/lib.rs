@@ -3,16 +3,19 @@
 //!
 //! [`pipeline`]: [`source`] (Kafka, assigned at the table's offsets) → [`sink`]: [`writer`] (Parquet files per
 //! `day(event_time)`) and [`commit`] (fast append whose snapshot summary holds the next offsets, see
-//! [`offsets`]). Messages that are not events go to the dead-letter topic (`packetpulse_ops::kafka::dead_letter`).
+//! [`offsets`]). Messages that are not events go to the dead-letter topic (`packetpulse_ops::kafka::dead_letter`);
+//! copies of events read shortly before are dropped ([`recent`]).
 
 pub mod catalog;
 pub mod commit;
 pub mod config;
 mod error;
+pub mod fence;
 pub mod maintenance;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod recent;
 pub mod schema;
 pub mod sink;
 pub mod source;
@@ -69,6 +72,11 @@ pub async fn run_with(
             Ok(()) => break Ok(()),
             Err(error) if token.is_cancelled() => break Err(error),
             Err(error) if first && !error.is_transient() => break Err(error),
+            Err(Error::Fenced(why)) => {
+                // Not a failure: another writer got there first. Re-read from the table at once.
+                tracing::warn!(%why, "batch dropped; re-reading from the table's offsets");
+                delay = Duration::from_millis(500);
+            }
             Err(error) => {
                 tracing::error!(%error, retry_in = ?delay, "sink failed; restarting from the table's offsets");
                 tokio::select! {

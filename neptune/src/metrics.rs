@@ -1,4 +1,5 @@
-//! Prometheus metrics: rows and files written, commit latency, dead letters, consumer lag per partition.
+//! Prometheus metrics: rows and files written, commit latency, dead letters, copies dropped, consumer lag per
+//! partition.
 
 use std::time::Duration;
 
@@ -25,6 +26,12 @@ pub struct Metrics {
     pub rows_buffered: IntGauge,
     /// Messages that were not valid events, sent to the dead-letter topic.
     pub dead_lettered: IntCounter,
+    /// Batches dropped because another writer committed their partitions first.
+    pub commits_fenced: IntCounter,
+    /// Copies of events read within the dedup window, not written again.
+    pub duplicates_dropped: IntCounter,
+    /// Event ids the dedup window holds.
+    pub dedup_window_ids: IntGauge,
     /// High watermark minus the next offset to commit, per partition.
     pub consumer_lag: IntGaugeVec,
 }
@@ -46,6 +53,19 @@ impl Metrics {
         let dead_lettered = counter(
             "neptune_dead_lettered_total",
             "Messages that were not valid events, sent to the dead-letter topic",
+        );
+        let commits_fenced = counter(
+            "neptune_commits_fenced_total",
+            "Batches dropped because another writer committed their partitions first",
+        );
+        let duplicates_dropped = counter(
+            "neptune_duplicates_dropped_total",
+            "Copies of events read within the dedup window (same event id), not written again",
+        );
+        let dedup_window_ids = register(
+            &registry,
+            IntGauge::new("neptune_dedup_window_ids", "Event ids the dedup window holds")
+                .expect("valid metric"),
         );
         let commit_latency = register(
             &registry,
@@ -83,6 +103,9 @@ impl Metrics {
             commit_latency,
             rows_buffered,
             dead_lettered,
+            commits_fenced,
+            duplicates_dropped,
+            dedup_window_ids,
             consumer_lag,
         }
     }

@@ -1,5 +1,7 @@
 //! Exactly-once bookkeeping: the next Kafka offset of every partition, stored in the summary of the snapshot that
-//! holds the rows read before it. The table is the only truth; Kafka's committed offsets are a monitoring hint.
+//! holds the rows read before it (and, in the same commit, in a table property, which survives when another
+//! engine rewrites the table and expires the snapshots that had them). The table is the only truth; Kafka's
+//! committed offsets are a monitoring hint.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -10,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// Snapshot summary property holding the offsets, as JSON `{"topic": "...", "next": {"0": 123, ...}}`.
+/// Snapshot summary property (and table property) holding the offsets, as JSON
+/// `{"topic": "...", "next": {"0": 123, ...}}`.
 pub const SUMMARY_PROPERTY: &str = "packetpulse.neptune.kafka-offsets";
 
 /// The next offset to read in each partition of one topic.
@@ -31,17 +34,37 @@ impl Offsets {
         }
     }
 
-    /// The offsets stored in the newest snapshot that has them for `topic`; empty for a table never written.
+    /// The offsets stored in the newest snapshot of the current snapshot's history that has them, else in the
+    /// table property (another engine rewrote the table and expired those snapshots); empty for a table never
+    /// written. A table with rows but no offsets anywhere is an error: reading the topic from the beginning would
+    /// write every row again.
     pub fn from_table(table: &Table, topic: &str) -> Result<Self, Error> {
-        match newest_with_offsets(table)? {
-            Some((_, offsets)) if offsets.topic != topic => Err(Error::Config(format!(
+        let stored = match newest_with_offsets(table)? {
+            Some((_, offsets)) => Some(offsets),
+            None => from_properties(table)?,
+        };
+        match stored {
+            Some(offsets) if offsets.topic != topic => Err(Error::Config(format!(
                 "table {} holds offsets of topic {:?}, not {topic:?}: one table per topic",
                 table.identifier(),
                 offsets.topic
             ))),
-            Some((_, offsets)) => Ok(offsets),
+            Some(offsets) => Ok(offsets),
+            None if packetpulse_lake::catalog::committed_rows(table) > 0 => Err(Error::Config(format!(
+                "table {} holds {} rows but no Kafka offsets (no snapshot in its history has \
+                 {SUMMARY_PROPERTY}, nor do its properties): reading {topic:?} from the beginning would write them \
+                 again. Set the table property {SUMMARY_PROPERTY} to the offsets the rows end at, or empty the table",
+                table.identifier(),
+                packetpulse_lake::catalog::committed_rows(table)
+            ))),
             None => Ok(Self::empty(topic)),
         }
+    }
+
+    /// The table property the offsets are also kept in (see [`SUMMARY_PROPERTY`]).
+    pub fn to_property(&self) -> (String, String) {
+        let json = serde_json::to_string(self).expect("offsets always serialise");
+        (SUMMARY_PROPERTY.to_owned(), json)
     }
 
     /// The offsets in one snapshot's summary, if it has them.
@@ -78,9 +101,24 @@ impl Offsets {
 
     /// The snapshot summary properties that record these offsets.
     pub fn to_summary(&self) -> HashMap<String, String> {
-        let json = serde_json::to_string(self).expect("offsets always serialise");
-        HashMap::from([(SUMMARY_PROPERTY.to_owned(), json)])
+        HashMap::from([self.to_property()])
     }
+}
+
+/// The offsets in the table property, if set.
+fn from_properties(table: &Table) -> Result<Option<Offsets>, Error> {
+    table
+        .metadata()
+        .properties()
+        .get(SUMMARY_PROPERTY)
+        .map(|json| {
+            serde_json::from_str(json).map_err(|error| {
+                Error::Config(format!(
+                    "table property {SUMMARY_PROPERTY} is unreadable: {error}"
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// The newest snapshot holding offsets and its offsets, walking back from the current snapshot, so a snapshot

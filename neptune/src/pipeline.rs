@@ -1,7 +1,7 @@
-//! The pipeline: source (Kafka, at the table's offsets) → decode (a row or a dead letter) → sink (data files,
-//! committed with the offsets every `commit_interval` or `commit_rows`, whichever comes first). Any failure ends
-//! the loop; the caller starts it again from the table's offsets, which is how a failure is retried without
-//! losing or repeating a row.
+//! The pipeline: source (Kafka, at the table's offsets less the dedup window) → decode (a row, a copy of a recent
+//! row, or a dead letter) → sink (data files, committed with the offsets every `commit_interval` or `commit_rows`,
+//! whichever comes first). Any failure ends the loop; the caller starts it again from the table's offsets, which
+//! is how a failure is retried without losing or repeating a row.
 
 use packetpulse_ops::kafka::dead_letter::DeadLetters;
 use rdkafka::Message;
@@ -13,6 +13,7 @@ use crate::Error;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::offsets::Offsets;
+use crate::recent::RecentEvents;
 use crate::sink::TableSink;
 use crate::source::{Decoded, Source, decode};
 
@@ -20,7 +21,8 @@ use crate::source::{Decoded, Source, decode};
 /// returning.
 pub async fn run(config: &Config, metrics: &Metrics, shutdown: &CancellationToken) -> Result<(), Error> {
     let mut sink = TableSink::open(config, metrics).await?;
-    let source = Source::assign(config, sink.offsets(), shutdown).await?;
+    let mut recent = RecentEvents::new(config.dedup_window);
+    let source = Source::assign(config, sink.offsets(), recent.window(), shutdown).await?;
     let (committed, committed_rx) = watch::channel(sink.offsets().clone());
     let lag_monitor = source.monitor_lag(committed_rx, metrics.consumer_lag.clone());
     let mut dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
@@ -29,6 +31,7 @@ pub async fn run(config: &Config, metrics: &Metrics, shutdown: &CancellationToke
         &mut sink,
         &source,
         &mut dead_letters,
+        &mut recent,
         &committed,
         shutdown,
     )
@@ -42,6 +45,7 @@ async fn read_loop(
     sink: &mut TableSink,
     source: &Source,
     dead_letters: &mut DeadLetters,
+    recent: &mut RecentEvents,
     committed: &watch::Sender<Offsets>,
     shutdown: &CancellationToken,
 ) -> Result<(), Error> {
@@ -71,7 +75,21 @@ async fn read_loop(
             }
             message = source.consumer().next_message() => {
                 let (partition, offset) = (message.partition(), message.offset());
-                match decode(message.payload(), partition, offset) {
+                let decoded = decode(message.payload(), partition, offset);
+                let copy = match &decoded {
+                    Decoded::Row(row) => recent.seen_before(partition, offset, row.event.event_id),
+                    Decoded::Invalid(_) => false,
+                };
+                metrics.dedup_window_ids.set(recent.held() as i64);
+                if sink.offsets().next.get(&partition).is_some_and(|&next| offset < next) {
+                    // Re-reading the dedup window before the table's offsets: already handled.
+                    continue;
+                }
+                match decoded {
+                    Decoded::Row(_) if copy => {
+                        metrics.duplicates_dropped.inc();
+                        sink.skip(partition, offset);
+                    }
                     Decoded::Row(row) => sink.push(row).await?,
                     Decoded::Invalid(letter) => {
                         dead_letters.send(&letter)?;

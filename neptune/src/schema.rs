@@ -134,14 +134,14 @@ fn column(name: &str, data_type: &DataType, rows: &[&BronzeRow]) -> Option<Array
         "speed_kmh" => doubles(rows, |row| event(row).speed_kmh),
         "heading_deg" => doubles(rows, |row| event(row).heading_deg),
         "route_name" => optional_strings(rows, |row| event(row).route_name.as_deref()),
-        "waypoint_count" => ints(rows, |row| {
+        "waypoint_count" => ints(rows, data_type, |row| {
             event(row)
                 .waypoint_count
                 .map(|count| i32::try_from(count).unwrap_or(i32::MAX))
         }),
         RECEIVED_AT => timestamps(rows, data_type, |row| micros(&row.event.received_at)),
         RAW_PAYLOAD => strings(rows, |row| &row.raw_payload),
-        KAFKA_PARTITION => ints(rows, |row| Some(row.kafka_partition)),
+        KAFKA_PARTITION => ints(rows, data_type, |row| Some(row.kafka_partition)),
         KAFKA_OFFSET => longs(rows, |row| Some(row.kafka_offset)),
         _ => return None,
     };
@@ -181,8 +181,12 @@ fn doubles(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<f64>) -> Ar
     Arc::new(rows.iter().map(|row| value(row)).collect::<Float64Array>())
 }
 
-fn ints(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<i32>) -> ArrayRef {
-    Arc::new(rows.iter().map(|row| value(row)).collect::<Int32Array>())
+/// An `int` column, or a `long` one where another engine promoted it (a legal Iceberg evolution).
+fn ints(rows: &[&BronzeRow], data_type: &DataType, value: impl Fn(&BronzeRow) -> Option<i32>) -> ArrayRef {
+    match data_type {
+        DataType::Int64 => longs(rows, |row| value(row).map(i64::from)),
+        _ => Arc::new(rows.iter().map(|row| value(row)).collect::<Int32Array>()),
+    }
 }
 
 fn longs(rows: &[&BronzeRow], value: impl Fn(&BronzeRow) -> Option<i64>) -> ArrayRef {
@@ -243,6 +247,24 @@ mod tests {
             spec.fields()[0].source_id,
             schema.field_by_name(EVENT_TIME).unwrap().id
         );
+    }
+
+    #[test]
+    fn int_columns_promoted_to_long_by_another_engine_are_written_as_long() {
+        let row = BronzeRow {
+            event: packetpulse_model::testing::published(packetpulse_model::testing::event()),
+            raw_payload: String::new(),
+            kafka_partition: 4,
+            kafka_offset: 9,
+        };
+        for name in ["waypoint_count", KAFKA_PARTITION] {
+            let array = column(name, &DataType::Int64, &[&row]).unwrap();
+            assert_eq!(array.data_type(), &DataType::Int64, "{name}");
+            assert_eq!(
+                column(name, &DataType::Int32, &[&row]).unwrap().data_type(),
+                &DataType::Int32
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ const ZSTD_LEVEL: i32 = 3;
 pub struct TableSink {
     catalog: Arc<dyn Catalog>,
     table: Table,
+    /// The table's offsets as of the last commit (or the start): where the open batch began.
+    committed: Offsets,
     offsets: Offsets,
     writer: CommitWriter,
     metrics: Metrics,
@@ -39,6 +41,7 @@ impl TableSink {
         Ok(Self {
             catalog,
             table,
+            committed: offsets.clone(),
             offsets,
             writer,
             metrics: metrics.clone(),
@@ -83,10 +86,12 @@ impl TableSink {
         let file_count = files.len();
         let batch = Batch {
             files,
+            start: self.committed.clone(),
             offsets: self.offsets.clone(),
             rows,
         };
         self.table = commit(&self.catalog, self.table.clone(), batch, &self.metrics, shutdown).await?;
+        self.committed = self.offsets.clone();
         tracing::info!(rows, files = file_count, offsets = ?self.offsets.next, "committed");
         self.metrics.rows_buffered.set(0);
         // A schema change made by another engine (a new optional column) is picked up by the next batch.

@@ -19,11 +19,13 @@ pub struct Source {
 }
 
 impl Source {
-    /// Connects and assigns every partition of the topic at `offsets` (the beginning for partitions the table has
-    /// never seen). Waits, logging, while the topic does not exist yet.
+    /// Connects and assigns every partition of the topic `rewind` offsets before `offsets` (the beginning for
+    /// partitions the table has never seen; the earliest kept when fewer are left), so the pipeline can re-read
+    /// the dedup window. Waits, logging, while the topic does not exist yet.
     pub async fn assign(
         config: &Config,
         offsets: &Offsets,
+        rewind: i64,
         shutdown: &CancellationToken,
     ) -> Result<Self, Error> {
         let consumer = ConsumerConfig::new(&config.kafka_bootstrap_servers, &config.group).create()?;
@@ -31,10 +33,10 @@ impl Source {
             return Err(Error::ShutdownBeforeCommit { rows: 0 });
         };
         consumer.assign(&config.topic, &partitions, |partition| {
-            offsets
-                .next
-                .get(&partition)
-                .map_or(Offset::Beginning, |&next| Offset::Offset(next))
+            offsets.next.get(&partition).map_or(Offset::Beginning, |&next| {
+                // Below the earliest offset kept, librdkafka resets to it (`auto.offset.reset=earliest`).
+                Offset::Offset(next.saturating_sub(rewind).max(0))
+            })
         })?;
         tracing::info!(topic = %config.topic, ?partitions, offsets = ?offsets.next, "assigned");
         Ok(Self {

@@ -8,10 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    InProcess, fingerprint, produce, produce_raw, pyiceberg_report, table_event_ids, table_stats,
-    test_config, test_config_on_s3, wait_for_rows,
+    InProcess, SPREAD_OVER_DAYS, fingerprint, produce, produce_events, produce_raw, pyiceberg,
+    pyiceberg_report, table_event_ids, table_stats, test_config, test_config_on_s3, wait_for_offsets,
+    wait_for_rows,
 };
-use packetpulse_model::DeadLetter;
+use packetpulse_model::{DeadLetter, PublishedEvent};
 use packetpulse_testkit::{shared_kafka, shared_s3};
 use serde_json::json;
 
@@ -142,6 +143,83 @@ async fn a_missing_bucket_is_a_clear_error_at_start() {
     let error = sink.stop().await.unwrap_err().to_string();
     assert!(error.contains("\"no-such-bucket\""), "{error}");
     assert!(error.contains("create it first"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_of_events_already_read_are_not_written_again_even_across_a_restart() {
+    let kafka = shared_kafka().unwrap();
+    let topic = kafka.create_unique_topic("neptune-copies", 2).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(kafka, &topic, dir.path());
+    config.commit_interval = Duration::from_millis(300);
+    let events: Vec<PublishedEvent> = (0..1_200).map(|i| common::event(i, SPREAD_OVER_DAYS)).collect();
+
+    // The first 100 events again after the first 1,000: a device resending frames whose replies a crash lost.
+    produce_events(kafka, &topic, &events[..1_000]).await;
+    produce_events(kafka, &topic, &events[..100]).await;
+    let sink = InProcess::start(&config).await;
+    wait_for_offsets(&config, 1_100, Duration::from_secs(60)).await;
+    let dropped = sink.metrics.duplicates_dropped.get();
+    sink.stop().await.unwrap();
+    assert_eq!(table_event_ids(&config).await.len(), 1_000, "a copy was written");
+    assert_eq!(dropped, 100);
+
+    // After a restart: 200 copies of events committed before it, then 200 new events.
+    produce_events(kafka, &topic, &events[100..300]).await;
+    produce_events(kafka, &topic, &events[1_000..]).await;
+    let sink = InProcess::start(&config).await;
+    wait_for_offsets(&config, 1_500, Duration::from_secs(60)).await;
+    let dropped = sink.metrics.duplicates_dropped.get();
+    sink.stop().await.unwrap();
+    let mut expected: Vec<String> = events.iter().map(|event| event.event_id.to_string()).collect();
+    expected.sort();
+    assert_eq!(table_event_ids(&config).await, expected);
+    assert_eq!(dropped, 200, "copies of events committed before the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_another_engine_compacted_and_widened_is_resumed_where_it_was() {
+    let kafka = shared_kafka().unwrap();
+    let topic = kafka.create_unique_topic("neptune-foreign", 2).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(kafka, &topic, dir.path());
+    config.commit_interval = Duration::from_millis(300);
+    let mut produced = produce(kafka, &topic, 0, 2_000, None).await;
+    let sink = InProcess::start(&config).await;
+    wait_for_offsets(&config, 2_000, Duration::from_secs(60)).await;
+    sink.stop().await.unwrap();
+
+    // Another engine rewrites the table and expires every snapshot Neptune wrote, then widens an int column.
+    let compacted: serde_json::Value = serde_json::from_str(&pyiceberg(&config, &["compact"])).unwrap();
+    assert_eq!(compacted["snapshots"], 1, "only the foreign snapshot is left");
+    pyiceberg(&config, &["promote", "--column", "waypoint_count"]);
+
+    produced.extend(produce(kafka, &topic, 2_000, 1_000, None).await);
+    let sink = InProcess::start(&config).await;
+    wait_for_offsets(&config, 3_000, Duration::from_secs(60)).await;
+    sink.stop().await.unwrap();
+    produced.sort();
+    assert_eq!(
+        table_event_ids(&config).await,
+        produced,
+        "resumed at the offsets, not the beginning"
+    );
+    assert_eq!(pyiceberg_report(&config)["rows"], 3_000);
+
+    // Without offsets in any snapshot or property, a table with rows is refused rather than written twice.
+    pyiceberg(&config, &["compact"]);
+    pyiceberg(&config, &["forget-offsets"]);
+    let sink = InProcess::start(&config).await;
+    let refused =
+        packetpulse_testkit::wait_until("Neptune to refuse the table", Duration::from_secs(60), || {
+            let finished = sink.is_finished();
+            async move { Ok::<_, String>(finished.then_some(())) }
+        })
+        .await;
+    refused.unwrap();
+    let error = sink.stop().await.unwrap_err().to_string();
+    assert!(error.contains("holds 3000 rows but no Kafka offsets"), "{error}");
+    assert_eq!(common::committed_rows(&config).await, 3_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

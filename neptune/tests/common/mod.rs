@@ -67,6 +67,7 @@ pub fn flags(config: &Config) -> Vec<String> {
             humantime::format_duration(config.commit_interval).to_string(),
         ),
         ("--commit-rows", config.commit_rows.to_string()),
+        ("--dedup-window", config.dedup_window.to_string()),
         ("--metrics-listen", config.metrics_listen.to_string()),
     ];
     pairs
@@ -169,6 +170,37 @@ pub async fn produce_spaced(
     ids
 }
 
+/// Produces `events` to `topic` as Venus does (key = session id), in order, waiting for each acknowledgement.
+pub async fn produce_events(kafka: &Kafka, topic: &str, events: &[PublishedEvent]) {
+    let producer: FutureProducer = kafka.client_config().set("acks", "all").create().unwrap();
+    for event in events {
+        let payload = event.to_json();
+        let record = FutureRecord::to(topic)
+            .key(&event.event.session_id)
+            .payload(&payload);
+        producer.send(record, Duration::from_secs(30)).await.unwrap();
+    }
+}
+
+/// Waits until the table's offsets account for `messages` messages of the topic (every one read and committed).
+pub async fn wait_for_offsets(config: &Config, messages: i64, timeout: Duration) {
+    wait_until(&format!("offsets past {messages} messages"), timeout, || async {
+        let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
+        let ident =
+            TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
+        let table = catalog
+            .load_table(&ident)
+            .await
+            .map_err(|error| error.to_string())?;
+        let offsets =
+            neptune::offsets::Offsets::from_table(&table, &config.topic).map_err(|e| e.to_string())?;
+        let read: i64 = offsets.next.values().sum();
+        Ok::<_, String>((read >= messages).then_some(()))
+    })
+    .await
+    .unwrap();
+}
+
 /// Sends raw payloads (not events) to `topic`.
 pub async fn produce_raw(kafka: &Kafka, topic: &str, payloads: &[&str]) {
     let producer: FutureProducer = kafka.client_config().create().unwrap();
@@ -210,6 +242,11 @@ impl InProcess {
             metrics,
             ops_addr,
         }
+    }
+
+    /// Whether it ended by itself (a start-up error).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
 
     /// Asks it to stop (it commits what it read) and waits.
@@ -301,10 +338,16 @@ fn python() -> PathBuf {
 
 /// What pyiceberg, reading through the same SQL catalog, says about the table.
 pub fn pyiceberg_report(config: &Config) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyiceberg_check.py");
+    serde_json::from_str(&pyiceberg(config, &["report"])).unwrap()
+}
+
+/// Runs tests/pyiceberg_tool.py `args` (an action and its options) on the table; returns its output.
+pub fn pyiceberg(config: &Config, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyiceberg_tool.py");
     let sqlite_path = config.lake.catalog_uri.trim_start_matches("sqlite://");
     let output = Command::new(python())
         .arg(script)
+        .args(args)
         .args(["--catalog-name", &config.lake.catalog_name])
         .args(["--sqlite", sqlite_path])
         .args(["--warehouse", &config.lake.warehouse])
@@ -320,8 +363,8 @@ pub fn pyiceberg_report(config: &Config) -> serde_json::Value {
         .unwrap();
     assert!(
         output.status.success(),
-        "pyiceberg check failed:\n{}",
+        "pyiceberg {args:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    String::from_utf8(output.stdout).unwrap()
 }

@@ -1,5 +1,9 @@
 //! The platform as a whole: where each run (docker-compose, the native `make up`) sets the planets' environment,
-//! and which variables each planet reads, so tests can hold the three together.
+//! and which variables each planet reads, so tests can hold the three together; the native stack driven through
+//! `make up`'s scripts ([`native`]) and the chaos run that kills its services while a fleet streams ([`chaos`]).
+
+pub mod chaos;
+pub mod native;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,6 +26,9 @@ pub enum Error {
     /// The native run's scripts failed.
     #[error("infrastructure/local/services.sh: {0}")]
     Native(String),
+    /// The chaos run could not go on.
+    #[error("chaos run: {0}")]
+    Chaos(String),
 }
 
 /// The secrets of a docker compose run: every one has no default (`${VAR:?…}` in docker-compose.yml) and `make

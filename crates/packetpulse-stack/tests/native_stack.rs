@@ -7,94 +7,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use packetpulse_stack::{native_env_with, repo_root};
+use packetpulse_stack::native::{NativeStack, clickhouse_number, target_dir};
 use packetpulse_testkit::{Chromedriver, wait_until};
 
-const PLANETS: [&str; 6] = ["mars", "venus", "neptune", "jupiter", "uranus", "mercury"];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
-}
-
-/// The scripts' settings: a private data dir and free ports, debug binaries, no install or build, no Mars.
-fn settings(data: &Path) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = [
-        ("PACKETPULSE_DATA", data.display().to_string()),
-        ("PACKETPULSE_SKIP_INSTALL", "1".to_owned()),
-        ("PACKETPULSE_SKIP_BUILD", "1".to_owned()),
-        ("PACKETPULSE_PROFILE", "debug".to_owned()),
-        ("PACKETPULSE_MARS", "0".to_owned()),
-        ("CARGO_TARGET_DIR", target_dir().display().to_string()),
-        ("READY_TIMEOUT", "180".to_owned()),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value))
-    .collect();
-    for port in [
-        "KAFKA_PORT",
-        "CLICKHOUSE_HTTP_PORT",
-        "CLICKHOUSE_TCP_PORT",
-        "S3_PORT",
-        "VENUS_PORT",
-        "MERCURY_PORT",
-        "MARS_METRICS_PORT",
-        "NEPTUNE_METRICS_PORT",
-        "JUPITER_METRICS_PORT",
-        "URANUS_METRICS_PORT",
-    ] {
-        env.insert(port.to_owned(), free_port().to_string());
-    }
-    env
-}
-
-fn script(name: &str, env: &BTreeMap<String, String>) -> std::process::Output {
-    Command::new("bash")
-        .arg(repo_root().join("infrastructure/local").join(name))
-        .envs(env)
-        .output()
-        .unwrap()
-}
-
-/// Stops the stack even when an assertion fails halfway.
-struct Stack {
-    env: BTreeMap<String, String>,
-    data: PathBuf,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let output = script("down.sh", &self.env);
-        println!("{}", String::from_utf8_lossy(&output.stdout));
-    }
-}
-
 async fn clickhouse_count(url: &str, sql: &str) -> u64 {
-    let body = reqwest::Client::new()
-        .post(url)
-        .body(sql.to_owned())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.trim().parse().unwrap_or_else(|_| panic!("{sql}: {body}"))
+    clickhouse_number(url, sql).await.unwrap()
 }
 
 #[derive(Parser)]
@@ -122,30 +45,16 @@ async fn bronze_rows(env: &BTreeMap<String, String>) -> u64 {
 async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_completes() {
     // The planets' debug binaries, as `cargo test --workspace` builds them (a nested `cargo build` would
     // resolve features differently and rebuild the dependency tree).
-    for planet in PLANETS {
-        let binary = target_dir().join("debug").join(planet);
-        assert!(
-            binary.exists(),
-            "{} is missing: run cargo test --workspace --no-run first",
-            binary.display()
-        );
-    }
-
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let env = settings(&data);
-    let stack = Stack {
-        env: env.clone(),
-        data: data.clone(),
-    };
-    let up = script("up.sh", &env);
-    let up_log = String::from_utf8_lossy(&up.stdout).into_owned() + &String::from_utf8_lossy(&up.stderr);
-    assert!(up.status.success(), "make up failed:\n{up_log}");
+    let stack = NativeStack::new(&data, "debug").unwrap();
+    let env = stack.env().clone();
+    let up_log = stack.up().unwrap();
     assert!(up_log.contains("PacketPulse is up"), "{up_log}");
     let mercury = format!("http://127.0.0.1:{}", env["MERCURY_PORT"]);
     let clickhouse = format!("http://127.0.0.1:{}/", env["CLICKHOUSE_HTTP_PORT"]);
     // The first start generated the secrets and printed the admin's password, once.
-    let admin_password = native_env_with("mercury", &data, &env).unwrap()["MERCURY_ADMIN_PASSWORD"].clone();
+    let admin_password = stack.planet_env("mercury").unwrap()["MERCURY_ADMIN_PASSWORD"].clone();
     assert!(
         up_log.contains(&format!("sign in as admin / {admin_password} (generated now")),
         "{up_log}"
@@ -196,7 +105,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
 
     // Mars: 1,000 vehicles, one session each, fast-forwarded, with the log of acknowledged events.
     let acked_log = dir.path().join("acked.log");
-    let mut mars_env = native_env_with("mars", &data, &env).unwrap();
+    let mut mars_env = stack.planet_env("mars").unwrap();
     for (key, value) in [
         ("MARS_MODE", "until-complete".to_owned()),
         ("MARS_VEHICLES", "1000".to_owned()),
@@ -271,7 +180,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     println!("Mars: {} events acknowledged", acked.len());
 
     // Within 30 s of Mars' end: bronze rows = silver distinct events = acknowledged events.
-    let lake_env = native_env_with("neptune", &data, &env).unwrap();
+    let lake_env = stack.planet_env("neptune").unwrap();
     let expected = acked.len() as u64;
     wait_until(
         "bronze and silver to hold every acknowledged event",
@@ -331,7 +240,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         clickhouse_count(&clickhouse, "SELECT count() FROM packetpulse.active_sessions").await,
         0
     );
-    let uranus_env = native_env_with("uranus", &data, &env).unwrap();
+    let uranus_env = stack.planet_env("uranus").unwrap();
     let tests = Command::new(target_dir().join("debug/uranus"))
         .arg("test")
         .env_clear()
@@ -346,24 +255,15 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     );
 
     // make down stops everything it started.
-    let pids = recorded_pids(&stack.data);
+    let pids = stack.recorded_pids();
     assert_eq!(pids.len(), 8, "{pids:?}");
-    drop(stack);
+    println!("{}", stack.down());
     assert_all_stopped(&pids);
 
     // A second make up on the same data: everything comes back with what it held.
-    let stack = Stack {
-        env: env.clone(),
-        data: data.clone(),
-    };
-    let again = script("up.sh", &env);
+    let again = stack.up().unwrap();
     assert!(
-        again.status.success(),
-        "the second make up failed:\n{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    assert!(
-        !String::from_utf8_lossy(&again.stdout).contains(&admin_password),
+        !again.contains(&admin_password),
         "the admin's password is printed on the first start only"
     );
     let silver = clickhouse_count(
@@ -386,21 +286,9 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         "/",
         "the user database did not survive the restart"
     );
-    let pids = recorded_pids(&stack.data);
-    drop(stack);
+    let pids = stack.recorded_pids();
+    println!("{}", stack.down());
     assert_all_stopped(&pids);
-}
-
-fn recorded_pids(data: &Path) -> Vec<String> {
-    std::fs::read_dir(data.join("pids"))
-        .unwrap()
-        .map(|entry| {
-            std::fs::read_to_string(entry.unwrap().path())
-                .unwrap()
-                .trim()
-                .to_owned()
-        })
-        .collect()
 }
 
 fn assert_all_stopped(pids: &[String]) {

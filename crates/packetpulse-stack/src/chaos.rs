@@ -1,0 +1,371 @@
+//! The chaos run: the native stack started by `make up`'s scripts, a Mars fleet streaming through it, and every
+//! service the pipeline depends on killed with SIGKILL at seeded random moments (each restarted by up.sh, as an
+//! operator would), then every layer reconciled with Mars' log of acknowledged events. See the crate README.
+
+mod reconcile;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+pub use report::{Kill, Report};
+
+use crate::Error;
+use crate::native::{NativeStack, clickhouse_number};
+
+/// What gets killed: every planet the events pass through or that serves them, and the broker.
+pub const VICTIMS: [&str; 6] = ["venus", "neptune", "jupiter", "uranus", "mercury", "kafka"];
+
+/// Events one Mars session sends with [`STEP`], on average over the ten Athens routes (measured: 1,600 sessions
+/// sent 102,064 events).
+const EVENTS_PER_SESSION: u64 = 64;
+/// Simulated driving per event: Mars fast-forwards, so a session takes `events × interval` of wall time.
+const STEP: Duration = Duration::from_secs(20);
+
+/// The run's settings.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// Events to stream, roughly (whole sessions: the fleet runs until every session completes).
+    pub events: u64,
+    /// Vehicles driving at once.
+    pub vehicles: usize,
+    /// Wall time between two events of a vehicle.
+    pub interval: Duration,
+    /// Kills of each of [`VICTIMS`].
+    pub kills_per_service: usize,
+    /// Seeds the kill schedule (which service, at which point of the stream).
+    pub seed: u64,
+    /// `release` or `debug`: which build of the planets runs.
+    pub profile: String,
+    /// Where the stack keeps its data and logs.
+    pub data: PathBuf,
+    /// How long a killed service may take to serve again.
+    pub recover_timeout: Duration,
+    /// How long the layers may take to catch up once Mars is done.
+    pub settle_timeout: Duration,
+}
+
+impl ChaosConfig {
+    /// Sessions per vehicle for about `events` events.
+    fn sessions_per_vehicle(&self) -> usize {
+        let per_vehicle = self
+            .events
+            .div_ceil(self.vehicles.max(1) as u64 * EVENTS_PER_SESSION);
+        usize::try_from(per_vehicle.max(1)).unwrap_or(usize::MAX)
+    }
+}
+
+/// One planned kill: `service` once Mars has `after_acked` events acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PlannedKill {
+    service: &'static str,
+    after_acked: u64,
+}
+
+/// Each victim `kills_per_service` times in a seeded order, at seeded points between 5 % and 85 % of the stream
+/// (so each restarted service has traffic to prove it recovered).
+fn plan(config: &ChaosConfig) -> Vec<PlannedKill> {
+    let mut rng = SmallRng::seed_from_u64(config.seed);
+    let mut services: Vec<&'static str> = VICTIMS
+        .iter()
+        .flat_map(|victim| std::iter::repeat_n(*victim, config.kills_per_service))
+        .collect();
+    services.shuffle(&mut rng);
+    let mut points: Vec<u64> = (0..services.len())
+        .map(|_| (config.events as f64 * rng.random_range(0.05..0.85)) as u64)
+        .collect();
+    points.sort_unstable();
+    services
+        .into_iter()
+        .zip(points)
+        .map(|(service, after_acked)| PlannedKill { service, after_acked })
+        .collect()
+}
+
+/// Runs the whole chaos run and returns its figures (the caller judges them: see [`Report::holds`]).
+pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
+    std::fs::create_dir_all(&config.data).map_err(|source| Error::Read {
+        path: config.data.clone(),
+        source,
+    })?;
+    let stack = NativeStack::new(&config.data, &config.profile)?;
+    let started = Instant::now();
+    println!("chaos: starting the native stack in {}", config.data.display());
+    stack.up()?;
+    println!("chaos: stack up after {:.0?}", started.elapsed());
+
+    let events_log = config.data.join("acked.log");
+    let mars = tokio::spawn(mars::run(
+        mars_config(&stack, config, &events_log)?,
+        std::future::pending(),
+    ));
+    let mars_metrics = format!("{}/metrics", stack.local_url("MARS_METRICS_PORT"));
+
+    let mut kills = Vec::new();
+    let mut planned = plan(config).into_iter().peekable();
+    let mut last_report = Instant::now();
+    while !mars.is_finished() {
+        let acked = metric(&mars_metrics, "mars_events_acked_total")
+            .await
+            .unwrap_or(0.0) as u64;
+        if planned.peek().is_some_and(|next| acked >= next.after_acked)
+            && let Some(next) = planned.next()
+        {
+            let kill = kill_and_recover(&stack, next.service, &mars_metrics, config.recover_timeout).await?;
+            println!("chaos: {kill}");
+            kills.push(kill);
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if last_report.elapsed() > Duration::from_secs(15) {
+            println!("chaos: {acked} events acknowledged, {} kills so far", kills.len());
+            last_report = Instant::now();
+        }
+    }
+    let summary = mars
+        .await
+        .map_err(|error| Error::Chaos(format!("Mars panicked: {error}")))?
+        .map_err(|error| Error::Chaos(format!("Mars failed: {error}")))?;
+    let not_done: Vec<&str> = planned.map(|kill| kill.service).collect();
+    if !not_done.is_empty() {
+        return Err(Error::Chaos(format!(
+            "the fleet completed before these kills were due: {not_done:?} (more events, or fewer kills)"
+        )));
+    }
+    println!(
+        "chaos: Mars done after {:.0?}; waiting for the layers to catch up",
+        started.elapsed()
+    );
+    let layers = reconcile::settle(&stack, &events_log, config.settle_timeout).await?;
+    let latency = reconcile::ack_latency_outside(&events_log, &kills)?;
+    Ok(Report {
+        mars: summary,
+        layers,
+        kills,
+        ack_outside_kills: latency,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Mars as the native run starts it, sized to the run: until every session completes, fast-forwarded.
+fn mars_config(stack: &NativeStack, config: &ChaosConfig, events_log: &Path) -> Result<mars::Config, Error> {
+    let env = stack.planet_env("mars")?;
+    let mut mars = mars::Config::defaults();
+    mars.venus_url = env["MARS_VENUS_URL"].clone();
+    mars.api_key = env["MARS_API_KEY"].clone();
+    mars.routes = Some(PathBuf::from(&env["MARS_ROUTES"]));
+    mars.metrics_listen = env["MARS_METRICS_LISTEN"]
+        .parse()
+        .map_err(|error| Error::Chaos(format!("MARS_METRICS_LISTEN: {error}")))?;
+    mars.mode = mars::Mode::UntilComplete;
+    mars.vehicles = config.vehicles;
+    mars.sessions_per_vehicle = config.sessions_per_vehicle();
+    mars.interval = config.interval;
+    mars.step = Some(STEP);
+    mars.start_spread = STEP * 4;
+    mars.seed = config.seed;
+    mars.events_log = Some(events_log.to_owned());
+    mars.progress_interval = Duration::from_secs(30);
+    Ok(mars)
+}
+
+/// SIGKILLs `service`, restarts it with up.sh and waits until it does its job again.
+async fn kill_and_recover(
+    stack: &NativeStack,
+    service: &'static str,
+    mars_metrics: &str,
+    timeout: Duration,
+) -> Result<Kill, Error> {
+    let pid = stack
+        .pid(service)
+        .ok_or_else(|| Error::Chaos(format!("no PID recorded for {service}")))?;
+    let killed_at = Instant::now();
+    let killed_at_ms = epoch_ms();
+    let status = tokio::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .await
+        .map_err(|error| Error::Chaos(format!("kill: {error}")))?;
+    if !status.success() {
+        return Err(Error::Chaos(format!("kill -9 {pid} ({service}) failed")));
+    }
+    // up.sh starts what does not run (the killed service) and waits until it answers its health check.
+    let up = tokio::task::spawn_blocking({
+        let env = stack.env().clone();
+        move || crate::native::run_script("up.sh", &env)
+    })
+    .await
+    .map_err(|error| Error::Chaos(error.to_string()))?;
+    if !up.status.success() {
+        return Err(Error::Chaos(format!(
+            "up.sh could not restart {service}:\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        )));
+    }
+    let restarted_after = killed_at.elapsed();
+    let recovered_after = recovered(stack, service, mars_metrics, timeout)
+        .await
+        .map(|()| killed_at.elapsed());
+    Ok(Kill {
+        service,
+        pid,
+        killed_at_ms,
+        restarted_after,
+        recovered_after,
+    })
+}
+
+/// Waits until `service`, restarted, does its job again: Mars' events are acknowledged again (Venus, the broker),
+/// the new process committed or inserted rows or ran the models (Neptune, Jupiter, Uranus), the login page
+/// answers (Mercury). `None` when `timeout` passes first.
+async fn recovered(stack: &NativeStack, service: &str, mars_metrics: &str, timeout: Duration) -> Option<()> {
+    let metrics = |port: &str| format!("{}/metrics", stack.local_url(port));
+    let acked_before = metric(mars_metrics, "mars_events_acked_total")
+        .await
+        .unwrap_or(0.0);
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let done = match service {
+            "venus" | "kafka" => {
+                metric(mars_metrics, "mars_events_acked_total")
+                    .await
+                    .unwrap_or(0.0)
+                    > acked_before
+            }
+            "neptune" => metric(&metrics("NEPTUNE_METRICS_PORT"), "neptune_rows_committed_total")
+                .await
+                .is_some_and(|rows| rows > 0.0),
+            "jupiter" => metric(&metrics("JUPITER_METRICS_PORT"), "jupiter_rows_inserted_total")
+                .await
+                .is_some_and(|rows| rows > 0.0),
+            "uranus" => metric(&metrics("URANUS_METRICS_PORT"), "uranus_runs_total")
+                .await
+                .is_some_and(|runs| runs > 0.0),
+            _ => reqwest::get(format!("{}/login", stack.local_url("MERCURY_PORT")))
+                .await
+                .is_ok_and(|response| response.status().is_success()),
+        };
+        if done {
+            return Some(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The sum of a Prometheus metric's samples (all label sets) at `url`, if it answers and has the metric.
+async fn metric(url: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+    metric_sum(&text, name)
+}
+
+/// The sum of a metric's samples in Prometheus' text format.
+fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let samples: Vec<f64> = text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// ClickHouse's answer to a counting query, for the reconciliation.
+async fn count(stack: &NativeStack, sql: &str) -> Result<u64, Error> {
+    clickhouse_number(&stack.clickhouse_url(), sql)
+        .await
+        .map_err(Error::Chaos)
+}
+
+/// The acknowledged events of Mars' log: event id → (acked_at_ms, frame latency µs) of its first acknowledgement.
+fn read_events_log(path: &Path) -> Result<BTreeMap<String, (u64, u64)>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut events = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [event_id, _session, _seq, acked_at_ms, latency_us] = fields[..] else {
+            return Err(Error::Chaos(format!(
+                "{}: unexpected line {line:?}",
+                path.display()
+            )));
+        };
+        let number = |text: &str| {
+            text.parse::<u64>()
+                .map_err(|_| Error::Chaos(format!("{}: unexpected line {line:?}", path.display())))
+        };
+        let first = (number(acked_at_ms)?, number(latency_us)?);
+        events.entry(event_id.to_owned()).or_insert(first);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kills_per_service: usize, seed: u64) -> ChaosConfig {
+        ChaosConfig {
+            events: 1_000_000,
+            vehicles: 200,
+            interval: Duration::from_millis(100),
+            kills_per_service,
+            seed,
+            profile: "release".into(),
+            data: PathBuf::from("/tmp/unused"),
+            recover_timeout: Duration::from_secs(60),
+            settle_timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn the_plan_kills_every_victim_as_often_as_asked_in_the_stream_and_is_seeded() {
+        let plan = plan(&config(3, 7));
+        assert_eq!(plan.len(), 18);
+        for victim in VICTIMS {
+            assert_eq!(plan.iter().filter(|kill| kill.service == victim).count(), 3);
+        }
+        assert!(
+            plan.windows(2)
+                .all(|pair| pair[0].after_acked <= pair[1].after_acked)
+        );
+        assert!(
+            plan.iter()
+                .all(|kill| (50_000..850_000).contains(&kill.after_acked))
+        );
+        assert_eq!(plan, super::plan(&config(3, 7)));
+        assert_ne!(plan, super::plan(&config(3, 8)));
+    }
+
+    #[test]
+    fn the_fleet_is_sized_to_the_events_asked_for() {
+        let config = config(1, 1);
+        let sessions = config.sessions_per_vehicle();
+        assert_eq!(sessions, 79);
+        assert!(sessions as u64 * 200 * EVENTS_PER_SESSION >= 1_000_000);
+    }
+
+    #[test]
+    fn metrics_are_summed_over_their_label_sets() {
+        let text = "# HELP x\nmars_events_acked_total 12\nuranus_runs_total{outcome=\"ok\"} 2\n\
+                    uranus_runs_total{outcome=\"failed\"} 1\nuranus_runs_totally 9\n";
+        assert_eq!(metric_sum(text, "uranus_runs_total"), Some(3.0));
+        assert_eq!(metric_sum(text, "mars_events_acked_total"), Some(12.0));
+        assert_eq!(metric_sum(text, "neptune_rows_committed_total"), None);
+    }
+}

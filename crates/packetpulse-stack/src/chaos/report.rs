@@ -1,0 +1,233 @@
+//! The chaos run's figures and the table it prints.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::VICTIMS;
+
+/// One kill and how the stack came back from it.
+#[derive(Debug, Clone)]
+pub struct Kill {
+    /// The service killed.
+    pub service: &'static str,
+    /// Its PID.
+    pub pid: u32,
+    /// When (epoch ms).
+    pub killed_at_ms: u64,
+    /// Kill until up.sh had it answering its health check again.
+    pub restarted_after: Duration,
+    /// Kill until it did its job again (see `chaos::recovered`); `None` if it did not in time.
+    pub recovered_after: Option<Duration>,
+}
+
+impl fmt::Display for Kill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "killed {} (pid {}): healthy again after {:.1} s, ",
+            self.service,
+            self.pid,
+            self.restarted_after.as_secs_f64()
+        )?;
+        match self.recovered_after {
+            Some(after) => write!(f, "working again after {:.1} s", after.as_secs_f64()),
+            None => write!(f, "NOT working again"),
+        }
+    }
+}
+
+/// One layer's rows against Mars' acknowledged events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Layer {
+    /// Rows (as readers see them).
+    pub rows: u64,
+    /// Distinct event ids among them.
+    pub distinct: u64,
+    /// Acknowledged events it lacks.
+    pub lost: u64,
+    /// Event ids it holds that Mars never saw acknowledged.
+    pub unexpected: u64,
+}
+
+impl Layer {
+    /// Rows beyond the first of each event id.
+    pub fn duplicated(&self) -> u64 {
+        self.rows - self.distinct
+    }
+}
+
+/// Every layer after the run.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// Distinct events Mars had acknowledged.
+    pub acked: u64,
+    /// Bronze (Iceberg, read by pyiceberg).
+    pub bronze: Layer,
+    /// Bronze's snapshots.
+    pub bronze_snapshots: u64,
+    /// Silver's `session_movements` as read (`FINAL`).
+    pub silver: Layer,
+    /// Silver's rows as stored, before ClickHouse merged the copies of retried inserts.
+    pub silver_stored_rows: u64,
+    /// Sessions in silver.
+    pub silver_sessions: u64,
+    /// Sessions in gold's `session_summary`.
+    pub gold_sessions: u64,
+    /// Rows of gold's `session_summary` (one per session).
+    pub gold_rows: u64,
+}
+
+/// Frame acknowledgement latency over a set of events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    /// Events measured.
+    pub events: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+}
+
+/// What the chaos run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Mars' own figures.
+    pub mars: mars::Summary,
+    /// The layers, reconciled.
+    pub layers: Layers,
+    /// Every kill, in order.
+    pub kills: Vec<Kill>,
+    /// Ack latency of the events acknowledged outside the kills and their recoveries.
+    pub ack_outside_kills: Latency,
+    /// The whole run.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// What does not hold: lost or duplicated events, unexpected ones, a service that did not recover, gold's
+    /// sessions differing from silver's. Empty when the run proved its point.
+    pub fn problems(&self) -> Vec<String> {
+        let layers = &self.layers;
+        let mut problems = Vec::new();
+        for (name, layer) in [("bronze", layers.bronze), ("silver", layers.silver)] {
+            if layer.lost > 0 {
+                problems.push(format!("{name} lost {} acknowledged events", layer.lost));
+            }
+            if layer.duplicated() > 0 {
+                problems.push(format!("{name} holds {} duplicate rows", layer.duplicated()));
+            }
+            if layer.unexpected > 0 {
+                problems.push(format!(
+                    "{name} holds {} events Mars never had acknowledged",
+                    layer.unexpected
+                ));
+            }
+        }
+        if layers.gold_sessions != layers.silver_sessions || layers.gold_rows != layers.gold_sessions {
+            problems.push(format!(
+                "gold summarises {} sessions in {} rows, silver holds {}",
+                layers.gold_sessions, layers.gold_rows, layers.silver_sessions
+            ));
+        }
+        if self.mars.events_acked == 0 {
+            problems.push("Mars had nothing acknowledged".to_owned());
+        }
+        for kill in self.kills.iter().filter(|kill| kill.recovered_after.is_none()) {
+            problems.push(format!("{} did not work again after its kill", kill.service));
+        }
+        problems
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (mars, layers) = (&self.mars, &self.layers);
+        writeln!(f, "| figure | value |")?;
+        writeln!(f, "|---|---:|")?;
+        let rows: [(&str, String); 14] = [
+            ("events generated by Mars", mars.events_generated.to_string()),
+            ("events acknowledged (distinct)", layers.acked.to_string()),
+            ("events resent by Mars", mars.events_resent.to_string()),
+            ("Mars reconnections", mars.reconnects.to_string()),
+            (
+                "bronze rows / distinct",
+                format!("{} / {}", layers.bronze.rows, layers.bronze.distinct),
+            ),
+            (
+                "silver rows / distinct",
+                format!("{} / {}", layers.silver.rows, layers.silver.distinct),
+            ),
+            ("silver rows before merges", layers.silver_stored_rows.to_string()),
+            (
+                "lost (bronze / silver)",
+                format!("{} / {}", layers.bronze.lost, layers.silver.lost),
+            ),
+            (
+                "duplicated (bronze / silver)",
+                format!("{} / {}", layers.bronze.duplicated(), layers.silver.duplicated()),
+            ),
+            (
+                "sessions (silver / gold)",
+                format!("{} / {}", layers.silver_sessions, layers.gold_sessions),
+            ),
+            ("bronze snapshots", layers.bronze_snapshots.to_string()),
+            (
+                "ack p50 / p99 outside kills",
+                format!(
+                    "{:.0} ms / {:.0} ms ({} events)",
+                    self.ack_outside_kills.p50.as_secs_f64() * 1e3,
+                    self.ack_outside_kills.p99.as_secs_f64() * 1e3,
+                    self.ack_outside_kills.events
+                ),
+            ),
+            (
+                "ack p50 / p99 overall",
+                format!(
+                    "{:.0} ms / {:.0} ms",
+                    mars.ack_p50.as_secs_f64() * 1e3,
+                    mars.ack_p99.as_secs_f64() * 1e3
+                ),
+            ),
+            ("wall time", format!("{:.0} s", self.elapsed.as_secs_f64())),
+        ];
+        for (name, value) in rows {
+            writeln!(f, "| {name} | {value} |")?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| service | kills | healthy again (max) | working again (median / max) |"
+        )?;
+        writeln!(f, "|---|---:|---:|---:|")?;
+        for victim in VICTIMS {
+            let kills: Vec<&Kill> = self.kills.iter().filter(|kill| kill.service == victim).collect();
+            let restarted = kills
+                .iter()
+                .map(|kill| kill.restarted_after)
+                .max()
+                .unwrap_or_default();
+            let mut recovered: Vec<Option<Duration>> =
+                kills.iter().map(|kill| kill.recovered_after).collect();
+            recovered.sort();
+            let seconds = |value: Option<&Option<Duration>>| match value {
+                Some(Some(after)) => format!("{:.1} s", after.as_secs_f64()),
+                Some(None) => "never".to_owned(),
+                None => "–".to_owned(),
+            };
+            writeln!(
+                f,
+                "| {victim} | {} | {:.1} s | {} / {} |",
+                kills.len(),
+                restarted.as_secs_f64(),
+                seconds(recovered.get(recovered.len() / 2)),
+                seconds(
+                    recovered
+                        .iter()
+                        .find(|after| after.is_none())
+                        .or(recovered.last())
+                ),
+            )?;
+        }
+        Ok(())
+    }
+}

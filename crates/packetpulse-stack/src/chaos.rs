@@ -194,6 +194,15 @@ async fn kill_and_recover(
     if !status.success() {
         return Err(Error::Chaos(format!("kill -9 {pid} ({service}) failed")));
     }
+    // SIGKILL is delivered asynchronously: until the process is gone it still holds its port and files (the
+    // broker's SQLite database), and a restart at once would fail on them.
+    let gone = packetpulse_testkit::wait_until(
+        &format!("{service} (pid {pid}) to die"),
+        Duration::from_secs(10),
+        || async move { Ok::<_, String>((!process_running(pid)).then_some(())) },
+    )
+    .await;
+    gone.map_err(|error| Error::Chaos(error.to_string()))?;
     // up.sh starts what does not run (the killed service) and waits until it answers its health check.
     let up = tokio::task::spawn_blocking({
         let env = stack.env().clone();
@@ -256,6 +265,14 @@ async fn recovered(stack: &NativeStack, service: &str, mars_metrics: &str, timeo
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
+}
+
+/// Whether process `pid` runs (exists and is not a zombie waiting to be reaped).
+fn process_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// The sum of a Prometheus metric's samples (all label sets) at `url`, if it answers and has the metric.

@@ -53,7 +53,7 @@ pub struct Config {
 
     /// Offsets per partition within which a copy of an event already read (same event id) is dropped instead of
     /// written again; re-read at start, so restarts decide alike. 0 writes every copy.
-    #[arg(long, env = "NEPTUNE_DEDUP_WINDOW", default_value_t = 50_000, global = true)]
+    #[arg(long, env = "NEPTUNE_DEDUP_WINDOW", default_value_t = 10_000, global = true)]
     pub dedup_window: u64,
 
     /// Address for `/health` and `/metrics`.

@@ -73,7 +73,7 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let commits = planned_commits(&table).await?;
     let total_files: usize = commits.values().map(Vec::len).sum();
     tracing::info!(table = %table.identifier(), files = total_files, commits = commits.len(), "backfill: reading bronze");
-    let mut enricher = Enricher::new(config.max_speed_kmh);
+    let mut enricher = Enricher::new(config.max_speed_kmh).with_idle_timeout(config.session_idle_timeout);
     let mut report = Report {
         files: 0,
         rows: 0,

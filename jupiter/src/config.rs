@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, global = true, env = "JUPITER_MAX_SPEED_KMH", default_value_t = 250.0)]
     pub max_speed_kmh: f64,
 
+    /// A session not heard from for this long (event time, against the newest event of its partition) is
+    /// forgotten; if it comes back, its history is read again from silver.
+    #[arg(long, global = true, env = "JUPITER_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Duration,
+
     /// The bronze table `jupiter backfill --from-bronze` reads (the same settings as Neptune's).
     #[command(flatten)]
     pub lake: LakeConfig,

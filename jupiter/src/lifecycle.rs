@@ -19,7 +19,7 @@ use packetpulse_model::{DeadLetter, DeliveryStatus, PublishedEvent};
 
 use crate::Error;
 use crate::retry::Backoff;
-use crate::transform::{Enricher, Movement, Position, epoch_ms};
+use crate::transform::{Enricher, Movement, Position, StoredSession, epoch_ms};
 use packetpulse_ops::Health;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -106,6 +106,19 @@ struct StoredLifecycle {
     completions: u64,
     completed_ms: u64,
     completed_id: String,
+    first_ms: u64,
+    newest_ms: u64,
+    newest_lat: f64,
+    newest_lon: f64,
+}
+
+/// What silver holds of one session: its lifecycle, and its start and newest point.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Start and completion.
+    pub lifecycle: Lifecycle,
+    /// Start time and newest point.
+    pub stored: StoredSession,
 }
 
 /// Splits `events` (read in this order) into enriched rows and dead letters: first the lifecycle of every session
@@ -127,13 +140,20 @@ pub async fn admit(
     if !unknown.is_empty() {
         let mut found = lookup_with_retry(client, &unknown, backoff).await?;
         for session in unknown {
-            enricher.adopt(session, found.remove(session).unwrap_or_default());
+            match found.remove(session) {
+                Some(found) => enricher.adopt(session, found.lifecycle, Some(found.stored)),
+                None => enricher.adopt(session, Lifecycle::default(), None),
+            }
         }
     }
     let ingested_at_ms = crate::sink::now_ms();
     let mut rows = Vec::with_capacity(events.len());
     let mut refused = Vec::new();
     for (event, position) in events {
+        if enricher.is_copy(&event) {
+            enricher.count_copy();
+            continue;
+        }
         match enricher.refusal(&event) {
             None => rows.push(enricher.enrich(event, position, ingested_at_ms)),
             Some(reason) => {
@@ -166,7 +186,7 @@ async fn lookup_with_retry(
     client: &Client,
     sessions: &[&str],
     backoff: &mut Backoff,
-) -> Result<HashMap<String, Lifecycle>, Error> {
+) -> Result<HashMap<String, Found>, Error> {
     loop {
         let problem = match tokio::time::timeout(backoff.timeout, lookup(client, sessions)).await {
             Ok(Ok(found)) => {
@@ -182,8 +202,9 @@ async fn lookup_with_retry(
     }
 }
 
-/// The lifecycle silver holds for each of `sessions` that has rows (the earliest start, the latest completion).
-pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String, Lifecycle>, Error> {
+/// What silver holds for each of `sessions` that has rows: the earliest start, the latest completion, the first
+/// event time and the newest point.
+pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String, Found>, Error> {
     let mut found = HashMap::new();
     for chunk in sessions.chunks(IDS_PER_LOOKUP) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
@@ -193,7 +214,9 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
                     argMinIf(event_id, event_time_ms, status = 'started') AS started_id, \
                     countIf(status = 'completed') AS completions, \
                     maxIf(event_time_ms, status = 'completed') AS completed_ms, \
-                    argMaxIf(event_id, event_time_ms, status = 'completed') AS completed_id \
+                    argMaxIf(event_id, event_time_ms, status = 'completed') AS completed_id, \
+                    min(session_started_at_ms) AS first_ms, max(event_time_ms) AS newest_ms, \
+                    argMax(lat, event_time_ms) AS newest_lat, argMax(lon, event_time_ms) AS newest_lon \
              FROM session_movements WHERE session_id IN ({placeholders}) GROUP BY session_id"
         );
         let mut query = client.query(&sql);
@@ -208,9 +231,16 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
             let mark = |count: u64, time_ms, event_id| (count > 0).then_some(Mark { time_ms, event_id });
             found.insert(
                 row.session_id,
-                Lifecycle {
-                    started: mark(row.starts, row.started_ms, row.started_id),
-                    completed: mark(row.completions, row.completed_ms, row.completed_id),
+                Found {
+                    lifecycle: Lifecycle {
+                        started: mark(row.starts, row.started_ms, row.started_id),
+                        completed: mark(row.completions, row.completed_ms, row.completed_id),
+                    },
+                    stored: StoredSession {
+                        started_at_ms: row.first_ms,
+                        newest_ms: row.newest_ms,
+                        newest_point: packetpulse_model::GeoPoint::new(row.newest_lat, row.newest_lon),
+                    },
                 },
             );
         }

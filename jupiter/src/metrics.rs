@@ -1,8 +1,11 @@
-//! Prometheus metrics: rows inserted, batch latency, insert failures, freshness, consumer lag, dead letters.
+//! Prometheus metrics: rows inserted, batch latency, insert failures, freshness, consumer lag, dead letters, sessions
+//! held in memory.
 
 use packetpulse_model::DeliveryStatus;
 use packetpulse_ops::register;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// Jupiter's metrics, registered in a registry of their own (tests run several in one process).
 #[derive(Clone)]
@@ -27,6 +30,12 @@ pub struct Metrics {
     pub dead_lettered: IntCounter,
     /// High watermark minus committed offset, per partition.
     pub consumer_lag: IntGaugeVec,
+    /// Sessions whose history the enricher holds.
+    pub sessions_held: IntGauge,
+    /// Sessions forgotten for being idle longer than `JUPITER_SESSION_IDLE_TIMEOUT`.
+    pub sessions_evicted_idle: IntGauge,
+    /// Copies of events already turned into rows (same id), not inserted again.
+    pub copies_dropped: IntGauge,
 }
 
 impl Metrics {
@@ -81,8 +90,25 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let gauge =
+            |name: &str, help: &str| register(&registry, IntGauge::new(name, help).expect("valid metric"));
+        let sessions_held = gauge(
+            "jupiter_sessions_held",
+            "Sessions whose history the enricher holds",
+        );
+        let sessions_evicted_idle = gauge(
+            "jupiter_sessions_evicted_idle",
+            "Sessions forgotten for being idle, since start",
+        );
+        let copies_dropped = gauge(
+            "jupiter_copies_dropped",
+            "Copies of events already turned into rows (same id), not inserted again, since start",
+        );
         Self {
             registry,
+            copies_dropped,
+            sessions_held,
+            sessions_evicted_idle,
             rows_inserted,
             rows_inserted_by_table,
             batches,

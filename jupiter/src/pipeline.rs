@@ -54,7 +54,7 @@ pub async fn run(
     let client = client.with_database(&config.clickhouse.database);
     let consumer = crate::source::subscribe(config)?;
     let lag_monitor = crate::source::monitor_lag(&consumer, config, metrics);
-    let mut enricher = Enricher::new(config.max_speed_kmh);
+    let mut enricher = Enricher::new(config.max_speed_kmh).with_idle_timeout(config.session_idle_timeout);
     let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
     tracing::info!(sessions = resumed, "resumed the history of running sessions");
     let mut stages = Stages {
@@ -137,6 +137,13 @@ impl Stages<'_> {
             &mut self.lookups,
         )
         .await?;
+        self.metrics.sessions_held.set(self.enricher.sessions() as i64);
+        self.metrics
+            .copies_dropped
+            .set(i64::try_from(self.enricher.copies_dropped()).unwrap_or(i64::MAX));
+        self.metrics
+            .sessions_evicted_idle
+            .set(i64::try_from(self.enricher.evicted_idle()).unwrap_or(i64::MAX));
         for letter in &refused {
             self.dead_letters.send(letter)?;
             self.metrics.dead_lettered.inc();

@@ -17,11 +17,18 @@ use crate::lifecycle::Lifecycle;
 /// Points kept per session to place late events; older ones are measured from nothing (distance 0).
 const HISTORY: usize = 32;
 
+/// Event ids kept per session to recognise copies.
+const RECENT_IDS: usize = 64;
+
 /// A completed session's history is kept until its partition has moved this many offsets past the completion, so
 /// late and resent events of a finished session are still measured against its track. Counting offsets, not time
 /// or batches, makes streaming and the backfill from bronze (which replays the same offsets) forget at the same
 /// point and so compute the same rows.
 pub const COMPLETED_RETENTION_OFFSETS: i64 = 100_000;
+
+/// A session not heard from for this long (event time, against the newest event of its partition) is forgotten
+/// unless configured otherwise (`JUPITER_SESSION_IDLE_TIMEOUT`).
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Two fixes this close in time are too close to derive a speed from.
 const MIN_DERIVATION_INTERVAL_MS: u64 = 200;
@@ -85,6 +92,17 @@ pub struct Movement {
     pub ingested_at_ms: u64,
 }
 
+/// What silver holds of a session the enricher has forgotten: when it started and its newest point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredSession {
+    /// Earliest event time, epoch ms.
+    pub started_at_ms: u64,
+    /// Newest event time, epoch ms.
+    pub newest_ms: u64,
+    /// Position at `newest_ms`.
+    pub newest_point: GeoPoint,
+}
+
 /// Where a message was read from Kafka (for the backfill: the position bronze recorded).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Position {
@@ -103,6 +121,12 @@ struct Fix {
 #[derive(Debug, Default)]
 struct SessionHistory {
     started_at_ms: u64,
+    /// Newest event time seen, epoch ms (what idleness is measured from).
+    last_seen_ms: u64,
+    /// Whether the session has an entry in its partition's idle queue.
+    queued: bool,
+    /// Ids of the session's newest events, to recognise a copy (see [`Enricher::is_copy`]).
+    recent_ids: VecDeque<u128>,
     /// Newest fixes, sorted by time.
     fixes: VecDeque<Fix>,
     /// Its start and completion, once known (see `lifecycle`).
@@ -138,24 +162,79 @@ pub(crate) fn epoch_ms(time: &chrono::DateTime<chrono::Utc>) -> u64 {
     u64::try_from(time.timestamp_millis()).unwrap_or(0)
 }
 
+/// Per partition: the newest event time seen, and sessions in roughly the order they were last heard from (an
+/// entry per session; an entry found stale is re-queued with the session's newest time, so the queue stays
+/// nearly ordered and a session is evicted at most one idle timeout late).
+#[derive(Debug, Default)]
+struct IdleQueue {
+    newest_ms: u64,
+    sessions: VecDeque<(u64, String)>,
+}
+
 /// Enriches events with their session's history. One per consumer: sessions are keyed to partitions, so a
 /// session's events all pass through the same instance.
+///
+/// Memory is bounded: a completed session is forgotten [`COMPLETED_RETENTION_OFFSETS`] after its completion, and
+/// any session not heard from for `idle_timeout` of event time (measured against the newest event of its
+/// partition, so streaming and the backfill evict alike) is forgotten too. A forgotten session that comes back
+/// has its start, lifecycle and newest point read back from silver ([`crate::lifecycle`]).
 #[derive(Debug)]
 pub struct Enricher {
     max_speed_kmh: f64,
+    idle_timeout_ms: u64,
     sessions: HashMap<String, SessionHistory>,
     /// Per partition: completed sessions in offset order, waiting for [`COMPLETED_RETENTION_OFFSETS`] to pass.
     completed: HashMap<i32, VecDeque<(i64, String)>>,
+    idle: HashMap<i32, IdleQueue>,
+    evicted_idle: u64,
+    copies_dropped: u64,
 }
 
 impl Enricher {
-    /// An enricher flagging points that need more than `max_speed_kmh` to reach.
+    /// An enricher flagging points that need more than `max_speed_kmh` to reach, forgetting sessions idle for
+    /// longer than [`DEFAULT_IDLE_TIMEOUT`].
     pub fn new(max_speed_kmh: f64) -> Self {
         Self {
             max_speed_kmh,
+            idle_timeout_ms: u64::try_from(DEFAULT_IDLE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
             sessions: HashMap::new(),
             completed: HashMap::new(),
+            idle: HashMap::new(),
+            evicted_idle: 0,
+            copies_dropped: 0,
         }
+    }
+
+    /// Forgets sessions idle (by event time) for longer than `idle_timeout` instead.
+    pub fn with_idle_timeout(mut self, idle_timeout: std::time::Duration) -> Self {
+        self.idle_timeout_ms = u64::try_from(idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Whether `event` is a copy of one this enricher already turned into a row (same id, among its session's
+    /// newest [`RECENT_IDS`]). A copy is not enriched again: measured later, with more of the track known, it
+    /// could come out different from the first, and silver keeps the newest copy while bronze (and so a backfill)
+    /// keeps the first.
+    pub fn is_copy(&self, event: &PublishedEvent) -> bool {
+        let id = event.event_id.as_u128();
+        self.sessions
+            .get(&event.event.session_id)
+            .is_some_and(|history| history.recent_ids.contains(&id))
+    }
+
+    /// Copies recognised and dropped so far (counted by [`Enricher::count_copy`]).
+    pub fn copies_dropped(&self) -> u64 {
+        self.copies_dropped
+    }
+
+    /// Counts a copy its caller dropped.
+    pub fn count_copy(&mut self) {
+        self.copies_dropped += 1;
+    }
+
+    /// Sessions forgotten so far for being idle.
+    pub fn evicted_idle(&self) -> u64 {
+        self.evicted_idle
     }
 
     /// Sessions with history in memory.
@@ -191,8 +270,9 @@ impl Enricher {
             .is_some_and(|history| history.lifecycle_known)
     }
 
-    /// Takes what silver knows of a session's start and completion.
-    pub fn adopt(&mut self, session_id: &str, lifecycle: Lifecycle) {
+    /// Takes what silver knows of a session: its start and completion, and its start time and newest point when
+    /// it has rows there (a session forgotten here, or from before a restart).
+    pub fn adopt(&mut self, session_id: &str, lifecycle: Lifecycle, newest: Option<StoredSession>) {
         let history = self
             .sessions
             .entry(session_id.to_owned())
@@ -202,6 +282,13 @@ impl Enricher {
             });
         if let Some(started) = &lifecycle.started {
             history.started_at_ms = history.started_at_ms.min(started.time_ms);
+        }
+        if let Some(stored) = newest {
+            history.started_at_ms = history.started_at_ms.min(stored.started_at_ms);
+            history.previous_and_record(Fix {
+                time_ms: stored.newest_ms,
+                point: stored.newest_point,
+            });
         }
         history.lifecycle = lifecycle;
         history.lifecycle_known = true;
@@ -229,7 +316,41 @@ impl Enricher {
                 .push_back((position.offset, movement.session_id.clone()));
         }
         self.forget_completed(position);
+        self.note_heard(&movement.session_id, movement.event_time_ms, position.partition);
         movement
+    }
+
+    /// Records that `session` was heard from at `time_ms` in `partition`, then forgets that partition's sessions
+    /// idle for longer than the timeout.
+    fn note_heard(&mut self, session: &str, time_ms: u64, partition: i32) {
+        let queue = self.idle.entry(partition).or_default();
+        queue.newest_ms = queue.newest_ms.max(time_ms);
+        if let Some(history) = self.sessions.get_mut(session) {
+            history.last_seen_ms = history.last_seen_ms.max(time_ms);
+            if !history.queued {
+                history.queued = true;
+                queue
+                    .sessions
+                    .push_back((history.last_seen_ms, session.to_owned()));
+            }
+        }
+        let horizon = queue.newest_ms.saturating_sub(self.idle_timeout_ms);
+        while let Some((queued_ms, _)) = queue.sessions.front()
+            && *queued_ms < horizon
+        {
+            let Some((_, session)) = queue.sessions.pop_front() else {
+                break;
+            };
+            let Some(history) = self.sessions.get_mut(&session) else {
+                continue;
+            };
+            if history.last_seen_ms < horizon {
+                self.sessions.remove(&session);
+                self.evicted_idle += 1;
+            } else {
+                queue.sessions.push_back((history.last_seen_ms, session));
+            }
+        }
     }
 
     /// Drops the history of sessions of `position`'s partition that completed long enough before it.
@@ -269,6 +390,10 @@ impl Enricher {
             unreachable!("inserted above");
         };
         history.started_at_ms = history.started_at_ms.min(time_ms);
+        history.recent_ids.push_back(event_id.as_u128());
+        if history.recent_ids.len() > RECENT_IDS {
+            history.recent_ids.pop_front();
+        }
         let current = event.current();
         let previous = history.previous_and_record(Fix {
             time_ms,
@@ -464,5 +589,109 @@ mod tests {
         enricher.restore("s".into(), 0, []);
         let after = enricher.enrich(event(30, 37.983, 23.72, None), Position::default(), 0);
         assert_eq!(after.session_started_at_ms, started);
+    }
+
+    /// An event of a session heard from once, `minute` minutes into the day.
+    fn lone(session: &str, minute: i64) -> PublishedEvent {
+        PublishedEvent {
+            event_id: Uuid::new_v4(),
+            ..testing::published(DeliveryEvent {
+                session_id: session.to_owned(),
+                timestamp: Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()
+                    + chrono::Duration::minutes(minute),
+                ..testing::event()
+            })
+        }
+    }
+
+    #[test]
+    fn a_session_idle_longer_than_the_timeout_is_forgotten_and_an_active_one_is_kept() {
+        let mut enricher = Enricher::new(200.0).with_idle_timeout(std::time::Duration::from_secs(600));
+        enricher.enrich(lone("idle", 0), Position::default(), 0);
+        for minute in 0..30 {
+            enricher.enrich(lone("active", minute), Position::default(), 0);
+        }
+        assert!(!enricher.knows("idle"), "10 minutes idle is the limit");
+        assert!(enricher.knows("active"));
+        assert_eq!(enricher.evicted_idle(), 1);
+        // Partitions keep their own clocks: a quiet partition evicts nothing.
+        enricher.enrich(
+            lone("elsewhere", 0),
+            Position {
+                partition: 1,
+                offset: 0,
+            },
+            0,
+        );
+        enricher.enrich(lone("active", 100), Position::default(), 0);
+        assert!(enricher.knows("elsewhere"));
+    }
+
+    #[test]
+    fn a_forgotten_session_adopted_back_from_silver_is_measured_from_its_newest_point() {
+        let mut enricher = Enricher::new(200.0);
+        let first = event(0, 37.980, 23.72, None);
+        let started = epoch_ms(&first.event.timestamp);
+        enricher.adopt(
+            "s",
+            Lifecycle::default(),
+            Some(StoredSession {
+                started_at_ms: started,
+                newest_ms: started + 10_000,
+                newest_point: GeoPoint::new(37.981, 23.72),
+            }),
+        );
+        let next = enricher.enrich(event(20, 37.982, 23.72, None), Position::default(), 0);
+        assert!(
+            (next.distance_from_previous_m - 111.2).abs() < 0.5,
+            "{}",
+            next.distance_from_previous_m
+        );
+        assert_eq!(next.session_started_at_ms, started);
+    }
+
+    /// The process' resident memory, bytes (Linux).
+    fn rss_bytes() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    #[test]
+    fn a_million_events_of_fresh_sessions_keep_memory_flat() {
+        // One event per session, a second of event time apart, over 6 partitions: without eviction every one of
+        // the million sessions would stay (about 400 bytes each).
+        let mut enricher = Enricher::new(200.0).with_idle_timeout(std::time::Duration::from_secs(600));
+        let start = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+        let template = testing::published(testing::event());
+        let mut rss_after_warm_up = 0;
+        let mut most_held = 0;
+        for i in 0..1_000_000_i64 {
+            let mut event = template.clone();
+            event.event_id = Uuid::from_u128(u128::try_from(i).unwrap());
+            event.event.session_id = format!("fresh-{i}");
+            event.event.timestamp = start + chrono::Duration::seconds(i);
+            let position = Position {
+                partition: i32::try_from(i % 6).unwrap(),
+                offset: i / 6,
+            };
+            enricher.enrich(event, position, 0);
+            most_held = most_held.max(enricher.sessions());
+            if i == 200_000 {
+                rss_after_warm_up = rss_bytes();
+            }
+        }
+        let growth = rss_bytes().saturating_sub(rss_after_warm_up);
+        println!(
+            "held at most {most_held} sessions; RSS grew {} KiB from 200k to 1M events",
+            growth / 1024
+        );
+        // 600 s of event time at one event a second: about 600 sessions are within the timeout.
+        assert!(most_held <= 1_300, "{most_held} sessions held");
+        assert_eq!(enricher.evicted_idle() + enricher.sessions() as u64, 1_000_000);
+        assert!(growth < 16 * 1024 * 1024, "RSS grew {} KiB", growth / 1024);
     }
 }

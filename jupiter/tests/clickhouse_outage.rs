@@ -69,7 +69,7 @@ async fn a_clickhouse_outage_mid_stream_loses_and_duplicates_nothing() {
     println!("{before_hang} rows inserted when ClickHouse hung");
     producer.await.unwrap();
     jupiter
-        .wait_for_inserted(sends.len() as u64, Duration::from_secs(180))
+        .wait_for_handled(sends.len() as u64, Duration::from_secs(180))
         .await;
     let failures = jupiter.metrics.insert_failures.get();
     jupiter.stop().await.unwrap();

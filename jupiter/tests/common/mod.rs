@@ -181,6 +181,20 @@ impl InProcess {
         .unwrap();
     }
 
+    /// Waits until `messages` events were handled: inserted, or recognised as copies of rows already inserted.
+    pub async fn wait_for_handled(&self, messages: u64, timeout: Duration) {
+        let (inserted, copies) = (
+            self.metrics.rows_inserted.clone(),
+            self.metrics.copies_dropped.clone(),
+        );
+        wait_until(&format!("{messages} messages handled"), timeout, || {
+            let done = inserted.get() + u64::try_from(copies.get()).unwrap_or(0);
+            async move { Ok::<_, String>((done >= messages).then_some(())) }
+        })
+        .await
+        .unwrap();
+    }
+
     /// Stops it and waits.
     pub async fn stop(self) -> Result<(), jupiter::Error> {
         self.stop.cancel();

@@ -21,39 +21,25 @@ const CREDENTIAL_KEYS: [&str; 7] = [
 pub const REDACTED: &str = "[redacted]";
 
 /// `raw` with the string value of every credential key replaced by [`REDACTED`]; borrowed when nothing matched.
+///
+/// Every quote is tried as the start of a key, not only those a JSON reader would pair as keys: in invalid input
+/// an unbalanced quote shifts the pairing, and a credential would then pass as a value (found by fuzzing).
+/// Redacting a look-alike inside a string value is the price, and a harmless one.
 pub fn credentials(raw: &str) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
     while let Some(offset) = raw[at..].find('"') {
         let key_start = at + offset + 1;
-        let Some(key_end) = string_end(raw, key_start) else {
-            break;
-        };
-        at = key_end + 1;
-        let key = &raw[key_start..key_end];
-        if !CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
-            continue;
-        }
-        let rest = raw[at..].trim_start();
-        let Some(after_colon) = rest.strip_prefix(':') else {
+        at = key_start;
+        let Some((value_start, value_end)) = credential_value(raw, key_start) else {
             continue;
         };
-        let value = after_colon.trim_start();
-        if !value.starts_with('"') {
-            continue;
-        }
-        let value_start = raw.len() - value.len() + 1;
-        // An unterminated value (a cut payload) is redacted to the end.
-        let value_end = string_end(raw, value_start).unwrap_or(raw.len());
         let out = out.get_or_insert_with(|| String::with_capacity(raw.len()));
         out.push_str(&raw[copied..value_start]);
         out.push_str(REDACTED);
         copied = value_end;
-        at = value_end.min(raw.len());
-        if value_end < raw.len() {
-            at += 1;
-        }
+        at = (value_end + 1).min(raw.len());
     }
     match out {
         None => Cow::Borrowed(raw),
@@ -62,6 +48,20 @@ pub fn credentials(raw: &str) -> Cow<'_, str> {
             Cow::Owned(out)
         }
     }
+}
+
+/// If a credential key's name starts at `key_start` (just after a quote) and a string value follows it, the
+/// value's content: from its first byte to its closing quote (the end of `raw` for a cut value).
+fn credential_value(raw: &str, key_start: usize) -> Option<(usize, usize)> {
+    let key_end = key_start + raw[key_start..].find('"')?;
+    let key = &raw[key_start..key_end];
+    if !CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        return None;
+    }
+    let value = raw[key_end + 1..].trim_start().strip_prefix(':')?.trim_start();
+    value.strip_prefix('"')?;
+    let value_start = raw.len() - value.len() + 1;
+    Some((value_start, string_end(raw, value_start).unwrap_or(raw.len())))
 }
 
 /// The index of the quote closing the JSON string whose content starts at `start`, skipping escapes.
@@ -108,6 +108,16 @@ mod tests {
         );
         assert_eq!(credentials(r#"{"token": "abcdef"#), r#"{"token": "[redacted]"#);
         assert_eq!(credentials(r#"{"token" 5, "#), r#"{"token" 5, "#);
+    }
+
+    #[test]
+    fn a_credential_behind_an_unbalanced_quote_is_redacted() {
+        // Found by fuzzing: the stray quote made a pairing reader take "api_key" for a value.
+        let raw = r#"{"start_lat": 37.98, " "seq": 3, "api_key": "k-12345678901234", "token": "t"}"#;
+        assert_eq!(
+            credentials(raw),
+            r#"{"start_lat": 37.98, " "seq": 3, "api_key": "[redacted]", "token": "[redacted]"}"#
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`, and what .ci/run calls): installs what the tests need, then shellcheck on every
 # shell script, format check, clippy with warnings as errors, every test of the workspace against real servers, and
-# the ClickHouse planets' tests again on the ClickHouse 26 engine.
+# the ClickHouse planets' tests again on the ClickHouse 26 engine, then a minute of fuzzing.
 # Prints each step's time.
 set -euo pipefail
 
@@ -36,4 +36,7 @@ timed "cargo test" cargo test --workspace --locked
 timed "cargo test on ClickHouse 26 (Jupiter, Uranus, Mercury)" \
     env PACKETPULSE_TEST_CLICKHOUSE=modern cargo test --locked -p jupiter -p uranus -p mercury -- \
     --skip a_clickhouse_outage_mid_stream
+# Venus' frame parser and a whole session under libFuzzer, 30 s each (crates/packetpulse-fuzz/README.md); the
+# instrumented build has its own target dir.
+timed "fuzzing (30 s per target)" bash crates/packetpulse-fuzz/run.sh 30
 echo "==> test: everything passed in $((SECONDS - total)) s"

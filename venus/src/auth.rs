@@ -6,6 +6,7 @@ use std::fmt;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use packetpulse_model::AuthenticationFrame;
 use packetpulse_model::devices::{self, DeviceClaims};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -52,6 +53,26 @@ pub enum AuthError {
     /// The device credential was revoked by an administrator.
     #[error("this device credential was revoked")]
     Revoked,
+}
+
+/// Reads a session's first frame: `{"type":"authentication"}` with exactly one of `api_key` (checked by `api_key`)
+/// or `token` (checked by `token`). The error is the reason to give the client; it never echoes the credential.
+pub fn check_authentication_frame(
+    text: &str,
+    api_key: impl FnOnce(&str) -> Result<Identity, AuthError>,
+    token: impl FnOnce(&str) -> Result<Identity, AuthError>,
+) -> Result<Identity, String> {
+    const EXPECTED: &str = r#"not authenticated: send {"type":"authentication","api_key":"…"} or {"type":"authentication","token":"…"} first"#;
+    let frame: AuthenticationFrame = serde_json::from_str(text).map_err(|_| EXPECTED.to_string())?;
+    if frame.kind != AuthenticationFrame::TYPE {
+        return Err(EXPECTED.into());
+    }
+    let result = match (frame.api_key, frame.token) {
+        (Some(key), None) => api_key(&key),
+        (None, Some(token_text)) => token(&token_text),
+        _ => return Err("authentication frame needs exactly one of api_key or token".into()),
+    };
+    result.map_err(|e: AuthError| e.to_string())
 }
 
 /// The credentials Venus accepts.

@@ -12,7 +12,7 @@ pub mod frame;
 mod http;
 mod metrics;
 mod publish;
-mod redact;
+pub mod redact;
 mod revocations;
 mod session;
 mod state;

@@ -17,9 +17,9 @@ use futures::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::time::timeout;
 
-use packetpulse_model::{AuthenticationFrame, AuthenticationReply, FrameReply};
+use packetpulse_model::{AuthenticationReply, FrameReply};
 
-use crate::auth::{AuthError, Identity};
+use crate::auth::Identity;
 use crate::frame::{self, FrameLimits, FramePlan};
 use crate::publish::{FrameDelivery, Reservation, Verdict};
 use crate::state::AppState;
@@ -134,17 +134,7 @@ async fn authenticate(
 }
 
 fn check_authentication_frame(text: &str, state: &AppState) -> Result<Identity, String> {
-    const EXPECTED: &str = r#"not authenticated: send {"type":"authentication","api_key":"…"} or {"type":"authentication","token":"…"} first"#;
-    let frame: AuthenticationFrame = serde_json::from_str(text).map_err(|_| EXPECTED.to_string())?;
-    if frame.kind != AuthenticationFrame::TYPE {
-        return Err(EXPECTED.into());
-    }
-    let result = match (frame.api_key, frame.token) {
-        (Some(key), None) => state.auth.api_key(&key),
-        (None, Some(token)) => state.token(&token),
-        _ => return Err("authentication frame needs exactly one of api_key or token".into()),
-    };
-    result.map_err(|e: AuthError| e.to_string())
+    crate::auth::check_authentication_frame(text, |key| state.auth.api_key(key), |token| state.token(token))
 }
 
 struct Session {

@@ -93,10 +93,19 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
         path: config.data.clone(),
         source,
     })?;
-    let stack = NativeStack::new(&config.data, &config.profile)?;
+    let mut stack = NativeStack::new(&config.data, &config.profile)?;
     let started = Instant::now();
     println!("chaos: starting the native stack in {}", config.data.display());
-    stack.up()?;
+    if let Err(error) = stack.up() {
+        // A free port can be taken by another process before the service binds it: once more on fresh ports.
+        if !error.to_string().contains("Address already in use") {
+            return Err(error);
+        }
+        println!("chaos: a port was taken meanwhile; starting again on fresh ports");
+        stack.down();
+        stack.choose_ports();
+        stack.up()?;
+    }
     println!("chaos: stack up after {:.0?}", started.elapsed());
 
     let events_log = config.data.join("acked.log");

@@ -30,13 +30,6 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
 }
 
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_or(0, |address| address.port())
-}
-
 /// One native stack: its data dir and the settings its scripts run with. Dropping it runs down.sh.
 pub struct NativeStack {
     env: BTreeMap<String, String>,
@@ -57,7 +50,7 @@ impl NativeStack {
                 )));
             }
         }
-        let mut env: BTreeMap<String, String> = [
+        let env: BTreeMap<String, String> = [
             ("PACKETPULSE_DATA", data.display().to_string()),
             ("PACKETPULSE_SKIP_INSTALL", "1".to_owned()),
             ("PACKETPULSE_SKIP_BUILD", "1".to_owned()),
@@ -69,13 +62,25 @@ impl NativeStack {
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
-        for port in PORTS {
-            env.insert(port.to_owned(), free_port().to_string());
-        }
-        Ok(Self {
+        let mut stack = Self {
             env,
             data: data.to_owned(),
-        })
+        };
+        stack.choose_ports();
+        Ok(stack)
+    }
+
+    /// Gives every service a free port of its own. The listeners are held until all ports are chosen, so no two
+    /// services get the same one (a port the kernel hands out again after its listener closed).
+    pub fn choose_ports(&mut self) {
+        let listeners: Vec<TcpListener> = PORTS
+            .iter()
+            .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
+            .collect();
+        for (setting, listener) in PORTS.iter().zip(&listeners) {
+            let port = listener.local_addr().map_or(0, |address| address.port());
+            self.env.insert((*setting).to_owned(), port.to_string());
+        }
     }
 
     /// The scripts' settings (ports, data dir, profile).

@@ -60,6 +60,9 @@ impl ChaosConfig {
     }
 }
 
+/// Mars' acknowledged events: event id → (acked_at_ms, frame latency µs) of the first acknowledgement.
+type Acked = BTreeMap<String, (u64, u64)>;
+
 /// One planned kill: `service` once Mars has `after_acked` events acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PlannedKill {
@@ -150,8 +153,9 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
         "chaos: Mars done after {:.0?}; waiting for the layers to catch up",
         started.elapsed()
     );
-    let layers = reconcile::settle(&stack, &events_log, config.settle_timeout).await?;
-    let latency = reconcile::ack_latency_outside(&events_log, &kills)?;
+    let acked = read_events_log(&events_log)?;
+    let layers = reconcile::settle(&stack, &acked, config.settle_timeout).await?;
+    let latency = reconcile::ack_latency_outside(&acked, &kills);
     Ok(Report {
         mars: summary,
         layers,
@@ -317,7 +321,7 @@ async fn count(stack: &NativeStack, sql: &str) -> Result<u64, Error> {
 }
 
 /// The acknowledged events of Mars' log: event id → (acked_at_ms, frame latency µs) of its first acknowledgement.
-fn read_events_log(path: &Path) -> Result<BTreeMap<String, (u64, u64)>, Error> {
+fn read_events_log(path: &Path) -> Result<Acked, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,

@@ -2,13 +2,13 @@
 //! acknowledged events (bronze read by pyiceberg, an engine Neptune does not share code with; silver by ClickHouse)
 //! and gold's sessions with silver's.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::report::{Kill, Latency, Layer, Layers};
-use super::{count, read_events_log};
+use super::{Acked, count};
 use crate::native::{NativeStack, clickhouse_text};
 use crate::{Error, repo_root};
 
@@ -17,12 +17,7 @@ const AFTER_RECOVERY: Duration = Duration::from_secs(2);
 
 /// Waits (up to `timeout`) until bronze and silver hold as many distinct events as Mars had acknowledged and gold
 /// summarises as many sessions as silver holds, then compares them event by event.
-pub(super) async fn settle(
-    stack: &NativeStack,
-    events_log: &Path,
-    timeout: Duration,
-) -> Result<Layers, Error> {
-    let acked = read_events_log(events_log)?;
+pub(super) async fn settle(stack: &NativeStack, acked: &Acked, timeout: Duration) -> Result<Layers, Error> {
     let expected = acked.len() as u64;
     let deadline = Instant::now() + timeout;
     loop {
@@ -68,8 +63,8 @@ pub(super) async fn settle(
     let gold_rows = count(stack, "SELECT count() FROM packetpulse.session_summary").await?;
     Ok(Layers {
         acked: expected,
-        bronze: compare(&acked, bronze_ids.lines()),
-        silver: compare(&acked, silver_ids.lines()),
+        bronze: compare(acked, bronze_ids.lines()),
+        silver: compare(acked, silver_ids.lines()),
         silver_stored_rows,
         silver_sessions: silver_sessions(stack).await?,
         gold_sessions: count(
@@ -91,7 +86,7 @@ async fn silver_sessions(stack: &NativeStack) -> Result<u64, Error> {
 }
 
 /// One layer's event ids against the acknowledged ones.
-fn compare<'a>(acked: &BTreeMap<String, (u64, u64)>, ids: impl Iterator<Item = &'a str>) -> Layer {
+fn compare<'a>(acked: &Acked, ids: impl Iterator<Item = &'a str>) -> Layer {
     let mut rows = 0;
     let mut seen = HashSet::new();
     for id in ids {
@@ -160,7 +155,7 @@ fn bronze(stack: &NativeStack, ids_file: Option<&Path>) -> Result<BronzeFigures,
 
 /// Mars' frame acknowledgement latency, per event, over the events acknowledged outside every kill (from the
 /// kill until its service recovered, plus [`AFTER_RECOVERY`]; a kill that never recovered covers the rest).
-pub(super) fn ack_latency_outside(events_log: &Path, kills: &[Kill]) -> Result<Latency, Error> {
+pub(super) fn ack_latency_outside(acked: &Acked, kills: &[Kill]) -> Latency {
     let windows: Vec<(u64, u64)> = kills
         .iter()
         .map(|kill| {
@@ -170,15 +165,15 @@ pub(super) fn ack_latency_outside(events_log: &Path, kills: &[Kill]) -> Result<L
             (kill.killed_at_ms, end)
         })
         .collect();
-    let mut latencies: Vec<u64> = read_events_log(events_log)?
-        .into_values()
+    let mut latencies: Vec<u64> = acked
+        .values()
         .filter(|(acked_at_ms, latency_us)| {
             let sent_at_ms = acked_at_ms.saturating_sub(latency_us / 1000);
             windows
                 .iter()
                 .all(|(start, end)| *acked_at_ms < *start || sent_at_ms > *end)
         })
-        .map(|(_, latency_us)| latency_us)
+        .map(|(_, latency_us)| *latency_us)
         .collect();
     latencies.sort_unstable();
     let quantile = |q: f64| {
@@ -186,9 +181,9 @@ pub(super) fn ack_latency_outside(events_log: &Path, kills: &[Kill]) -> Result<L
             .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(Duration::ZERO, |us| Duration::from_micros(*us))
     };
-    Ok(Latency {
+    Latency {
         events: latencies.len() as u64,
         p50: quantile(0.5),
         p99: quantile(0.99),
-    })
+    }
 }

@@ -18,6 +18,8 @@ use uuid::Uuid;
 pub struct RecentEvents {
     window: i64,
     partitions: HashMap<i32, Partition>,
+    /// Entries over all partitions (read for a gauge on every message, so kept rather than summed).
+    held: usize,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +36,7 @@ impl RecentEvents {
         Self {
             window: i64::try_from(window).unwrap_or(i64::MAX),
             partitions: HashMap::new(),
+            held: 0,
         }
     }
 
@@ -54,6 +57,7 @@ impl RecentEvents {
             && old_offset < oldest_kept
         {
             recent.order.pop_front();
+            self.held -= 1;
             if let Some(count) = recent.counts.get_mut(&old_id) {
                 *count -= 1;
                 if *count == 0 {
@@ -66,12 +70,13 @@ impl RecentEvents {
         let seen = *count > 0;
         *count += 1;
         recent.order.push_back((offset, id));
+        self.held += 1;
         seen
     }
 
     /// Event ids held, over all partitions (the memory this costs: about 60 bytes each).
     pub fn held(&self) -> usize {
-        self.partitions.values().map(|recent| recent.order.len()).sum()
+        self.held
     }
 }
 

@@ -150,8 +150,7 @@ pub async fn admit(
     let mut rows = Vec::with_capacity(events.len());
     let mut refused = Vec::new();
     for (event, position) in events {
-        if enricher.is_copy(&event) {
-            enricher.count_copy();
+        if enricher.take_copy(&event) {
             continue;
         }
         match enricher.refusal(&event) {

@@ -125,7 +125,7 @@ struct SessionHistory {
     last_seen_ms: u64,
     /// Whether the session has an entry in its partition's idle queue.
     queued: bool,
-    /// Ids of the session's newest events, to recognise a copy (see [`Enricher::is_copy`]).
+    /// Ids of the session's newest events, to recognise a copy (see [`Enricher::take_copy`]).
     recent_ids: VecDeque<u128>,
     /// Newest fixes, sorted by time.
     fixes: VecDeque<Fix>,
@@ -212,24 +212,22 @@ impl Enricher {
     }
 
     /// Whether `event` is a copy of one this enricher already turned into a row (same id, among its session's
-    /// newest [`RECENT_IDS`]). A copy is not enriched again: measured later, with more of the track known, it
-    /// could come out different from the first, and silver keeps the newest copy while bronze (and so a backfill)
-    /// keeps the first.
-    pub fn is_copy(&self, event: &PublishedEvent) -> bool {
+    /// newest [`RECENT_IDS`]), counting it if so. A copy is not enriched again: measured later, with more of the
+    /// track known, it could come out different from the first, and silver keeps the newest copy while bronze
+    /// (and so a backfill) keeps the first.
+    pub fn take_copy(&mut self, event: &PublishedEvent) -> bool {
         let id = event.event_id.as_u128();
-        self.sessions
+        let copy = self
+            .sessions
             .get(&event.event.session_id)
-            .is_some_and(|history| history.recent_ids.contains(&id))
+            .is_some_and(|history| history.recent_ids.contains(&id));
+        self.copies_dropped += u64::from(copy);
+        copy
     }
 
-    /// Copies recognised and dropped so far (counted by [`Enricher::count_copy`]).
+    /// Copies recognised so far (see [`Enricher::take_copy`]).
     pub fn copies_dropped(&self) -> u64 {
         self.copies_dropped
-    }
-
-    /// Counts a copy its caller dropped.
-    pub fn count_copy(&mut self) {
-        self.copies_dropped += 1;
     }
 
     /// Sessions forgotten so far for being idle.

@@ -185,13 +185,7 @@ pub async fn produce_events(kafka: &Kafka, topic: &str, events: &[PublishedEvent
 /// Waits until the table's offsets account for `messages` messages of the topic (every one read and committed).
 pub async fn wait_for_offsets(config: &Config, messages: i64, timeout: Duration) {
     wait_until(&format!("offsets past {messages} messages"), timeout, || async {
-        let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
-        let ident =
-            TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
-        let table = catalog
-            .load_table(&ident)
-            .await
-            .map_err(|error| error.to_string())?;
+        let table = try_load_table(config).await?;
         let offsets =
             neptune::offsets::Offsets::from_table(&table, &config.topic).map_err(|e| e.to_string())?;
         let read: i64 = offsets.next.values().sum();
@@ -256,21 +250,26 @@ impl InProcess {
     }
 }
 
-/// The table as the catalog has it now.
-pub async fn load_table(config: &Config) -> iceberg::table::Table {
+/// The table as the catalog has it now, or why not (it does not exist before Neptune's start).
+pub async fn try_load_table(config: &Config) -> Result<iceberg::table::Table, String> {
     let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
     let ident = TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
-    catalog.load_table(&ident).await.unwrap()
+    catalog
+        .load_table(&ident)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// The table as the catalog has it now.
+pub async fn load_table(config: &Config) -> iceberg::table::Table {
+    try_load_table(config).await.unwrap()
 }
 
 /// Rows in the table's current snapshot, from its summary (0 before the first commit).
 pub async fn committed_rows(config: &Config) -> u64 {
-    let catalog = packetpulse_lake::catalog::open(&config.lake).await.unwrap();
-    let ident = TableIdent::from_strs([config.lake.namespace.as_str(), config.lake.table.as_str()]).unwrap();
-    let Ok(table) = catalog.load_table(&ident).await else {
-        return 0;
-    };
-    packetpulse_lake::catalog::committed_rows(&table)
+    try_load_table(config)
+        .await
+        .map_or(0, |table| packetpulse_lake::catalog::committed_rows(&table))
 }
 
 /// Waits until the table holds at least `rows` rows.

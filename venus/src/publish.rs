@@ -82,8 +82,8 @@ impl FrameDelivery {
     }
 
     /// Runs on the producer's polling thread: must not panic. A report arriving after the frame stopped
-    /// waiting (its verdicts were taken) is too late to change the reply and is dropped here; the client was
-    /// told to resend.
+    /// waiting is too late to change the reply (the client was told to resend), but it still counts towards
+    /// giving the frame's room back: until librdkafka has answered, the message is in its queue.
     fn record(&self, slot: usize, verdict: Verdict) {
         let mut verdicts = self.lock();
         if let Some(entry @ Verdict::Waiting) = verdicts.each.get_mut(slot) {
@@ -97,7 +97,8 @@ impl FrameDelivery {
     }
 
     /// Waits until Kafka answered for every message or `deadline` passed, then returns the verdicts (still
-    /// `Waiting` for messages Kafka did not answer in time) and gives the frame's room back.
+    /// `Waiting` for messages Kafka did not answer in time). The frame's room comes back with the last report,
+    /// which librdkafka sends for every message within `message.timeout.ms`.
     pub async fn verdicts_by(&self, deadline: tokio::time::Instant) -> Vec<Verdict> {
         let all_in = async {
             loop {
@@ -110,9 +111,7 @@ impl FrameDelivery {
             }
         };
         let _ = tokio::time::timeout_at(deadline, all_in).await;
-        let mut verdicts = self.lock();
-        verdicts.reservation = None;
-        std::mem::take(&mut verdicts.each)
+        self.lock().each.clone()
     }
 
     /// A panic while holding the lock cannot leave the verdicts half-written (each update is one assignment),
@@ -168,12 +167,9 @@ impl Publisher {
             .set("acks", "all")
             .set("compression.type", "lz4")
             .set("linger.ms", config.kafka_linger_ms.to_string())
-            // Never expire queued messages: an expired message forces the idempotent producer to bump its epoch,
-            // which some brokers (tansu) refuse, wedging the producer. The delivery timeout is enforced per
-            // frame by `FrameDelivery::verdicts_by` instead; the message stays queued and is delivered when
-            // the broker returns, so a client's resend is a duplicate with the same event id, which the
-            // downstream layers drop.
-            .set("message.timeout.ms", "0")
+            // The delivery timeout is librdkafka's own: when a frame is answered as retryable its messages have
+            // left the producer's queue, so the client's resend is the only copy queued, not a second one.
+            .set("message.timeout.ms", message_timeout_ms(config.delivery_timeout))
             .set("queue.buffering.max.messages", &queue_capacity)
             .set("queue.buffering.max.kbytes", &queue_kbytes)
             // Reconnect within a second of the broker's return (librdkafka's default backs off up to 10 s).
@@ -328,9 +324,24 @@ fn slot_of(frame: &Arc<FrameDelivery>, index: usize) -> Box<Slot> {
 }
 
 /// Kafka's error in words a client can act on.
+/// How long after the delivery timeout a frame still waits for librdkafka's reports: it looks for expired
+/// messages about once a second, so their reports arrive shortly after the timeout, never before.
+pub const REPORT_GRACE: Duration = Duration::from_secs(5);
+
+/// `message.timeout.ms` for a delivery timeout; librdkafka reads 0 as "never", so the least is 1 ms.
+fn message_timeout_ms(delivery_timeout: Duration) -> String {
+    delivery_timeout
+        .as_millis()
+        .clamp(1, i32::MAX as u128)
+        .to_string()
+}
+
 fn describe(error: &RdKafkaError) -> String {
     match error.rdkafka_error_code() {
         Some(RDKafkaErrorCode::QueueFull) => "the gateway's producer queue is full".into(),
+        Some(RDKafkaErrorCode::MessageTimedOut) => {
+            "Kafka did not acknowledge within the delivery timeout".into()
+        }
         _ => error.to_string(),
     }
 }
@@ -403,16 +414,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn at_the_deadline_unanswered_messages_stay_waiting_and_late_reports_are_ignored() {
+    async fn at_the_deadline_unanswered_messages_stay_waiting_and_keep_their_room_until_reported() {
         let (reservation, semaphore) = reservation(2);
         let frame = FrameDelivery::new(2, reservation);
         frame.record(0, Verdict::Acknowledged);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
         let verdicts = frame.verdicts_by(deadline).await;
         assert_eq!(verdicts, [Verdict::Acknowledged, Verdict::Waiting]);
-        assert_eq!(semaphore.available_permits(), 4, "given back at the deadline");
-        frame.record(1, Verdict::Acknowledged); // after the reply: must neither panic nor change anything
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the unanswered message is still in the producer's queue"
+        );
+        frame.record(1, Verdict::Failed("Message timed out".into())); // after the reply: must not panic
         frame.record(7, Verdict::Acknowledged);
+        assert_eq!(
+            semaphore.available_permits(),
+            4,
+            "given back with the late report"
+        );
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use packetpulse_model::{AuthenticationReply, FrameReply};
 
 use crate::auth::Identity;
 use crate::frame::{self, FrameLimits, FramePlan};
-use crate::publish::{FrameDelivery, Reservation, Verdict};
+use crate::publish::{FrameDelivery, REPORT_GRACE, Reservation, Verdict};
 use crate::state::AppState;
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -157,7 +157,7 @@ impl Session {
         let end = self.serve_frames(&mut stream).await;
         if let End::Shutdown = end {
             // Answer what is in flight, bounded by the delivery timeout Kafka itself has for each message.
-            let deadline = self.state.config.delivery_timeout + Duration::from_secs(1);
+            let deadline = self.state.config.delivery_timeout + REPORT_GRACE;
             let _ = timeout(deadline, async {
                 while let Some(reply) = self.pending.next().await {
                     if self.reply(reply).await.is_err() {
@@ -286,7 +286,9 @@ impl Session {
             publisher.dead_letter(letter, &delivery, plan.events.len() + n);
         }
         let metrics = self.state.metrics.clone();
-        let deadline = tokio::time::Instant::from_std(started) + self.state.config.delivery_timeout;
+        // librdkafka answers every message within the delivery timeout; the grace only covers its reporting.
+        let deadline =
+            tokio::time::Instant::from_std(started) + self.state.config.delivery_timeout + REPORT_GRACE;
         Box::pin(async move {
             let verdicts = delivery.verdicts_by(deadline).await;
             let (event_verdicts, letter_verdicts) = verdicts.split_at(plan.events.len());

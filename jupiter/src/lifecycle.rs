@@ -19,7 +19,7 @@ use packetpulse_model::{DeadLetter, DeliveryStatus, PublishedEvent};
 
 use crate::Error;
 use crate::retry::Backoff;
-use crate::transform::{Enricher, Movement, Position, StoredSession, epoch_ms};
+use crate::transform::{Enricher, Movement, Position, STORED_POINTS, StoredPoint, StoredSession, epoch_ms};
 use packetpulse_ops::Health;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -107,17 +107,23 @@ struct StoredLifecycle {
     completed_ms: u64,
     completed_id: String,
     first_ms: u64,
-    newest_ms: u64,
-    newest_lat: f64,
-    newest_lon: f64,
 }
 
-/// What silver holds of one session: its lifecycle, and its start and newest point.
+#[derive(Debug, serde::Deserialize, clickhouse::Row)]
+struct StoredRow {
+    session_id: String,
+    event_id: String,
+    event_time_ms: u64,
+    lat: f64,
+    lon: f64,
+}
+
+/// What silver holds of one session: its lifecycle, and its start and newest rows.
 #[derive(Debug, Clone)]
 pub struct Found {
     /// Start and completion.
     pub lifecycle: Lifecycle,
-    /// Start time and newest point.
+    /// Start time and newest rows.
     pub stored: StoredSession,
 }
 
@@ -130,19 +136,21 @@ pub async fn admit(
     events: Vec<(PublishedEvent, Position)>,
     backoff: &mut Backoff,
 ) -> Result<(Vec<Movement>, Vec<DeadLetter>), Error> {
-    let mut unknown: Vec<&str> = events
+    // Each unknown session with the partition it is read from (a session lives on one partition).
+    let mut unknown: Vec<(&str, i32)> = events
         .iter()
-        .map(|(event, _)| event.event.session_id.as_str())
-        .filter(|session| !enricher.knows(session))
+        .map(|(event, position)| (event.event.session_id.as_str(), position.partition))
+        .filter(|(session, _)| !enricher.knows(session))
         .collect();
     unknown.sort_unstable();
-    unknown.dedup();
+    unknown.dedup_by_key(|(session, _)| *session);
     if !unknown.is_empty() {
-        let mut found = lookup_with_retry(client, &unknown, backoff).await?;
-        for session in unknown {
+        let sessions: Vec<&str> = unknown.iter().map(|(session, _)| *session).collect();
+        let mut found = lookup_with_retry(client, &sessions, backoff).await?;
+        for (session, partition) in unknown {
             match found.remove(session) {
-                Some(found) => enricher.adopt(session, found.lifecycle, Some(found.stored)),
-                None => enricher.adopt(session, Lifecycle::default(), None),
+                Some(found) => enricher.adopt(session, partition, found.lifecycle, Some(found.stored)),
+                None => enricher.adopt(session, partition, Lifecycle::default(), None),
             }
         }
     }
@@ -202,7 +210,7 @@ async fn lookup_with_retry(
 }
 
 /// What silver holds for each of `sessions` that has rows: the earliest start, the latest completion, the first
-/// event time and the newest point.
+/// event time and the newest [`STORED_POINTS`] rows.
 pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String, Found>, Error> {
     let mut found = HashMap::new();
     for chunk in sessions.chunks(IDS_PER_LOOKUP) {
@@ -214,8 +222,7 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
                     countIf(status = 'completed') AS completions, \
                     maxIf(event_time_ms, status = 'completed') AS completed_ms, \
                     argMaxIf(event_id, event_time_ms, status = 'completed') AS completed_id, \
-                    min(session_started_at_ms) AS first_ms, max(event_time_ms) AS newest_ms, \
-                    argMax(lat, event_time_ms) AS newest_lat, argMax(lon, event_time_ms) AS newest_lon \
+                    min(session_started_at_ms) AS first_ms \
              FROM session_movements WHERE session_id IN ({placeholders}) GROUP BY session_id"
         );
         let mut query = client.query(&sql);
@@ -226,8 +233,10 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
             what: "reading the lifecycle of sessions".to_owned(),
             source,
         })?;
+        let mut points = newest_rows(client, chunk, &placeholders).await?;
         for row in rows {
             let mark = |count: u64, time_ms, event_id| (count > 0).then_some(Mark { time_ms, event_id });
+            let stored_points = points.remove(&row.session_id).unwrap_or_default();
             found.insert(
                 row.session_id,
                 Found {
@@ -237,14 +246,46 @@ pub async fn lookup(client: &Client, sessions: &[&str]) -> Result<HashMap<String
                     },
                     stored: StoredSession {
                         started_at_ms: row.first_ms,
-                        newest_ms: row.newest_ms,
-                        newest_point: packetpulse_model::GeoPoint::new(row.newest_lat, row.newest_lon),
+                        points: stored_points,
                     },
                 },
             );
         }
     }
     Ok(found)
+}
+
+/// The newest [`STORED_POINTS`] rows of each of `sessions` (a row inserted twice and not merged yet may count
+/// twice: fewer distinct rows, never a wrong one).
+async fn newest_rows(
+    client: &Client,
+    sessions: &[&str],
+    placeholders: &str,
+) -> Result<HashMap<String, Vec<StoredPoint>>, Error> {
+    let sql = format!(
+        "SELECT session_id, event_id, event_time_ms, lat, lon FROM session_movements \
+         WHERE session_id IN ({placeholders}) \
+         ORDER BY session_id, event_time_ms DESC LIMIT {STORED_POINTS} BY session_id"
+    );
+    let mut query = client.query(&sql);
+    for session in sessions {
+        query = query.bind(*session);
+    }
+    let rows: Vec<StoredRow> = query.fetch_all().await.map_err(|source| Error::ClickHouse {
+        what: "reading the newest rows of sessions".to_owned(),
+        source,
+    })?;
+    let mut points: HashMap<String, Vec<StoredPoint>> = HashMap::new();
+    for row in rows {
+        // Ids Jupiter wrote are UUIDs; anything else cannot be a copy of an event read from Kafka.
+        let event_id = uuid::Uuid::parse_str(&row.event_id).map_or(0, |id| id.as_u128());
+        points.entry(row.session_id).or_default().push(StoredPoint {
+            time_ms: row.event_time_ms,
+            point: packetpulse_model::GeoPoint::new(row.lat, row.lon),
+            event_id,
+        });
+    }
+    Ok(points)
 }
 
 fn time(ms: u64) -> String {

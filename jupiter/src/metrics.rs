@@ -36,6 +36,8 @@ pub struct Metrics {
     pub sessions_evicted_idle: IntGauge,
     /// Copies of events already turned into rows (same id), not inserted again.
     pub copies_dropped: IntGauge,
+    /// Partitions of the topic the consumer group assigns to this instance (measured with the lag).
+    pub partitions_assigned: IntGauge,
 }
 
 impl Metrics {
@@ -104,9 +106,14 @@ impl Metrics {
             "jupiter_copies_dropped",
             "Copies of events already turned into rows (same id), not inserted again, since start",
         );
+        let partitions_assigned = gauge(
+            "jupiter_partitions_assigned",
+            "Partitions of the topic the consumer group assigns to this instance",
+        );
         Self {
             registry,
             copies_dropped,
+            partitions_assigned,
             sessions_held,
             sessions_evicted_idle,
             rows_inserted,

@@ -96,6 +96,10 @@ pub async fn run(
                 () = shutdown.cancelled() => break,
                 () = due => stages.submit(&writer, &mut pending).await?,
                 message = consumer.next_message() => {
+                    let revoked = consumer.take_revoked(&config.topic);
+                    if !revoked.is_empty() {
+                        stages.after_revocation(&writer, &mut pending, &revoked).await?;
+                    }
                     let (partition, offset) = (message.partition(), message.offset());
                     match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
                         Ok((event, _)) => pending.events.push((event, Position { partition, offset })),
@@ -125,6 +129,29 @@ pub async fn run(
 }
 
 impl Stages<'_> {
+    /// The group took `revoked` from this instance. What was read before is enriched with what is held (it was
+    /// read under the old assignment), then the sessions of those partitions are forgotten: another instance
+    /// goes on with them, and if they come back here they are read back from silver instead of measured
+    /// against a stale track.
+    async fn after_revocation(
+        &mut self,
+        writer: &SilverSink,
+        pending: &mut Pending,
+        revoked: &[i32],
+    ) -> Result<(), Error> {
+        if pending.started.is_some() {
+            self.submit(writer, pending).await?;
+        }
+        let forgotten = self.enricher.forget_partitions(revoked);
+        self.metrics.sessions_held.set(self.enricher.sessions() as i64);
+        tracing::info!(
+            ?revoked,
+            forgotten,
+            "forgot the sessions of the partitions revoked"
+        );
+        Ok(())
+    }
+
     /// Admits what was read (refusing events that would reopen a session), enriches it and hands it to the
     /// writer, to be inserted and then have its offsets committed. Dead letters of the batch are delivered
     /// first: the committed offsets pass them.

@@ -27,14 +27,18 @@ pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
     Ok(consumer)
 }
 
-/// Publishes lag per partition assigned to this instance, measured from the consumer's position, until the
-/// returned task is aborted.
+/// Publishes lag per partition assigned to this instance, measured from the consumer's position, and the number
+/// of partitions assigned, until the returned task is aborted.
 pub fn monitor_lag(consumer: &Consumer, config: &Config, metrics: &Metrics) -> JoinHandle<()> {
     let topic = config.topic.clone();
+    let assigned = metrics.partitions_assigned.clone();
     packetpulse_ops::kafka::lag::spawn_monitor(
         consumer.clone(),
         config.topic.clone(),
-        move |consumer| consumer.positions(&topic),
+        move |consumer| {
+            assigned.set(consumer.assigned(&topic).len() as i64);
+            consumer.positions(&topic)
+        },
         metrics.consumer_lag.clone(),
     )
 }

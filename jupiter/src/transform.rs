@@ -92,16 +92,30 @@ pub struct Movement {
     pub ingested_at_ms: u64,
 }
 
-/// What silver holds of a session the enricher has forgotten: when it started and its newest point.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What silver holds of a session the enricher holds nothing about (forgotten, from before a restart, or on a
+/// partition gained in a rebalance): when it started, and its newest rows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredSession {
     /// Earliest event time, epoch ms.
     pub started_at_ms: u64,
-    /// Newest event time, epoch ms.
-    pub newest_ms: u64,
-    /// Position at `newest_ms`.
-    pub newest_point: GeoPoint,
+    /// Its newest rows, in any order: enough to place a re-read event ([`HISTORY`] points) and recognise one
+    /// already in silver ([`RECENT_IDS`] ids).
+    pub points: Vec<StoredPoint>,
 }
+
+/// One row of a session in silver.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredPoint {
+    /// Event time, epoch ms.
+    pub time_ms: u64,
+    /// Position.
+    pub point: GeoPoint,
+    /// Event id.
+    pub event_id: u128,
+}
+
+/// Rows per session read back from silver: as many as the ids a session keeps.
+pub const STORED_POINTS: usize = RECENT_IDS;
 
 /// Where a message was read from Kafka (for the backfill: the position bronze recorded).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,6 +147,8 @@ struct SessionHistory {
     lifecycle: Lifecycle,
     /// Whether `lifecycle` is all there is: false for a session restored with its points only.
     lifecycle_known: bool,
+    /// The partition its events come from; `None` until one is read here (restored at start).
+    partition: Option<i32>,
 }
 
 impl SessionHistory {
@@ -151,6 +167,13 @@ impl SessionHistory {
             }
         }
         previous
+    }
+
+    fn remember_id(&mut self, id: u128) {
+        self.recent_ids.push_back(id);
+        if self.recent_ids.len() > RECENT_IDS {
+            self.recent_ids.pop_front();
+        }
     }
 }
 
@@ -268,9 +291,16 @@ impl Enricher {
             .is_some_and(|history| history.lifecycle_known)
     }
 
-    /// Takes what silver knows of a session: its start and completion, and its start time and newest point when
-    /// it has rows there (a session forgotten here, or from before a restart).
-    pub fn adopt(&mut self, session_id: &str, lifecycle: Lifecycle, newest: Option<StoredSession>) {
+    /// Takes what silver knows of a session read from `partition`: its start and completion, and its start time
+    /// and newest rows when it has rows there. The rows' ids make a re-read event that silver already holds a
+    /// copy (not enriched again); their points place the ones it does not.
+    pub fn adopt(
+        &mut self,
+        session_id: &str,
+        partition: i32,
+        lifecycle: Lifecycle,
+        stored: Option<StoredSession>,
+    ) {
         let history = self
             .sessions
             .entry(session_id.to_owned())
@@ -281,15 +311,39 @@ impl Enricher {
         if let Some(started) = &lifecycle.started {
             history.started_at_ms = history.started_at_ms.min(started.time_ms);
         }
-        if let Some(stored) = newest {
+        if let Some(mut stored) = stored {
             history.started_at_ms = history.started_at_ms.min(stored.started_at_ms);
-            history.previous_and_record(Fix {
-                time_ms: stored.newest_ms,
-                point: stored.newest_point,
-            });
+            stored.points.sort_by_key(|stored| stored.time_ms);
+            for stored in stored.points {
+                history.previous_and_record(Fix {
+                    time_ms: stored.time_ms,
+                    point: stored.point,
+                });
+                if !history.recent_ids.contains(&stored.event_id) {
+                    history.remember_id(stored.event_id);
+                }
+            }
         }
         history.lifecycle = lifecycle;
         history.lifecycle_known = true;
+        history.partition = Some(partition);
+    }
+
+    /// Forgets every session of `partitions` (taken from this instance by a rebalance) and every session not yet
+    /// tied to a partition; returns how many. Another instance goes on with them, so what is held here would be
+    /// stale if they came back: they are read back from silver then, like any session not held.
+    pub fn forget_partitions(&mut self, partitions: &[i32]) -> usize {
+        let before = self.sessions.len();
+        self.sessions.retain(|_, history| {
+            history
+                .partition
+                .is_some_and(|partition| !partitions.contains(&partition))
+        });
+        for partition in partitions {
+            self.completed.remove(partition);
+            self.idle.remove(partition);
+        }
+        before - self.sessions.len()
     }
 
     /// Why `event` may not join its session (it would reopen or restart it), or `None`.
@@ -306,6 +360,7 @@ impl Enricher {
             history
                 .lifecycle
                 .record(movement.status, movement.event_time_ms, &movement.event_id);
+            history.partition = Some(position.partition);
         }
         if movement.status == DeliveryStatus::Completed.as_str() {
             self.completed
@@ -388,10 +443,7 @@ impl Enricher {
             unreachable!("inserted above");
         };
         history.started_at_ms = history.started_at_ms.min(time_ms);
-        history.recent_ids.push_back(event_id.as_u128());
-        if history.recent_ids.len() > RECENT_IDS {
-            history.recent_ids.pop_front();
-        }
+        history.remember_id(event_id.as_u128());
         let current = event.current();
         let previous = history.previous_and_record(Fix {
             time_ms,
@@ -632,11 +684,15 @@ mod tests {
         let started = epoch_ms(&first.event.timestamp);
         enricher.adopt(
             "s",
+            0,
             Lifecycle::default(),
             Some(StoredSession {
                 started_at_ms: started,
-                newest_ms: started + 10_000,
-                newest_point: GeoPoint::new(37.981, 23.72),
+                points: vec![StoredPoint {
+                    time_ms: started + 10_000,
+                    point: GeoPoint::new(37.981, 23.72),
+                    event_id: 7,
+                }],
             }),
         );
         let next = enricher.enrich(event(20, 37.982, 23.72, None), Position::default(), 0);
@@ -646,6 +702,67 @@ mod tests {
             next.distance_from_previous_m
         );
         assert_eq!(next.session_started_at_ms, started);
+    }
+
+    #[test]
+    fn events_read_again_after_a_rebalance_are_copies_or_measured_from_their_predecessor() {
+        // The previous owner inserted steps 0–5; the new one reads again from the committed offset, step 3.
+        let step = |n: i64| event(n * 10, 37.980 + n as f64 * 1e-3, 23.72, None);
+        let started = epoch_ms(&step(0).event.timestamp);
+        let mut enricher = Enricher::new(200.0);
+        enricher.adopt(
+            "s",
+            2,
+            Lifecycle::default(),
+            Some(StoredSession {
+                started_at_ms: started,
+                points: (0..6)
+                    .rev()
+                    .map(|n| {
+                        let stored = step(n);
+                        StoredPoint {
+                            time_ms: epoch_ms(&stored.event.timestamp),
+                            point: stored.event.current(),
+                            event_id: stored.event_id.as_u128(),
+                        }
+                    })
+                    .collect(),
+            }),
+        );
+        for n in 3..6 {
+            assert!(enricher.take_copy(&step(n)), "step {n} is in silver already");
+        }
+        let next = enricher.enrich(
+            step(6),
+            Position {
+                partition: 2,
+                offset: 6,
+            },
+            0,
+        );
+        assert!(
+            (next.distance_from_previous_m - 111.2).abs() < 0.5,
+            "measured from step 5: {}",
+            next.distance_from_previous_m
+        );
+        assert_eq!(next.session_started_at_ms, started);
+    }
+
+    #[test]
+    fn a_rebalance_forgets_the_sessions_of_the_partitions_taken_away() {
+        let mut enricher = Enricher::new(200.0);
+        for (session, partition) in [("kept", 0), ("taken", 1)] {
+            enricher.enrich(lone(session, 0), Position { partition, offset: 0 }, 0);
+        }
+        enricher.restore("restored-at-start".into(), 0, []);
+        assert_eq!(enricher.forget_partitions(&[1]), 2);
+        assert!(enricher.knows("kept"));
+        assert!(!enricher.knows("taken"));
+        assert_eq!(
+            enricher.sessions(),
+            1,
+            "the restored session was tied to no partition"
+        );
     }
 
     /// The process' resident memory, bytes (Linux).

@@ -7,6 +7,7 @@
 
 pub mod dead_letter;
 pub mod lag;
+mod rebalance;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,11 @@ use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
+
+pub use rebalance::RebalanceLog;
+
+/// The librdkafka consumer every planet uses: rebalances are recorded for [`Consumer::take_revoked`].
+pub type RawConsumer = StreamConsumer<RebalanceLog>;
 
 /// How long one metadata request may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,9 +85,9 @@ impl ConsumerConfig {
 
     /// Creates the consumer; no connection is made yet.
     pub fn create(self) -> Result<Consumer, KafkaError> {
-        let inner: StreamConsumer = self
+        let inner: RawConsumer = self
             .client
-            .create()
+            .create_with_context(RebalanceLog::default())
             .map_err(|source| KafkaError::new(&self.servers, "creating the consumer", source))?;
         Ok(Consumer {
             inner: Arc::new(inner),
@@ -93,7 +99,7 @@ impl ConsumerConfig {
 /// A consumer of one topic. Cheap to clone: clones share the connection.
 #[derive(Clone)]
 pub struct Consumer {
-    inner: Arc<StreamConsumer>,
+    inner: Arc<RawConsumer>,
     servers: String,
 }
 
@@ -170,6 +176,18 @@ impl Consumer {
         }
     }
 
+    /// The partitions of `topic` the group took from this consumer since the last call (empty without a group).
+    /// A message received after a revocation is already read under the new assignment, so a planet holding
+    /// state per partition asks before handling each message.
+    pub fn take_revoked(&self, topic: &str) -> Vec<i32> {
+        self.inner.context().take_revoked(topic)
+    }
+
+    /// The partitions of `topic` the group has assigned to this consumer now (empty without a group).
+    pub fn assigned(&self, topic: &str) -> Vec<i32> {
+        self.inner.context().assigned(topic)
+    }
+
     /// The consumer's fetch position in each partition of `topic` assigned to it (blocking-free: local state).
     pub fn positions(&self, topic: &str) -> BTreeMap<i32, i64> {
         let Ok(positions) = self.inner.position() else {
@@ -187,7 +205,7 @@ impl Consumer {
 
     /// The librdkafka consumer, for what this module does not wrap. Its blocking calls belong on the blocking
     /// pool.
-    pub fn raw(&self) -> &Arc<StreamConsumer> {
+    pub fn raw(&self) -> &Arc<RawConsumer> {
         &self.inner
     }
 
@@ -197,7 +215,7 @@ impl Consumer {
 }
 
 /// The partitions of `topic` as the broker reports them (empty while it does not exist). Blocks.
-fn topic_partitions(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
+fn topic_partitions(consumer: &RawConsumer, topic: &str) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
     let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
     Ok(metadata
         .topics()

@@ -156,11 +156,7 @@ impl<'a> Builder<'a> {
 
     /// Rows in the built table.
     pub async fn rows(&self) -> Result<u64, Error> {
-        self.client
-            .query_raw(&format!("SELECT count() FROM {}", self.relation("")))
-            .fetch_one::<u64>()
-            .await
-            .map_err(|source| self.error("counting rows", source))
+        self.count(&self.relation("")).await
     }
 
     /// (Re-)creates the view.
@@ -188,13 +184,14 @@ impl<'a> Builder<'a> {
         self.swap_in(&staging).await
     }
 
-    /// Appends the model's rows, or merges them by `unique_key` (see the module documentation).
-    pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<(), Error> {
+    /// Appends the model's rows, or merges them by `unique_key` (see the module documentation). Returns how many
+    /// of the table's old rows the merge copied (0 for an append).
+    pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<u64, Error> {
         let target = self.relation("");
         let Some(unique_key) = &config.unique_key else {
-            return self
-                .execute("appending new rows", &format!("INSERT INTO {target} {sql}"))
-                .await;
+            self.execute("appending new rows", &format!("INSERT INTO {target} {sql}"))
+                .await?;
+            return Ok(0);
         };
         let new_rows = self.relation("__uranus_new");
         let staging = self.relation("__uranus_tmp");
@@ -216,46 +213,128 @@ impl<'a> Builder<'a> {
         )
         .await?;
         // With partitions, only those the new rows fall in are copied and replaced: a refresh costs what
-        // changed, not the table's size.
+        // changed, not the table's size. (A table built before `partition_by` was set is rebuilt first, see
+        // `needs_partitioning`.)
         let partitioned = match &config.partition_by {
             Some(by) if self.partition_key(&target).await?.is_some() => Some(by),
-            Some(_) => {
-                tracing::info!(
-                    model = self.model,
-                    "partition_by is set but the table was built without it: merging whole until --full-refresh"
-                );
-                None
-            }
-            None => None,
+            _ => None,
         };
         // The partitions of the new rows, and those where rows of their keys are now (in case a key's partition
         // moved): the key is the sort key, so finding them is an index lookup, not a scan.
         let touched = match partitioned {
-            Some(by) => format!(
-                "({by}) IN (SELECT {by} FROM {new_rows} UNION ALL \
-                 SELECT {by} FROM {target} WHERE ({unique_key}) IN (SELECT {unique_key} FROM {new_rows})) AND "
+            Some(_) => Some(self.touched_partitions(&new_rows, &target, unique_key).await?),
+            None => None,
+        };
+        let only_touched = match &touched {
+            Some(_) => format!(
+                "_partition_id IN (SELECT partition_id FROM {}) AND ",
+                self.relation("__uranus_touched")
             ),
             None => String::new(),
         };
         self.execute(
             "keeping the old rows that are not replaced",
             &format!(
-                "INSERT INTO {staging} SELECT * FROM {target} WHERE {touched}({unique_key}) NOT IN (SELECT {unique_key} FROM {new_rows})"
+                "INSERT INTO {staging} SELECT * FROM {target} WHERE {only_touched}({unique_key}) NOT IN (SELECT {unique_key} FROM {new_rows})"
             ),
         )
         .await?;
+        let copied = self.count(&staging).await?;
         self.execute(
             "adding the new rows",
             &format!("INSERT INTO {staging} SELECT * FROM {new_rows}"),
         )
         .await?;
-        let partitions = self.partitions(&format!("{}__uranus_tmp", self.model)).await?;
         self.execute("dropping the new rows", &format!("DROP TABLE {new_rows}"))
             .await?;
-        if partitioned.is_none() {
-            return self.swap_in(&staging).await;
+        match touched {
+            None => self.swap_in(&staging).await?,
+            Some(partitions) => {
+                // Every touched partition is replaced, also one the staging table has no rows for (its keys all
+                // moved away): replacing it from nothing empties it.
+                self.execute(
+                    "dropping the touched partitions' list",
+                    &format!("DROP TABLE {}", self.relation("__uranus_touched")),
+                )
+                .await?;
+                self.replace_partitions_by_id(&partitions, &staging).await?;
+            }
         }
-        self.replace_partitions(&partitions, &staging).await
+        Ok(copied)
+    }
+
+    /// Whether the model asks for `partition_by` but its table was built without partitions (before the setting
+    /// was added): then it is rebuilt whole once, partitioned, instead of merged.
+    pub async fn needs_partitioning(&self, config: &ModelConfig) -> Result<bool, Error> {
+        if config.partition_by.is_none() {
+            return Ok(false);
+        }
+        let unpartitioned = self.partition_key(&self.relation("")).await?.is_none();
+        if unpartitioned {
+            tracing::warn!(
+                model = self.model,
+                "partition_by is set but the table was built without it: rebuilding it whole, partitioned"
+            );
+        }
+        Ok(unpartitioned)
+    }
+
+    /// The ids of the partitions of `target` a merge of `new_rows` rewrites: those its rows fall in and those where
+    /// rows of their keys are now. Also kept in the table `<model>__uranus_touched` for the copy to filter on.
+    async fn touched_partitions(
+        &self,
+        new_rows: &str,
+        target: &str,
+        unique_key: &str,
+    ) -> Result<Vec<String>, Error> {
+        let touched = self.relation("__uranus_touched");
+        self.execute(
+            "dropping a leftover list of partitions",
+            &format!("DROP TABLE IF EXISTS {touched}"),
+        )
+        .await?;
+        self.execute(
+            "listing the partitions the new rows touch",
+            &format!(
+                "CREATE TABLE {touched} ENGINE = Memory AS SELECT DISTINCT partition_id FROM ( \
+                 SELECT CAST(_partition_id AS String) AS partition_id FROM {new_rows} UNION ALL \
+                 SELECT CAST(_partition_id AS String) AS partition_id FROM {target} \
+                 WHERE ({unique_key}) IN (SELECT {unique_key} FROM {new_rows}))"
+            ),
+        )
+        .await?;
+        self.client
+            .query_raw(&format!(
+                "SELECT partition_id FROM {touched} ORDER BY partition_id"
+            ))
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("listing the partitions the new rows touch", source))
+    }
+
+    /// Replaces each partition (by id) of the target with the staging table's, then drops the staging table.
+    async fn replace_partitions_by_id(&self, ids: &[String], staging: &str) -> Result<(), Error> {
+        let target = self.relation("");
+        for id in ids {
+            let sql = format!("ALTER TABLE {target} REPLACE PARTITION ID ? FROM {staging}");
+            self.client
+                .query(&sql)
+                .bind(id)
+                .execute()
+                .await
+                .map_err(|source| self.error("swapping a partition in", source))?;
+        }
+        self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
+            .await
+    }
+
+    /// Rows in the table `relation` (already qualified).
+    async fn count(&self, relation: &str) -> Result<u64, Error> {
+        self.client
+            .query_raw(&format!("SELECT count() FROM {relation}"))
+            .fetch_one()
+            .await
+            .map_err(|source| self.error("counting rows", source))
     }
 
     /// Replaces each of `partitions` of the target with the staging table's, then drops the staging table.

@@ -1,5 +1,5 @@
-//! Prometheus metrics of `uranus serve`: per model, the last build's duration and rows, the time of its last
-//! success, and failures.
+//! Prometheus metrics of `uranus serve`: per model, the last build's duration and rows, the rows an incremental
+//! refresh copied, the time of its last success, and failures.
 
 use packetpulse_ops::register;
 use prometheus::{GaugeVec, IntCounter, IntCounterVec, Opts, Registry};
@@ -14,6 +14,8 @@ pub struct Metrics {
     pub model_seconds: GaugeVec,
     /// Rows of each table model after its last build.
     pub model_rows: GaugeVec,
+    /// Old rows the last incremental refresh of each model copied.
+    pub model_rows_copied: GaugeVec,
     /// Unix time of each model's last successful build.
     pub model_last_success: GaugeVec,
     /// Builds that failed or were skipped, per model.
@@ -36,6 +38,10 @@ impl Metrics {
         let model_rows = gauge(
             "uranus_model_rows",
             "Rows of the table model after its last build",
+        );
+        let model_rows_copied = gauge(
+            "uranus_model_rows_copied",
+            "Old rows the model's last incremental refresh copied into its new version",
         );
         let model_last_success = gauge(
             "uranus_model_last_success_timestamp_seconds",
@@ -60,6 +66,7 @@ impl Metrics {
             registry,
             model_seconds,
             model_rows,
+            model_rows_copied,
             model_last_success,
             model_failures,
             runs,
@@ -78,10 +85,15 @@ impl Metrics {
                 .with_label_values(&model)
                 .set(result.duration.as_secs_f64());
             match &result.outcome {
-                Outcome::Built { rows, .. } => {
+                Outcome::Built { rows, copied, .. } => {
                     self.model_last_success.with_label_values(&model).set(now);
                     if let Some(rows) = rows {
                         self.model_rows.with_label_values(&model).set(*rows as f64);
+                    }
+                    if let Some(copied) = copied {
+                        self.model_rows_copied
+                            .with_label_values(&model)
+                            .set(*copied as f64);
                     }
                 }
                 Outcome::Failed(_) | Outcome::Skipped { .. } => {

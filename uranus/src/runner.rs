@@ -23,6 +23,8 @@ pub enum Outcome {
         materialized: Materialization,
         /// Rows after the build (tables and incremental models).
         rows: Option<u64>,
+        /// Old rows an incremental refresh copied into the new version (the cost of a merge besides the new rows).
+        copied: Option<u64>,
     },
     /// Failed with this message.
     Failed(String),
@@ -184,37 +186,36 @@ impl Runner {
         let builder = Builder::new(&self.client, &self.database, model);
         let first = self.renderer.render(file, false)?;
         let config = ModelConfig::from_values(model, &file.path, &first.config)?;
-        let incremental =
-            config.materialized == Materialization::Incremental && !full_refresh && builder.exists().await?;
+        let incremental = config.materialized == Materialization::Incremental
+            && !full_refresh
+            && builder.exists().await?
+            && !builder.needs_partitioning(&config).await?;
         let Rendered { sql, .. } = if incremental {
             self.renderer.render(file, true)?
         } else {
             first
         };
-        let rows = match config.materialized {
+        let (rows, copied) = match config.materialized {
             Materialization::View => {
                 if self.views.get(model) != Some(&sql) {
                     builder.view(&sql).await?;
                     self.views.insert(model.to_owned(), sql);
                 }
-                None
-            }
-            Materialization::Table => {
-                builder.table(&sql, &config).await?;
-                Some(builder.rows().await?)
+                (None, None)
             }
             Materialization::Incremental if incremental => {
-                builder.incremental(&sql, &config).await?;
-                Some(builder.rows().await?)
+                let copied = builder.incremental(&sql, &config).await?;
+                (Some(builder.rows().await?), Some(copied))
             }
-            Materialization::Incremental => {
+            Materialization::Table | Materialization::Incremental => {
                 builder.table(&sql, &config).await?;
-                Some(builder.rows().await?)
+                (Some(builder.rows().await?), None)
             }
         };
         Ok(Outcome::Built {
             materialized: config.materialized,
             rows,
+            copied,
         })
     }
 }
@@ -244,8 +245,13 @@ fn locate_cycle(project: &Project, models: &[String]) -> Vec<String> {
 fn log_result(index: usize, total: usize, result: &ModelResult) {
     let seconds = result.duration.as_secs_f64();
     match &result.outcome {
-        Outcome::Built { materialized, rows } => {
-            let rows = rows.map(|n| format!("{n} rows, ")).unwrap_or_default();
+        Outcome::Built {
+            materialized,
+            rows,
+            copied,
+        } => {
+            let rows = rows.map(|n| format!("{n} rows, ")).unwrap_or_default()
+                + &copied.map(|n| format!("{n} copied, ")).unwrap_or_default();
             println!(
                 "{index} of {total} OK    {} ({materialized:?}) [{rows}{seconds:.2}s]",
                 result.model

@@ -164,3 +164,72 @@ async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
         .unwrap();
     assert_eq!((rows, keys), (300, 300));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_built_before_partition_by_was_set_is_rebuilt_partitioned_once() {
+    let clickhouse = shared_clickhouse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // One row per key, as a unique_key model must select.
+    let model = |config: &str| {
+        format!(
+            "{{{{ config(materialized='incremental', unique_key='k', order_by='k'{config}) }}}}\n\
+             SELECT max(b) AS batch, k, argMax(v, b) AS v FROM (SELECT batch AS b, k, v FROM {{{{ source('raw', 'src') }}}}\n\
+             {{% if is_incremental() %}}WHERE batch > (SELECT max(batch) FROM {{{{ this }}}}){{% endif %}}) GROUP BY k"
+        )
+    };
+    common::write_project(dir.path(), &[("sources.yml", SOURCES), ("m.sql", &model(""))]);
+    let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
+    let client = clickhouse.client().with_database(&database);
+    execute(
+        &client,
+        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+    )
+    .await;
+    execute(
+        &client,
+        "INSERT INTO src SELECT 1, number, 'a' FROM system.numbers LIMIT 100",
+    )
+    .await;
+    summarise(&runner.run(&runner.select(&[]).unwrap(), false).await).unwrap();
+
+    common::write_project(dir.path(), &[("m.sql", &model(", partition_by='k % 4'"))]);
+    let project = uranus::project::Project::load(dir.path(), &database).unwrap();
+    let mut runner = uranus::runner::Runner::new(client.clone(), &database, project).unwrap();
+    execute(&client, "INSERT INTO src VALUES (2, 7, 'b')").await;
+    let results = runner.run(&runner.select(&[]).unwrap(), false).await;
+    summarise(&results).unwrap();
+    assert!(
+        matches!(
+            results[0].outcome,
+            uranus::runner::Outcome::Built { copied: None, .. }
+        ),
+        "rebuilt whole, not merged: {:?}",
+        results[0].outcome
+    );
+    let partitions: u64 = client
+        .query("SELECT uniqExact(partition) FROM system.parts WHERE database = ? AND table = 'm' AND active")
+        .bind(&database)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(partitions, 4);
+    let (rows, b): (u64, u64) = client
+        .query("SELECT count(), countIf(v = 'b') FROM m")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!((rows, b), (100, 1));
+
+    // From now on it is merged, partition by partition.
+    execute(&client, "INSERT INTO src VALUES (3, 8, 'c')").await;
+    let results = runner.run(&runner.select(&[]).unwrap(), false).await;
+    summarise(&results).unwrap();
+    assert!(
+        matches!(
+            results[0].outcome,
+            uranus::runner::Outcome::Built { copied: Some(24), .. }
+        ),
+        "merged, copying the rest of key 8's partition: {:?}",
+        results[0].outcome
+    );
+}

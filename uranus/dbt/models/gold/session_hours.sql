@@ -1,7 +1,9 @@
-{{ config(materialized='incremental', unique_key='session_id', order_by='(session_id, hour)') }}
+{{ config(materialized='incremental', unique_key='session_id', order_by='(session_id, hour)',
+          partition_by='toRelativeDayNum(hour) % 64') }}
 
 -- Events per session and hour of event time: the building block of hourly_activity, kept incrementally like
--- session_summary (only sessions with newly ingested rows are recomputed).
+-- session_summary (only sessions with newly ingested rows are recomputed, and only the partitions of their days
+-- are copied).
 SELECT
     session_id,
     toStartOfHour(event_time) AS hour,

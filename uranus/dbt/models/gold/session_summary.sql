@@ -1,10 +1,13 @@
-{{ config(materialized='incremental', unique_key='session_id', order_by='session_id') }}
+{{ config(materialized='incremental', unique_key='session_id', order_by='session_id',
+          partition_by='toRelativeDayNum(started_at) % 64') }}
 
 -- One row per session. Distance is the sum of the segments driven (points flagged as teleports excluded), not
 -- the straight line from start to end; duration runs from the first to the newest event.
 -- Incremental: a refresh recomputes only the sessions with rows ingested since the newest row it already saw
 -- (minus `incremental_lookback_seconds`, for Jupiter instances whose clocks differ), found through the primary
--- key of session_movements, so a refresh costs what changed, not the table's size.
+-- key of session_movements. Partitioned by the day a session started, 64 days to a cycle (a bounded number of
+-- partitions, whatever a device's clock says): the merge copies only the partitions of the sessions it
+-- recomputes, so a refresh costs what changed, not the table's size.
 SELECT
     session_id,
     any(vehicle_id) AS vehicle_id,

@@ -147,8 +147,11 @@ async fn a_dispatcher_copies_the_link_from_the_session_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_expires_after_delivery_and_anonymous_traffic_is_throttled() {
-    let dashboard = Dashboard::start_with(&["--tracking-requests-per-minute=5"]).await;
-    // Delivered yesterday, longer ago than the default 24 h a link lives after delivery.
+    // Links live 6 h after delivery here: yesterday's deliveries (noon, at least 12 h ago) are past it at any
+    // time of day, today's (at most 2 h ago) are not. (With the default 24 h this test failed before noon UTC.)
+    let dashboard =
+        Dashboard::start_with(&["--tracking-requests-per-minute=5", "--tracking-link-ttl=6h"]).await;
+    // Delivered yesterday, longer ago than a link lives after delivery.
     let delivered = dashboard.fleet.yesterday[0].clone();
     let old = link(&dashboard.url, &delivered.order_id).await;
     let token = old.rsplit('/').next().unwrap();

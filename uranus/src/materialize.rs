@@ -250,8 +250,8 @@ impl<'a> Builder<'a> {
         match touched {
             None => self.swap_in(&staging).await?,
             Some(partitions) => {
-                // Every touched partition is replaced, also one the staging table has no rows for (its keys all
-                // moved away): replacing it from nothing empties it.
+                // Every touched partition is replaced, or dropped if the staging table has no rows for it (its
+                // keys all moved away).
                 self.execute(
                     "dropping the touched partitions' list",
                     &format!("DROP TABLE {}", self.relation("__uranus_touched")),
@@ -312,17 +312,30 @@ impl<'a> Builder<'a> {
             .map_err(|source| self.error("listing the partitions the new rows touch", source))
     }
 
-    /// Replaces each partition (by id) of the target with the staging table's, then drops the staging table.
+    /// Replaces each partition (by id) of the target with the staging table's, or drops it where the staging
+    /// table has none (modern ClickHouse refuses to replace from nothing), then drops the staging table (always
+    /// this model's `__uranus_tmp`).
     async fn replace_partitions_by_id(&self, ids: &[String], staging: &str) -> Result<(), Error> {
         let target = self.relation("");
+        let present = self.partition_ids(&format!("{}__uranus_tmp", self.model)).await?;
         for id in ids {
-            let sql = format!("ALTER TABLE {target} REPLACE PARTITION ID ? FROM {staging}");
+            let (what, sql) = if present.contains(id) {
+                (
+                    "swapping a partition in",
+                    format!("ALTER TABLE {target} REPLACE PARTITION ID ? FROM {staging}"),
+                )
+            } else {
+                (
+                    "dropping a partition the new rows leave empty",
+                    format!("ALTER TABLE {target} DROP PARTITION ID ?"),
+                )
+            };
             self.client
                 .query(&sql)
                 .bind(id)
                 .execute()
                 .await
-                .map_err(|source| self.error("swapping a partition in", source))?;
+                .map_err(|source| self.error(what, source))?;
         }
         self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
             .await
@@ -337,26 +350,12 @@ impl<'a> Builder<'a> {
             .map_err(|source| self.error("counting rows", source))
     }
 
-    /// Replaces each of `partitions` of the target with the staging table's, then drops the staging table.
-    async fn replace_partitions(&self, partitions: &[String], staging: &str) -> Result<(), Error> {
-        let target = self.relation("");
-        for partition in partitions {
-            self.execute(
-                "swapping a partition in",
-                &format!("ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}"),
-            )
-            .await?;
-        }
-        self.execute("dropping the staging table", &format!("DROP TABLE {staging}"))
-            .await
-    }
-
-    /// The partitions (as `ALTER … PARTITION` takes them) holding rows of the table `name` of this database.
-    async fn partitions(&self, name: &str) -> Result<Vec<String>, Error> {
+    /// The ids of the partitions holding rows of the table `name` of this database.
+    async fn partition_ids(&self, name: &str) -> Result<Vec<String>, Error> {
         self.client
             .query(
-                "SELECT DISTINCT partition FROM system.parts \
-                 WHERE database = ? AND table = ? AND active ORDER BY partition",
+                "SELECT DISTINCT partition_id FROM system.parts \
+                 WHERE database = ? AND table = ? AND active ORDER BY partition_id",
             )
             .bind(self.database)
             .bind(name)
@@ -422,19 +421,12 @@ impl<'a> Builder<'a> {
     /// A partitioned table's swap: each partition of the staging table replaces the target's, and partitions
     /// the staging table does not have are dropped. Atomic per partition, not across them.
     async fn replace_every_partition(&self, staging: &str) -> Result<(), Error> {
-        let target = self.relation("");
         // `swap_in`'s staging table is always this model's `__uranus_tmp`.
-        let new = self.partitions(&format!("{}__uranus_tmp", self.model)).await?;
-        for partition in self.partitions(self.model).await? {
-            if !new.contains(&partition) {
-                self.execute(
-                    "dropping a partition the new build does not have",
-                    &format!("ALTER TABLE {target} DROP PARTITION {partition}"),
-                )
-                .await?;
-            }
-        }
-        self.replace_partitions(&new, staging).await
+        let mut ids = self.partition_ids(&format!("{}__uranus_tmp", self.model)).await?;
+        ids.extend(self.partition_ids(self.model).await?);
+        ids.sort_unstable();
+        ids.dedup();
+        self.replace_partitions_by_id(&ids, staging).await
     }
 
     /// A table's definition without its name: columns, engine, keys.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{SELECT_NEW, SOURCES, execute};
+use common::{SELECT_NEW, SELECT_ONE_ROW_PER_KEY, SOURCES, execute};
 
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::summarise;
@@ -36,11 +36,7 @@ async fn incremental_models_append_or_merge_by_unique_key_and_full_refresh_rebui
     );
     let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    execute(
-        &client,
-        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
-    )
-    .await;
+    common::create_source(&client).await;
     let everything = runner.select(&[]).unwrap();
 
     execute(&client, "INSERT INTO src VALUES (1, 1, 'a'), (1, 2, 'b')").await;
@@ -163,28 +159,33 @@ async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
         .await
         .unwrap();
     assert_eq!((rows, keys), (300, 300));
+
+    // A key alone in its month moves away: that month's partition is emptied, not left with the old row.
+    execute(&client, "INSERT INTO src VALUES (3, 999, 202612, 'alone')").await;
+    summarise(&runner.run(&everything, false).await).unwrap();
+    execute(&client, "INSERT INTO src VALUES (4, 999, 202611, 'back')").await;
+    summarise(&runner.run(&everything, false).await).unwrap();
+    let (rows, keys, december): (u64, u64, u64) = client
+        .query("SELECT count(), uniqExact(k), countIf(m = 202612) FROM by_month")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!((rows, keys, december), (301, 301, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_built_before_partition_by_was_set_is_rebuilt_partitioned_once() {
     let clickhouse = shared_clickhouse().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // One row per key, as a unique_key model must select.
     let model = |config: &str| {
         format!(
-            "{{{{ config(materialized='incremental', unique_key='k', order_by='k'{config}) }}}}\n\
-             SELECT max(b) AS batch, k, argMax(v, b) AS v FROM (SELECT batch AS b, k, v FROM {{{{ source('raw', 'src') }}}}\n\
-             {{% if is_incremental() %}}WHERE batch > (SELECT max(batch) FROM {{{{ this }}}}){{% endif %}}) GROUP BY k"
+            "{{{{ config(materialized='incremental', unique_key='k', order_by='k'{config}) }}}}\n{SELECT_ONE_ROW_PER_KEY}"
         )
     };
     common::write_project(dir.path(), &[("sources.yml", SOURCES), ("m.sql", &model(""))]);
     let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    execute(
-        &client,
-        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
-    )
-    .await;
+    common::create_source(&client).await;
     execute(
         &client,
         "INSERT INTO src SELECT 1, number, 'a' FROM system.numbers LIMIT 100",

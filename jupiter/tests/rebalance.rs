@@ -115,14 +115,9 @@ async fn sessions_moved_between_two_instances_and_back_keep_every_distance_and_s
         wrong.is_empty(),
         "rows measured from the wrong point (session, step, metres): {wrong:?}"
     );
-    let wrong_start: u64 = client
-        .query(
-            "SELECT count() FROM (SELECT min(event_time_ms) AS first, min(session_started_at_ms) AS low, \
-             max(session_started_at_ms) AS high FROM session_movements FINAL GROUP BY session_id) \
-             WHERE low != first OR high != first",
-        )
-        .fetch_one()
-        .await
-        .unwrap();
-    assert_eq!(wrong_start, 0, "sessions whose start moved in a rebalance");
+    assert_eq!(
+        common::sessions_with_a_wrong_start(&client).await,
+        0,
+        "sessions whose start moved in a rebalance"
+    );
 }

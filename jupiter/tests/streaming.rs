@@ -79,14 +79,9 @@ async fn a_restarted_jupiter_continues_running_sessions_from_their_stored_points
         restarted_from_nothing, 0,
         "events after the restart measured from no previous point"
     );
-    let wrong_start: u64 = client
-        .query(
-            "SELECT count() FROM (SELECT min(event_time_ms) AS first, min(session_started_at_ms) AS low, \
-             max(session_started_at_ms) AS high FROM session_movements FINAL GROUP BY session_id) \
-             WHERE low != first OR high != first",
-        )
-        .fetch_one()
-        .await
-        .unwrap();
-    assert_eq!(wrong_start, 0, "sessions whose start moved at the restart");
+    assert_eq!(
+        common::sessions_with_a_wrong_start(&client).await,
+        0,
+        "sessions whose start moved at the restart"
+    );
 }

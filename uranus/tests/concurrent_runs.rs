@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{SELECT_NEW, SOURCES, execute};
+use common::{SELECT_NEW, SELECT_ONE_ROW_PER_KEY, SOURCES, execute};
 
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::summarise;
@@ -20,27 +20,23 @@ async fn runs_started_together_wait_for_each_other_and_duplicate_nothing() {
     let clickhouse = shared_clickhouse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // One row per key in each refresh, as a unique_key model must select.
-    let merged = "{{ config(materialized='incremental', unique_key='k', order_by='k') }}\n\
-        SELECT max(b) AS batch, k, argMax(v, b) AS v FROM (SELECT batch AS b, k, v FROM {{ source('raw', 'src') }}\n\
-        {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}) GROUP BY k";
+    let merged = format!(
+        "{{{{ config(materialized='incremental', unique_key='k', order_by='k') }}}}\n{SELECT_ONE_ROW_PER_KEY}"
+    );
     let appended = format!("{{{{ config(materialized='incremental', order_by='k') }}}}\n{SELECT_NEW}");
     let table = "{{ config(materialized='table', order_by='k') }}\nSELECT k, count() AS n FROM {{ ref('merged') }} GROUP BY k";
     common::write_project(
         dir.path(),
         &[
             ("sources.yml", SOURCES),
-            ("merged.sql", merged),
+            ("merged.sql", &merged),
             ("appended.sql", &appended),
             ("counted.sql", table),
         ],
     );
     let (mut first, database) = common::runner(clickhouse, dir.path()).await;
     let client = clickhouse.client().with_database(&database);
-    execute(
-        &client,
-        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
-    )
-    .await;
+    common::create_source(&client).await;
     execute(
         &client,
         "INSERT INTO src SELECT 1, number, 'a' FROM system.numbers LIMIT 1000",

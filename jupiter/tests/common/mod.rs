@@ -202,6 +202,17 @@ impl InProcess {
     }
 }
 
+/// Sessions whose rows do not all carry the session's first event time as its start.
+pub async fn sessions_with_a_wrong_start(client: &clickhouse::Client) -> u64 {
+    one(
+        client,
+        "SELECT count() FROM (SELECT min(event_time_ms) AS first, min(session_started_at_ms) AS low, \
+         max(session_started_at_ms) AS high FROM session_movements FINAL GROUP BY session_id) \
+         WHERE low != first OR high != first",
+    )
+    .await
+}
+
 async fn one(client: &clickhouse::Client, sql: &str) -> u64 {
     client.query(sql).fetch_one::<u64>().await.unwrap()
 }

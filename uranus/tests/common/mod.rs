@@ -17,6 +17,21 @@ pub const SOURCES: &str = "version: 2\nsources:\n  - name: raw\n    schema: \"{{
 pub const SELECT_NEW: &str = "SELECT batch, k, v FROM {{ source('raw', 'src') }}\n\
     {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}";
 
+/// Selects one row per key `k` of `src` (its newest batch's `v`), from newer batches only when incremental: what a
+/// `unique_key='k'` model must select.
+pub const SELECT_ONE_ROW_PER_KEY: &str = "SELECT max(b) AS batch, k, argMax(v, b) AS v FROM (\
+    SELECT batch AS b, k, v FROM {{ source('raw', 'src') }}\n\
+    {% if is_incremental() %}WHERE batch > (SELECT max(batch) FROM {{ this }}){% endif %}) GROUP BY k";
+
+/// Creates the source table `src` the SELECT constants read.
+pub async fn create_source(client: &clickhouse::Client) {
+    execute(
+        client,
+        "CREATE TABLE src (batch UInt32, k UInt32, v String) ENGINE = MergeTree() ORDER BY k",
+    )
+    .await;
+}
+
 /// Runs `sql` (no result), failing the test on an error.
 pub async fn execute(client: &clickhouse::Client, sql: &str) {
     client.query(sql).execute().await.unwrap();

@@ -5,6 +5,7 @@
 //! valid event into a [`PublishedEvent`] (event id filled in, `received_at` added) and publishes it to
 //! [`topics::SESSIONS`]. Everything downstream reads `PublishedEvent`. The crate does no I/O.
 
+pub mod alerts;
 mod dead_letter;
 pub mod devices;
 mod event;
@@ -19,6 +20,7 @@ pub mod testing;
 mod timestamp;
 mod validate;
 
+pub use alerts::{Alert, AlertKind, Geofence, GeofenceShape, alert_id};
 pub use dead_letter::DeadLetter;
 pub use event::{DeliveryEvent, DeliveryStatus, PublishedEvent, WireEvent};
 pub use event_id::{EVENT_ID_NAMESPACE, derive_event_id};

@@ -10,6 +10,11 @@ pub mod topics {
     /// Revoked device credentials, JSON [`crate::devices::Revocation`], key = the credential's id; compacted, so
     /// the topic holds every revocation ever made. Mercury writes it, Venus follows it.
     pub const DEVICE_REVOCATIONS: &str = "devices.revoked";
+    /// Geofence definitions, JSON [`crate::Geofence`], key = its id, tombstone on delete; compacted. Mercury
+    /// writes it, the alert detector follows it.
+    pub const GEOFENCES: &str = "geofences";
+    /// Alerts, JSON [`crate::Alert`], key = the session id.
+    pub const ALERTS: &str = "alerts";
 }
 
 /// The bronze layer's Iceberg table.

@@ -1,0 +1,277 @@
+//! Alert detection: positions become alerts a dispatcher acts on — geofence enter and exit, overspeed, idle,
+//! offline and abandoned sessions (issue 19; this is the detector, not yet wired into the pipeline).
+//!
+//! Every rule reads a session's events in event-time order; an event older than the newest one seen for its
+//! session raises nothing. Alert ids come from the rule, the session, the geofence and the triggering event
+//! ([`packetpulse_model::alert_id`]), so the same events always give the same alerts: a restart, a replay or a
+//! backfill from bronze repeats ids instead of inventing new ones. Offline and abandonment are timers: [`Detector::tick`]
+//! takes the clock to measure silence against.
+
+mod geofences;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use packetpulse_model::{Alert, AlertKind, DeliveryStatus, GeoPoint, Geofence, alert_id};
+use uuid::Uuid;
+
+pub use geofences::GeofenceIndex;
+
+/// When a rule fires; every one can be overridden (later per rule, from Mercury).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// Speed limit, km/h.
+    pub overspeed_kmh: f64,
+    /// How long above it before an alert.
+    pub overspeed_for: Duration,
+    /// Below this speed (km/h) an en-route vehicle stands still.
+    pub idle_kmh: f64,
+    /// How long standing still before an alert.
+    pub idle_for: Duration,
+    /// Silence before an active session is offline.
+    pub offline_after: Duration,
+    /// Silence before an active session is closed as abandoned.
+    pub abandoned_after: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            overspeed_kmh: 90.0,
+            overspeed_for: Duration::from_secs(30),
+            idle_kmh: 2.0,
+            idle_for: Duration::from_secs(5 * 60),
+            offline_after: Duration::from_secs(120),
+            abandoned_after: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+/// What the detector needs of one event.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Its session.
+    pub session_id: &'a str,
+    /// Its vehicle.
+    pub vehicle_id: &'a str,
+    /// Its status.
+    pub status: DeliveryStatus,
+    /// Event time, epoch ms.
+    pub time_ms: u64,
+    /// Position.
+    pub point: GeoPoint,
+    /// Speed, km/h (the device's or Jupiter's derived one).
+    pub speed_kmh: f64,
+}
+
+/// The start of a condition that has held since: when, and the event that began it.
+#[derive(Debug, Clone, Copy)]
+struct Since {
+    time_ms: u64,
+    alerted: bool,
+}
+
+#[derive(Debug)]
+struct SessionState {
+    vehicle_id: String,
+    last_ms: u64,
+    last_event: Uuid,
+    last_point: GeoPoint,
+    inside: BTreeSet<String>,
+    over_limit: Option<Since>,
+    top_kmh: f64,
+    still: Option<Since>,
+    offline_alerted: bool,
+}
+
+/// Per-session rule state and the geofences in force.
+pub struct Detector {
+    thresholds: Thresholds,
+    fences: GeofenceIndex,
+    sessions: HashMap<String, SessionState>,
+}
+
+impl Detector {
+    /// A detector with `thresholds` and no geofence.
+    pub fn new(thresholds: Thresholds) -> Self {
+        Self {
+            thresholds,
+            fences: GeofenceIndex::new(Vec::new()),
+            sessions: HashMap::new(),
+        }
+    }
+
+    /// Puts `fences` in force instead of the current ones. A session's geofences are re-evaluated at its next
+    /// event, so a new geofence around a vehicle raises an enter then.
+    pub fn set_geofences(&mut self, fences: Vec<Geofence>) {
+        self.fences = GeofenceIndex::new(fences);
+    }
+
+    /// Sessions followed.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The alerts `event` raises. A session's first event places it (the geofences it starts in raise no enter);
+    /// its completion ends it (no offline or abandonment after).
+    pub fn observe(&mut self, event: &Observation<'_>) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        let now_inside: BTreeSet<String> = self
+            .fences
+            .containing(event.point, event.vehicle_id)
+            .map(|fence| fence.id.clone())
+            .collect();
+        let thresholds = &self.thresholds;
+        let Some(state) = self.sessions.get_mut(event.session_id) else {
+            if event.status != DeliveryStatus::Completed {
+                self.sessions.insert(
+                    event.session_id.to_owned(),
+                    SessionState {
+                        vehicle_id: event.vehicle_id.to_owned(),
+                        last_ms: event.time_ms,
+                        last_event: event.event_id,
+                        last_point: event.point,
+                        inside: now_inside,
+                        over_limit: None,
+                        top_kmh: 0.0,
+                        still: None,
+                        offline_alerted: false,
+                    },
+                );
+            }
+            return alerts;
+        };
+        if event.time_ms <= state.last_ms {
+            return alerts; // late or repeated: the rules have moved past it
+        }
+        let raise = |kind: AlertKind, geofence: Option<&str>, message: String| Alert {
+            alert_id: alert_id(kind, event.session_id, geofence.unwrap_or(""), event.event_id),
+            kind,
+            session_id: event.session_id.to_owned(),
+            vehicle_id: event.vehicle_id.to_owned(),
+            geofence_id: geofence.map(str::to_owned),
+            trigger_event_id: event.event_id,
+            at: time(event.time_ms),
+            position: event.point,
+            message,
+        };
+        for entered in now_inside.difference(&state.inside) {
+            let message = format!("vehicle {:?} entered geofence {entered:?}", event.vehicle_id);
+            alerts.push(raise(AlertKind::GeofenceEnter, Some(entered), message));
+        }
+        for left in state.inside.difference(&now_inside) {
+            let message = format!("vehicle {:?} left geofence {left:?}", event.vehicle_id);
+            alerts.push(raise(AlertKind::GeofenceExit, Some(left), message));
+        }
+        state.inside = now_inside;
+
+        if event.speed_kmh > thresholds.overspeed_kmh {
+            let since = state.over_limit.get_or_insert(Since {
+                time_ms: event.time_ms,
+                alerted: false,
+            });
+            state.top_kmh = state.top_kmh.max(event.speed_kmh);
+            let held = Duration::from_millis(event.time_ms - since.time_ms);
+            if !since.alerted && held >= thresholds.overspeed_for {
+                since.alerted = true;
+                let message = format!(
+                    "vehicle {:?} above {} km/h for {} s (top {:.0} km/h)",
+                    event.vehicle_id,
+                    thresholds.overspeed_kmh,
+                    held.as_secs(),
+                    state.top_kmh
+                );
+                alerts.push(raise(AlertKind::Overspeed, None, message));
+            }
+        } else {
+            state.over_limit = None;
+            state.top_kmh = 0.0;
+        }
+
+        if event.status == DeliveryStatus::EnRoute && event.speed_kmh < thresholds.idle_kmh {
+            let since = state.still.get_or_insert(Since {
+                time_ms: event.time_ms,
+                alerted: false,
+            });
+            let held = Duration::from_millis(event.time_ms - since.time_ms);
+            if !since.alerted && held > thresholds.idle_for {
+                since.alerted = true;
+                let message = format!(
+                    "vehicle {:?} standing still en route for {} min",
+                    event.vehicle_id,
+                    held.as_secs() / 60
+                );
+                alerts.push(raise(AlertKind::Idle, None, message));
+            }
+        } else {
+            state.still = None;
+        }
+
+        state.last_ms = event.time_ms;
+        state.last_event = event.event_id;
+        state.last_point = event.point;
+        state.offline_alerted = false;
+        if event.status == DeliveryStatus::Completed {
+            self.sessions.remove(event.session_id);
+        }
+        alerts
+    }
+
+    /// The alerts silence raises by `now_ms`: offline once per silence, and abandonment, which also stops
+    /// following the session. Both name the session's last event before the silence as their trigger.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Alert> {
+        let thresholds = &self.thresholds;
+        let mut alerts = Vec::new();
+        let mut abandoned = Vec::new();
+        for (session_id, state) in &mut self.sessions {
+            let silent = Duration::from_millis(now_ms.saturating_sub(state.last_ms));
+            // Stamped when the threshold was crossed, not when the clock was read: the same events give the
+            // same alerts, whenever `tick` runs.
+            let raise = |kind: AlertKind, after: Duration, message: String| Alert {
+                alert_id: alert_id(kind, session_id, "", state.last_event),
+                kind,
+                session_id: session_id.clone(),
+                vehicle_id: state.vehicle_id.clone(),
+                geofence_id: None,
+                trigger_event_id: state.last_event,
+                at: time(
+                    state
+                        .last_ms
+                        .saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+                ),
+                position: state.last_point,
+                message,
+            };
+            if silent > thresholds.abandoned_after {
+                let message = format!(
+                    "session {session_id:?} silent for over {} min: closed as abandoned",
+                    thresholds.abandoned_after.as_secs() / 60
+                );
+                alerts.push(raise(AlertKind::Abandoned, thresholds.abandoned_after, message));
+                abandoned.push(session_id.clone());
+            } else if silent > thresholds.offline_after && !state.offline_alerted {
+                state.offline_alerted = true;
+                let message = format!(
+                    "vehicle {:?} offline: no event for over {} s",
+                    state.vehicle_id,
+                    thresholds.offline_after.as_secs()
+                );
+                alerts.push(raise(AlertKind::Offline, thresholds.offline_after, message));
+            }
+        }
+        for session_id in abandoned {
+            self.sessions.remove(&session_id);
+        }
+        alerts
+    }
+}
+
+fn time(ms: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub copies_dropped: IntGauge,
     /// Partitions of the topic the consumer group assigns to this instance (measured with the lag).
     pub partitions_assigned: IntGauge,
+    /// Alerts raised and published, per kind (a replay raises an alert again under the same id).
+    pub alerts_raised: IntCounterVec,
+    /// Geofences in force.
+    pub geofences: IntGauge,
+    /// Sessions the alert detector follows.
+    pub alert_sessions: IntGauge,
 }
 
 impl Metrics {
@@ -110,8 +116,24 @@ impl Metrics {
             "jupiter_partitions_assigned",
             "Partitions of the topic the consumer group assigns to this instance",
         );
+        let alerts_raised = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "jupiter_alerts_raised_total",
+                    "Alerts raised and published, per kind",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
+        );
+        let geofences = gauge("jupiter_geofences", "Geofences in force");
+        let alert_sessions = gauge("jupiter_alert_sessions", "Sessions the alert detector follows");
         Self {
             registry,
+            alerts_raised,
+            geofences,
+            alert_sessions,
             copies_dropped,
             partitions_assigned,
             sessions_held,
@@ -136,7 +158,6 @@ impl Metrics {
                 .with_label_values(&[table])
                 .inc_by(n as u64)
         };
-        self.rows_inserted.inc_by(rows.len() as u64);
         count(LATEST_POSITIONS, rows.len());
         let completed = rows
             .iter()
@@ -147,6 +168,8 @@ impl Metrics {
         count(SESSIONS, sessions.len());
         let vehicles: HashSet<&str> = rows.iter().map(|row| row.vehicle_id.as_str()).collect();
         count(VEHICLES, vehicles.len());
+        // Last: whoever waits for `rows_inserted` to reach a total then reads every other table's count complete.
+        self.rows_inserted.inc_by(rows.len() as u64);
     }
 
     /// The registry to serve on `/metrics`.

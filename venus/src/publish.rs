@@ -166,6 +166,9 @@ impl Publisher {
             .set("client.id", "venus")
             .set("acks", "all")
             .set("compression.type", "lz4")
+            // Spelled out because consumers rely on it: a session's partition is the CRC-32 of its id
+            // (`packetpulse_ops::kafka::partition_of`), so Jupiter finds which sessions a gained partition holds.
+            .set("partitioner", "consistent_random")
             .set("linger.ms", config.kafka_linger_ms.to_string())
             // The delivery timeout is librdkafka's own: when a frame is answered as retryable its messages have
             // left the producer's queue, so the client's resend is the only copy queued, not a second one.

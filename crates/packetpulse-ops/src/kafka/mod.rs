@@ -5,6 +5,9 @@
 //! One rule for librdkafka's blocking calls (metadata, watermarks, each a broker round trip of up to seconds):
 //! they run on tokio's blocking pool ([`Consumer::partitions`], [`lag`]), never on an async worker.
 
+pub mod acked;
+pub mod admin;
+pub mod compacted;
 pub mod dead_letter;
 pub mod lag;
 mod rebalance;
@@ -94,6 +97,13 @@ impl ConsumerConfig {
             servers: self.servers,
         })
     }
+}
+
+/// The partition librdkafka's `consistent_random` partitioner (its default, which Venus sets explicitly) gives a
+/// non-empty `key` among `partitions`: CRC-32 of the key modulo the partition count.
+pub fn partition_of(key: &[u8], partitions: usize) -> i32 {
+    let partitions = u32::try_from(partitions.max(1)).unwrap_or(u32::MAX);
+    i32::try_from(crc32fast::hash(key) % partitions).unwrap_or(0)
 }
 
 /// A consumer of one topic. Cheap to clone: clones share the connection.

@@ -1,0 +1,97 @@
+//! Following a compacted topic as a table: assigned (not in a group) from its beginning, read to its end before
+//! the planet serves, then followed for as long as it runs. Every instance sees every record; the key names
+//! the row, a tombstone (no payload) deletes it. Venus follows credential revocations this way, Jupiter the
+//! geofences dispatchers draw.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::consumer::Consumer as _;
+use rdkafka::{Message, Offset};
+use tokio_util::sync::CancellationToken;
+
+use super::{Consumer, ConsumerConfig, KafkaError};
+
+/// How long [`catch_up`] waits for the topic to be read to its end.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One record of a compacted topic: its key and its payload (`None`: a tombstone).
+pub struct Record<'a> {
+    /// The row's key.
+    pub key: Option<&'a [u8]>,
+    /// Its new value, or `None` when it was deleted.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// Assigns every partition of `topic` from its beginning to a consumer of its own (group id
+/// `{group_prefix}-{random}`, never committed) and hands each record to `apply` until the end offsets seen at
+/// the start are passed — or [`CATCH_UP_TIMEOUT`], after which the rest arrives through [`follow`]. Returns the
+/// consumer, ready to [`follow`].
+pub async fn catch_up(
+    bootstrap_servers: &str,
+    topic: &str,
+    group_prefix: &str,
+    apply: &mut impl FnMut(Record<'_>),
+    shutdown: &CancellationToken,
+) -> Result<Consumer, KafkaError> {
+    let consumer = ConsumerConfig::new(
+        bootstrap_servers,
+        &format!("{group_prefix}-{}", uuid::Uuid::new_v4()),
+    )
+    // A change should take effect at once, not after the broker's batching delay.
+    .set("fetch.wait.max.ms", "100")
+    .create()?;
+    let Some(partitions) = consumer.partitions(topic, shutdown).await else {
+        return Ok(consumer);
+    };
+    consumer.assign(topic, &partitions, |_| Offset::Beginning)?;
+    let ends = end_offsets(&consumer, topic, &partitions).await;
+    let mut read: BTreeMap<i32, i64> = partitions.iter().map(|&p| (p, 0)).collect();
+    let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+    while ends
+        .iter()
+        .any(|(partition, end)| read.get(partition).is_some_and(|next| next < end))
+    {
+        let message = tokio::select! {
+            message = consumer.next_message() => message,
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(%topic, "not read to its end in time; following it from here");
+                break;
+            }
+            () = shutdown.cancelled() => break,
+        };
+        apply(Record {
+            key: message.key(),
+            payload: message.payload(),
+        });
+        read.insert(message.partition(), message.offset() + 1);
+    }
+    Ok(consumer)
+}
+
+/// Hands every further record to `apply` until `shutdown`.
+pub async fn follow(consumer: Consumer, mut apply: impl FnMut(Record<'_>), shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            message = consumer.next_message() => apply(Record { key: message.key(), payload: message.payload() }),
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// The end offsets of `partitions` (a broker round trip each, on the blocking pool).
+async fn end_offsets(consumer: &Consumer, topic: &str, partitions: &[i32]) -> Vec<(i32, i64)> {
+    let (raw, topic, partitions) = (consumer.raw().clone(), topic.to_owned(), partitions.to_vec());
+    tokio::task::spawn_blocking(move || {
+        partitions
+            .into_iter()
+            .filter_map(|partition| {
+                raw.fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                    .ok()
+                    .map(|(_, high)| (partition, high))
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}

@@ -95,7 +95,63 @@ pub struct Geofence {
     pub vehicles: Option<Vec<String>>,
 }
 
+/// Most corners a polygon geofence may have.
+pub const MAX_GEOFENCE_CORNERS: usize = 10_000;
+/// Largest circle radius, metres.
+pub const MAX_GEOFENCE_RADIUS_M: f64 = 100_000.0;
+
 impl Geofence {
+    /// Why this geofence cannot be put in force, or `None`: an id and a name (printable, at most 128 and 200
+    /// characters), coordinates on the globe, a radius up to [`MAX_GEOFENCE_RADIUS_M`], 3 to
+    /// [`MAX_GEOFENCE_CORNERS`] corners.
+    pub fn problem(&self) -> Option<String> {
+        let text = |what: &str, value: &str, max: usize| {
+            if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+                Some(format!("{what} must be 1 to {max} printable characters"))
+            } else {
+                None
+            }
+        };
+        let on_globe =
+            |point: &GeoPoint| (-90.0..=90.0).contains(&point.lat) && (-180.0..=180.0).contains(&point.lon);
+        text("id", &self.id, 128)
+            .or_else(|| text("name", &self.name, 200))
+            .or_else(|| match &self.shape {
+                GeofenceShape::Circle { center, radius_m } => {
+                    if !on_globe(center) {
+                        Some(
+                            "the centre must be a latitude in [-90, 90] and a longitude in [-180, 180]"
+                                .into(),
+                        )
+                    } else if !(*radius_m > 0.0 && *radius_m <= MAX_GEOFENCE_RADIUS_M) {
+                        Some(format!(
+                            "the radius must be above 0 and at most {MAX_GEOFENCE_RADIUS_M} m"
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                GeofenceShape::Polygon { ring } => {
+                    if !(3..=MAX_GEOFENCE_CORNERS).contains(&ring.len()) {
+                        Some(format!("a polygon needs 3 to {MAX_GEOFENCE_CORNERS} corners"))
+                    } else if !ring.iter().all(on_globe) {
+                        Some(
+                            "every corner must be a latitude in [-90, 90] and a longitude in [-180, 180]"
+                                .into(),
+                        )
+                    } else {
+                        None
+                    }
+                }
+            })
+            .or_else(|| {
+                self.vehicles
+                    .iter()
+                    .flatten()
+                    .find_map(|vehicle| text("a vehicle id", vehicle, 128))
+            })
+    }
+
     /// Whether it applies to `vehicle_id`.
     pub fn applies_to(&self, vehicle_id: &str) -> bool {
         self.vehicles

@@ -39,6 +39,8 @@ pub mod clickhouse {
     pub const VEHICLES: &str = "vehicles";
     /// Silver: newest position per active session, for the live map.
     pub const LATEST_POSITIONS: &str = "latest_positions";
+    /// Silver: every alert the detector raised, deduplicated by `alert_id`.
+    pub const ALERTS: &str = "alerts";
 }
 
 /// Column names used for event fields in both Iceberg and ClickHouse. Event content fields keep their wire names

@@ -114,10 +114,11 @@ fn main() {
                 time_ms: start_ms + second * 1_000 + n % vehicle_count / 10,
                 point: vehicle.point,
                 speed_kmh: vehicle.kmh,
+                partition: 0,
             })
             .len();
         if n % 10_000 == 0 {
-            alerts += detector.tick(start_ms + second * 1_000).len();
+            alerts += detector.tick(|_| Some(start_ms + second * 1_000)).len();
         }
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -32,6 +32,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 fn whole(rows: &mut Vec<Movement>) -> Batch {
     Batch {
         rows: std::mem::take(rows),
+        alerts: Vec::new(),
         newest_event_ms: 0,
         started: tokio::time::Instant::now(),
         after_insert: None,

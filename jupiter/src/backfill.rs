@@ -144,6 +144,7 @@ fn batch(rows: Vec<Movement>) -> Batch {
     Batch {
         newest_event_ms: rows.iter().map(|row| row.event_time_ms).max().unwrap_or(0),
         rows,
+        alerts: Vec::new(),
         started: tokio::time::Instant::now(),
         after_insert: None,
     }

@@ -71,6 +71,10 @@ pub struct Config {
     #[arg(long, global = true, env = "JUPITER_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
     pub session_idle_timeout: Duration,
 
+    /// Alert rules and their topics.
+    #[command(flatten)]
+    pub alerts: AlertConfig,
+
     /// The bronze table `jupiter backfill --from-bronze` reads (the same settings as Neptune's).
     #[command(flatten)]
     pub lake: LakeConfig,
@@ -87,6 +91,62 @@ pub struct Config {
     /// Log JSON lines (containers) instead of human-readable text.
     #[arg(long, global = true, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// The alert rules' thresholds (the defaults are what a city delivery fleet expects) and where alerts and
+/// geofences travel.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AlertConfig {
+    /// Compacted topic of the geofences Mercury publishes (key = geofence id); followed from its beginning.
+    #[arg(long, global = true, env = "JUPITER_GEOFENCES_TOPIC", default_value = packetpulse_model::topics::GEOFENCES)]
+    pub geofences_topic: String,
+
+    /// Topic the alerts are published to (key = session id).
+    #[arg(long, global = true, env = "JUPITER_ALERTS_TOPIC", default_value = packetpulse_model::topics::ALERTS)]
+    pub alerts_topic: String,
+
+    /// Overspeed: the speed limit, km/h.
+    #[arg(
+        long,
+        global = true,
+        env = "JUPITER_ALERT_OVERSPEED_KMH",
+        default_value_t = 90.0
+    )]
+    pub overspeed_kmh: f64,
+
+    /// Overspeed: how long above the limit before an alert.
+    #[arg(long, global = true, env = "JUPITER_ALERT_OVERSPEED_FOR", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub overspeed_for: Duration,
+
+    /// Idle: below this speed (km/h) an en-route vehicle stands still.
+    #[arg(long, global = true, env = "JUPITER_ALERT_IDLE_KMH", default_value_t = 2.0)]
+    pub idle_kmh: f64,
+
+    /// Idle: how long standing still en route before an alert.
+    #[arg(long, global = true, env = "JUPITER_ALERT_IDLE_FOR", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub idle_for: Duration,
+
+    /// Offline: silence of an active session before an alert.
+    #[arg(long, global = true, env = "JUPITER_ALERT_OFFLINE_AFTER", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub offline_after: Duration,
+
+    /// Abandoned: silence after which an active session is closed as abandoned.
+    #[arg(long, global = true, env = "JUPITER_ALERT_ABANDONED_AFTER", default_value = "2h", value_parser = humantime::parse_duration)]
+    pub abandoned_after: Duration,
+}
+
+impl AlertConfig {
+    /// The detector's thresholds.
+    pub fn thresholds(&self) -> crate::alerts::Thresholds {
+        crate::alerts::Thresholds {
+            overspeed_kmh: self.overspeed_kmh,
+            overspeed_for: self.overspeed_for,
+            idle_kmh: self.idle_kmh,
+            idle_for: self.idle_for,
+            offline_after: self.offline_after,
+            abandoned_after: self.abandoned_after,
+        }
+    }
 }
 
 /// Jupiter's commands; they share the ClickHouse settings of the sink.

@@ -31,6 +31,9 @@ pub enum Error {
     /// A dead letter could not be delivered.
     #[error(transparent)]
     DeadLetter(#[from] packetpulse_ops::kafka::dead_letter::DeadLetterError),
+    /// The alerts topic could not be reached or refused an alert.
+    #[error("alerts: {0}")]
+    Alerts(String),
     /// Shutdown came while a batch was still being retried; it is read again at the next start.
     #[error("shut down before {rows} rows could be inserted; they are read again at the next start")]
     ShutdownBeforeInsert {

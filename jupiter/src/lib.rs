@@ -7,6 +7,7 @@
 //! the silver schema ([`migrations`]): Uranus and Mercury read those tables as they are defined there.
 //! [`backfill`] recomputes the same tables from the bronze Iceberg table.
 
+pub mod alerting;
 pub mod alerts;
 pub mod backfill;
 pub mod config;

@@ -194,19 +194,7 @@ async fn lookup_with_retry(
     sessions: &[&str],
     backoff: &mut Backoff,
 ) -> Result<HashMap<String, Found>, Error> {
-    loop {
-        let problem = match tokio::time::timeout(backoff.timeout, lookup(client, sessions)).await {
-            Ok(Ok(found)) => {
-                backoff.succeeded();
-                return Ok(found);
-            }
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => backoff.no_answer(),
-        };
-        backoff
-            .failed(&problem, Error::ShutdownBeforeInsert { rows: 0 })
-            .await?;
-    }
+    backoff.retry(|| lookup(client, sessions)).await
 }
 
 /// What silver holds for each of `sessions` that has rows: the earliest start, the latest completion, the first

@@ -19,11 +19,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_silver_tables",
-    sql: include_str!("../migrations/0001_silver_tables.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_silver_tables",
+        sql: include_str!("../migrations/0001_silver_tables.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_alerts",
+        sql: include_str!("../migrations/0002_alerts.sql"),
+    },
+];
 
 /// The statements of `sql` for `database`: comments dropped, split on `;`.
 pub fn statements(sql: &str, database: &str) -> Vec<String> {

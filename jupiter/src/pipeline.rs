@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::alerting::{self, Alerting};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::retry::Backoff;
@@ -40,6 +41,7 @@ struct Stages<'a> {
     dead_letters: DeadLetters,
     metrics: &'a Metrics,
     lookups: Backoff,
+    alerting: Alerting,
 }
 
 /// Consumes the topic in the group until `shutdown`, inserting and committing what was read before returning.
@@ -57,6 +59,9 @@ pub async fn run(
     let mut enricher = Enricher::new(config.max_speed_kmh).with_idle_timeout(config.session_idle_timeout);
     let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
     tracing::info!(sessions = resumed, "resumed the history of running sessions");
+    let lookup_backoff =
+        || crate::lifecycle::lookup_backoff(health.clone(), shutdown.clone(), config.clickhouse.timeout);
+    let alerting = Alerting::start(config, &consumer, metrics, shutdown, lookup_backoff()).await?;
     let mut stages = Stages {
         config,
         consumer: &consumer,
@@ -64,11 +69,8 @@ pub async fn run(
         enricher,
         dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
         metrics,
-        lookups: crate::lifecycle::lookup_backoff(
-            health.clone(),
-            shutdown.clone(),
-            config.clickhouse.timeout,
-        ),
+        lookups: lookup_backoff(),
+        alerting,
     };
     let writer = SilverSink::start(
         client,
@@ -83,6 +85,8 @@ pub async fn run(
         },
     );
     let mut pending = Pending::default();
+    let mut ticks = tokio::time::interval(alerting::TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let read = async {
         loop {
             let due = async {
@@ -95,12 +99,14 @@ pub async fn run(
                 biased;
                 () = shutdown.cancelled() => break,
                 () = due => stages.submit(&writer, &mut pending).await?,
+                _ = ticks.tick() => stages.judge_silence(&writer, &mut pending).await?,
                 message = consumer.next_message() => {
                     let revoked = consumer.take_revoked(&config.topic);
                     if !revoked.is_empty() {
                         stages.after_revocation(&writer, &mut pending, &revoked).await?;
                     }
                     let (partition, offset) = (message.partition(), message.offset());
+                    stages.alerting.read(partition);
                     match PublishedEvent::from_kafka_message(message.payload(), "jupiter", partition, offset) {
                         Ok((event, _)) => pending.events.push((event, Position { partition, offset })),
                         Err(letter) => {
@@ -125,6 +131,7 @@ pub async fn run(
     // The writer's own failure (shutdown while retrying) explains a failed submit better than the submit does.
     let written = writer.finish().await;
     lag_monitor.abort();
+    stages.alerting.stop();
     written.and(read)
 }
 
@@ -143,6 +150,7 @@ impl Stages<'_> {
             self.submit(writer, pending).await?;
         }
         let forgotten = self.enricher.forget_partitions(revoked);
+        self.alerting.forget(revoked);
         self.metrics.sessions_held.set(self.enricher.sessions() as i64);
         tracing::info!(
             ?revoked,
@@ -164,6 +172,7 @@ impl Stages<'_> {
             &mut self.lookups,
         )
         .await?;
+        let alerts = self.alerting.detect(&self.client, &self.enricher, &rows).await?;
         self.metrics.sessions_held.set(self.enricher.sessions() as i64);
         self.metrics
             .copies_dropped
@@ -176,6 +185,7 @@ impl Stages<'_> {
             self.metrics.dead_lettered.inc();
         }
         self.dead_letters.acknowledged().await?;
+        let alerts = self.alerting.publish(&alerts).await?;
         let (consumer, topic, offsets) = (
             self.consumer.clone(),
             self.config.topic.clone(),
@@ -187,8 +197,31 @@ impl Stages<'_> {
             .submit(Batch {
                 newest_event_ms: rows.iter().map(|row| row.event_time_ms).max().unwrap_or(0),
                 rows,
+                alerts,
                 started: current.started.unwrap_or_else(Instant::now),
                 after_insert: Some(Box::new(commit)),
+            })
+            .await
+    }
+
+    /// Once a second: what was read goes through detection first, then silence is judged and what it raises is
+    /// published and inserted (no offsets to commit: a crash before finds the same silence again).
+    async fn judge_silence(&mut self, writer: &SilverSink, pending: &mut Pending) -> Result<(), Error> {
+        if pending.started.is_some() {
+            self.submit(writer, pending).await?;
+        }
+        let alerts = self.alerting.tick(&self.client, self.consumer).await?;
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let alerts = self.alerting.publish(&alerts).await?;
+        writer
+            .submit(Batch {
+                rows: Vec::new(),
+                alerts,
+                newest_event_ms: 0,
+                started: Instant::now(),
+                after_insert: None,
             })
             .await
     }

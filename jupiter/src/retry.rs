@@ -66,6 +66,25 @@ impl Backoff {
         self.health.healthy(self.part);
     }
 
+    /// Runs `call` until it succeeds within the timeout, waiting out failures as [`Backoff::failed`] does.
+    pub async fn retry<T, F: Future<Output = Result<T, Error>>>(
+        &mut self,
+        mut call: impl FnMut() -> F,
+    ) -> Result<T, Error> {
+        loop {
+            let problem = match tokio::time::timeout(self.timeout, call()).await {
+                Ok(Ok(value)) => {
+                    self.succeeded();
+                    return Ok(value);
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => self.no_answer(),
+            };
+            self.failed(&problem, Error::ShutdownBeforeInsert { rows: 0 })
+                .await?;
+        }
+    }
+
     /// A call failed with `problem`: logs it, reports it once it repeats, and waits before the next try. Fails
     /// only when shutdown comes first (with `on_shutdown`).
     pub async fn failed(&mut self, problem: &str, on_shutdown: Error) -> Result<(), Error> {

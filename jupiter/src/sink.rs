@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::alerts::AlertRow;
 use crate::metrics::Metrics;
 use crate::retry::Backoff;
 use crate::transform::Movement;
@@ -40,6 +41,8 @@ pub type AfterInsert = Box<dyn FnOnce() + Send>;
 pub struct Batch {
     /// The rows.
     pub rows: Vec<Movement>,
+    /// The alerts the rows (or a tick) raised, already in Kafka; inserted before the rows.
+    pub alerts: Vec<AlertRow>,
     /// Newest event time among the rows (epoch ms), for the freshness gauge; 0 when unknown.
     pub newest_event_ms: u64,
     /// When the batch's first row was read, for the batch latency histogram.
@@ -154,6 +157,7 @@ enum Outcome {
 impl Writer {
     /// Inserts a batch (splitting around refused rows), dead-letters what was refused, then runs `after_insert`.
     async fn write(&mut self, batch: Batch) -> Result<(), Error> {
+        self.insert_alerts(&batch.alerts).await?;
         let mut refused = Vec::new();
         let mut start = 0;
         for rows in by_partition_limit(&batch.rows) {
@@ -220,34 +224,82 @@ impl Writer {
         }
     }
 
+    /// Inserts alert rows, retrying passing trouble. Rows Jupiter built from valid events and its own rules;
+    /// should ClickHouse refuse them anyway, they are dead-lettered with its message (they are in the alerts
+    /// topic already).
+    async fn insert_alerts(&mut self, alerts: &[AlertRow]) -> Result<(), Error> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let attempt = insert_rows(&self.client, packetpulse_model::clickhouse::ALERTS, alerts);
+            let problem = match tokio::time::timeout(self.backoff.timeout, attempt).await {
+                Ok(Ok(())) => {
+                    self.backoff.succeeded();
+                    self.options
+                        .metrics
+                        .rows_inserted_by_table
+                        .with_label_values(&[packetpulse_model::clickhouse::ALERTS])
+                        .inc_by(alerts.len() as u64);
+                    return Ok(());
+                }
+                Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
+                    let message = error.to_string();
+                    return self.dead_letter_all(alerts, &message).await;
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => self.backoff.no_answer(),
+            };
+            self.options.metrics.insert_failures.inc();
+            let on_shutdown = Error::ShutdownBeforeInsert { rows: alerts.len() };
+            self.backoff.failed(&problem, on_shutdown).await?;
+        }
+    }
+
+    async fn dead_letter_all<T: serde::Serialize>(&mut self, rows: &[T], message: &str) -> Result<(), Error> {
+        let letters = rows.iter().map(|row| refused_row(row, message));
+        self.send_dead_letters(letters).await
+    }
+
+    async fn send_dead_letters(&mut self, letters: impl Iterator<Item = DeadLetter>) -> Result<(), Error> {
+        let Some(dead_letters) = &mut self.options.dead_letters else {
+            for letter in letters {
+                tracing::warn!(row = %letter.raw_payload, reason = %letter.reason, "ClickHouse refused a row; skipped");
+            }
+            return Ok(());
+        };
+        for letter in letters {
+            dead_letters.send(&letter)?;
+            self.options.metrics.dead_lettered.inc();
+        }
+        dead_letters.acknowledged().await?;
+        Ok(())
+    }
+
     /// Sends each refused row to the dead-letter topic and waits until Kafka has them all (the offsets are
     /// committed right after). Without a topic, logs them.
     async fn dead_letter(&mut self, rows: &[Movement], refused: &[(usize, String)]) -> Result<(), Error> {
         if refused.is_empty() {
             return Ok(());
         }
-        let Some(dead_letters) = &mut self.options.dead_letters else {
-            for (index, message) in refused {
-                tracing::warn!(event_id = %rows[*index].event_id, %message, "ClickHouse refused a row; skipped");
-            }
-            return Ok(());
-        };
-        for (index, message) in refused {
-            let row = &rows[*index];
-            dead_letters.send(&DeadLetter {
-                raw_payload: serde_json::to_string(row).expect("a silver row always serialises"),
-                reason: format!("ClickHouse refused the silver row: {message}"),
-                errors: Vec::new(),
-                client: None,
-                source: "jupiter".into(),
-                kafka_partition: None,
-                kafka_offset: None,
-                refused_at: Utc::now(),
-            })?;
-            self.options.metrics.dead_lettered.inc();
-        }
-        dead_letters.acknowledged().await?;
-        Ok(())
+        let letters = refused
+            .iter()
+            .map(|(index, message)| refused_row(&rows[*index], message));
+        self.send_dead_letters(letters).await
+    }
+}
+
+/// The dead letter of a silver row ClickHouse refused with `message`.
+fn refused_row<T: serde::Serialize>(row: &T, message: &str) -> DeadLetter {
+    DeadLetter {
+        raw_payload: serde_json::to_string(row).expect("a silver row always serialises"),
+        reason: format!("ClickHouse refused the silver row: {message}"),
+        errors: Vec::new(),
+        client: None,
+        source: "jupiter".into(),
+        kafka_partition: None,
+        kafka_offset: None,
+        refused_at: Utc::now(),
     }
 }
 
@@ -283,9 +335,15 @@ fn month(row: &Movement) -> i64 {
 }
 
 async fn insert(client: &Client, rows: &[Movement]) -> Result<(), clickhouse::error::Error> {
-    let mut insert = client
-        .insert::<Movement>(packetpulse_model::clickhouse::SESSION_MOVEMENTS)
-        .await?;
+    insert_rows(client, packetpulse_model::clickhouse::SESSION_MOVEMENTS, rows).await
+}
+
+async fn insert_rows<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+) -> Result<(), clickhouse::error::Error> {
+    let mut insert = client.insert::<T>(table).await?;
     for row in rows {
         insert.write(row).await?;
     }

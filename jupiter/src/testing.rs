@@ -42,6 +42,7 @@ impl SilverSeeder {
         let sink = SilverSink::start(self.client.clone(), options);
         sink.submit(Batch {
             rows,
+            alerts: Vec::new(),
             newest_event_ms: 0,
             started: tokio::time::Instant::now(),
             after_insert: None,

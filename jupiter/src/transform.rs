@@ -346,6 +346,20 @@ impl Enricher {
         before - self.sessions.len()
     }
 
+    /// The partition the session's events come from, once one was read here.
+    pub fn partition_of(&self, session_id: &str) -> Option<i32> {
+        self.sessions
+            .get(session_id)
+            .and_then(|history| history.partition)
+    }
+
+    /// Whether the session's completion is known here: nothing after it raises an alert.
+    pub fn is_completed(&self, session_id: &str) -> bool {
+        self.sessions
+            .get(session_id)
+            .is_some_and(|history| history.lifecycle.completed.is_some())
+    }
+
     /// Why `event` may not join its session (it would reopen or restart it), or `None`.
     pub fn refusal(&self, event: &PublishedEvent) -> Option<String> {
         self.sessions

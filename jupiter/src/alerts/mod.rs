@@ -7,16 +7,22 @@
 //! backfill from bronze repeats ids instead of inventing new ones. Offline and abandonment are timers: [`Detector::tick`]
 //! takes the clock to measure silence against.
 
+mod book;
+pub mod clock;
 mod geofences;
+pub mod restore;
+mod row;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use packetpulse_model::{Alert, AlertKind, DeliveryStatus, GeoPoint, Geofence, alert_id};
 use uuid::Uuid;
 
+pub use book::GeofenceBook;
 pub use geofences::GeofenceIndex;
+pub use row::AlertRow;
 
 /// When a rule fires; every one can be overridden (later per rule, from Mercury).
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +71,28 @@ pub struct Observation<'a> {
     pub point: GeoPoint,
     /// Speed, km/h (the device's or Jupiter's derived one).
     pub speed_kmh: f64,
+    /// The Kafka partition it was read from: silence is measured by that partition's clock.
+    pub partition: i32,
+}
+
+/// A session's rule state as silver's rows give it back (see `restore`), to go on where another instance or
+/// an earlier run of this one stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSession {
+    /// Its vehicle.
+    pub vehicle_id: String,
+    /// The partition its events come from.
+    pub partition: i32,
+    /// Its newest event: time, id, position.
+    pub last_ms: u64,
+    /// The newest event's id.
+    pub last_event: Uuid,
+    /// The newest event's position.
+    pub last_point: GeoPoint,
+    /// Start of the trailing run of events above the speed limit, and the top speed in it.
+    pub over_limit: Option<(u64, f64)>,
+    /// Start of the trailing run of en-route events standing still.
+    pub still_since_ms: Option<u64>,
 }
 
 /// The start of a condition that has held since: when, and the event that began it.
@@ -77,6 +105,7 @@ struct Since {
 #[derive(Debug)]
 struct SessionState {
     vehicle_id: String,
+    partition: i32,
     last_ms: u64,
     last_event: Uuid,
     last_point: GeoPoint,
@@ -87,11 +116,18 @@ struct SessionState {
     offline_alerted: bool,
 }
 
+/// Closed sessions remembered (oldest forgotten first): enough for a day of a large fleet's trips. One
+/// forgotten is read back from silver as closed if it ever sends again.
+const CLOSED_REMEMBERED: usize = 100_000;
+
 /// Per-session rule state and the geofences in force.
 pub struct Detector {
     thresholds: Thresholds,
     fences: GeofenceIndex,
     sessions: HashMap<String, SessionState>,
+    /// Sessions completed or abandoned: their later events raise nothing.
+    closed: HashSet<String>,
+    closed_order: VecDeque<String>,
 }
 
 impl Detector {
@@ -101,6 +137,8 @@ impl Detector {
             thresholds,
             fences: GeofenceIndex::new(Vec::new()),
             sessions: HashMap::new(),
+            closed: HashSet::new(),
+            closed_order: VecDeque::new(),
         }
     }
 
@@ -115,8 +153,82 @@ impl Detector {
         self.sessions.len()
     }
 
-    /// The alerts `event` raises. A session's first event places it (the geofences it starts in raise no enter);
-    /// its completion ends it (no offline or abandonment after).
+    /// The thresholds in force.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// Geofences in force.
+    pub fn geofences(&self) -> usize {
+        self.fences.len()
+    }
+
+    /// Whether `session_id` is followed here or known to be closed.
+    pub fn knows(&self, session_id: &str) -> bool {
+        self.sessions.contains_key(session_id) || self.closed.contains(session_id)
+    }
+
+    /// Stops following `session_id` for good (completed or abandoned): its later events raise nothing.
+    pub fn close(&mut self, session_id: &str) {
+        self.sessions.remove(session_id);
+        if self.closed.insert(session_id.to_owned()) {
+            self.closed_order.push_back(session_id.to_owned());
+            if self.closed_order.len() > CLOSED_REMEMBERED
+                && let Some(oldest) = self.closed_order.pop_front()
+            {
+                self.closed.remove(&oldest);
+            }
+        }
+    }
+
+    /// Follows a session from the state silver gave back, unless it is followed already. The geofences it is in
+    /// are those holding its newest position now.
+    pub fn restore(&mut self, session_id: &str, restored: RestoredSession) {
+        if self.sessions.contains_key(session_id) {
+            return;
+        }
+        let thresholds = &self.thresholds;
+        let inside = self
+            .fences
+            .containing(restored.last_point, &restored.vehicle_id)
+            .map(|fence| fence.id.clone())
+            .collect();
+        let since = |start_ms: u64, threshold: Duration| Since {
+            time_ms: start_ms,
+            alerted: Duration::from_millis(restored.last_ms.saturating_sub(start_ms)) >= threshold,
+        };
+        let state = SessionState {
+            over_limit: restored
+                .over_limit
+                .map(|(start, _)| since(start, thresholds.overspeed_for)),
+            top_kmh: restored.over_limit.map_or(0.0, |(_, top)| top),
+            // Idle fires strictly after its time (`held > idle_for`).
+            still: restored.still_since_ms.map(|start| Since {
+                time_ms: start,
+                alerted: Duration::from_millis(restored.last_ms.saturating_sub(start)) > thresholds.idle_for,
+            }),
+            vehicle_id: restored.vehicle_id,
+            partition: restored.partition,
+            last_ms: restored.last_ms,
+            last_event: restored.last_event,
+            last_point: restored.last_point,
+            inside,
+            offline_alerted: false,
+        };
+        self.sessions.insert(session_id.to_owned(), state);
+    }
+
+    /// Stops following the sessions of `partitions` (a rebalance gave them to another instance, which restores
+    /// them from silver). Returns how many.
+    pub fn forget_partitions(&mut self, partitions: &[i32]) -> usize {
+        let before = self.sessions.len();
+        self.sessions
+            .retain(|_, state| !partitions.contains(&state.partition));
+        before - self.sessions.len()
+    }
+
+    /// The alerts `event` raises. A session's first event places it (the geofences it starts in raise no enter,
+    /// the speed rules start counting); its completion ends it (no offline or abandonment after).
     pub fn observe(&mut self, event: &Observation<'_>) -> Vec<Alert> {
         let mut alerts = Vec::new();
         let now_inside: BTreeSet<String> = self
@@ -125,28 +237,33 @@ impl Detector {
             .map(|fence| fence.id.clone())
             .collect();
         let thresholds = &self.thresholds;
-        let Some(state) = self.sessions.get_mut(event.session_id) else {
-            if event.status != DeliveryStatus::Completed {
-                self.sessions.insert(
-                    event.session_id.to_owned(),
-                    SessionState {
-                        vehicle_id: event.vehicle_id.to_owned(),
-                        last_ms: event.time_ms,
-                        last_event: event.event_id,
-                        last_point: event.point,
-                        inside: now_inside,
-                        over_limit: None,
-                        top_kmh: 0.0,
-                        still: None,
-                        offline_alerted: false,
-                    },
-                );
-            }
+        if self.closed.contains(event.session_id) {
             return alerts;
-        };
-        if event.time_ms <= state.last_ms {
+        }
+        let first = !self.sessions.contains_key(event.session_id);
+        if first && event.status == DeliveryStatus::Completed {
+            self.close(event.session_id);
+            return alerts;
+        }
+        let state = self
+            .sessions
+            .entry(event.session_id.to_owned())
+            .or_insert_with(|| SessionState {
+                vehicle_id: event.vehicle_id.to_owned(),
+                partition: event.partition,
+                last_ms: 0,
+                last_event: event.event_id,
+                last_point: event.point,
+                inside: now_inside.clone(),
+                over_limit: None,
+                top_kmh: 0.0,
+                still: None,
+                offline_alerted: false,
+            });
+        if !first && event.time_ms <= state.last_ms {
             return alerts; // late or repeated: the rules have moved past it
         }
+        state.partition = event.partition;
         let raise = |kind: AlertKind, geofence: Option<&str>, message: String| Alert {
             alert_id: alert_id(kind, event.session_id, geofence.unwrap_or(""), event.event_id),
             kind,
@@ -215,18 +332,22 @@ impl Detector {
         state.last_point = event.point;
         state.offline_alerted = false;
         if event.status == DeliveryStatus::Completed {
-            self.sessions.remove(event.session_id);
+            self.close(event.session_id);
         }
         alerts
     }
 
-    /// The alerts silence raises by `now_ms`: offline once per silence, and abandonment, which also stops
-    /// following the session. Both name the session's last event before the silence as their trigger.
-    pub fn tick(&mut self, now_ms: u64) -> Vec<Alert> {
+    /// The alerts silence raises: offline once per silence, and abandonment, which also stops following the
+    /// session. Both name the session's last event before the silence as their trigger. `clock` gives the time
+    /// of each partition (see `clock`); a session of a partition without one is not judged.
+    pub fn tick(&mut self, clock: impl Fn(i32) -> Option<u64>) -> Vec<Alert> {
         let thresholds = &self.thresholds;
         let mut alerts = Vec::new();
         let mut abandoned = Vec::new();
         for (session_id, state) in &mut self.sessions {
+            let Some(now_ms) = clock(state.partition) else {
+                continue;
+            };
             let silent = Duration::from_millis(now_ms.saturating_sub(state.last_ms));
             // Stamped when the threshold was crossed, not when the clock was read: the same events give the
             // same alerts, whenever `tick` runs.
@@ -263,7 +384,7 @@ impl Detector {
             }
         }
         for session_id in abandoned {
-            self.sessions.remove(&session_id);
+            self.close(&session_id);
         }
         alerts
     }

@@ -47,6 +47,7 @@ fn run(
                 time_ms,
                 point,
                 speed_kmh,
+                partition: 0,
             })
         })
         .collect()
@@ -116,18 +117,18 @@ fn standing_still_en_route_raises_idle_and_silence_raises_offline_then_abandoned
 
     let last_ms = events.last().unwrap().1;
     assert!(
-        detector.tick(last_ms + 60_000).is_empty(),
+        detector.tick(|_| Some(last_ms + 60_000)).is_empty(),
         "a minute of silence is not offline"
     );
-    let offline = detector.tick(last_ms + 121_000);
+    let offline = detector.tick(|_| Some(last_ms + 121_000));
     assert_eq!(kinds(&offline), [(AlertKind::Offline, None)]);
     assert_eq!(offline[0].trigger_event_id, events.last().unwrap().0);
     assert_eq!(offline[0].at.timestamp_millis() as u64, last_ms + 120_000);
     assert!(
-        detector.tick(last_ms + 600_000).is_empty(),
+        detector.tick(|_| Some(last_ms + 600_000)).is_empty(),
         "offline once per silence"
     );
-    let abandoned = detector.tick(last_ms + 3 * 3_600_000);
+    let abandoned = detector.tick(|_| Some(last_ms + 3 * 3_600_000));
     assert_eq!(kinds(&abandoned), [(AlertKind::Abandoned, None)]);
     assert_eq!(
         detector.sessions(),
@@ -145,7 +146,7 @@ fn the_same_events_give_the_same_alert_ids_whenever_the_clock_is_read() {
     let ids = |tick_at: u64| {
         let mut detector = Detector::new(Thresholds::default());
         let mut alerts = run(&mut detector, "s-4", &events);
-        alerts.extend(detector.tick(tick_at));
+        alerts.extend(detector.tick(|_| Some(tick_at)));
         alerts.iter().map(|a| (a.alert_id, a.at)).collect::<Vec<_>>()
     };
     let last_ms = events.last().unwrap().1;
@@ -159,5 +160,5 @@ fn a_completed_session_raises_no_timer_alerts() {
     let mut events = drive("s-5", &[30.0; 10]);
     events.last_mut().unwrap().4 = DeliveryStatus::Completed;
     run(&mut detector, "s-5", &events);
-    assert!(detector.tick(START_MS + 10 * 3_600_000).is_empty());
+    assert!(detector.tick(|_| Some(START_MS + 10 * 3_600_000)).is_empty());
 }

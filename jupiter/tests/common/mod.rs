@@ -89,6 +89,8 @@ pub fn test_config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Confi
     config.topic = topic.to_owned();
     config.group = format!("jupiter-{topic}");
     config.dead_letter_topic = format!("{topic}.dlq");
+    config.alerts.alerts_topic = format!("{topic}.alerts");
+    config.alerts.geofences_topic = format!("{topic}.geofences");
     config.clickhouse.url = clickhouse.url();
     config.clickhouse.database = unique_name("silver");
     config.metrics_listen = "127.0.0.1:0".parse().unwrap();

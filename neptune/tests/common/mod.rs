@@ -159,15 +159,38 @@ pub async fn produce_spaced(
         pending.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
         if pending.len() >= 10_000 {
             for delivery in pending.drain(..) {
-                delivery.await.unwrap().unwrap();
+                deliver(&producer, topic, delivery).await;
             }
         }
     }
     for delivery in pending {
-        delivery.await.unwrap().unwrap();
+        deliver(&producer, topic, delivery).await;
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     ids
+}
+
+/// Waits for one delivery. tansu (sqlite engine) now and then answers a produce under load with an error code
+/// librdkafka does not know ("Unknown broker error", seen once in CI) and does not retry: the message is sent
+/// again, as a real producer (Venus' clients) would; a copy that did land is a duplicate Neptune drops by id.
+async fn deliver(producer: &FutureProducer, topic: &str, delivery: rdkafka::producer::DeliveryFuture) {
+    let mut outcome = delivery.await.unwrap().map(|_| ());
+    for attempt in 1..=5 {
+        let Err((error, message)) = outcome else {
+            return;
+        };
+        eprintln!("produce failed ({error}); sending again, attempt {attempt}");
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+        if let Some(key) = rdkafka::Message::key(&message) {
+            record = record.key(key);
+        }
+        if let Some(payload) = rdkafka::Message::payload(&message) {
+            record = record.payload(payload);
+        }
+        outcome = producer.send(record, Duration::from_secs(30)).await.map(|_| ());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    outcome.unwrap();
 }
 
 /// Produces `events` to `topic` as Venus does (key = session id), in order, waiting for each acknowledgement.

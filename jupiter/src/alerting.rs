@@ -62,31 +62,7 @@ impl Alerting {
         shutdown: &CancellationToken,
         lookups: Backoff,
     ) -> Result<Self, Error> {
-        packetpulse_ops::kafka::admin::ensure_topics(
-            &config.kafka_bootstrap_servers,
-            &[
-                TopicSpec {
-                    name: &config.alerts.geofences_topic,
-                    partitions: 1,
-                    compacted: true,
-                },
-                TopicSpec {
-                    name: &config.alerts.alerts_topic,
-                    partitions: 1,
-                    compacted: false,
-                },
-            ],
-        )
-        .await?;
-        let book = GeofenceBook::default();
-        let consumer = compacted::catch_up(
-            &config.kafka_bootstrap_servers,
-            &config.alerts.geofences_topic,
-            "jupiter-geofences",
-            &mut |record| book.apply(record),
-            shutdown,
-        )
-        .await?;
+        let (book, consumer) = read_geofences(config, shutdown).await?;
         let follower = tokio::spawn(compacted::follow(
             consumer,
             {
@@ -160,28 +136,7 @@ impl Alerting {
                 }
             }
         }
-        let mut alerts = Vec::new();
-        for row in rows {
-            let Some(partition) = enricher.partition_of(&row.session_id) else {
-                continue;
-            };
-            let status = match row.status {
-                "started" => DeliveryStatus::Started,
-                "completed" => DeliveryStatus::Completed,
-                _ => DeliveryStatus::EnRoute,
-            };
-            alerts.extend(self.detector.observe(&Observation {
-                event_id: uuid::Uuid::parse_str(&row.event_id).unwrap_or_default(),
-                session_id: &row.session_id,
-                vehicle_id: &row.vehicle_id,
-                status,
-                time_ms: row.event_time_ms,
-                point: GeoPoint::new(row.lat, row.lon),
-                speed_kmh: row.speed_kmh,
-                partition,
-            }));
-            self.clocks.detected(partition, row.event_time_ms);
-        }
+        let alerts = observe_rows(&mut self.detector, &mut self.clocks, enricher, rows);
         self.metrics.alert_sessions.set(self.detector.sessions() as i64);
         Ok(alerts)
     }
@@ -204,9 +159,10 @@ impl Alerting {
         if let Some(report) = report {
             self.clocks.settle(report.checked_at, &report.caught_up);
         }
-        let wall_ms = crate::sink::now_ms();
-        let clocks = &self.clocks;
-        let alerts = self.detector.tick(|partition| clocks.now(partition, wall_ms));
+        let (clocks, now, wall_ms) = (&self.clocks, Instant::now(), crate::sink::now_ms());
+        let alerts = self
+            .detector
+            .tick(|partition| clocks.now(partition, now, wall_ms));
         self.metrics.alert_sessions.set(self.detector.sessions() as i64);
         Ok(alerts)
     }
@@ -293,6 +249,72 @@ impl Alerting {
         );
         Ok(())
     }
+}
+
+/// The alerts `rows` (enriched by `enricher`, in read order) raise, advancing their partitions' clocks.
+pub fn observe_rows(
+    detector: &mut Detector,
+    clocks: &mut PartitionClocks,
+    enricher: &Enricher,
+    rows: &[Movement],
+) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    for row in rows {
+        let Some(partition) = enricher.partition_of(&row.session_id) else {
+            continue;
+        };
+        let status = match row.status {
+            "started" => DeliveryStatus::Started,
+            "completed" => DeliveryStatus::Completed,
+            _ => DeliveryStatus::EnRoute,
+        };
+        alerts.extend(detector.observe(&Observation {
+            event_id: uuid::Uuid::parse_str(&row.event_id).unwrap_or_default(),
+            session_id: &row.session_id,
+            vehicle_id: &row.vehicle_id,
+            status,
+            time_ms: row.event_time_ms,
+            point: GeoPoint::new(row.lat, row.lon),
+            speed_kmh: row.speed_kmh,
+            partition,
+        }));
+        clocks.detected(partition, row.event_time_ms);
+    }
+    alerts
+}
+
+/// Makes sure the geofences and alerts topics exist, then reads the geofences to the topic's end. Returns them
+/// and the consumer, ready to follow the rest.
+pub async fn read_geofences(
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> Result<(GeofenceBook, Consumer), Error> {
+    packetpulse_ops::kafka::admin::ensure_topics(
+        &config.kafka_bootstrap_servers,
+        &[
+            TopicSpec {
+                name: &config.alerts.geofences_topic,
+                partitions: 1,
+                compacted: true,
+            },
+            TopicSpec {
+                name: &config.alerts.alerts_topic,
+                partitions: 1,
+                compacted: false,
+            },
+        ],
+    )
+    .await?;
+    let book = GeofenceBook::default();
+    let consumer = compacted::catch_up(
+        &config.kafka_bootstrap_servers,
+        &config.alerts.geofences_topic,
+        "jupiter-geofences",
+        &mut |record| book.apply(record),
+        shutdown,
+    )
+    .await?;
+    Ok((book, consumer))
 }
 
 /// Which partitions were read to their end at one check.

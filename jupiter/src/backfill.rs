@@ -24,6 +24,8 @@ use packetpulse_ops::Health;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::alerts::clock::PartitionClocks;
+use crate::alerts::{AlertRow, Detector};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::retry::Backoff;
@@ -41,6 +43,8 @@ pub struct Report {
     pub unreadable: u64,
     /// Events kept out of silver because they would reopen their session (streaming dead-lettered them).
     pub refused: u64,
+    /// Alerts raised (into silver's `alerts`; the topic is not written again).
+    pub alerts: u64,
     /// Whether every file was read (false after a shutdown request).
     pub complete: bool,
     /// How long it took.
@@ -74,11 +78,13 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     let total_files: usize = commits.values().map(Vec::len).sum();
     tracing::info!(table = %table.identifier(), files = total_files, commits = commits.len(), "backfill: reading bronze");
     let mut enricher = Enricher::new(config.max_speed_kmh).with_idle_timeout(config.session_idle_timeout);
+    let mut detection = Detection::start(config, shutdown).await?;
     let mut report = Report {
         files: 0,
         rows: 0,
         unreadable: 0,
         refused: 0,
+        alerts: 0,
         complete: true,
         elapsed: Duration::ZERO,
     };
@@ -103,11 +109,11 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
                 }
                 if events.len() >= config.flush_rows {
                     let batch = admitted(&client, &mut enricher, &mut events, &mut report, &mut lookups).await?;
-                    writer.submit(batch).await?;
+                    writer.submit(detection.alerts_of(batch, &enricher, &mut report)).await?;
                 }
             }
             let batch = admitted(&client, &mut enricher, &mut events, &mut report, &mut lookups).await?;
-            writer.submit(batch).await?;
+            writer.submit(detection.alerts_of(batch, &enricher, &mut report)).await?;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(
                 files = report.files,
@@ -123,6 +129,57 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
     writer.finish().await.and(replay)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Alert detection over the replay: the same detector and rules as streaming, starting empty like the enricher
+/// (nothing is read back from silver, which may already hold the rows being replayed), with the geofences in
+/// force now. Silence is judged after every batch by event time, so the same events give the same alert ids.
+/// Sessions still silent where bronze ends are not judged: streaming judges those by the real time that passes
+/// after it has read everything, which a replay does not have.
+struct Detection {
+    detector: Detector,
+    clocks: PartitionClocks,
+}
+
+impl Detection {
+    async fn start(config: &Config, shutdown: &CancellationToken) -> Result<Self, Error> {
+        let (book, consumer) = crate::alerting::read_geofences(config, shutdown).await?;
+        drop(consumer);
+        let mut detector = Detector::new(config.alerts.thresholds());
+        let fences = book.fences();
+        tracing::info!(
+            geofences = fences.len(),
+            "backfill: detecting alerts with the geofences in force now"
+        );
+        detector.set_geofences(fences);
+        Ok(Self {
+            detector,
+            clocks: PartitionClocks::default(),
+        })
+    }
+
+    /// `batch` with the alerts its rows raise, and the silences its events reveal.
+    fn alerts_of(&mut self, mut batch: Batch, enricher: &Enricher, report: &mut Report) -> Batch {
+        let mut alerts =
+            crate::alerting::observe_rows(&mut self.detector, &mut self.clocks, enricher, &batch.rows);
+        // Never caught up: event time alone judges silence (see `alerts::clock`).
+        let clocks = &self.clocks;
+        alerts.extend(
+            self.detector
+                .tick(|partition| clocks.now(partition, Instant::now(), 0)),
+        );
+        batch.alerts = rows(&alerts, report);
+        batch
+    }
+}
+
+fn rows(alerts: &[packetpulse_model::Alert], report: &mut Report) -> Vec<AlertRow> {
+    report.alerts += alerts.len() as u64;
+    let detected_at_ms = crate::sink::now_ms();
+    alerts
+        .iter()
+        .map(|alert| AlertRow::new(alert, detected_at_ms))
+        .collect()
 }
 
 /// The batch of `events` that silver takes: the same lifecycle rule as streaming, so the backfill computes what

@@ -45,7 +45,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let token = packetpulse_ops::cancel_on(shutdown);
             let report = backfill::backfill(&config, &token).await?;
             println!(
-                "backfill {}: {} rows from {} files into {} in {:.1} s ({:.0} rows/s){}{}",
+                "backfill {}: {} rows from {} files into {} in {:.1} s ({:.0} rows/s), {} alerts{}{}",
                 if report.complete {
                     "complete"
                 } else {
@@ -56,6 +56,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 config.clickhouse.database,
                 report.elapsed.as_secs_f64(),
                 report.rows as f64 / report.elapsed.as_secs_f64().max(1e-3),
+                report.alerts,
                 if report.unreadable > 0 {
                     format!("; {} unreadable bronze rows skipped", report.unreadable)
                 } else {

@@ -2,7 +2,8 @@
 //! duplicates and out-of-order pairs) streams through the real broker into Neptune (bronze: Iceberg, SQLite
 //! catalog, local warehouse, a commit every second so bronze has many commits) and into
 //! Jupiter (silver database A) at the same time. Then the `jupiter` binary rebuilds database B from bronze, and
-//! every silver table of A and B is compared row by row (every column but the ingestion time).
+//! every silver table of A and B is compared row by row (every column but the ingestion time), the alerts of a
+//! geofence the fleet crosses included.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,12 +14,13 @@ use std::time::Duration;
 
 use common::{InProcess, SESSIONS, STEPS, produce, stream_with_faults, test_config};
 use jupiter::Config;
+use packetpulse_model::{GeoPoint, Geofence, GeofenceShape};
 use packetpulse_testkit::{shared_clickhouse, shared_kafka, unique_name, wait_until};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Each table's rows as (key, hash of every compared column), sorted by key.
-const FINGERPRINTS: [(&str, &str); 5] = [
+const FINGERPRINTS: [(&str, &str); 6] = [
     (
         "session_movements",
         "SELECT event_id, cityHash64(session_id, vehicle_id, order_id, device_id, status, event_time_ms, lat, lon, \
@@ -46,7 +48,26 @@ const FINGERPRINTS: [(&str, &str); 5] = [
         "SELECT vehicle_id, cityHash64(minMerge(first_seen_ms), maxMerge(last_seen_ms), \
          uniqExactMerge(total_events)) FROM vehicles GROUP BY vehicle_id ORDER BY vehicle_id",
     ),
+    (
+        "alerts",
+        "SELECT alert_id, cityHash64(kind, session_id, vehicle_id, geofence_id, trigger_event_id, at_ms, lat, lon, \
+         message) FROM alerts FINAL ORDER BY alert_id",
+    ),
 ];
+
+/// A 200 m circle the northbound fleet crosses (sessions 0 to about 220, steps about 32 to 68): enter and
+/// exit alerts for the backfill to reproduce.
+fn crossing() -> Geofence {
+    Geofence {
+        id: "crossing".into(),
+        name: "Crossing".into(),
+        shape: GeofenceShape::Circle {
+            center: GeoPoint::new(37.985, 23.72),
+            radius_m: 200.0,
+        },
+        vehicles: None,
+    }
+}
 
 fn neptune_config(jupiter: &Config, dir: &std::path::Path) -> neptune::Config {
     let mut config = neptune::Config::defaults();
@@ -68,6 +89,9 @@ fn backfill(config: &Config, lake: &neptune::Config, database: &str) -> Output {
         .args(["--warehouse", &lake.lake.warehouse])
         .args(["--clickhouse-url", &config.clickhouse.url])
         .args(["--clickhouse-database", database])
+        .args(["--kafka-bootstrap-servers", &config.kafka_bootstrap_servers])
+        .args(["--geofences-topic", &config.alerts.geofences_topic])
+        .args(["--alerts-topic", &config.alerts.alerts_topic])
         .output()
         .unwrap()
 }
@@ -91,6 +115,21 @@ async fn backfill_from_bronze_rebuilds_the_same_silver_tables_as_streaming() {
     let lake_dir = tempfile::tempdir().unwrap();
     let lake = neptune_config(&streamed, lake_dir.path());
     let sends = stream_with_faults(11);
+    kafka
+        .create_topic(&streamed.alerts.geofences_topic, 1)
+        .await
+        .unwrap();
+    let producer: rdkafka::producer::FutureProducer = kafka.client_config().create().unwrap();
+    let fence = serde_json::to_vec(&crossing()).unwrap();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&streamed.alerts.geofences_topic)
+                .key("crossing")
+                .payload(&fence),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
 
     let neptune_metrics = neptune::Metrics::new();
     let neptune_stop = CancellationToken::new();

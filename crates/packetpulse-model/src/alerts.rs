@@ -101,6 +101,19 @@ pub const MAX_GEOFENCE_CORNERS: usize = 10_000;
 pub const MAX_GEOFENCE_RADIUS_M: f64 = 100_000.0;
 
 impl Geofence {
+    /// The geofence a record of the `geofences` topic carries under `key`: JSON, valid, filed under its own id.
+    pub fn from_record(key: &str, payload: &[u8]) -> Result<Self, String> {
+        let fence: Self =
+            serde_json::from_slice(payload).map_err(|error| format!("unreadable geofence: {error}"))?;
+        if let Some(problem) = fence.problem() {
+            return Err(problem);
+        }
+        if fence.id != key {
+            return Err(format!("geofence {:?} filed under another key", fence.id));
+        }
+        Ok(fence)
+    }
+
     /// Why this geofence cannot be put in force, or `None`: an id and a name (printable, at most 128 and 200
     /// characters), coordinates on the globe, a radius up to [`MAX_GEOFENCE_RADIUS_M`], 3 to
     /// [`MAX_GEOFENCE_CORNERS`] corners.

@@ -264,6 +264,11 @@ impl Detector {
             return alerts; // late or repeated: the rules have moved past it
         }
         state.partition = event.partition;
+        // A silence a tick did not see (read from a backlog or a backfill) raises what a tick would have.
+        if !first && judge_silence(event.session_id, state, event.time_ms, thresholds, &mut alerts) {
+            self.close(event.session_id);
+            return alerts;
+        }
         let raise = |kind: AlertKind, geofence: Option<&str>, message: String| Alert {
             alert_id: alert_id(kind, event.session_id, geofence.unwrap_or(""), event.event_id),
             kind,
@@ -341,46 +346,14 @@ impl Detector {
     /// session. Both name the session's last event before the silence as their trigger. `clock` gives the time
     /// of each partition (see `clock`); a session of a partition without one is not judged.
     pub fn tick(&mut self, clock: impl Fn(i32) -> Option<u64>) -> Vec<Alert> {
-        let thresholds = &self.thresholds;
         let mut alerts = Vec::new();
         let mut abandoned = Vec::new();
         for (session_id, state) in &mut self.sessions {
             let Some(now_ms) = clock(state.partition) else {
                 continue;
             };
-            let silent = Duration::from_millis(now_ms.saturating_sub(state.last_ms));
-            // Stamped when the threshold was crossed, not when the clock was read: the same events give the
-            // same alerts, whenever `tick` runs.
-            let raise = |kind: AlertKind, after: Duration, message: String| Alert {
-                alert_id: alert_id(kind, session_id, "", state.last_event),
-                kind,
-                session_id: session_id.clone(),
-                vehicle_id: state.vehicle_id.clone(),
-                geofence_id: None,
-                trigger_event_id: state.last_event,
-                at: time(
-                    state
-                        .last_ms
-                        .saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
-                ),
-                position: state.last_point,
-                message,
-            };
-            if silent > thresholds.abandoned_after {
-                let message = format!(
-                    "session {session_id:?} silent for over {} min: closed as abandoned",
-                    thresholds.abandoned_after.as_secs() / 60
-                );
-                alerts.push(raise(AlertKind::Abandoned, thresholds.abandoned_after, message));
+            if judge_silence(session_id, state, now_ms, &self.thresholds, &mut alerts) {
                 abandoned.push(session_id.clone());
-            } else if silent > thresholds.offline_after && !state.offline_alerted {
-                state.offline_alerted = true;
-                let message = format!(
-                    "vehicle {:?} offline: no event for over {} s",
-                    state.vehicle_id,
-                    thresholds.offline_after.as_secs()
-                );
-                alerts.push(raise(AlertKind::Offline, thresholds.offline_after, message));
             }
         }
         for session_id in abandoned {
@@ -388,6 +361,53 @@ impl Detector {
         }
         alerts
     }
+}
+
+/// The alerts a silence from `state.last_ms` to `now_ms` raises, into `alerts`: offline once per silence, then
+/// abandonment; returns whether the session is abandoned. Stamped when each threshold was crossed, not when the
+/// silence was noticed, so the same events give the same alerts whether a tick saw the silence as it happened
+/// or the next event revealed it (a backlog, a backfill).
+fn judge_silence(
+    session_id: &str,
+    state: &mut SessionState,
+    now_ms: u64,
+    thresholds: &Thresholds,
+    alerts: &mut Vec<Alert>,
+) -> bool {
+    let silent = Duration::from_millis(now_ms.saturating_sub(state.last_ms));
+    let raise = |kind: AlertKind, after: Duration, message: String| Alert {
+        alert_id: alert_id(kind, session_id, "", state.last_event),
+        kind,
+        session_id: session_id.to_owned(),
+        vehicle_id: state.vehicle_id.clone(),
+        geofence_id: None,
+        trigger_event_id: state.last_event,
+        at: time(
+            state
+                .last_ms
+                .saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+        ),
+        position: state.last_point,
+        message,
+    };
+    if silent > thresholds.offline_after && !state.offline_alerted {
+        let message = format!(
+            "vehicle {:?} offline: no event for over {} s",
+            state.vehicle_id,
+            thresholds.offline_after.as_secs()
+        );
+        alerts.push(raise(AlertKind::Offline, thresholds.offline_after, message));
+        state.offline_alerted = true;
+    }
+    if silent > thresholds.abandoned_after {
+        let message = format!(
+            "session {session_id:?} silent for over {} min: closed as abandoned",
+            thresholds.abandoned_after.as_secs() / 60
+        );
+        alerts.push(raise(AlertKind::Abandoned, thresholds.abandoned_after, message));
+        return true;
+    }
+    false
 }
 
 fn time(ms: u64) -> DateTime<Utc> {

@@ -4,7 +4,8 @@
 //! Silver holds a row for an event only once that event's alerts are in Kafka (the pipeline publishes a batch's
 //! alerts before inserting its rows), so an event found here needs no detection again, and the state is the
 //! newest row plus the trailing runs the speed rules count: events above the limit, and en-route events standing
-//! still. One query per set of sessions; ClickHouse 18.16's `ANY INNER JOIN … USING` finds where each run starts.
+//! still. One query per set of sessions: an `ALL INNER JOIN … USING` of named subqueries (ClickHouse 21+ requires
+//! the names, 18.16 takes them) finds where each run starts.
 
 use clickhouse::Client;
 use packetpulse_model::GeoPoint;
@@ -99,24 +100,26 @@ async fn query(
                 minIf(event_time_ms, event_time_ms > within_limit_ms) AS over_since_ms, \
                 maxIf(speed_kmh, event_time_ms > within_limit_ms) AS over_top_kmh, \
                 minIf(event_time_ms, event_time_ms > moving_ms) AS still_since_ms \
-         FROM session_movements \
-         ANY INNER JOIN ( \
+         FROM ( \
+             SELECT session_id, vehicle_id, event_time_ms, event_id, lat, lon, status, speed_kmh \
+             FROM session_movements WHERE session_id IN ({filter}) \
+         ) AS movements \
+         ALL INNER JOIN ( \
              SELECT session_id, \
                     maxIf(event_time_ms, speed_kmh <= ?) AS within_limit_ms, \
                     maxIf(event_time_ms, NOT (status = 'en_route' AND speed_kmh < ?)) AS moving_ms \
              FROM session_movements WHERE session_id IN ({filter}) GROUP BY session_id \
-         ) USING session_id \
-         WHERE session_id IN ({filter}) \
+         ) AS runs USING session_id \
          GROUP BY session_id"
     );
-    let mut query = client
-        .query(&sql)
-        .bind(thresholds.overspeed_kmh)
-        .bind(thresholds.idle_kmh);
-    for _ in 0..2 {
-        for id in ids {
-            query = query.bind(*id);
-        }
+    // Placeholders in text order: the ids of the rows, the two thresholds, the ids of the runs.
+    let mut query = client.query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query = query.bind(thresholds.overspeed_kmh).bind(thresholds.idle_kmh);
+    for id in ids {
+        query = query.bind(*id);
     }
     let rows: Vec<StoredState> = query.fetch_all().await.map_err(|source| Error::ClickHouse {
         what: "reading the alert state of sessions".to_owned(),

@@ -162,3 +162,46 @@ fn a_completed_session_raises_no_timer_alerts() {
     run(&mut detector, "s-5", &events);
     assert!(detector.tick(|_| Some(START_MS + 10 * 3_600_000)).is_empty());
 }
+
+#[test]
+fn a_silence_the_next_event_reveals_raises_what_ticks_would_have_raised() {
+    let events = drive("s-6", &[30.0; 10]);
+    let (last_id, last_ms) = (events[9].0, events[9].1);
+    let resumed = |after_ms: u64| {
+        let mut later = events.clone();
+        later.push((
+            Uuid::from_u128(6),
+            last_ms + after_ms,
+            events[9].2,
+            30.0,
+            DeliveryStatus::EnRoute,
+        ));
+        later
+    };
+    let ticked = |after_ms: u64| {
+        let mut detector = Detector::new(Thresholds::default());
+        run(&mut detector, "s-6", &events);
+        let mut alerts = detector.tick(|_| Some(last_ms + 130_000));
+        alerts.extend(detector.tick(|_| Some(last_ms + after_ms)));
+        alerts
+    };
+
+    // Three minutes: offline, and the session goes on.
+    let mut detector = Detector::new(Thresholds::default());
+    let revealed = run(&mut detector, "s-6", &resumed(180_000));
+    assert_eq!(kinds(&revealed), [(AlertKind::Offline, None)]);
+    assert_eq!(revealed, ticked(180_000));
+    assert_eq!(revealed[0].trigger_event_id, last_id);
+    assert_eq!(detector.sessions(), 1);
+
+    // Three hours: offline and abandoned, and the late comer is not followed.
+    let mut detector = Detector::new(Thresholds::default());
+    let revealed = run(&mut detector, "s-6", &resumed(3 * 3_600_000));
+    assert_eq!(
+        kinds(&revealed),
+        [(AlertKind::Offline, None), (AlertKind::Abandoned, None)]
+    );
+    assert_eq!(revealed, ticked(3 * 3_600_000));
+    assert_eq!(detector.sessions(), 0);
+    assert!(run(&mut detector, "s-6", &resumed(3 * 3_600_000 + 1_000)).is_empty());
+}

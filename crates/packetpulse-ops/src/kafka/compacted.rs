@@ -95,3 +95,83 @@ async fn end_offsets(consumer: &Consumer, topic: &str, partitions: &[i32]) -> Ve
     .await
     .unwrap_or_default()
 }
+
+/// Parses and checks one record's value (key, payload), or says why it is refused.
+pub type ReadRecord<T> = dyn Fn(&str, &[u8]) -> Result<T, String> + Send + Sync;
+
+/// A compacted topic held as a map from key to value, as followed: each record puts its value in force under its
+/// key, or removes it (a tombstone). A record whose key is not UTF-8 or whose value `read` refuses is skipped with
+/// a warning, and the value in force stays. `version` moves on every applied record, so a reader can rebuild what
+/// it derives only on a change.
+pub struct Table<T> {
+    rows: std::sync::Mutex<BTreeMap<String, T>>,
+    version: std::sync::atomic::AtomicU64,
+    read: Box<ReadRecord<T>>,
+    what: &'static str,
+}
+
+impl<T: Clone> Table<T> {
+    /// An empty table of `what` (for the logs), whose values `read` parses and checks (key, payload).
+    pub fn new(
+        what: &'static str,
+        read: impl Fn(&str, &[u8]) -> Result<T, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            rows: std::sync::Mutex::new(BTreeMap::new()),
+            version: std::sync::atomic::AtomicU64::new(0),
+            read: Box::new(read),
+            what,
+        }
+    }
+
+    /// Applies one record.
+    pub fn apply(&self, record: Record<'_>) {
+        let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
+            tracing::warn!(what = self.what, "record without a UTF-8 key; skipped");
+            return;
+        };
+        let mut rows = self
+            .rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match record.payload.map(|payload| (self.read)(key, payload)) {
+            None => {
+                rows.remove(key);
+                tracing::info!(what = self.what, key, "deleted");
+            }
+            Some(Ok(value)) => {
+                rows.insert(key.to_owned(), value);
+                tracing::info!(what = self.what, key, "in force");
+            }
+            Some(Err(problem)) => {
+                tracing::warn!(what = self.what, key, %problem, "invalid record; skipped");
+                return;
+            }
+        }
+        self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records applied so far.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Every value in force, by key.
+    pub fn rows(&self) -> Vec<(String, T)> {
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+
+    /// The value in force under `key`.
+    pub fn get(&self, key: &str) -> Option<T> {
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+}

@@ -326,6 +326,51 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     );
     assert_close("S1 distance after the refresh", sessions[0].distance_km, S1_KM);
     assert_eq!(hourly(&client).await, events_per_hour.expected());
+
+    // Jupiter closes S5 as abandoned (offline, then abandoned: two alerts, no new movement). The next refresh
+    // marks it abandoned, it leaves the sessions under way, and the alerts are counted per day and vehicle.
+    client
+        .query(
+            "INSERT INTO alerts (alert_id, kind, session_id, vehicle_id, geofence_id, trigger_event_id, at, at_ms, \
+             lat, lon, message, detected_at_ms) VALUES \
+             ('a-1', 'offline', 'S5', 'V3', '', 'e', toDateTime('2026-11-20 11:02:00', 'UTC'), 1, 0, 0, '', ?), \
+             ('a-2', 'abandoned', 'S5', 'V3', '', 'e', toDateTime('2026-11-20 13:00:00', 'UTC'), 2, 0, 0, '', ?)",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .execute()
+        .await
+        .unwrap();
+    summarise(&runner.run(&runner.select(&[]).unwrap(), false).await).unwrap();
+    let status: String = client
+        .query("SELECT status FROM session_summary WHERE session_id = 'S5'")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(status, "abandoned");
+    let active: Vec<String> = client
+        .query("SELECT session_id FROM active_sessions ORDER BY session_id")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(active, ["S3"]);
+    let daily: Vec<(u16, String, String, u64, u64)> = client
+        .query("SELECT toUInt16(day), vehicle_id, kind, alerts, sessions FROM alert_daily ORDER BY kind")
+        .fetch_all()
+        .await
+        .unwrap();
+    let friday = day(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+    assert_eq!(
+        daily,
+        [
+            (friday, "V3".to_owned(), "abandoned".to_owned(), 1, 1),
+            (friday, "V3".to_owned(), "offline".to_owned(), 1, 1),
+        ]
+    );
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap()
 }
 
 /// Events and distinct sessions per hour of event time, counted from the events sent.

@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
 
--- Sessions not completed, as of now: where each vehicle is, how far it still has to go (straight line to the
+-- Sessions not completed nor closed as abandoned (Jupiter's `abandoned` alert), as of now: where each vehicle is, how far it still has to go (straight line to the
 -- drop-off), how long it has been under way, its average speed so far and the ETA at that speed. A session silent
 -- for longer than `stale_after_seconds` has status `stale`. A view, so "now" is the time of the query.
 -- The joined subqueries are named: ClickHouse 21+ refuses unnamed ones (`joined_subquery_requires_alias`).
@@ -26,6 +26,7 @@ FROM
     SELECT *, toUInt64(toUnixTimestamp(now())) * 1000 AS now_ms
     FROM {{ source('silver', 'latest_positions') }} FINAL
     WHERE status != 'completed'
+      AND session_id NOT IN (SELECT session_id FROM {{ source('silver', 'alerts') }} WHERE kind = 'abandoned')
 ) AS positions
 ANY LEFT JOIN
 (

@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', unique_key='session_id', order_by='session_id',
           partition_by='toRelativeDayNum(started_at) % 64') }}
 
--- One row per session. Distance is the sum of the segments driven (points flagged as teleports excluded), not
+-- One row per session. Status is the newest event's, or `abandoned` once Jupiter closed the session for
+-- silence. Distance is the sum of the segments driven (points flagged as teleports excluded), not
 -- the straight line from start to end; duration runs from the first to the newest event.
 -- Incremental: a refresh recomputes only the sessions with rows ingested since the newest row it already saw
 -- (minus `incremental_lookback_seconds`, for Jupiter instances whose clocks differ), found through the primary
@@ -20,7 +21,10 @@ SELECT
     (max(event_time_ms) - min(event_time_ms)) / 1000 AS duration_s,
     sumIf(distance_from_previous_m, suspect_teleport = 0) / 1000 AS distance_km,
     if(duration_s > 0, distance_km / (duration_s / 3600), 0) AS avg_speed_kmh,
-    argMax(status, event_time_ms) AS status,
+    -- Closed as abandoned by Jupiter's detector (an `abandoned` alert) unless it completed after all.
+    if(argMax(status, event_time_ms) != 'completed'
+           AND session_id IN (SELECT session_id FROM {{ source('silver', 'alerts') }} WHERE kind = 'abandoned'),
+       'abandoned', argMax(status, event_time_ms)) AS status,
     count() AS events,
     max(ingested_at_ms) AS ingested_at_ms
 FROM {{ source('silver', 'session_movements') }} FINAL
@@ -28,6 +32,12 @@ FROM {{ source('silver', 'session_movements') }} FINAL
 WHERE session_id IN (
     SELECT session_id FROM {{ source('silver', 'session_movements') }}
     WHERE ingested_at_ms + {{ var('incremental_lookback_seconds') }} * 1000 > (SELECT max(ingested_at_ms) FROM {{ this }})
+)
+-- An abandonment comes with no new movement: its alert brings the session back into the refresh.
+OR session_id IN (
+    SELECT session_id FROM {{ source('silver', 'alerts') }}
+    WHERE kind = 'abandoned'
+      AND detected_at_ms + {{ var('incremental_lookback_seconds') }} * 1000 > (SELECT max(ingested_at_ms) FROM {{ this }})
 )
 {% endif %}
 GROUP BY session_id

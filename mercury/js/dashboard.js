@@ -107,7 +107,7 @@ function applyPending() {
   const started = performance.now();
   const applied = live.pending.size;
   for (const [sessionId, position] of live.pending) {
-    if (position === null || position.status === "completed") {
+    if (position === null || position.status === "completed" || position.status === "abandoned") {
       live.positions.delete(sessionId);
       live.markers.get(sessionId)?.remove();
       live.markers.delete(sessionId);
@@ -122,7 +122,7 @@ function applyPending() {
     } else {
       marker.setLatLng([position.lat, position.lon]);
     }
-    marker.setStyle({ color: STATUS_COLOURS[position.status] ?? "#555", fillColor: STATUS_COLOURS[position.status] ?? "#555" });
+    styleMarker(marker, position);
     showIfMatching(marker, position);
   }
   live.pending.clear();
@@ -136,6 +136,13 @@ function applyPending() {
   if (live.selected) showDetails(live.selected);
   // How long the batch took to apply, for tests and the curious (dev tools).
   live.map.getContainer().dataset.lastBatch = `${applied} positions in ${(performance.now() - started).toFixed(1)} ms`;
+}
+
+// A vehicle with an open alert gets a thick red ring around its status colour.
+function styleMarker(marker, position) {
+  const colour = STATUS_COLOURS[position.status] ?? "#555";
+  const alerted = alerts.vehicles.has(position.vehicle_id);
+  marker.setStyle({ color: alerted ? "#d62728" : colour, weight: alerted ? 4 : 1, fillColor: colour });
 }
 
 function updateCounts() {
@@ -258,4 +265,85 @@ export function showTracking(elementId, trackingJson, tileUrl) {
     const destination = L.marker(tracking.destination, { title: "Your address" }).addTo(map);
     map.fitBounds(L.latLngBounds([vehicle.getLatLng(), destination.getLatLng()]), { padding: [30, 30], maxZoom: 16 });
   });
+}
+
+// ---- alerts ----------------------------------------------------------------------------------------------
+
+const alerts = { socket: null, open: 0, vehicles: new Map(), started: false };
+
+/** Opens the alerts WebSocket (once per page): the counter, a toast per new alert, marked vehicles. */
+export function startAlerts() {
+  if (alerts.started) return;
+  alerts.started = true;
+  connectAlerts();
+}
+
+function connectAlerts() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/alerts/live`);
+  alerts.socket = socket;
+  socket.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    if (event.type === "open") {
+      alerts.open = event.count;
+    } else if (event.type === "alert") {
+      alerts.open += 1;
+      toast(event.alert);
+      markVehicle(event.alert.vehicle_id, event.alert.alert_id);
+      document.dispatchEvent(new CustomEvent("packetpulse:alert", { detail: event.alert }));
+    } else if (event.type === "acknowledged") {
+      alerts.open = Math.max(0, alerts.open - 1);
+      for (const [vehicle, ids] of alerts.vehicles) {
+        ids.delete(event.alert_id);
+        if (ids.size === 0) {
+          alerts.vehicles.delete(vehicle);
+          restyleVehicle(vehicle);
+        }
+      }
+    }
+    showCount();
+  };
+  socket.onclose = () => {
+    alerts.socket = null;
+    setTimeout(connectAlerts, 2000);
+  };
+}
+
+function showCount() {
+  const badge = document.getElementById("alert-count");
+  if (!badge) return;
+  badge.textContent = String(alerts.open);
+  badge.classList.toggle("hot", alerts.open > 0);
+}
+
+function toast(alert) {
+  const container = document.getElementById("toasts");
+  if (!container) return;
+  const item = document.createElement("div");
+  item.className = `toast toast-${alert.kind}`;
+  item.dataset.alert = alert.alert_id;
+  item.setAttribute("role", "status");
+  const title = document.createElement("strong");
+  title.textContent = alert.kind.replace("_", " ");
+  const text = document.createElement("span");
+  text.textContent = ` ${alert.message}`;
+  item.append(title, text);
+  item.addEventListener("click", () => item.remove());
+  container.prepend(item);
+  // A handful at a time: the alerts page has the rest.
+  while (container.children.length > 5) container.lastElementChild.remove();
+  setTimeout(() => item.remove(), 10000);
+}
+
+function markVehicle(vehicleId, alertId) {
+  if (!alerts.vehicles.has(vehicleId)) alerts.vehicles.set(vehicleId, new Set());
+  alerts.vehicles.get(vehicleId).add(alertId);
+  restyleVehicle(vehicleId);
+}
+
+function restyleVehicle(vehicleId) {
+  if (!live.map) return;
+  for (const [sessionId, position] of live.positions) {
+    if (position.vehicle_id === vehicleId) styleMarker(live.markers.get(sessionId), position);
+  }
 }

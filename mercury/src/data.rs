@@ -280,3 +280,34 @@ pub async fn register_device(
         .await
         .map_err(on_server::user_error)
 }
+
+/// A page of alerts (kind, vehicle, state `open`/`acknowledged`/empty for all; the last day).
+#[server(prefix = "/api/fn", endpoint = "alerts")]
+pub async fn alerts(
+    kind: String,
+    vehicle: String,
+    state: String,
+    page: u32,
+) -> Result<Page<model::AlertView>, ServerFnError> {
+    let app = on_server::state()?;
+    let query = crate::server::alerts::AlertQuery {
+        kind,
+        vehicle,
+        state,
+        page: Some(page),
+        per_page: Some(50),
+        ..Default::default()
+    };
+    crate::server::alerts::list(&app, &query)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// Acknowledges an alert (dispatchers); returns it as it now stands.
+#[server(prefix = "/api/fn", endpoint = "acknowledge_alert")]
+pub async fn acknowledge_alert(alert_id: String) -> Result<model::AlertView, ServerFnError> {
+    let (app, user) = on_server::signed_in(crate::model::Role::Dispatcher)?;
+    crate::server::alerts::acknowledge(&app, &user, &alert_id)
+        .await
+        .map_err(on_server::to_server_error)
+}

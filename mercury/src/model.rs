@@ -398,6 +398,56 @@ pub enum LiveMessage {
     },
 }
 
+/// One alert as the pages and the API show it: silver's row (Jupiter's detector) and who acknowledged it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    /// Deterministic id (the same for a replay of the same events).
+    pub alert_id: String,
+    /// `geofence_enter`, `geofence_exit`, `overspeed`, `idle`, `offline` or `abandoned`.
+    pub kind: String,
+    /// Session.
+    pub session_id: String,
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Geofence, empty when none.
+    pub geofence_id: String,
+    /// When it happened (event time), epoch ms.
+    pub at_ms: u64,
+    /// Where.
+    pub lat: f64,
+    /// Where.
+    pub lon: f64,
+    /// What a person reads.
+    pub message: String,
+    /// Who acknowledged it; empty while open.
+    pub acknowledged_by: String,
+    /// When, epoch ms; 0 while open.
+    pub acknowledged_at_ms: u64,
+}
+
+/// A message of the alerts WebSocket (`/api/v1/alerts/live`), which every signed-in page keeps open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AlertMessage {
+    /// Open alerts of the last day: sent first.
+    Open {
+        /// How many.
+        count: u64,
+    },
+    /// A new alert.
+    Alert {
+        /// The alert.
+        alert: AlertView,
+    },
+    /// Someone acknowledged an alert.
+    Acknowledged {
+        /// Which.
+        alert_id: String,
+        /// Who.
+        by: String,
+    },
+}
+
 /// Settings the browser code needs that come from the server's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientSettings {

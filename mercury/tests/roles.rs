@@ -78,6 +78,8 @@ struct Answer {
 async fn call(client: &reqwest::Client, method: &str, url: &str) -> Answer {
     let request = match method {
         "GET" => client.get(url),
+        "PUT" => client.put(url).json(&serde_json::json!({"probe": 1})),
+        "DELETE" => client.delete(url),
         _ => client.post(url).form(&[("probe", "1")]),
     };
     let response = request.send().await.unwrap();

@@ -13,6 +13,10 @@ mod bindings {
         /// Starts the live map in the element with this id: WebSocket feed, markers, details panel.
         #[wasm_bindgen(js_name = startLiveMap)]
         pub fn start_live_map(element_id: &str, tile_url: &str, units: &str);
+        /// Opens the alerts WebSocket: the counter in the top bar, a toast per new alert, vehicles with open
+        /// alerts marked on the live map.
+        #[wasm_bindgen(js_name = startAlerts)]
+        pub fn start_alerts();
         /// Shows only vehicles of this status (empty: all).
         #[wasm_bindgen(js_name = setLiveFilter)]
         pub fn set_live_filter(status: &str);
@@ -40,6 +44,7 @@ mod server_side {
     pub fn render_chart(_: &str, _: &str) {}
     pub fn start_live_map(_: &str, _: &str, _: &str) {}
     pub fn set_live_filter(_: &str) {}
+    pub fn start_alerts() {}
     pub fn show_track(_: &str, _: &str, _: &str) {}
     pub fn replay_to(_: u32) {}
     pub fn replay_play(_: &str) {}

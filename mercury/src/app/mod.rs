@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod analytics;
 mod devices;
 mod fleet;
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sessions") view=|| view! { <Layout><sessions::SessionsPage/></Layout> }/>
                 <Route path=path!("/sessions/:id") view=|| view! { <Layout><sessions::SessionPage/></Layout> }/>
                 <Route path=path!("/fleet") view=|| view! { <Layout><fleet::FleetPage/></Layout> }/>
+                <Route path=path!("/alerts") view=|| view! { <Layout><alerts::AlertsPage/></Layout> }/>
                 <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
                 <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
@@ -118,6 +120,8 @@ fn loading() -> impl IntoView {
 fn Layout(children: ChildrenFn) -> impl IntoView {
     let user = Resource::new(|| (), |_| me());
     let hydrated = hydrated();
+    // Every signed-in page hears of new alerts (a toast, the counter), whatever page it is.
+    Effect::new(move |_| js::start_alerts());
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=loading>
@@ -138,6 +142,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/analytics">"Analytics"</a>
                             <a href="/sessions">"Sessions"</a>
                             <a href="/fleet">"Fleet"</a>
+                            <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
                             <a href="/settings">"Settings"</a>
                             <Show when=move || admin>
                                 <a href="/admin/users" id="nav-users">"Users"</a>
@@ -156,6 +161,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                         </div>
                     </Show>
                     <main>{children.with_value(|children| children())}</main>
+                    <div id="toasts" class="toasts" aria-live="polite"></div>
                 }
             })}
         </Suspense>

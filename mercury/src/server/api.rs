@@ -152,6 +152,14 @@ pub fn routes() -> Router<AppState> {
         .route("/analytics", get(get_analytics))
         .route("/track/{token}", get(get_tracking))
         .route("/live", get(super::live::socket::websocket))
+        .route("/alerts", get(super::alerts::get_alerts))
+        .route("/geofences", get(super::geofences::get_geofences))
+        .route(
+            "/geofences/{id}",
+            axum::routing::put(super::geofences::put_geofence).delete(super::geofences::delete_geofence),
+        )
+        .route("/alerts/live", get(super::alerts::feed::websocket))
+        .route("/alerts/{id}/acknowledge", post(super::alerts::post_acknowledge))
         .route("/users", get(get_users))
         .route("/devices", get(get_devices))
 }

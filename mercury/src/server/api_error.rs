@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The user database failed (logged; the client gets a generic message).
     #[error("user database: {0}")]
     Users(String),
+    /// A dependency other than the databases (Kafka) cannot serve the call now; the message says what to do.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -43,6 +46,10 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
             Self::Expired => (StatusCode::GONE, self.to_string()),
             Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::Unavailable(_) => {
+                tracing::warn!(error = %self, "API call could not be served now");
+                (StatusCode::SERVICE_UNAVAILABLE, self.to_string())
+            }
             Self::Users(_) => {
                 tracing::error!(error = %self, "API call failed");
                 (

@@ -107,6 +107,14 @@ pub struct Config {
     #[arg(long, env = "MERCURY_TOPIC", default_value = packetpulse_model::topics::SESSIONS)]
     pub topic: String,
 
+    /// Compacted topic of the geofences (Mercury writes it, Jupiter's detector follows it).
+    #[arg(long, env = "MERCURY_GEOFENCES_TOPIC", default_value = packetpulse_model::topics::GEOFENCES)]
+    pub geofences_topic: String,
+
+    /// Topic of the alerts Jupiter raises (pushed to every signed-in browser).
+    #[arg(long, env = "MERCURY_ALERTS_TOPIC", default_value = packetpulse_model::topics::ALERTS)]
+    pub alerts_topic: String,
+
     /// How often the live map's browsers get the positions that changed.
     #[arg(long, env = "MERCURY_LIVE_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub live_interval: Duration,

@@ -31,6 +31,9 @@ pub enum Error {
     /// The live feed's consumer could not start.
     #[error("the live map's Kafka consumer: {0}")]
     Live(#[from] packetpulse_ops::kafka::KafkaError),
+    /// The geofences' Kafka producer could not be made.
+    #[error("geofences: {0}")]
+    Geofences(String),
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),

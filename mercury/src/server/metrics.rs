@@ -1,4 +1,4 @@
-//! Mercury's Prometheus metrics (served on `/metrics` with the process frame's): the live map's feed.
+//! Mercury's Prometheus metrics (served on `/metrics` with the process frame's): the live map's feed and alerts.
 
 use prometheus::{IntCounter, IntGauge, Registry};
 
@@ -9,6 +9,8 @@ pub struct Metrics {
     pub live_events: IntCounter,
     /// Browsers connected to the live map.
     pub live_clients: IntGauge,
+    /// Alerts read from the alerts topic and pushed to the browsers.
+    pub alerts_received: IntCounter,
 }
 
 impl Metrics {
@@ -27,6 +29,14 @@ impl Metrics {
                 registry,
                 IntGauge::new("mercury_live_clients", "Browsers connected to the live map")
                     .expect("valid metric"),
+            ),
+            alerts_received: packetpulse_ops::register(
+                registry,
+                IntCounter::new(
+                    "mercury_alerts_received_total",
+                    "Alerts read from the alerts topic and pushed to the browsers",
+                )
+                .expect("valid metric"),
             ),
         }
     }

@@ -4,6 +4,8 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod alert_acks;
+pub mod alerts;
 pub mod api;
 pub mod api_error;
 pub mod api_tokens;
@@ -14,6 +16,7 @@ pub mod db;
 pub mod devices;
 mod error;
 pub mod freshness;
+pub mod geofences;
 pub mod invites;
 pub mod live;
 pub mod metrics;
@@ -101,6 +104,19 @@ pub async fn run_with(
         state.config.topic.clone(),
         shutdown.clone(),
     ));
+    let geofences = tokio::spawn(
+        state
+            .geofences
+            .clone()
+            .follow(state.config.kafka_bootstrap_servers.clone(), shutdown.clone()),
+    );
+    let alerts = tokio::spawn(alerts::feed::consume(
+        state.alert_feed.clone(),
+        state.live.clone(),
+        state.config.kafka_bootstrap_servers.clone(),
+        state.config.alerts_topic.clone(),
+        shutdown.clone(),
+    ));
     let pusher = tokio::spawn(live::push(
         state.live.clone(),
         state.config.live_interval,
@@ -113,8 +129,11 @@ pub async fn run_with(
         .map_err(Error::Serve);
     operations.finish().await;
     let _ = pusher.await;
-    if let Ok(Err(error)) = consumer.await {
-        return Err(error.into());
+    let _ = geofences.await;
+    for consumer in [consumer, alerts] {
+        if let Ok(Err(error)) = consumer.await {
+            return Err(error.into());
+        }
     }
     served
 }

@@ -10,11 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use packetpulse_ops::secrets;
 
+use super::alert_acks::AlertAcks;
+use super::alerts::feed::AlertFeed;
 use super::api_tokens::ApiTokens;
 use super::auth::Throttle;
 use super::config::Config;
 use super::devices::Devices;
 use super::error::Error;
+use super::geofences::Geofences;
 use super::invites::Invites;
 use super::metrics::Metrics;
 use super::tracking_links::TrackingLinks;
@@ -55,6 +58,12 @@ pub struct AppState {
     pub warehouse: warehouse::Warehouse,
     /// The live map's feed.
     pub live: live::LiveFeed,
+    /// New alerts and acknowledgements, for every signed-in browser.
+    pub alert_feed: AlertFeed,
+    /// Acknowledged alerts.
+    pub alert_acks: AlertAcks,
+    /// The geofences in force (the compacted topic Jupiter's detector follows).
+    pub geofences: Geofences,
     /// Answers reused for a second.
     pub answers: cache::Answers,
     /// Cancelled at shutdown (ends WebSocket connections).
@@ -93,6 +102,8 @@ impl AppState {
             tracing::warn!("created the first user, admin (admin@example.com), with MERCURY_ADMIN_PASSWORD");
         }
         let api_tokens = ApiTokens::new(users.db());
+        let alert_acks = AlertAcks::new(users.db());
+        let metrics = Metrics::new(registry);
         let invites = Invites::new(users.db());
         let tracking_links = TrackingLinks::new(users.db(), &config.jwt_secret);
         let devices = Devices::new(
@@ -123,7 +134,11 @@ impl AppState {
                 config.login_attempts_per_account,
             ),
             warehouse: warehouse::Warehouse::new(config.clickhouse.client(), &config.clickhouse.database),
-            live: live::LiveFeed::new(&Metrics::new(registry)),
+            live: live::LiveFeed::new(&metrics),
+            alert_feed: AlertFeed::new(metrics.alerts_received.clone()),
+            alert_acks,
+            geofences: Geofences::new(&config.kafka_bootstrap_servers, &config.geofences_topic)
+                .map_err(Error::Geofences)?,
             answers: cache::Answers::default(),
             shutdown,
             config: Arc::new(config),

@@ -245,6 +245,8 @@ pub struct Dashboard {
     pub url: String,
     pub fleet: Fleet,
     pub topic: String,
+    /// The topic of alerts Mercury follows.
+    pub alerts_topic: String,
     pub kafka: &'static Kafka,
     pub clickhouse_database: String,
     stop: CancellationToken,
@@ -302,6 +304,8 @@ impl Dashboard {
         let (database, client) = clickhouse.fresh_database().await.unwrap();
         seed(&client, &database, batches).await;
         let topic = kafka.create_unique_topic("mercury-live", 1).await.unwrap();
+        let alerts_topic = format!("{topic}.alerts");
+        kafka.create_topic(&alerts_topic, 1).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("users.db");
         let mut args = vec![
@@ -312,6 +316,8 @@ impl Dashboard {
             format!("--clickhouse-database={database}"),
             format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
             format!("--topic={topic}"),
+            format!("--alerts-topic={alerts_topic}"),
+            format!("--geofences-topic={topic}.geofences"),
             format!("--jwt-secret={JWT_SECRET}"),
             format!("--device-signing-key={}", device_signing_key()),
             format!("--admin-password={ADMIN_PASSWORD}"),
@@ -345,6 +351,7 @@ impl Dashboard {
             url,
             fleet,
             topic,
+            alerts_topic,
             kafka,
             clickhouse_database: database,
             stop,

@@ -18,7 +18,7 @@ pub enum Access {
 /// One route: method, path (`{name}` matches one path segment) and access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
-    /// `GET` or `POST`.
+    /// `GET`, `POST`, `PUT` or `DELETE`.
     pub method: &'static str,
     /// The path, e.g. `/sessions/{id}`.
     pub path: &'static str,
@@ -50,6 +50,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/sessions", VIEWER),
     rule("GET", "/sessions/{id}", VIEWER),
     rule("GET", "/fleet", VIEWER),
+    rule("GET", "/alerts", VIEWER),
     rule("GET", "/settings", VIEWER),
     rule("GET", "/admin/users", ADMIN),
     rule("GET", "/admin/devices", ADMIN),
@@ -77,6 +78,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/fn/session", VIEWER),
     rule("POST", "/api/fn/fleet", VIEWER),
     rule("POST", "/api/fn/analytics", VIEWER),
+    rule("POST", "/api/fn/alerts", VIEWER),
+    rule("POST", "/api/fn/acknowledge_alert", DISPATCHER),
     rule("POST", "/api/fn/api_tokens", VIEWER),
     rule("POST", "/api/fn/create_api_token", VIEWER),
     rule("POST", "/api/fn/tracking_link", DISPATCHER),
@@ -95,6 +98,12 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/fleet", VIEWER),
     rule("GET", "/api/v1/analytics", VIEWER),
     rule("GET", "/api/v1/live", VIEWER),
+    rule("GET", "/api/v1/alerts", VIEWER),
+    rule("GET", "/api/v1/geofences", VIEWER),
+    rule("PUT", "/api/v1/geofences/{id}", DISPATCHER),
+    rule("DELETE", "/api/v1/geofences/{id}", DISPATCHER),
+    rule("GET", "/api/v1/alerts/live", VIEWER),
+    rule("POST", "/api/v1/alerts/{id}/acknowledge", DISPATCHER),
     rule("GET", "/api/v1/users", ADMIN),
     rule("GET", "/api/v1/devices", ADMIN),
 ];

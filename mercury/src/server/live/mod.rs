@@ -94,6 +94,16 @@ impl LiveFeed {
         lock(&self.shared.changed).insert(position.session_id.clone(), position);
     }
 
+    /// Takes a session off the map (closed as abandoned): browsers get it with status `abandoned` at the next
+    /// flush and remove its marker.
+    pub fn close_session(&self, session_id: &str) {
+        let Some(mut position) = lock(&self.shared.positions).remove(session_id) else {
+            return;
+        };
+        position.status = "abandoned".to_owned();
+        lock(&self.shared.changed).insert(session_id.to_owned(), position);
+    }
+
     /// Sends the positions changed since the last flush to every browser.
     pub fn flush(&self) {
         let changed: Vec<LivePosition> = lock(&self.shared.changed)

@@ -6,6 +6,7 @@
 //! models in `uranus/dbt`): a column read here is a contract with them (docs/ARCHITECTURE.md, Silver and Gold).
 
 mod active;
+pub mod alerts;
 mod analytics;
 mod fleet;
 mod overview;

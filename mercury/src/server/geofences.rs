@@ -1,0 +1,258 @@
+//! Geofences: the areas dispatchers draw, kept in the compacted `geofences` topic (key = geofence id, JSON
+//! [`Geofence`], a tombstone deletes) that Jupiter's detector follows. Mercury follows the same topic (every
+//! instance, from its beginning) for the list it serves, and writes to it; a write is answered once Mercury's own
+//! follower has read it back, so a GET right after shows it. The JSON API speaks GeoJSON: a polygon is a
+//! `Polygon` (one ring, closed), a circle a `Point` with `properties.radius_m` (how Leaflet drawing tools export
+//! circles).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use packetpulse_model::{GeoPoint, Geofence, GeofenceShape};
+use packetpulse_ops::kafka::admin::{TopicSpec, ensure_topics};
+use packetpulse_ops::kafka::compacted::{self, Table};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::api_error::ApiError;
+use super::state::AppState;
+
+/// How long a write waits for Mercury's follower to read it back.
+const READ_BACK: Duration = Duration::from_secs(5);
+
+/// The geofences in force and the way to change them.
+#[derive(Clone)]
+pub struct Geofences {
+    table: Arc<Table<Geofence>>,
+    loaded: Arc<AtomicBool>,
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl Geofences {
+    /// A store writing to `topic` on `bootstrap_servers`; empty until [`Geofences::follow`] has read the topic.
+    pub fn new(bootstrap_servers: &str, topic: &str) -> Result<Self, String> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("acks", "all")
+            .create()
+            .map_err(|error| format!("Kafka producer for {topic}: {error}"))?;
+        Ok(Self {
+            table: Arc::new(Table::new("geofence", Geofence::from_record)),
+            loaded: Arc::new(AtomicBool::new(false)),
+            producer,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Creates the topic if missing, reads it to its end, then follows it until `shutdown`.
+    pub async fn follow(self, bootstrap_servers: String, shutdown: CancellationToken) {
+        let spec = TopicSpec {
+            name: &self.topic,
+            partitions: 1,
+            compacted: true,
+        };
+        if let Err(error) = ensure_topics(&bootstrap_servers, &[spec]).await {
+            tracing::warn!(%error, "geofences topic not checked; reading it anyway");
+        }
+        let table = self.table.clone();
+        let consumer = match compacted::catch_up(
+            &bootstrap_servers,
+            &self.topic,
+            "mercury-geofences",
+            &mut |record| table.apply(record),
+            &shutdown,
+        )
+        .await
+        {
+            Ok(consumer) => consumer,
+            Err(error) => {
+                tracing::error!(%error, "geofences cannot be read; the geofence API answers 503");
+                return;
+            }
+        };
+        self.loaded.store(true, Ordering::Release);
+        tracing::info!(geofences = self.table.rows().len(), "geofences read");
+        compacted::follow(consumer, move |record| table.apply(record), shutdown).await;
+    }
+
+    fn check_loaded(&self) -> Result<(), ApiError> {
+        if self.loaded.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ApiError::Unavailable(
+                "geofences are still being read from Kafka; try again in a moment".into(),
+            ))
+        }
+    }
+
+    /// Every geofence in force.
+    pub fn list(&self) -> Result<Vec<Geofence>, ApiError> {
+        self.check_loaded()?;
+        Ok(self.table.rows().into_iter().map(|(_, fence)| fence).collect())
+    }
+
+    /// Puts `fence` in force (new or replacing the one with its id); answered once read back.
+    pub async fn put(&self, fence: &Geofence) -> Result<(), ApiError> {
+        self.check_loaded()?;
+        if let Some(problem) = fence.problem() {
+            return Err(ApiError::BadRequest(problem));
+        }
+        let payload = serde_json::to_vec(fence).expect("a geofence serialises");
+        self.send(&fence.id, Some(&payload)).await?;
+        self.read_back(|table| table.get(&fence.id).as_ref() == Some(fence))
+            .await
+    }
+
+    /// Deletes the geofence `id` (not found if there is none); answered once read back.
+    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
+        self.check_loaded()?;
+        if self.table.get(id).is_none() {
+            return Err(ApiError::NotFound("geofence"));
+        }
+        self.send(id, None).await?;
+        self.read_back(|table| table.get(id).is_none()).await
+    }
+
+    async fn send(&self, key: &str, payload: Option<&[u8]>) -> Result<(), ApiError> {
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
+        if let Some(payload) = payload {
+            record = record.payload(payload);
+        }
+        self.producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| {
+                ApiError::Unavailable(format!("the geofences topic refused the change: {error}"))
+            })
+    }
+
+    async fn read_back(&self, done: impl Fn(&Table<Geofence>) -> bool) -> Result<(), ApiError> {
+        let deadline = tokio::time::Instant::now() + READ_BACK;
+        while !done(&self.table) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Unavailable(
+                    "the change is in Kafka but was not read back within 5 s".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+/// A geofence as a GeoJSON Feature.
+pub fn feature(fence: &Geofence) -> Value {
+    let (geometry, radius) = match &fence.shape {
+        GeofenceShape::Circle { center, radius_m } => (
+            json!({"type": "Point", "coordinates": [center.lon, center.lat]}),
+            Some(*radius_m),
+        ),
+        GeofenceShape::Polygon { ring } => {
+            let mut coordinates: Vec<[f64; 2]> = ring.iter().map(|point| [point.lon, point.lat]).collect();
+            if let Some(first) = coordinates.first().copied() {
+                coordinates.push(first);
+            }
+            (json!({"type": "Polygon", "coordinates": [coordinates]}), None)
+        }
+    };
+    let mut properties = json!({"name": fence.name, "vehicles": fence.vehicles});
+    if let Some(radius) = radius {
+        properties["radius_m"] = json!(radius);
+    }
+    json!({"type": "Feature", "id": fence.id, "geometry": geometry, "properties": properties})
+}
+
+/// The body of a `PUT`: a GeoJSON Feature.
+#[derive(Debug, Deserialize)]
+pub struct FeatureBody {
+    geometry: Geometry,
+    properties: Properties,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum Geometry {
+    Point { coordinates: [f64; 2] },
+    Polygon { coordinates: Vec<Vec<[f64; 2]>> },
+}
+
+#[derive(Debug, Deserialize)]
+struct Properties {
+    name: String,
+    radius_m: Option<f64>,
+    vehicles: Option<Vec<String>>,
+}
+
+/// The geofence `id` a Feature describes, or why it cannot be one.
+pub fn from_feature(id: &str, body: FeatureBody) -> Result<Geofence, ApiError> {
+    let shape = match body.geometry {
+        Geometry::Point {
+            coordinates: [lon, lat],
+        } => GeofenceShape::Circle {
+            center: GeoPoint::new(lat, lon),
+            radius_m: body.properties.radius_m.ok_or_else(|| {
+                ApiError::BadRequest(
+                    "a Point geofence is a circle: properties.radius_m (metres) is required".into(),
+                )
+            })?,
+        },
+        Geometry::Polygon { coordinates } => {
+            let [ring] = <[Vec<[f64; 2]>; 1]>::try_from(coordinates).map_err(|_| {
+                ApiError::BadRequest("a Polygon geofence has exactly one ring (no holes)".into())
+            })?;
+            let mut ring: Vec<GeoPoint> = ring
+                .into_iter()
+                .map(|[lon, lat]| GeoPoint::new(lat, lon))
+                .collect();
+            // GeoJSON closes the ring; the model does not repeat the first corner.
+            if ring.len() > 1 && ring.first() == ring.last() {
+                ring.pop();
+            }
+            GeofenceShape::Polygon { ring }
+        }
+    };
+    Ok(Geofence {
+        id: id.to_owned(),
+        name: body.properties.name,
+        shape,
+        vehicles: body.properties.vehicles.filter(|vehicles| !vehicles.is_empty()),
+    })
+}
+
+/// `GET /api/v1/geofences`: a GeoJSON FeatureCollection (viewers).
+pub async fn get_geofences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let features: Vec<Value> = state.geofences.list()?.iter().map(feature).collect();
+    Ok(Json(json!({"type": "FeatureCollection", "features": features})))
+}
+
+/// `PUT /api/v1/geofences/{id}`: creates or replaces a geofence from a GeoJSON Feature (dispatchers).
+pub async fn put_geofence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<FeatureBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) =
+        body.map_err(|rejection| ApiError::BadRequest(format!("not a geofence Feature: {rejection}")))?;
+    let fence = from_feature(&id, body)?;
+    state.geofences.put(&fence).await?;
+    tracing::info!(geofence = %fence.id, name = %fence.name, "geofence saved");
+    Ok(Json(feature(&fence)))
+}
+
+/// `DELETE /api/v1/geofences/{id}` (dispatchers).
+pub async fn delete_geofence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.geofences.delete(&id).await?;
+    tracing::info!(geofence = %id, "geofence deleted");
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

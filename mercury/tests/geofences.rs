@@ -1,0 +1,154 @@
+//! The geofence API: GeoJSON in and out, written to the compacted topic Jupiter's detector follows (key = id,
+//! a tombstone on delete), validated with clear errors, read back before the answer.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN_PASSWORD, Dashboard, http, http_sign_in};
+use packetpulse_model::{Geofence, GeofenceShape};
+use rdkafka::Message;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
+    let dashboard = Dashboard::start().await;
+    let base = &dashboard.url;
+    let client = http();
+    http_sign_in(&client, base, "admin", ADMIN_PASSWORD).await;
+    let put = |id: &str, body: Value| {
+        client
+            .put(format!("{base}/api/v1/geofences/{id}"))
+            .json(&body)
+            .send()
+    };
+
+    // The follower reads the topic at start; until then the API says so (503), then lists nothing.
+    let listed = packetpulse_testkit::wait_until("the geofence list", Duration::from_secs(30), || async {
+        let response = client
+            .get(format!("{base}/api/v1/geofences"))
+            .send()
+            .await
+            .unwrap();
+        Ok::<_, String>((response.status() == 200).then_some(()))
+    });
+    listed.await.unwrap();
+
+    let depot = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.73, 37.98]},
+        "properties": {"name": "Depot", "radius_m": 300.0}});
+    let saved = put("depot", depot).await.unwrap();
+    assert_eq!(saved.status(), 200);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["geometry"]["coordinates"], json!([23.73, 37.98]));
+    assert_eq!(saved["properties"]["radius_m"], json!(300.0));
+    let square = json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
+        [23.72, 37.97], [23.74, 37.97], [23.74, 37.99], [23.72, 37.99], [23.72, 37.97]]]},
+        "properties": {"name": "Centre", "vehicles": ["van-1", "van-2"]}});
+    assert_eq!(put("centre", square).await.unwrap().status(), 200);
+
+    // Listed at once (read back before the answer), as a FeatureCollection.
+    let all: Value = client
+        .get(format!("{base}/api/v1/geofences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["type"], "FeatureCollection");
+    let ids: Vec<&str> = all["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["centre", "depot"]);
+    let centre = &all["features"][0];
+    assert_eq!(
+        centre["geometry"]["coordinates"][0].as_array().unwrap().len(),
+        5,
+        "the ring is closed"
+    );
+    assert_eq!(centre["properties"]["vehicles"], json!(["van-1", "van-2"]));
+
+    // In the topic as Jupiter reads it: key = id, the model's JSON, the ring not repeated.
+    let records = dashboard
+        .kafka
+        .read_topic(
+            &format!("{}.geofences", dashboard.topic),
+            2,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    let centre = records
+        .iter()
+        .find(|record| record.key() == Some(b"centre".as_slice()))
+        .unwrap();
+    let fence = Geofence::from_record("centre", centre.payload().unwrap()).unwrap();
+    let GeofenceShape::Polygon { ring } = fence.shape else {
+        panic!("a polygon")
+    };
+    assert_eq!(ring.len(), 4);
+    assert_eq!(fence.vehicles, Some(vec!["van-1".to_owned(), "van-2".to_owned()]));
+
+    // Refused with the reason: a circle without a radius, a zero radius, holes, two corners, junk, a long name.
+    for (body, reason) in [
+        (
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.7, 37.9]}, "properties": {"name": "x"}}),
+            "radius_m",
+        ),
+        (
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.7, 37.9]}, "properties": {"name": "x", "radius_m": 0}}),
+            "radius",
+        ),
+        (
+            json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1]], [[0, 0], [0.5, 0], [0.5, 0.5]]]}, "properties": {"name": "x"}}),
+            "one ring",
+        ),
+        (
+            json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}, "properties": {"name": "x"}}),
+            "3 to",
+        ),
+        (json!({"nonsense": true}), "not a geofence Feature"),
+        (
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.7, 97.0]}, "properties": {"name": "x", "radius_m": 5}}),
+            "latitude",
+        ),
+        (
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.7, 37.9]}, "properties": {"name": "n".repeat(201), "radius_m": 5}}),
+            "name",
+        ),
+    ] {
+        let answer = put("bad", body).await.unwrap();
+        assert_eq!(answer.status(), 400);
+        let error = answer.text().await.unwrap();
+        assert!(error.contains(reason), "{error} should mention {reason}");
+    }
+
+    // Deleted: a tombstone, gone from the list; deleting again is not found.
+    let deleted = client
+        .delete(format!("{base}/api/v1/geofences/depot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let all: Value = client
+        .get(format!("{base}/api/v1/geofences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["features"].as_array().unwrap().len(), 1);
+    let again = client
+        .delete(format!("{base}/api/v1/geofences/depot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    dashboard.stop().await;
+}

@@ -210,26 +210,12 @@ async fn a_fleet_raises_exactly_the_expected_alerts_once_each_through_kills() {
     produce(kafka, &topic, &events, None).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        (
-            "--kafka-bootstrap-servers",
-            config.kafka_bootstrap_servers.clone(),
-        ),
-        ("--topic", config.topic.clone()),
-        ("--group", config.group.clone()),
-        ("--dead-letter-topic", config.dead_letter_topic.clone()),
-        ("--alerts-topic", config.alerts.alerts_topic.clone()),
-        ("--geofences-topic", config.alerts.geofences_topic.clone()),
-        ("--clickhouse-url", config.clickhouse.url.clone()),
-        ("--clickhouse-database", config.clickhouse.database.clone()),
-        ("--metrics-listen", config.metrics_listen.to_string()),
-        ("--instance-id", "jupiter-alerts-test".to_owned()),
+    let flags = common::binary_flags(&config, "jupiter-alerts-test")
+        .into_iter()
         // Small batches, so the kills land between many commits.
-        ("--flush-rows", "2000".to_owned()),
-    ]
-    .into_iter()
-    .chain(alert_flags())
-    .flat_map(|(flag, value)| [flag.to_owned(), value]);
+        .chain([("--flush-rows", "2000".to_owned())])
+        .chain(alert_flags())
+        .flat_map(|(flag, value)| [flag.to_owned(), value]);
     let mut jupiter = ServerProcess::start(
         "jupiter",
         std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),

@@ -19,21 +19,9 @@ async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_dup
     let topic = kafka.create_unique_topic("jupiter-crash", 3).await.unwrap();
     let config = test_config(kafka, clickhouse, &topic);
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        (
-            "--kafka-bootstrap-servers",
-            config.kafka_bootstrap_servers.clone(),
-        ),
-        ("--topic", config.topic.clone()),
-        ("--group", config.group.clone()),
-        ("--dead-letter-topic", config.dead_letter_topic.clone()),
-        ("--clickhouse-url", config.clickhouse.url.clone()),
-        ("--clickhouse-database", config.clickhouse.database.clone()),
-        ("--metrics-listen", config.metrics_listen.to_string()),
-        ("--instance-id", "jupiter-crash-test".to_owned()),
-    ]
-    .into_iter()
-    .flat_map(|(flag, value)| [flag.to_owned(), value]);
+    let flags = common::binary_flags(&config, "jupiter-crash-test")
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value]);
     let mut jupiter = ServerProcess::start(
         "jupiter",
         std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),

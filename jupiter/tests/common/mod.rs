@@ -97,6 +97,26 @@ pub fn test_config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Confi
     config
 }
 
+/// The `jupiter` binary's flags for `config`'s topics, servers and database, with a static `instance_id` (a
+/// restarted instance gets its partitions back at once).
+pub fn binary_flags(config: &Config, instance_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "--kafka-bootstrap-servers",
+            config.kafka_bootstrap_servers.clone(),
+        ),
+        ("--topic", config.topic.clone()),
+        ("--group", config.group.clone()),
+        ("--dead-letter-topic", config.dead_letter_topic.clone()),
+        ("--alerts-topic", config.alerts.alerts_topic.clone()),
+        ("--geofences-topic", config.alerts.geofences_topic.clone()),
+        ("--clickhouse-url", config.clickhouse.url.clone()),
+        ("--clickhouse-database", config.clickhouse.database.clone()),
+        ("--metrics-listen", config.metrics_listen.to_string()),
+        ("--instance-id", instance_id.to_owned()),
+    ]
+}
+
 /// Produces `events` to `topic`, key = session id, at up to `per_second` (unlimited when `None`).
 pub async fn produce(kafka: &Kafka, topic: &str, events: &[PublishedEvent], per_second: Option<u64>) {
     let producer: FutureProducer = kafka.client_config().set("linger.ms", "5").create().unwrap();

@@ -106,6 +106,29 @@ pub fn partition_of(key: &[u8], partitions: usize) -> i32 {
     i32::try_from(crc32fast::hash(key) % partitions).unwrap_or(0)
 }
 
+/// A consumer of its own (group `{group_prefix}-{random}`, never joined, nothing committed) assigned every
+/// partition of `topic` at its end, fetching with at most `fetch_wait_ms` of batching delay: every instance sees
+/// every record from now on (live views). `None` when `shutdown` came before the topic existed.
+pub async fn from_the_end(
+    bootstrap_servers: &str,
+    topic: &str,
+    group_prefix: &str,
+    fetch_wait_ms: u32,
+    shutdown: &CancellationToken,
+) -> Result<Option<Consumer>, KafkaError> {
+    let group = format!("{group_prefix}-{}", uuid::Uuid::new_v4());
+    let consumer = ConsumerConfig::new(bootstrap_servers, &group)
+        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
+        .create()?;
+    let Some(partitions) = consumer.partitions(topic, shutdown).await else {
+        return Ok(None);
+    };
+    // Assigned directly, without joining the group: reading starts within one metadata round trip.
+    consumer.assign(topic, &partitions, |_| Offset::End)?;
+    tracing::info!(%topic, partitions = partitions.len(), "consuming from the end");
+    Ok(Some(consumer))
+}
+
 /// A consumer of one topic. Cheap to clone: clones share the connection.
 #[derive(Clone)]
 pub struct Consumer {

@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use packetpulse_model::{Alert, AlertKind};
-use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
+use packetpulse_ops::kafka::KafkaError;
 use prometheus::IntCounter;
-use rdkafka::{Message as _, Offset};
+use rdkafka::Message as _;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -72,16 +72,13 @@ pub async fn consume(
     topic: String,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    let group = format!("mercury-alerts-{}", uuid::Uuid::new_v4());
-    let consumer = ConsumerConfig::new(&bootstrap_servers, &group)
-        // An alert should reach the browsers within a second of its ping: no batching delay.
-        .set("fetch.wait.max.ms", "50")
-        .create()?;
-    let Some(partitions) = consumer.partitions(&topic, &shutdown).await else {
+    // An alert should reach the browsers within a second of its ping: no batching delay.
+    let Some(consumer) =
+        packetpulse_ops::kafka::from_the_end(&bootstrap_servers, &topic, "mercury-alerts", 50, &shutdown)
+            .await?
+    else {
         return Ok(());
     };
-    consumer.assign(&topic, &partitions, |_| Offset::End)?;
-    tracing::info!(%topic, "alerts feed consuming");
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use packetpulse_model::PublishedEvent;
-use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
+use packetpulse_ops::kafka::KafkaError;
 use prometheus::{IntCounter, IntGauge};
 use rdkafka::Message as _;
-use rdkafka::Offset;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -174,19 +173,13 @@ pub async fn consume(
     topic: String,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    // A group of its own that nothing is ever committed to: every Mercury instance sees every event.
-    let group = format!("mercury-live-{}", uuid::Uuid::new_v4());
-    let consumer = ConsumerConfig::new(&bootstrap_servers, &group)
-        // The map wants each event as soon as it is there, not the broker's default batching delay.
-        .set("fetch.wait.max.ms", "50")
-        .create()?;
-    let Some(partitions) = consumer.partitions(&topic, &shutdown).await else {
+    // Every Mercury instance sees every event; the map wants each one at once, not after 500 ms of batching.
+    let Some(consumer) =
+        packetpulse_ops::kafka::from_the_end(&bootstrap_servers, &topic, "mercury-live", 50, &shutdown)
+            .await?
+    else {
         return Ok(());
     };
-    // Every partition assigned directly at its end, without joining the group: the feed starts within one
-    // metadata round trip.
-    consumer.assign(&topic, &partitions, |_| Offset::End)?;
-    tracing::info!(%topic, partitions = partitions.len(), "live feed consuming");
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

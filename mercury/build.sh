@@ -55,9 +55,12 @@ fi
 # Served precompressed to browsers that accept gzip (leptos_axum's file handler looks for .gz next to the file).
 gzip -9kf "$site/pkg/mercury_bg.wasm" "$site/pkg/mercury.js"
 rm -rf "$site/vendor"
-mkdir -p "$site/vendor/leaflet" "$site/vendor/chart.js"
+mkdir -p "$site/vendor/leaflet" "$site/vendor/chart.js" "$site/vendor/leaflet-geoman"
 cp -r "$npm_dir"/node_modules/leaflet/dist/leaflet.js "$npm_dir"/node_modules/leaflet/dist/leaflet.css \
     "$npm_dir"/node_modules/leaflet/dist/images "$site/vendor/leaflet/"
 cp "$npm_dir"/node_modules/chart.js/dist/chart.umd.min.js "$site/vendor/chart.js/"
+# The geofence editor's drawing tools, loaded by that page only.
+cp "$npm_dir"/node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js \
+    "$npm_dir"/node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css "$site/vendor/leaflet-geoman/"
 cp mercury/assets/style.css "$site/style.css"
 echo "mercury/build.sh: site in $site ($(du -sh "$site/pkg" | cut -f1) of pkg)"

@@ -347,3 +347,145 @@ function restyleVehicle(vehicleId) {
     if (position.vehicle_id === vehicleId) styleMarker(live.markers.get(sessionId), position);
   }
 }
+
+// ---- geofence editor -------------------------------------------------------------------------------------
+
+const fences = { map: null, layers: new Map(), canEdit: false };
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(script);
+  });
+}
+
+function loadStyle(href) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = href;
+  document.head.append(link);
+}
+
+function fenceStatus(text) {
+  const status = document.getElementById("geofence-status");
+  if (status) status.textContent = text;
+}
+
+/** The geofence map: every geofence from the API; for dispatchers, leaflet-geoman's drawing tools. */
+export function startGeofenceEditor(elementId, tileUrl, canEdit) {
+  whenElement(elementId, async (element) => {
+    if (fences.map) return;
+    fences.canEdit = canEdit;
+    if (canEdit) {
+      // Before the map exists: leaflet-geoman equips the maps created after it loads.
+      loadStyle("/vendor/leaflet-geoman/leaflet-geoman.css");
+      await loadScript("/vendor/leaflet-geoman/leaflet-geoman.min.js");
+    }
+    if (fences.map) return;
+    // SVG, not canvas: the drawing tools need to grab the shapes' edges.
+    fences.map = L.map(element, { zoomControl: true }).setView([37.98, 23.73], 12);
+    if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19, attribution: "map tiles" }).addTo(fences.map);
+    if (canEdit) {
+      fences.map.pm.addControls({
+        position: "topleft", drawCircle: true, drawPolygon: true, drawMarker: false, drawCircleMarker: false,
+        drawPolyline: false, drawRectangle: true, drawText: false, cutPolygon: false, rotateMode: false,
+      });
+      fences.map.on("pm:create", (event) => saveNew(event.layer));
+    }
+    // What a test (or the console) can do without a mouse: the same path a drawn shape takes.
+    window.packetpulseGeofences = {
+      created: (layer) => fences.map.fire("pm:create", { layer }),
+      count: () => fences.layers.size,
+    };
+    await reloadFences();
+    element.dataset.ready = "true";
+  });
+}
+
+async function reloadFences() {
+  const response = await fetch("/api/v1/geofences");
+  if (!response.ok) {
+    fenceStatus(`Geofences could not be loaded: ${(await response.json()).error ?? response.status}`);
+    return;
+  }
+  const collection = await response.json();
+  for (const layer of fences.layers.values()) layer.remove();
+  fences.layers.clear();
+  for (const feature of collection.features) addFence(feature);
+  listFences();
+  if (fences.layers.size > 0) {
+    const group = L.featureGroup([...fences.layers.values()]);
+    fences.map.fitBounds(group.getBounds(), { padding: [40, 40], maxZoom: 15 });
+  }
+}
+
+function addFence(feature) {
+  const [lon, lat] = feature.geometry.type === "Point" ? feature.geometry.coordinates : [0, 0];
+  const layer = feature.geometry.type === "Point"
+    ? L.circle([lat, lon], { radius: feature.properties.radius_m })
+    : L.polygon(feature.geometry.coordinates[0].slice(0, -1).map(([x, y]) => [y, x]));
+  layer.feature = feature;
+  layer.bindTooltip(feature.properties.name);
+  layer.addTo(fences.map);
+  if (fences.canEdit) {
+    layer.on("pm:edit", () => save(feature.id, feature.properties, layer));
+    layer.on("pm:remove", () => remove(feature.id));
+  }
+  fences.layers.set(feature.id, layer);
+}
+
+function listFences() {
+  const list = document.getElementById("geofence-list");
+  if (!list) return;
+  list.replaceChildren();
+  for (const [id, layer] of fences.layers) {
+    const item = document.createElement("li");
+    item.dataset.geofence = id;
+    const vehicles = layer.feature.properties.vehicles;
+    item.textContent = `${layer.feature.properties.name} — ${vehicles ? vehicles.join(", ") : "all vehicles"}`;
+    item.addEventListener("click", () => fences.map.fitBounds(layer.getBounds(), { maxZoom: 16 }));
+    list.append(item);
+  }
+  fences.map.getContainer().dataset.geofences = String(fences.layers.size);
+}
+
+function geometryOf(layer) {
+  if (layer instanceof L.Circle) {
+    const centre = layer.getLatLng();
+    return [{ type: "Point", coordinates: [centre.lng, centre.lat] }, layer.getRadius()];
+  }
+  const ring = layer.getLatLngs()[0].map((point) => [point.lng, point.lat]);
+  ring.push(ring[0]);
+  return [{ type: "Polygon", coordinates: [ring] }, null];
+}
+
+async function saveNew(layer) {
+  const name = document.getElementById("geofence-name")?.value.trim() || "Geofence";
+  const vehicleText = document.getElementById("geofence-vehicles")?.value ?? "";
+  const vehicles = vehicleText.split(",").map((vehicle) => vehicle.trim()).filter((vehicle) => vehicle);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "geofence";
+  const id = `${slug}-${Math.random().toString(36).slice(2, 8)}`;
+  layer.remove();
+  await save(id, { name, vehicles: vehicles.length > 0 ? vehicles : null }, layer);
+}
+
+async function save(id, properties, layer) {
+  const [geometry, radius] = geometryOf(layer);
+  const body = { type: "Feature", geometry, properties: { ...properties } };
+  if (radius !== null) body.properties.radius_m = radius;
+  else delete body.properties.radius_m;
+  const response = await fetch(`/api/v1/geofences/${encodeURIComponent(id)}`, {
+    method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  fenceStatus(response.ok ? `Saved “${properties.name}”.` : `Not saved: ${(await response.json()).error}`);
+  await reloadFences();
+}
+
+async function remove(id) {
+  const response = await fetch(`/api/v1/geofences/${encodeURIComponent(id)}`, { method: "DELETE" });
+  fenceStatus(response.ok ? "Deleted." : `Not deleted: ${(await response.json()).error}`);
+  await reloadFences();
+}

@@ -152,3 +152,82 @@ async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
     assert_eq!(again.status(), 404);
     dashboard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_draws_a_geofence_on_the_map_and_a_viewer_sees_it_without_the_tools() {
+    use common::{browser, find, hydrated, screenshot, sign_in, wait_for_path};
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client
+        .goto(&format!("{}/geofences", dashboard.url))
+        .await
+        .unwrap();
+    hydrated(&client).await;
+    find(&client, "#geofence-map[data-ready='true']").await;
+    // leaflet-geoman's toolbar is there for a dispatcher (admin).
+    find(&client, ".leaflet-pm-toolbar").await;
+    fill_input(&client, "#geofence-name", "North depot").await;
+    fill_input(&client, "#geofence-vehicles", "van-1, van-2").await;
+    // A drawn circle takes the same path as one geoman finishes: the map's pm:create event.
+    client
+        .execute(
+            "window.packetpulseGeofences.created(L.circle([37.99, 23.73], { radius: 250 }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    find(&client, "#geofence-map[data-geofences='1']").await;
+    let item = find(&client, "#geofence-list li").await.text().await.unwrap();
+    assert_eq!(item, "North depot — van-1, van-2");
+    let status = find(&client, "#geofence-status").await.text().await.unwrap();
+    assert_eq!(status, "Saved “North depot”.");
+    screenshot(&client, "geofence-editor").await;
+
+    // Through the API as Jupiter will read it: a 250 m circle for the two vans.
+    let http = http();
+    http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    let all: Value = http
+        .get(format!("{}/api/v1/geofences", dashboard.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let feature = &all["features"][0];
+    assert!(feature["id"].as_str().unwrap().starts_with("north-depot-"));
+    assert_eq!(feature["properties"]["radius_m"], json!(250.0));
+    assert_eq!(feature["properties"]["vehicles"], json!(["van-1", "van-2"]));
+
+    // A viewer sees it, without the drawing tools.
+    common::create_user(&dashboard.url, "watcher", "viewer").await;
+    client.goto(&format!("{}/login", dashboard.url)).await.unwrap();
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &dashboard.url, "watcher", common::USER_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client
+        .goto(&format!("{}/geofences", dashboard.url))
+        .await
+        .unwrap();
+    hydrated(&client).await;
+    find(&client, "#geofence-map[data-geofences='1']").await;
+    assert!(
+        client
+            .find(fantoccini::Locator::Css(".leaflet-pm-toolbar"))
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .find(fantoccini::Locator::Css("#geofence-form"))
+            .await
+            .is_err()
+    );
+    dashboard.stop().await;
+}
+
+async fn fill_input(client: &fantoccini::Client, css: &str, value: &str) {
+    common::find(client, css).await.send_keys(value).await.unwrap();
+}

@@ -17,6 +17,10 @@ mod bindings {
         /// alerts marked on the live map.
         #[wasm_bindgen(js_name = startAlerts)]
         pub fn start_alerts();
+        /// Starts the geofence map in the element with this id: the geofences from the API, and for dispatchers
+        /// the drawing tools (circle, polygon, edit, drag, delete) saving through the API.
+        #[wasm_bindgen(js_name = startGeofenceEditor)]
+        pub fn start_geofence_editor(element_id: &str, tile_url: &str, can_edit: bool);
         /// Shows only vehicles of this status (empty: all).
         #[wasm_bindgen(js_name = setLiveFilter)]
         pub fn set_live_filter(status: &str);
@@ -45,6 +49,7 @@ mod server_side {
     pub fn start_live_map(_: &str, _: &str, _: &str) {}
     pub fn set_live_filter(_: &str) {}
     pub fn start_alerts() {}
+    pub fn start_geofence_editor(_: &str, _: &str, _: bool) {}
     pub fn show_track(_: &str, _: &str, _: &str) {}
     pub fn replay_to(_: u32) {}
     pub fn replay_play(_: &str) {}

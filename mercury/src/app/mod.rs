@@ -7,6 +7,7 @@ mod analytics;
 mod devices;
 mod fleet;
 mod format;
+mod geofences;
 mod js;
 mod live;
 mod overview;
@@ -83,6 +84,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sessions/:id") view=|| view! { <Layout><sessions::SessionPage/></Layout> }/>
                 <Route path=path!("/fleet") view=|| view! { <Layout><fleet::FleetPage/></Layout> }/>
                 <Route path=path!("/alerts") view=|| view! { <Layout><alerts::AlertsPage/></Layout> }/>
+                <Route path=path!("/geofences") view=|| view! { <Layout><geofences::GeofencesPage/></Layout> }/>
                 <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
                 <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
@@ -142,6 +144,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/analytics">"Analytics"</a>
                             <a href="/sessions">"Sessions"</a>
                             <a href="/fleet">"Fleet"</a>
+                            <a href="/geofences">"Geofences"</a>
                             <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
                             <a href="/settings">"Settings"</a>
                             <Show when=move || admin>

@@ -51,6 +51,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/sessions/{id}", VIEWER),
     rule("GET", "/fleet", VIEWER),
     rule("GET", "/alerts", VIEWER),
+    rule("GET", "/geofences", VIEWER),
     rule("GET", "/settings", VIEWER),
     rule("GET", "/admin/users", ADMIN),
     rule("GET", "/admin/devices", ADMIN),

@@ -189,7 +189,11 @@ impl Writer {
         let mut refused = Vec::new();
         let mut parts = vec![(0, rows.len())];
         while let Some((start, end)) = parts.pop() {
-            match self.insert_with_retry(&rows[start..end]).await? {
+            let part = &rows[start..end];
+            match self
+                .insert_with_retry(packetpulse_model::clickhouse::SESSION_MOVEMENTS, part)
+                .await?
+            {
                 Outcome::Landed => {}
                 Outcome::Refused(message) if end - start == 1 => refused.push((start, message)),
                 Outcome::Refused(_) => {
@@ -203,16 +207,22 @@ impl Writer {
         Ok(refused)
     }
 
-    async fn insert_with_retry(&mut self, rows: &[Movement]) -> Result<Outcome, Error> {
+    /// Inserts `rows` into `table`, retrying passing trouble; says whether ClickHouse refused the rows themselves.
+    async fn insert_with_retry<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+        &mut self,
+        table: &str,
+        rows: &[T],
+    ) -> Result<Outcome, Error> {
         loop {
-            let problem = match tokio::time::timeout(self.backoff.timeout, insert(&self.client, rows)).await {
+            let attempt = insert_rows(&self.client, table, rows);
+            let problem = match tokio::time::timeout(self.backoff.timeout, attempt).await {
                 Ok(Ok(())) => {
                     self.backoff.succeeded();
                     return Ok(Outcome::Landed);
                 }
                 Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
                     self.options.metrics.insert_failures.inc();
-                    tracing::warn!(%error, rows = rows.len(), "ClickHouse refused the rows; isolating them");
+                    tracing::warn!(%error, table, rows = rows.len(), "ClickHouse refused the rows");
                     return Ok(Outcome::Refused(error.to_string()));
                 }
                 Ok(Err(error)) => error.to_string(),
@@ -231,28 +241,19 @@ impl Writer {
         if alerts.is_empty() {
             return Ok(());
         }
-        loop {
-            let attempt = insert_rows(&self.client, packetpulse_model::clickhouse::ALERTS, alerts);
-            let problem = match tokio::time::timeout(self.backoff.timeout, attempt).await {
-                Ok(Ok(())) => {
-                    self.backoff.succeeded();
-                    self.options
-                        .metrics
-                        .rows_inserted_by_table
-                        .with_label_values(&[packetpulse_model::clickhouse::ALERTS])
-                        .inc_by(alerts.len() as u64);
-                    return Ok(());
-                }
-                Ok(Err(error)) if packetpulse_ops::clickhouse::refused_the_data(&error) => {
-                    let message = error.to_string();
-                    return self.dead_letter_all(alerts, &message).await;
-                }
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => self.backoff.no_answer(),
-            };
-            self.options.metrics.insert_failures.inc();
-            let on_shutdown = Error::ShutdownBeforeInsert { rows: alerts.len() };
-            self.backoff.failed(&problem, on_shutdown).await?;
+        match self
+            .insert_with_retry(packetpulse_model::clickhouse::ALERTS, alerts)
+            .await?
+        {
+            Outcome::Landed => {
+                self.options
+                    .metrics
+                    .rows_inserted_by_table
+                    .with_label_values(&[packetpulse_model::clickhouse::ALERTS])
+                    .inc_by(alerts.len() as u64);
+                Ok(())
+            }
+            Outcome::Refused(message) => self.dead_letter_all(alerts, &message).await,
         }
     }
 
@@ -332,10 +333,6 @@ fn by_partition_limit(rows: &[Movement]) -> Vec<&[Movement]> {
 fn month(row: &Movement) -> i64 {
     let time = chrono::DateTime::from_timestamp(i64::from(row.event_time), 0).unwrap_or_default();
     i64::from(time.year()) * 12 + i64::from(time.month0())
-}
-
-async fn insert(client: &Client, rows: &[Movement]) -> Result<(), clickhouse::error::Error> {
-    insert_rows(client, packetpulse_model::clickhouse::SESSION_MOVEMENTS, rows).await
 }
 
 async fn insert_rows<T: clickhouse::RowOwned + clickhouse::RowWrite>(

@@ -194,6 +194,20 @@ impl Consumer {
         }
     }
 
+    /// Hands every message's payload and offset to `handle` until `shutdown` (messages without a payload are
+    /// skipped): the whole loop of a live view.
+    pub async fn for_each_payload(&self, shutdown: &CancellationToken, mut handle: impl FnMut(&[u8], i64)) {
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return,
+                message = self.next_message() => message,
+            };
+            if let Some(payload) = rdkafka::Message::payload(&message) {
+                handle(payload, rdkafka::Message::offset(&message));
+            }
+        }
+    }
+
     /// Commits `next` (partition → next offset to read) of `topic` to the group, without waiting. A failed
     /// commit is only logged: every planet keeps its own truth and re-reads what a lost commit leaves behind.
     pub fn commit(&self, topic: &str, next: &BTreeMap<i32, i64>) {

@@ -10,7 +10,6 @@ use axum::response::Response;
 use packetpulse_model::{Alert, AlertKind};
 use packetpulse_ops::kafka::KafkaError;
 use prometheus::IntCounter;
-use rdkafka::Message as _;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -79,26 +78,22 @@ pub async fn consume(
     else {
         return Ok(());
     };
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            message = consumer.next_message() => message,
-        };
-        let Some(payload) = message.payload() else {
-            continue;
-        };
-        match serde_json::from_slice::<Alert>(payload) {
-            Ok(alert) => {
-                feed.received.inc();
-                if alert.kind == AlertKind::Abandoned {
-                    live.close_session(&alert.session_id);
+    consumer
+        .for_each_payload(&shutdown, |payload, offset| {
+            match serde_json::from_slice::<Alert>(payload) {
+                Ok(alert) => {
+                    feed.received.inc();
+                    if alert.kind == AlertKind::Abandoned {
+                        live.close_session(&alert.session_id);
+                    }
+                    feed.send(&AlertMessage::Alert { alert: view(alert) });
                 }
-                feed.send(&AlertMessage::Alert { alert: view(alert) });
+                // Jupiter only publishes alerts it built; anything else is not ours to show.
+                Err(error) => tracing::warn!(%error, offset, "alerts feed skipped a payload"),
             }
-            // Jupiter only publishes alerts it built; anything else is not ours to show.
-            Err(error) => tracing::warn!(%error, offset = message.offset(), "alerts feed skipped a payload"),
-        }
-    }
+        })
+        .await;
+    Ok(())
 }
 
 /// `GET /api/v1/alerts/live`: the count of open alerts, then every new alert and acknowledgement.

@@ -12,7 +12,6 @@ use std::time::Duration;
 use packetpulse_model::PublishedEvent;
 use packetpulse_ops::kafka::KafkaError;
 use prometheus::{IntCounter, IntGauge};
-use rdkafka::Message as _;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -180,20 +179,16 @@ pub async fn consume(
     else {
         return Ok(());
     };
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            message = consumer.next_message() => message,
-        };
-        let Some(payload) = message.payload() else {
-            continue;
-        };
-        match PublishedEvent::from_json(payload) {
-            Ok(event) => feed.apply(LivePosition::from(&event)),
-            // Venus only publishes valid events; anything else is not ours to judge (Jupiter dead-letters it).
-            Err(error) => tracing::debug!(%error, offset = message.offset(), "live feed skipped a payload"),
-        }
-    }
+    consumer
+        .for_each_payload(&shutdown, |payload, offset| {
+            match PublishedEvent::from_json(payload) {
+                Ok(event) => feed.apply(LivePosition::from(&event)),
+                // Venus only publishes valid events; anything else is not ours to judge (Jupiter dead-letters it).
+                Err(error) => tracing::debug!(%error, offset, "live feed skipped a payload"),
+            }
+        })
+        .await;
+    Ok(())
 }
 
 /// Flushes `feed` every `interval` until `shutdown`.

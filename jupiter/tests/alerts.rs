@@ -18,7 +18,7 @@ use packetpulse_model::{
     Alert, AlertKind, DeliveryEvent, DeliveryStatus, GeoPoint, Geofence, GeofenceShape, PublishedEvent,
     alert_id, testing,
 };
-use packetpulse_testkit::{Kafka, ServerProcess, shared_clickhouse, shared_kafka, wait_until};
+use packetpulse_testkit::{Kafka, shared_clickhouse, shared_kafka, wait_until};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
 
@@ -210,19 +210,10 @@ async fn a_fleet_raises_exactly_the_expected_alerts_once_each_through_kills() {
     produce(kafka, &topic, &events, None).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let flags = common::binary_flags(&config, "jupiter-alerts-test")
-        .into_iter()
-        // Small batches, so the kills land between many commits.
-        .chain([("--flush-rows", "2000".to_owned())])
-        .chain(alert_flags())
-        .flat_map(|(flag, value)| [flag.to_owned(), value]);
-    let mut jupiter = ServerProcess::start(
-        "jupiter",
-        std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),
-        flags,
-        dir.path(),
-    )
-    .unwrap();
+    // Small batches, so the kills land between many commits.
+    let mut extra = vec![("--flush-rows", "2000".to_owned())];
+    extra.extend(alert_flags());
+    let mut jupiter = common::start_binary(&config, "jupiter-alerts-test", extra, dir.path());
     let client = config
         .clickhouse_client()
         .with_database(&config.clickhouse.database);

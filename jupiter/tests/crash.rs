@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{assert_silver_is_exact, produce, stream_with_faults, test_config};
-use packetpulse_testkit::{ServerProcess, shared_clickhouse, shared_kafka};
+use packetpulse_testkit::{shared_clickhouse, shared_kafka};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -19,16 +19,7 @@ async fn killing_jupiter_at_random_moments_loses_nothing_and_queries_show_no_dup
     let topic = kafka.create_unique_topic("jupiter-crash", 3).await.unwrap();
     let config = test_config(kafka, clickhouse, &topic);
     let dir = tempfile::tempdir().unwrap();
-    let flags = common::binary_flags(&config, "jupiter-crash-test")
-        .into_iter()
-        .flat_map(|(flag, value)| [flag.to_owned(), value]);
-    let mut jupiter = ServerProcess::start(
-        "jupiter",
-        std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),
-        flags,
-        dir.path(),
-    )
-    .unwrap();
+    let mut jupiter = common::start_binary(&config, "jupiter-crash-test", Vec::new(), dir.path());
 
     let seed: u64 = std::env::var("CRASH_SEED").map_or_else(|_| rand::random(), |seed| seed.parse().unwrap());
     println!("kill schedule seed {seed} (rerun with CRASH_SEED={seed})");

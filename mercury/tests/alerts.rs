@@ -175,14 +175,8 @@ async fn a_new_alert_reaches_every_page_within_a_second_and_a_dispatcher_acknowl
     screenshot(&client, "alerts-page").await;
     let http = common::http();
     common::http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
-    let open: serde_json::Value = http
-        .get(format!("{}/api/v1/alerts?state=open&per_page=200", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let open: serde_json::Value =
+        common::json(http.get(format!("{}/api/v1/alerts?state=open&per_page=200", dashboard.url))).await;
     let open_ids: Vec<&str> = open["rows"]
         .as_array()
         .unwrap()
@@ -191,14 +185,8 @@ async fn a_new_alert_reaches_every_page_within_a_second_and_a_dispatcher_acknowl
         .collect();
     assert!(!open_ids.contains(&newest.alert_id.to_string().as_str()));
     assert_eq!(open_ids.len(), raised.len() - 1);
-    let acknowledged: serde_json::Value = http
-        .get(format!("{}/api/v1/alerts?state=acknowledged", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acknowledged: serde_json::Value =
+        common::json(http.get(format!("{}/api/v1/alerts?state=acknowledged", dashboard.url))).await;
     assert_eq!(acknowledged["total"], 1);
     assert_eq!(acknowledged["rows"][0]["acknowledged_by"], "admin");
 

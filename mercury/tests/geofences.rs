@@ -49,14 +49,7 @@ async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
     assert_eq!(put("centre", square).await.unwrap().status(), 200);
 
     // Listed at once (read back before the answer), as a FeatureCollection.
-    let all: Value = client
-        .get(format!("{base}/api/v1/geofences"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = common::json(client.get(format!("{base}/api/v1/geofences"))).await;
     assert_eq!(all["type"], "FeatureCollection");
     let ids: Vec<&str> = all["features"]
         .as_array()
@@ -135,14 +128,7 @@ async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    let all: Value = client
-        .get(format!("{base}/api/v1/geofences"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = common::json(client.get(format!("{base}/api/v1/geofences"))).await;
     assert_eq!(all["features"].as_array().unwrap().len(), 1);
     let again = client
         .delete(format!("{base}/api/v1/geofences/depot"))
@@ -188,14 +174,7 @@ async fn a_dispatcher_draws_a_geofence_on_the_map_and_a_viewer_sees_it_without_t
     // Through the API as Jupiter will read it: a 250 m circle for the two vans.
     let http = http();
     http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
-    let all: Value = http
-        .get(format!("{}/api/v1/geofences", dashboard.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = common::json(http.get(format!("{}/api/v1/geofences", dashboard.url))).await;
     let feature = &all["features"][0];
     assert!(feature["id"].as_str().unwrap().starts_with("north-depot-"));
     assert_eq!(feature["properties"]["radius_m"], json!(250.0));

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Backend, Dashboard, http, http_sign_in};
+use common::{ADMIN_PASSWORD, Backend, Dashboard, http, http_sign_in, json};
 use mercury::model::Role;
 use mercury::server::access::rules::{Access, RULES};
 use reqwest::StatusCode;
@@ -53,11 +53,6 @@ async fn admin(base: &str) -> reqwest::Client {
     let client = http();
     http_sign_in(&client, base, "admin", ADMIN_PASSWORD).await;
     client
-}
-
-/// The JSON answer to `request`.
-async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
-    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// A concrete path for a route pattern.

@@ -97,9 +97,28 @@ pub fn test_config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Confi
     config
 }
 
-/// The `jupiter` binary's flags for `config`'s topics, servers and database, with a static `instance_id` (a
-/// restarted instance gets its partitions back at once).
-pub fn binary_flags(config: &Config, instance_id: &str) -> Vec<(&'static str, String)> {
+/// The `jupiter` binary started in `dir` with `config`'s topics, servers and database, a static `instance_id`
+/// (a restarted instance gets its partitions back at once) and `extra` flags.
+pub fn start_binary(
+    config: &Config,
+    instance_id: &str,
+    extra: Vec<(&'static str, String)>,
+    dir: &std::path::Path,
+) -> packetpulse_testkit::ServerProcess {
+    let flags = binary_flags(config, instance_id)
+        .into_iter()
+        .chain(extra)
+        .flat_map(|(flag, value)| [flag.to_owned(), value]);
+    packetpulse_testkit::ServerProcess::start(
+        "jupiter",
+        std::path::Path::new(env!("CARGO_BIN_EXE_jupiter")),
+        flags,
+        dir,
+    )
+    .unwrap()
+}
+
+fn binary_flags(config: &Config, instance_id: &str) -> Vec<(&'static str, String)> {
     vec![
         (
             "--kafka-bootstrap-servers",

@@ -460,6 +460,11 @@ pub async fn hydrated(client: &Client) {
     find(client, "[data-hydrated='true']").await;
 }
 
+/// The JSON answer to `request`.
+pub async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// An HTTP client that keeps cookies and does not follow redirects.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

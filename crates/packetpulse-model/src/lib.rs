@@ -5,6 +5,7 @@
 //! valid event into a [`PublishedEvent`] (event id filled in, `received_at` added) and publishes it to
 //! [`topics::SESSIONS`]. Everything downstream reads `PublishedEvent`. The crate does no I/O.
 
+pub mod alert_rules;
 pub mod alerts;
 mod dead_letter;
 pub mod devices;
@@ -20,6 +21,7 @@ pub mod testing;
 mod timestamp;
 mod validate;
 
+pub use alert_rules::RuleThresholds;
 pub use alerts::{Alert, AlertKind, Geofence, GeofenceShape, alert_id};
 pub use dead_letter::DeadLetter;
 pub use event::{DeliveryEvent, DeliveryStatus, PublishedEvent, WireEvent};

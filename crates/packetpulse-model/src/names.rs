@@ -13,6 +13,10 @@ pub mod topics {
     /// Geofence definitions, JSON [`crate::Geofence`], key = its id, tombstone on delete; compacted. Mercury
     /// writes it, the alert detector follows it.
     pub const GEOFENCES: &str = "geofences";
+    /// Per-rule threshold overrides, JSON [`crate::RuleThresholds`], key = the rule (`overspeed`, `idle`,
+    /// `offline`, `abandoned`), tombstone = back to the detector's own setting; compacted. Mercury writes it, the
+    /// alert detector follows it.
+    pub const ALERT_RULES: &str = "alert-rules";
     /// Alerts, JSON [`crate::Alert`], key = the session id.
     pub const ALERTS: &str = "alerts";
 }

@@ -4,8 +4,9 @@
 //! row needs no detection of it again ([`crate::alerts::restore`]). The alerts' silver rows go in with the
 //! batch, before its movements.
 //!
-//! The geofences are the compacted `geofences` topic, read to its end before the first message and followed
-//! after; a change is in force at the next batch or tick (well within 5 s).
+//! The geofences and the per-rule threshold overrides are the compacted `geofences` and `alert-rules` topics,
+//! read to their end before the first message and followed after; a change is in force at the next batch or
+//! tick (well within 5 s).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::alerts::clock::PartitionClocks;
-use crate::alerts::{AlertRow, Detector, GeofenceBook, Observation, restore};
+use crate::alerts::{AlertRow, Detector, GeofenceBook, Observation, RuleBook, Thresholds, restore};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::retry::Backoff;
@@ -40,7 +41,11 @@ pub struct Alerting {
     detector: Detector,
     book: GeofenceBook,
     fences_version: u64,
-    follower: JoinHandle<()>,
+    rules: RuleBook,
+    rules_version: u64,
+    /// Jupiter's own thresholds, under the overrides.
+    defaults: Thresholds,
+    followers: Vec<JoinHandle<()>>,
     producer: AckedProducer,
     clocks: PartitionClocks,
     /// The newest answer to "which partitions are read to their end".
@@ -62,23 +67,36 @@ impl Alerting {
         shutdown: &CancellationToken,
         lookups: Backoff,
     ) -> Result<Self, Error> {
-        let (book, consumer) = read_geofences(config, shutdown).await?;
-        let follower = tokio::spawn(compacted::follow(
-            consumer,
-            {
-                let book = book.clone();
-                move |record| book.apply(record)
-            },
-            shutdown.clone(),
-        ));
+        let settings = read_settings(config, shutdown).await?;
+        let followers = vec![
+            tokio::spawn(compacted::follow(
+                settings.geofences_consumer,
+                {
+                    let book = settings.book.clone();
+                    move |record| book.apply(record)
+                },
+                shutdown.clone(),
+            )),
+            tokio::spawn(compacted::follow(
+                settings.rules_consumer,
+                {
+                    let rules = settings.rules.clone();
+                    move |record| rules.apply(record)
+                },
+                shutdown.clone(),
+            )),
+        ];
         let producer = AckedProducer::new(&config.kafka_bootstrap_servers, &config.alerts.alerts_topic)
             .map_err(|error| Error::Alerts(error.to_string()))?;
         let (ends, ends_task) = watch_ends(consumer_of_events.clone(), config.topic.clone());
         let mut alerting = Self {
             detector: Detector::new(config.alerts.thresholds()),
-            book,
+            book: settings.book,
             fences_version: u64::MAX,
-            follower,
+            rules: settings.rules,
+            rules_version: u64::MAX,
+            defaults: config.alerts.thresholds(),
+            followers,
             producer,
             clocks: PartitionClocks::default(),
             ends,
@@ -88,7 +106,7 @@ impl Alerting {
             metrics: metrics.clone(),
             lookups,
         };
-        alerting.refresh_geofences();
+        alerting.refresh_settings();
         Ok(alerting)
     }
 
@@ -115,7 +133,7 @@ impl Alerting {
         enricher: &Enricher,
         rows: &[Movement],
     ) -> Result<Vec<Alert>, Error> {
-        self.refresh_geofences();
+        self.refresh_settings();
         let mut unknown: Vec<(&str, i32)> = rows
             .iter()
             .filter(|row| !self.detector.knows(&row.session_id))
@@ -145,7 +163,7 @@ impl Alerting {
     /// assigned since the last tick, takes the newest check of which partitions are read to their end, and
     /// returns the offline and abandonment alerts of every partition's clock.
     pub async fn tick(&mut self, client: &Client, consumer: &Consumer) -> Result<Vec<Alert>, Error> {
-        self.refresh_geofences();
+        self.refresh_settings();
         let assigned = consumer.assigned(&self.topic);
         let gained: Vec<i32> = assigned
             .iter()
@@ -199,16 +217,28 @@ impl Alerting {
 
     /// Stops following the geofences and checking the partitions' ends.
     pub fn stop(self) {
-        self.follower.abort();
+        for follower in &self.followers {
+            follower.abort();
+        }
         self.ends_task.abort();
     }
 
-    fn refresh_geofences(&mut self) {
+    fn refresh_settings(&mut self) {
         let version = self.book.version();
         if version != self.fences_version {
             self.fences_version = version;
             self.detector.set_geofences(self.book.fences());
             self.metrics.geofences.set(self.detector.geofences() as i64);
+        }
+        let version = self.rules.version();
+        if version != self.rules_version {
+            self.rules_version = version;
+            let thresholds = self.rules.thresholds(&self.defaults);
+            if &thresholds != self.detector.thresholds() {
+                tracing::info!(?thresholds, "alert thresholds in force");
+            }
+            self.detector.set_thresholds(thresholds);
+            self.metrics.alert_rule_overrides.set(self.rules.len() as i64);
         }
     }
 
@@ -283,20 +313,31 @@ pub fn observe_rows(
     alerts
 }
 
-/// Makes sure the geofences and alerts topics exist, then reads the geofences to the topic's end. Returns them
-/// and the consumer, ready to follow the rest.
-pub async fn read_geofences(
-    config: &Config,
-    shutdown: &CancellationToken,
-) -> Result<(GeofenceBook, Consumer), Error> {
+/// The detector's settings from Kafka, read to the topics' ends, and the consumers ready to follow the rest.
+pub struct AlertSettings {
+    /// The geofences.
+    pub book: GeofenceBook,
+    /// The per-rule threshold overrides.
+    pub rules: RuleBook,
+    /// Follows `geofences`.
+    pub geofences_consumer: Consumer,
+    /// Follows `alert-rules`.
+    pub rules_consumer: Consumer,
+}
+
+/// Makes sure the geofences, alert rules and alerts topics exist, then reads the geofences and the overrides to
+/// their topics' ends.
+pub async fn read_settings(config: &Config, shutdown: &CancellationToken) -> Result<AlertSettings, Error> {
+    let compacted_topic = |name| TopicSpec {
+        name,
+        partitions: 1,
+        compacted: true,
+    };
     packetpulse_ops::kafka::admin::ensure_topics(
         &config.kafka_bootstrap_servers,
         &[
-            TopicSpec {
-                name: &config.alerts.geofences_topic,
-                partitions: 1,
-                compacted: true,
-            },
+            compacted_topic(&config.alerts.geofences_topic),
+            compacted_topic(&config.alerts.rules_topic),
             TopicSpec {
                 name: &config.alerts.alerts_topic,
                 partitions: 1,
@@ -305,8 +346,8 @@ pub async fn read_geofences(
         ],
     )
     .await?;
-    let book = GeofenceBook::default();
-    let consumer = compacted::catch_up(
+    let (book, rules) = (GeofenceBook::default(), RuleBook::default());
+    let geofences_consumer = compacted::catch_up(
         &config.kafka_bootstrap_servers,
         &config.alerts.geofences_topic,
         "jupiter-geofences",
@@ -314,7 +355,20 @@ pub async fn read_geofences(
         shutdown,
     )
     .await?;
-    Ok((book, consumer))
+    let rules_consumer = compacted::catch_up(
+        &config.kafka_bootstrap_servers,
+        &config.alerts.rules_topic,
+        "jupiter-alert-rules",
+        &mut |record| rules.apply(record),
+        shutdown,
+    )
+    .await?;
+    Ok(AlertSettings {
+        book,
+        rules,
+        geofences_consumer,
+        rules_consumer,
+    })
 }
 
 /// Which partitions were read to their end at one check.

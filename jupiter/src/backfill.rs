@@ -133,7 +133,7 @@ pub async fn backfill(config: &Config, shutdown: &CancellationToken) -> Result<R
 
 /// Alert detection over the replay: the same detector and rules as streaming, starting empty like the enricher
 /// (nothing is read back from silver, which may already hold the rows being replayed), with the geofences in
-/// force now. Silence is judged after every batch by event time, so the same events give the same alert ids.
+/// force now and the thresholds in force now (overrides included). Silence is judged after every batch by event time, so the same events give the same alert ids.
 /// Sessions still silent where bronze ends are not judged: streaming judges those by the real time that passes
 /// after it has read everything, which a replay does not have.
 struct Detection {
@@ -143,13 +143,14 @@ struct Detection {
 
 impl Detection {
     async fn start(config: &Config, shutdown: &CancellationToken) -> Result<Self, Error> {
-        let (book, consumer) = crate::alerting::read_geofences(config, shutdown).await?;
-        drop(consumer);
-        let mut detector = Detector::new(config.alerts.thresholds());
-        let fences = book.fences();
+        let settings = crate::alerting::read_settings(config, shutdown).await?;
+        let thresholds = settings.rules.thresholds(&config.alerts.thresholds());
+        let mut detector = Detector::new(thresholds.clone());
+        let fences = settings.book.fences();
         tracing::info!(
             geofences = fences.len(),
-            "backfill: detecting alerts with the geofences in force now"
+            ?thresholds,
+            "backfill: detecting alerts with the geofences and thresholds in force now"
         );
         detector.set_geofences(fences);
         Ok(Self {

@@ -101,6 +101,11 @@ pub struct AlertConfig {
     #[arg(long, global = true, env = "JUPITER_GEOFENCES_TOPIC", default_value = packetpulse_model::topics::GEOFENCES)]
     pub geofences_topic: String,
 
+    /// Compacted topic of the per-rule threshold overrides Mercury publishes (key = rule); followed from its
+    /// beginning. An override replaces the setting below it; a tombstone restores it.
+    #[arg(long, global = true, env = "JUPITER_ALERT_RULES_TOPIC", default_value = packetpulse_model::topics::ALERT_RULES)]
+    pub rules_topic: String,
+
     /// Topic the alerts are published to (key = session id).
     #[arg(long, global = true, env = "JUPITER_ALERTS_TOPIC", default_value = packetpulse_model::topics::ALERTS)]
     pub alerts_topic: String,

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub geofences: IntGauge,
     /// Sessions the alert detector follows.
     pub alert_sessions: IntGauge,
+    /// Per-rule threshold overrides from Mercury in force.
+    pub alert_rule_overrides: IntGauge,
 }
 
 impl Metrics {
@@ -129,11 +131,16 @@ impl Metrics {
         );
         let geofences = gauge("jupiter_geofences", "Geofences in force");
         let alert_sessions = gauge("jupiter_alert_sessions", "Sessions the alert detector follows");
+        let alert_rule_overrides = gauge(
+            "jupiter_alert_rule_overrides",
+            "Per-rule alert threshold overrides from Mercury in force",
+        );
         Self {
             registry,
             alerts_raised,
             geofences,
             alert_sessions,
+            alert_rule_overrides,
             copies_dropped,
             partitions_assigned,
             sessions_held,

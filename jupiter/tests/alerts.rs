@@ -339,3 +339,60 @@ async fn a_geofence_published_while_jupiter_runs_is_in_force_within_five_seconds
     println!("geofence deleted {:?} after the tombstone", deleted.elapsed());
     jupiter.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_override_published_while_jupiter_runs_is_in_force_within_five_seconds() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let topic = kafka.create_unique_topic("jupiter-rules", 1).await.unwrap();
+    let config = test_config(kafka, clickhouse, &topic);
+    let jupiter = InProcess::start(&config).await;
+    wait_until("Jupiter following the rules", Duration::from_secs(60), || async {
+        Ok::<_, String>((jupiter.health().await.0 == 200).then_some(()))
+    })
+    .await
+    .unwrap();
+
+    // 60 km/h for 20 s: nothing under the setting (90 km/h for 30 s), an overspeed under the override.
+    let published = Instant::now();
+    let producer: FutureProducer = kafka.client_config().create().unwrap();
+    let lowered = br#"{"kmh": 50, "seconds": 10}"#;
+    let record = FutureRecord::<str, [u8]>::to(&config.alerts.rules_topic)
+        .key("overspeed")
+        .payload(lowered);
+    producer.send(record, Duration::from_secs(10)).await.unwrap();
+    wait_until("the override in force", Duration::from_secs(5), || async {
+        Ok::<_, String>((jupiter.metrics.alert_rule_overrides.get() == 1).then_some(()))
+    })
+    .await
+    .unwrap();
+    println!(
+        "rule override in force {:?} after publishing",
+        published.elapsed()
+    );
+
+    let trip: Vec<PublishedEvent> = (0..60)
+        .map(|t| {
+            let kmh = if (10..30).contains(&t) { 60.0 } else { 30.0 };
+            event(0, t, away(0, t), kmh, t == 59)
+        })
+        .collect();
+    produce(kafka, &topic, &trip, None).await;
+    let alerts = alerts_in_topic(kafka, &config, 1);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].kind, AlertKind::Overspeed);
+    assert!(
+        alerts[0].message.contains("above 50 km/h"),
+        "{}",
+        alerts[0].message
+    );
+
+    let record = FutureRecord::<str, [u8]>::to(&config.alerts.rules_topic).key("overspeed");
+    producer.send(record, Duration::from_secs(10)).await.unwrap();
+    wait_until("the override removed", Duration::from_secs(5), || async {
+        Ok::<_, String>((jupiter.metrics.alert_rule_overrides.get() == 0).then_some(()))
+    })
+    .await
+    .unwrap();
+    jupiter.stop().await.unwrap();
+}

@@ -12,6 +12,7 @@ pub mod clock;
 mod geofences;
 pub mod restore;
 mod row;
+mod rule_book;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -23,8 +24,9 @@ use uuid::Uuid;
 pub use book::GeofenceBook;
 pub use geofences::GeofenceIndex;
 pub use row::AlertRow;
+pub use rule_book::RuleBook;
 
-/// When a rule fires; every one can be overridden (later per rule, from Mercury).
+/// When a rule fires: Jupiter's settings, each overridable per rule from Mercury ([`RuleBook`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
     /// Speed limit, km/h.
@@ -146,6 +148,11 @@ impl Detector {
     /// event, so a new geofence around a vehicle raises an enter then.
     pub fn set_geofences(&mut self, fences: Vec<Geofence>) {
         self.fences = GeofenceIndex::new(fences);
+    }
+
+    /// Puts `thresholds` in force: followed sessions are judged by them from their next event or tick.
+    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
+        self.thresholds = thresholds;
     }
 
     /// Sessions followed.

@@ -91,6 +91,7 @@ pub fn test_config(kafka: &Kafka, clickhouse: &ClickHouse, topic: &str) -> Confi
     config.dead_letter_topic = format!("{topic}.dlq");
     config.alerts.alerts_topic = format!("{topic}.alerts");
     config.alerts.geofences_topic = format!("{topic}.geofences");
+    config.alerts.rules_topic = format!("{topic}.alert-rules");
     config.clickhouse.url = clickhouse.url();
     config.clickhouse.database = unique_name("silver");
     config.metrics_listen = "127.0.0.1:0".parse().unwrap();
@@ -129,6 +130,7 @@ fn binary_flags(config: &Config, instance_id: &str) -> Vec<(&'static str, String
         ("--dead-letter-topic", config.dead_letter_topic.clone()),
         ("--alerts-topic", config.alerts.alerts_topic.clone()),
         ("--geofences-topic", config.alerts.geofences_topic.clone()),
+        ("--rules-topic", config.alerts.rules_topic.clone()),
         ("--clickhouse-url", config.clickhouse.url.clone()),
         ("--clickhouse-database", config.clickhouse.database.clone()),
         ("--metrics-listen", config.metrics_listen.to_string()),

@@ -6,7 +6,7 @@
 #          (browser tests), docker-compose (validates docker-compose.yml), shellcheck (lints every shell script)
 #   cargo: tansu (Kafka-protocol broker, sqlite storage) and s3s-fs (S3 server) into $PACKETPULSE_TOOLS
 #   pip:   pyiceberg in a venv under $PACKETPULSE_TOOLS (independent reader of the bronze table), dbt-clickhouse
-#          in another (dbt parse of uranus/dbt)
+#          in another (dbt parse of uranus/dbt), aiosmtpd in a third (the SMTP server of the email-alert tests)
 #
 # Each step prints how long it took. A step whose result is already present is skipped, so a
 # second run costs seconds. Source infrastructure/local/env.sh to get the tools on PATH.
@@ -30,6 +30,8 @@ CHDB_REQUIREMENTS=(chdb-core==26.9.0 lz4==4.4.4)
 # dbt itself parses Uranus' project in its tests. dbt-core is held at 1.10: without the pin pip picks a newer
 # dbt-core whose dependencies download a wheel from GitHub at install time, which this machine cannot reach.
 DBT_REQUIREMENTS=(dbt-clickhouse==1.10.3 dbt-core==1.10.23)
+# A real SMTP server for Mercury's email-alert tests.
+AIOSMTPD_REQUIREMENT="aiosmtpd==1.4.6"
 
 step() { # step NAME COMMAND... — run a step and print its duration
     local name=$1 start=$SECONDS
@@ -144,4 +146,6 @@ step "chdb venv (ClickHouse 26 in-process for the modern-engine tests, ~1 min an
     python_venv "$PACKETPULSE_TOOLS/chdb-venv" "${CHDB_REQUIREMENTS[@]}"
 step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
     python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
+step "aiosmtpd venv (SMTP server for the email-alert tests, ~5 s the first time)" \
+    python_venv "$PACKETPULSE_TOOLS/aiosmtpd-venv" "$AIOSMTPD_REQUIREMENT"
 echo "==> install: all done in $((SECONDS - total_start)) s"

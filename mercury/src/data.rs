@@ -311,3 +311,135 @@ pub async fn acknowledge_alert(alert_id: String) -> Result<model::AlertView, Ser
         .await
         .map_err(on_server::to_server_error)
 }
+
+/// Comma- or space-separated alert kinds as a list (the forms send one text field).
+#[cfg(feature = "ssr")]
+fn kinds_list(kinds: &str) -> Vec<String> {
+    kinds
+        .split([',', ' '])
+        .filter(|kind| !kind.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every webhook endpoint (admins), without secrets.
+#[server(prefix = "/api/fn", endpoint = "webhooks")]
+pub async fn webhooks() -> Result<Vec<model::WebhookView>, ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Admin)?;
+    crate::server::notify::api::webhooks(&state)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// Adds a webhook endpoint (admins) for `kinds` (comma-separated, empty: all); returns it with its signing
+/// secret, the only time that is shown.
+#[server(prefix = "/api/fn", endpoint = "create_webhook")]
+pub async fn create_webhook(
+    name: String,
+    url: String,
+    kinds: String,
+) -> Result<model::WebhookView, ServerFnError> {
+    let (state, admin) = on_server::signed_in(model::Role::Admin)?;
+    let new = crate::server::notify::api::NewWebhook {
+        name,
+        url,
+        kinds: kinds_list(&kinds),
+    };
+    crate::server::notify::api::create_webhook(&state, &admin, &new)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// Deletes a webhook endpoint (admins).
+#[server(prefix = "/api/fn", endpoint = "delete_webhook")]
+pub async fn delete_webhook(id: i64) -> Result<(), ServerFnError> {
+    let (state, admin) = on_server::signed_in(model::Role::Admin)?;
+    crate::server::notify::api::delete_webhook(&state, &admin, id)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// A page of the delivery log (dispatchers), `status` empty for all.
+#[server(prefix = "/api/fn", endpoint = "deliveries")]
+pub async fn deliveries(status: String, page: u32) -> Result<Page<model::DeliveryView>, ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Dispatcher)?;
+    let query = crate::server::notify::store::DeliveryQuery {
+        status,
+        page: Some(page),
+        ..Default::default()
+    };
+    crate::server::notify::api::deliveries(&state, &query)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// The alert kinds the signed-in user gets by email.
+#[server(prefix = "/api/fn", endpoint = "email_alerts")]
+pub async fn email_alerts() -> Result<model::EmailAlerts, ServerFnError> {
+    let (state, user) = on_server::signed_in(model::Role::Viewer)?;
+    crate::server::notify::api::email_alerts(&state, &user)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// Replaces the alert kinds the signed-in user gets by email (comma-separated).
+#[server(prefix = "/api/fn", endpoint = "set_email_alerts")]
+pub async fn set_email_alerts(kinds: String) -> Result<model::EmailAlerts, ServerFnError> {
+    let (state, user) = on_server::signed_in(model::Role::Viewer)?;
+    crate::server::notify::api::set_email_alerts(&state, &user, &kinds_list(&kinds))
+        .await
+        .map_err(on_server::to_server_error)
+}
+
+/// The timed alert rules with their overrides.
+#[server(prefix = "/api/fn", endpoint = "alert_rules")]
+pub async fn alert_rules() -> Result<Vec<model::AlertRuleView>, ServerFnError> {
+    let state = on_server::state()?;
+    state.alert_rules.list().map_err(on_server::to_server_error)
+}
+
+/// Overrides `rule`'s thresholds (dispatchers): `kmh` and `seconds` as typed, empty for Jupiter's setting.
+#[server(prefix = "/api/fn", endpoint = "set_alert_rule")]
+pub async fn set_alert_rule(rule: String, kmh: String, seconds: String) -> Result<(), ServerFnError> {
+    let (state, user) = on_server::signed_in(model::Role::Dispatcher)?;
+    let number = |what: &str, text: &str| -> Result<Option<f64>, ServerFnError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<f64>()
+            .map(Some)
+            .map_err(|_| ServerFnError::new(format!("{what} must be a number, not {text:?}")))
+    };
+    let seconds = match number("seconds", &seconds)? {
+        Some(value) if value.fract() != 0.0 || value < 0.0 => {
+            return Err(ServerFnError::new("seconds must be a whole number"));
+        }
+        // Whole and non-negative: the conversion is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(value) => Some(value as u64),
+        None => None,
+    };
+    let set = packetpulse_model::RuleThresholds {
+        kmh: number("kmh", &kmh)?,
+        seconds,
+    };
+    state
+        .alert_rules
+        .put(&rule, &set)
+        .await
+        .map_err(on_server::to_server_error)?;
+    tracing::info!(rule, ?set, by = %user.username, "alert rule override saved");
+    Ok(())
+}
+
+/// Restores Jupiter's setting for `rule` (dispatchers).
+#[server(prefix = "/api/fn", endpoint = "reset_alert_rule")]
+pub async fn reset_alert_rule(rule: String) -> Result<(), ServerFnError> {
+    let (state, _) = on_server::signed_in(model::Role::Dispatcher)?;
+    state
+        .alert_rules
+        .reset(&rule)
+        .await
+        .map_err(on_server::to_server_error)
+}

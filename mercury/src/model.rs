@@ -456,3 +456,72 @@ pub struct ClientSettings {
     /// Whether anyone may sign up (else only with an invitation).
     pub open_signup: bool,
 }
+
+/// A webhook endpoint as the notifications page and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    /// Id (its deliveries' channel is `webhook:{id}`).
+    pub id: i64,
+    /// What the admin called it.
+    pub name: String,
+    /// Where alerts are POSTed.
+    pub url: String,
+    /// The alert kinds it gets; empty: every kind.
+    pub kinds: Vec<String>,
+    /// When it was added, epoch ms (alerts published before are not sent to it).
+    pub created_at_ms: u64,
+    /// The signing secret: only in the answer that created it, empty everywhere else.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret: String,
+}
+
+/// One alert's delivery to one channel (the delivery log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// The alert.
+    pub alert_id: String,
+    /// `webhook:{id}` or `email:{user id}`.
+    pub channel: String,
+    /// The alert's kind.
+    pub kind: String,
+    /// The alert's vehicle.
+    pub vehicle_id: String,
+    /// When the alert happened, epoch ms.
+    pub alert_at_ms: u64,
+    /// `pending`, `delivered` or `failed` (gave up after the last retry).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why the last attempt failed; empty when it did not.
+    pub last_error: String,
+    /// When a pending delivery is tried next, epoch ms; 0 otherwise.
+    pub next_attempt_at_ms: u64,
+    /// When it was queued, epoch ms.
+    pub created_at_ms: u64,
+    /// When the channel accepted it, epoch ms; 0 until then.
+    pub delivered_at_ms: u64,
+}
+
+/// The alert kinds a user gets by email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAlerts {
+    /// Kinds (`overspeed`, …); empty: none.
+    pub kinds: Vec<String>,
+    /// Whether this dashboard sends email at all (`MERCURY_SMTP_URL` is set).
+    #[serde(default)]
+    pub enabled: bool,
+    /// The address they go to.
+    #[serde(default)]
+    pub email: String,
+}
+
+/// One timed alert rule and its override (none: Jupiter's own setting is in force).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRuleView {
+    /// `overspeed`, `idle`, `offline` or `abandoned`.
+    pub rule: String,
+    /// Overspeed limit or idle speed, km/h.
+    pub kmh: Option<f64>,
+    /// How long above the limit, standing still or silent, seconds.
+    pub seconds: Option<u64>,
+}

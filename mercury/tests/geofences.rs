@@ -1,5 +1,6 @@
 //! The geofence API: GeoJSON in and out, written to the compacted topic Jupiter's detector follows (key = id,
-//! a tombstone on delete), validated with clear errors, read back before the answer.
+//! a tombstone on delete), validated with clear errors, read back before the answer. And the per-rule alert
+//! threshold overrides, which travel the same way in the `alert-rules` topic.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ADMIN_PASSWORD, Dashboard, http, http_sign_in};
-use packetpulse_model::{Geofence, GeofenceShape};
+use packetpulse_model::{Geofence, GeofenceShape, RuleThresholds};
 use rdkafka::Message;
 use serde_json::{Value, json};
 
@@ -209,4 +210,105 @@ async fn a_dispatcher_draws_a_geofence_on_the_map_and_a_viewer_sees_it_without_t
 
 async fn fill_input(client: &fantoccini::Client, css: &str, value: &str) {
     common::find(client, css).await.send_keys(value).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_overrides_round_trip_through_their_compacted_topic() {
+    let dashboard = Dashboard::start().await;
+    let base = &dashboard.url;
+    let client = http();
+    http_sign_in(&client, base, "admin", ADMIN_PASSWORD).await;
+    let rules = packetpulse_testkit::wait_until("the rule list", Duration::from_secs(30), || async {
+        let response = client
+            .get(format!("{base}/api/v1/alert-rules"))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => Ok(Some(response.json::<Value>().await.unwrap())),
+            status => Err(format!("status {status}")),
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        rules,
+        json!([
+            {"rule": "overspeed", "kmh": null, "seconds": null},
+            {"rule": "idle", "kmh": null, "seconds": null},
+            {"rule": "offline", "kmh": null, "seconds": null},
+            {"rule": "abandoned", "kmh": null, "seconds": null},
+        ])
+    );
+    let put = |rule: &str, body: Value| {
+        client
+            .put(format!("{base}/api/v1/alert-rules/{rule}"))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        put("overspeed", json!({"kmh": 70, "seconds": 15}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        put("offline", json!({"seconds": 300})).await.unwrap().status(),
+        200
+    );
+    let rules: Value = common::json(client.get(format!("{base}/api/v1/alert-rules"))).await;
+    assert_eq!(rules[0], json!({"rule": "overspeed", "kmh": 70.0, "seconds": 15}));
+    assert_eq!(rules[2], json!({"rule": "offline", "kmh": null, "seconds": 300}));
+
+    // In the topic as Jupiter reads it.
+    let records = dashboard
+        .kafka
+        .read_topic(
+            &format!("{}.alert-rules", dashboard.topic),
+            2,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    let overspeed = records
+        .iter()
+        .find(|record| record.key() == Some(b"overspeed".as_slice()))
+        .unwrap();
+    assert_eq!(
+        RuleThresholds::from_record("overspeed", overspeed.payload().unwrap()),
+        Ok(RuleThresholds {
+            kmh: Some(70.0),
+            seconds: Some(15)
+        })
+    );
+
+    for (rule, body, reason) in [
+        ("speeding", json!({"seconds": 5}), "rule must be one of"),
+        ("offline", json!({"kmh": 10, "seconds": 60}), "no speed"),
+        ("overspeed", json!({"kmh": 1000}), "kmh must be from"),
+        ("idle", json!({}), "set kmh or seconds"),
+        ("idle", json!({"seconds": "soon"}), "not rule thresholds"),
+    ] {
+        let answer = put(rule, body).await.unwrap();
+        assert_eq!(answer.status(), 400);
+        let error = answer.text().await.unwrap();
+        assert!(error.contains(reason), "{error} should mention {reason}");
+    }
+
+    let reset = client
+        .delete(format!("{base}/api/v1/alert-rules/overspeed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    let rules: Value = common::json(client.get(format!("{base}/api/v1/alert-rules"))).await;
+    assert_eq!(rules[0]["kmh"], Value::Null);
+    let again = client
+        .delete(format!("{base}/api/v1/alert-rules/overspeed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    dashboard.stop().await;
 }

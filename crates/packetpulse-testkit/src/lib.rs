@@ -1,6 +1,6 @@
 //! Real servers for PacketPulse's tests: a Kafka-protocol broker (tansu, or librdkafka's in-process mock cluster),
-//! ClickHouse and an S3 server (s3s-fs), each started on free ports in its own temp dir and stopped by PID when
-//! dropped.
+//! ClickHouse, an S3 server (s3s-fs) and an SMTP server (aiosmtpd), each started on free ports in its own temp dir
+//! and stopped by PID when dropped.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), packetpulse_testkit::Error> {
@@ -24,6 +24,7 @@ mod process;
 mod run_dir;
 mod s3;
 mod shared;
+mod smtp;
 mod supervised;
 mod tools;
 mod wait;
@@ -37,5 +38,6 @@ pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;
 pub use shared::{shared_clickhouse, shared_kafka, shared_modern_clickhouse, shared_postgres, shared_s3};
+pub use smtp::SmtpServer;
 pub use tools::{tools_dir, venv_program};
-pub use wait::wait_until;
+pub use wait::{free_port, wait_until};

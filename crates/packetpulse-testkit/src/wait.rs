@@ -69,7 +69,7 @@ pub(crate) fn http_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (the OS picks it; servers bind it right after).
-pub(crate) fn free_port() -> Result<u16, Error> {
+pub fn free_port() -> Result<u16, Error> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::io("finding a free port"))?;
     Ok(listener
         .local_addr()

@@ -119,6 +119,7 @@ pub fn SettingsPage() -> impl IntoView {
                 </form>
             </section>
             <ApiTokens/>
+            <super::email_alerts::EmailAlertsCard/>
         </div>
     }
 }

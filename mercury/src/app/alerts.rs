@@ -13,7 +13,7 @@ use crate::model::Role;
 use crate::url::encode;
 
 /// The kinds, as the filter offers them.
-const KINDS: [(&str, &str); 6] = [
+pub(super) const KINDS: [(&str, &str); 6] = [
     ("geofence_enter", "geofence enter"),
     ("geofence_exit", "geofence exit"),
     ("overspeed", "overspeed"),
@@ -122,5 +122,6 @@ pub fn AlertsPage() -> impl IntoView {
                 })
             }}
         </Suspense>
+        <super::alert_rules::AlertRulesCard/>
     }
 }

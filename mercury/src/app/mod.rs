@@ -2,14 +2,17 @@
 
 mod account;
 mod admin;
+mod alert_rules;
 mod alerts;
 mod analytics;
 mod devices;
+mod email_alerts;
 mod fleet;
 mod format;
 mod geofences;
 mod js;
 mod live;
+mod notifications;
 mod overview;
 mod sessions;
 mod tokens;
@@ -86,6 +89,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/alerts") view=|| view! { <Layout><alerts::AlertsPage/></Layout> }/>
                 <Route path=path!("/geofences") view=|| view! { <Layout><geofences::GeofencesPage/></Layout> }/>
                 <Route path=path!("/settings") view=|| view! { <Layout><account::SettingsPage/></Layout> }/>
+                <Route path=path!("/notifications") view=|| view! { <Layout><notifications::NotificationsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
                 <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
             </Routes>
@@ -132,6 +136,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                 let name = user.as_ref().map(|user| user.username.clone()).unwrap_or_default();
                 let nag = user.as_ref().is_some_and(|user| user.must_change_password);
                 let admin = user.as_ref().is_some_and(|user| user.role == Role::Admin);
+                let dispatcher = user.as_ref().is_some_and(|user| user.role >= Role::Dispatcher);
                 if let Some(user) = user {
                     provide_context(user);
                 }
@@ -146,6 +151,9 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/fleet">"Fleet"</a>
                             <a href="/geofences">"Geofences"</a>
                             <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
+                            <Show when=move || dispatcher>
+                                <a href="/notifications" id="nav-notifications">"Notifications"</a>
+                            </Show>
                             <a href="/settings">"Settings"</a>
                             <Show when=move || admin>
                                 <a href="/admin/users" id="nav-users">"Users"</a>

@@ -158,8 +158,27 @@ pub fn routes() -> Router<AppState> {
             "/geofences/{id}",
             axum::routing::put(super::geofences::put_geofence).delete(super::geofences::delete_geofence),
         )
+        .route("/alert-rules", get(super::alert_rules::get_alert_rules))
+        .route(
+            "/alert-rules/{rule}",
+            axum::routing::put(super::alert_rules::put_alert_rule)
+                .delete(super::alert_rules::delete_alert_rule),
+        )
         .route("/alerts/live", get(super::alerts::feed::websocket))
         .route("/alerts/{id}/acknowledge", post(super::alerts::post_acknowledge))
+        .route(
+            "/webhooks",
+            get(super::notify::api::get_webhooks).post(super::notify::api::post_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(super::notify::api::delete_webhook_by_id),
+        )
+        .route("/deliveries", get(super::notify::api::get_deliveries))
+        .route(
+            "/me/email-alerts",
+            get(super::notify::api::get_email_alerts).put(super::notify::api::put_email_alerts),
+        )
         .route("/users", get(get_users))
         .route("/devices", get(get_devices))
 }

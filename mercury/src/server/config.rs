@@ -111,9 +111,49 @@ pub struct Config {
     #[arg(long, env = "MERCURY_GEOFENCES_TOPIC", default_value = packetpulse_model::topics::GEOFENCES)]
     pub geofences_topic: String,
 
+    /// Compacted topic of the per-rule alert threshold overrides (Mercury writes it, Jupiter's detector follows it).
+    #[arg(long, env = "MERCURY_ALERT_RULES_TOPIC", default_value = packetpulse_model::topics::ALERT_RULES)]
+    pub alert_rules_topic: String,
+
     /// Topic of the alerts Jupiter raises (pushed to every signed-in browser).
     #[arg(long, env = "MERCURY_ALERTS_TOPIC", default_value = packetpulse_model::topics::ALERTS)]
     pub alerts_topic: String,
+
+    /// Consumer group in which Mercury reads the alerts topic for notifications (webhooks, email); replicas
+    /// share it, so each alert is queued once.
+    #[arg(long, env = "MERCURY_NOTIFY_GROUP", default_value = "mercury-notifications")]
+    pub notify_group: String,
+
+    /// A stable id, unique among the replicas, for this instance's place in the notification group (Kafka static
+    /// membership): restarted after a crash, it gets its partitions back at once instead of after the group
+    /// noticed the old process is gone. Unset: dynamic membership.
+    #[arg(long, env = "MERCURY_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// Each webhook request and SMTP conversation ends within this.
+    #[arg(long, env = "MERCURY_NOTIFY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub notify_timeout: Duration,
+
+    /// A failed notification is tried again after this, each further retry twice as long after (at most 1 h).
+    #[arg(long, env = "MERCURY_NOTIFY_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub notify_retry_base: Duration,
+
+    /// Attempts before a notification is failed for good (12 at 5 s doubling ≈ 3 h of retries).
+    #[arg(long, env = "MERCURY_NOTIFY_MAX_ATTEMPTS", default_value_t = 12)]
+    pub notify_max_attempts: u32,
+
+    /// SMTP server for email alerts, as lettre reads it: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host`. Empty: no email (users cannot subscribe).
+    #[arg(long, env = "MERCURY_SMTP_URL", default_value = "", hide_env_values = true)]
+    pub smtp_url: String,
+
+    /// The sender of email alerts.
+    #[arg(
+        long,
+        env = "MERCURY_SMTP_FROM",
+        default_value = "PacketPulse <alerts@localhost>"
+    )]
+    pub smtp_from: String,
 
     /// How often the live map's browsers get the positions that changed.
     #[arg(long, env = "MERCURY_LIVE_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]

@@ -10,7 +10,9 @@
 use std::str::FromStr;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 /// A connection pool to the account database.
 #[derive(Clone, Debug)]
@@ -41,10 +43,14 @@ impl Db {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             return Ok(Self::Postgres(pool));
         }
+        // WAL: readers never wait for the writer (the notification outbox writes while pages read), and a commit
+        // is one sequential append instead of a rewritten journal.
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(location)
             .create_if_missing(true)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

@@ -28,12 +28,15 @@ pub enum Error {
     /// A secret is missing, public or too short.
     #[error(transparent)]
     Secret(#[from] packetpulse_ops::secrets::SecretError),
-    /// The live feed's consumer could not start.
-    #[error("the live map's Kafka consumer: {0}")]
+    /// A Kafka consumer (live map, alerts feed, notifications) could not start.
+    #[error("Kafka consumer: {0}")]
     Live(#[from] packetpulse_ops::kafka::KafkaError),
-    /// The geofences' Kafka producer could not be made.
-    #[error("geofences: {0}")]
+    /// The Kafka producer of the geofences or the alert rules could not be made.
+    #[error("settings topics: {0}")]
     Geofences(String),
+    /// Notifications could not be set up (SMTP settings).
+    #[error("notifications: {0}")]
+    Notifications(String),
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),

@@ -5,146 +5,50 @@
 //! `Polygon` (one ring, closed), a circle a `Point` with `properties.radius_m` (how Leaflet drawing tools export
 //! circles).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use packetpulse_model::{GeoPoint, Geofence, GeofenceShape};
-use packetpulse_ops::kafka::admin::{TopicSpec, ensure_topics};
-use packetpulse_ops::kafka::compacted::{self, Table};
-use rdkafka::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::api_error::ApiError;
+use super::compacted_store::CompactedStore;
 use super::state::AppState;
-
-/// How long a write waits for Mercury's follower to read it back.
-const READ_BACK: Duration = Duration::from_secs(5);
 
 /// The geofences in force and the way to change them.
 #[derive(Clone)]
-pub struct Geofences {
-    table: Arc<Table<Geofence>>,
-    loaded: Arc<AtomicBool>,
-    producer: FutureProducer,
-    topic: String,
-}
+pub struct Geofences(CompactedStore<Geofence>);
 
 impl Geofences {
     /// A store writing to `topic` on `bootstrap_servers`; empty until [`Geofences::follow`] has read the topic.
     pub fn new(bootstrap_servers: &str, topic: &str) -> Result<Self, String> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
-            .set("acks", "all")
-            .create()
-            .map_err(|error| format!("Kafka producer for {topic}: {error}"))?;
-        Ok(Self {
-            table: Arc::new(Table::new("geofence", Geofence::from_record)),
-            loaded: Arc::new(AtomicBool::new(false)),
-            producer,
-            topic: topic.to_owned(),
-        })
+        CompactedStore::new(bootstrap_servers, topic, "geofence", Geofence::from_record).map(Self)
     }
 
     /// Creates the topic if missing, reads it to its end, then follows it until `shutdown`.
     pub async fn follow(self, bootstrap_servers: String, shutdown: CancellationToken) {
-        let spec = TopicSpec {
-            name: &self.topic,
-            partitions: 1,
-            compacted: true,
-        };
-        if let Err(error) = ensure_topics(&bootstrap_servers, &[spec]).await {
-            tracing::warn!(%error, "geofences topic not checked; reading it anyway");
-        }
-        let table = self.table.clone();
-        let consumer = match compacted::catch_up(
-            &bootstrap_servers,
-            &self.topic,
-            "mercury-geofences",
-            &mut |record| table.apply(record),
-            &shutdown,
-        )
-        .await
-        {
-            Ok(consumer) => consumer,
-            Err(error) => {
-                tracing::error!(%error, "geofences cannot be read; the geofence API answers 503");
-                return;
-            }
-        };
-        self.loaded.store(true, Ordering::Release);
-        tracing::info!(geofences = self.table.rows().len(), "geofences read");
-        compacted::follow(consumer, move |record| table.apply(record), shutdown).await;
-    }
-
-    fn check_loaded(&self) -> Result<(), ApiError> {
-        if self.loaded.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            Err(ApiError::Unavailable(
-                "geofences are still being read from Kafka; try again in a moment".into(),
-            ))
-        }
+        self.0
+            .follow(bootstrap_servers, "mercury-geofences", shutdown)
+            .await;
     }
 
     /// Every geofence in force.
     pub fn list(&self) -> Result<Vec<Geofence>, ApiError> {
-        self.check_loaded()?;
-        Ok(self.table.rows().into_iter().map(|(_, fence)| fence).collect())
+        Ok(self.0.rows()?.into_iter().map(|(_, fence)| fence).collect())
     }
 
     /// Puts `fence` in force (new or replacing the one with its id); answered once read back.
     pub async fn put(&self, fence: &Geofence) -> Result<(), ApiError> {
-        self.check_loaded()?;
         if let Some(problem) = fence.problem() {
             return Err(ApiError::BadRequest(problem));
         }
-        let payload = serde_json::to_vec(fence).expect("a geofence serialises");
-        self.send(&fence.id, Some(&payload)).await?;
-        self.read_back(|table| table.get(&fence.id).as_ref() == Some(fence))
-            .await
+        self.0.put(&fence.id, fence).await
     }
 
     /// Deletes the geofence `id` (not found if there is none); answered once read back.
     pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        self.check_loaded()?;
-        if self.table.get(id).is_none() {
-            return Err(ApiError::NotFound("geofence"));
-        }
-        self.send(id, None).await?;
-        self.read_back(|table| table.get(id).is_none()).await
-    }
-
-    async fn send(&self, key: &str, payload: Option<&[u8]>) -> Result<(), ApiError> {
-        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
-        if let Some(payload) = payload {
-            record = record.payload(payload);
-        }
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| {
-                ApiError::Unavailable(format!("the geofences topic refused the change: {error}"))
-            })
-    }
-
-    async fn read_back(&self, done: impl Fn(&Table<Geofence>) -> bool) -> Result<(), ApiError> {
-        let deadline = tokio::time::Instant::now() + READ_BACK;
-        while !done(&self.table) {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::Unavailable(
-                    "the change is in Kafka but was not read back within 5 s".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
+        self.0.delete(id, "geofence").await
     }
 }
 

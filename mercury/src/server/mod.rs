@@ -5,12 +5,14 @@ pub mod access;
 pub mod account;
 pub mod admin;
 pub mod alert_acks;
+pub mod alert_rules;
 pub mod alerts;
 pub mod api;
 pub mod api_error;
 pub mod api_tokens;
 pub mod auth;
 pub mod cache;
+pub mod compacted_store;
 pub mod config;
 pub mod db;
 pub mod devices;
@@ -20,6 +22,7 @@ pub mod geofences;
 pub mod invites;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod state;
 pub mod tracking_links;
 pub mod users;
@@ -110,6 +113,12 @@ pub async fn run_with(
             .clone()
             .follow(state.config.kafka_bootstrap_servers.clone(), shutdown.clone()),
     );
+    let alert_rules = tokio::spawn(
+        state
+            .alert_rules
+            .clone()
+            .follow(state.config.kafka_bootstrap_servers.clone(), shutdown.clone()),
+    );
     let alerts = tokio::spawn(alerts::feed::consume(
         state.alert_feed.clone(),
         state.live.clone(),
@@ -117,6 +126,7 @@ pub async fn run_with(
         state.config.alerts_topic.clone(),
         shutdown.clone(),
     ));
+    let (notify_intake, notify_sender) = state.notifications.start(&shutdown);
     let pusher = tokio::spawn(live::push(
         state.live.clone(),
         state.config.live_interval,
@@ -130,7 +140,9 @@ pub async fn run_with(
     operations.finish().await;
     let _ = pusher.await;
     let _ = geofences.await;
-    for consumer in [consumer, alerts] {
+    let _ = alert_rules.await;
+    let _ = notify_sender.await;
+    for consumer in [consumer, alerts, notify_intake] {
         if let Ok(Err(error)) = consumer.await {
             return Err(error.into());
         }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use packetpulse_ops::secrets;
 
 use super::alert_acks::AlertAcks;
+use super::alert_rules::AlertRules;
 use super::alerts::feed::AlertFeed;
 use super::api_tokens::ApiTokens;
 use super::auth::Throttle;
@@ -20,6 +21,7 @@ use super::error::Error;
 use super::geofences::Geofences;
 use super::invites::Invites;
 use super::metrics::Metrics;
+use super::notify::Notifications;
 use super::tracking_links::TrackingLinks;
 use super::{auth, cache, live, users, warehouse};
 
@@ -64,6 +66,10 @@ pub struct AppState {
     pub alert_acks: AlertAcks,
     /// The geofences in force (the compacted topic Jupiter's detector follows).
     pub geofences: Geofences,
+    /// Per-rule alert threshold overrides (the compacted topic Jupiter's detector follows).
+    pub alert_rules: AlertRules,
+    /// Webhooks and email: the outbox and its senders.
+    pub notifications: Notifications,
     /// Answers reused for a second.
     pub answers: cache::Answers,
     /// Cancelled at shutdown (ends WebSocket connections).
@@ -104,6 +110,8 @@ impl AppState {
         let api_tokens = ApiTokens::new(users.db());
         let alert_acks = AlertAcks::new(users.db());
         let metrics = Metrics::new(registry);
+        let notifications =
+            Notifications::new(&config, users.db(), registry).map_err(Error::Notifications)?;
         let invites = Invites::new(users.db());
         let tracking_links = TrackingLinks::new(users.db(), &config.jwt_secret);
         let devices = Devices::new(
@@ -139,6 +147,9 @@ impl AppState {
             alert_acks,
             geofences: Geofences::new(&config.kafka_bootstrap_servers, &config.geofences_topic)
                 .map_err(Error::Geofences)?,
+            alert_rules: AlertRules::new(&config.kafka_bootstrap_servers, &config.alert_rules_topic)
+                .map_err(Error::Geofences)?,
+            notifications,
             answers: cache::Answers::default(),
             shutdown,
             config: Arc::new(config),

@@ -308,20 +308,8 @@ impl Dashboard {
         kafka.create_topic(&alerts_topic, 1).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("users.db");
-        let mut args = vec![
-            "mercury".to_owned(),
-            "--listen=127.0.0.1:0".to_owned(),
-            format!("--site-root={}", site_root().display()),
-            format!("--clickhouse-url={}", clickhouse.url()),
-            format!("--clickhouse-database={database}"),
-            format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
-            format!("--topic={topic}"),
-            format!("--alerts-topic={alerts_topic}"),
-            format!("--geofences-topic={topic}.geofences"),
-            format!("--jwt-secret={JWT_SECRET}"),
-            format!("--device-signing-key={}", device_signing_key()),
-            format!("--admin-password={ADMIN_PASSWORD}"),
-        ];
+        let mut args = vec!["mercury".to_owned(), "--listen=127.0.0.1:0".to_owned()];
+        args.extend(server_args(&database, &topic));
         if !flags.iter().any(|flag| flag.starts_with("--database=")) {
             args.push(format!("--database={}", db_path.display()));
         }
@@ -386,6 +374,27 @@ impl Dashboard {
         self.stop.cancel();
         self.server.await.unwrap().unwrap();
     }
+}
+
+/// The flags that wire a test dashboard to the shared servers: ClickHouse `database`, the live `topic`, its alerts
+/// (`{topic}.alerts`), geofences and notification group named after it, the test secrets.
+pub fn server_args(database: &str, topic: &str) -> Vec<String> {
+    let clickhouse = shared_clickhouse().unwrap();
+    let kafka = shared_kafka().unwrap();
+    vec![
+        format!("--site-root={}", site_root().display()),
+        format!("--clickhouse-url={}", clickhouse.url()),
+        format!("--clickhouse-database={database}"),
+        format!("--kafka-bootstrap-servers={}", kafka.bootstrap_servers()),
+        format!("--topic={topic}"),
+        format!("--alerts-topic={topic}.alerts"),
+        format!("--geofences-topic={topic}.geofences"),
+        format!("--alert-rules-topic={topic}.alert-rules"),
+        format!("--notify-group={topic}.notifications"),
+        format!("--jwt-secret={JWT_SECRET}"),
+        format!("--device-signing-key={}", device_signing_key()),
+        format!("--admin-password={ADMIN_PASSWORD}"),
+    ]
 }
 
 /// Headless Chromium through chromedriver. Keep the driver alive as long as the client.

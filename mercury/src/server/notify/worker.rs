@@ -1,0 +1,301 @@
+//! The two loops of notification delivery. The intake reads the `alerts` topic in a consumer group and writes one
+//! outbox row per alert and channel before it commits the alert's offset: an alert read is never lost, and a
+//! replay finds its rows and adds nothing. The sender takes due rows, sends each, and records the outcome: a 2xx
+//! or an accepted mail marks it delivered (never sent again), a failure schedules a retry with exponential
+//! back-off, and after the last attempt the row is failed, with its reason in the delivery log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use packetpulse_model::Alert;
+use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
+use rdkafka::Message;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::email::Mailer;
+use super::store::{Delivery, NewDelivery, NotifyStore};
+use super::{Metrics, Settings, webhook};
+use crate::server::users::UserError;
+
+/// How many due deliveries one pass takes, and how many of them are sent at once.
+const BATCH: i64 = 64;
+const CONCURRENCY: usize = 8;
+/// How long the intake waits before writing an alert's rows again after the database failed.
+const DATABASE_RETRY: Duration = Duration::from_secs(1);
+/// How often the sender looks for due retries when nothing new arrived.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long the group waits for a silent intake before giving its partitions to another (or to this one
+/// restarted, when it has no static id): librdkafka's 45 s default would hold alerts back that long after a crash.
+const SESSION_TIMEOUT_MS: u32 = 10_000;
+
+/// What both loops share.
+#[derive(Clone)]
+pub struct Worker {
+    /// The outbox.
+    pub store: NotifyStore,
+    /// SMTP, when configured.
+    pub mailer: Option<Mailer>,
+    /// HTTP for webhooks.
+    pub http: reqwest::Client,
+    /// Retries, timeouts, topic.
+    pub settings: Arc<Settings>,
+    /// Sent and failed deliveries.
+    pub metrics: Metrics,
+    /// Wakes the sender when the intake queued something.
+    pub wake: Arc<Notify>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Worker {
+    /// Reads the alerts topic in the notification group until `shutdown`, queueing every alert for its channels.
+    pub async fn intake(self, shutdown: CancellationToken) -> Result<(), KafkaError> {
+        let settings = self.settings.clone();
+        let mut consumer = ConsumerConfig::new(&settings.bootstrap_servers, &settings.group)
+            .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
+            .set("heartbeat.interval.ms", (SESSION_TIMEOUT_MS / 3).to_string());
+        if let Some(instance_id) = &settings.instance_id {
+            consumer = consumer.set("group.instance.id", instance_id.as_str());
+        }
+        let consumer = consumer.create()?;
+        // Subscribing before the topic exists makes librdkafka log errors until it does: wait for it.
+        if consumer.partitions(&settings.topic, &shutdown).await.is_none() {
+            return Ok(());
+        }
+        consumer.subscribe(&settings.topic)?;
+        tracing::info!(topic = %settings.topic, group = %settings.group, "notifications follow the alerts");
+        loop {
+            let (payload, partition, offset, published_ms) = {
+                let message = tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    message = consumer.next_message() => message,
+                };
+                (
+                    message.payload().map(<[u8]>::to_vec),
+                    message.partition(),
+                    message.offset(),
+                    message.timestamp().to_millis(),
+                )
+            };
+            if let Some(payload) = payload {
+                self.queue_until_written(&payload, offset, published_ms, &shutdown)
+                    .await;
+            }
+            consumer.commit(&settings.topic, &BTreeMap::from([(partition, offset + 1)]));
+        }
+    }
+
+    /// Queues one alert, retrying while the database fails (back-pressure: the offset is not committed).
+    async fn queue_until_written(
+        &self,
+        payload: &[u8],
+        offset: i64,
+        published_ms: Option<i64>,
+        shutdown: &CancellationToken,
+    ) {
+        let alert = match serde_json::from_slice::<Alert>(payload) {
+            Ok(alert) => alert,
+            // Jupiter only publishes alerts it built; anything else cannot be addressed to anyone.
+            Err(error) => {
+                tracing::warn!(%error, offset, "notifications skipped a payload that is not an alert");
+                return;
+            }
+        };
+        let Ok(payload) = std::str::from_utf8(payload) else {
+            return;
+        };
+        loop {
+            match self.queue(&alert, payload, published_ms).await {
+                Ok(queued) => {
+                    if queued > 0 {
+                        self.wake.notify_one();
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, alert_id = %alert.alert_id, "could not queue notifications; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(DATABASE_RETRY) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the outbox rows of `alert`: one per webhook that wants its kind and existed when the alert was
+    /// published (`published_ms`, the record's time; else the alert's own), one per user subscribed to its kind
+    /// by email (when email is on). Returns how many were new.
+    async fn queue(
+        &self,
+        alert: &Alert,
+        payload: &str,
+        published_ms: Option<i64>,
+    ) -> Result<usize, UserError> {
+        let alert_id = alert.alert_id.hyphenated().to_string();
+        let kind = alert.kind.as_str();
+        let delivery = NewDelivery {
+            alert_id: &alert_id,
+            kind,
+            vehicle_id: &alert.vehicle_id,
+            alert_at_ms: alert.at.timestamp_millis(),
+            payload,
+        };
+        let published_ms = published_ms.unwrap_or(delivery.alert_at_ms);
+        let mut channels = Vec::new();
+        for hook in self.store.webhooks().await? {
+            if hook.wants(kind) && hook.created_at_ms <= published_ms {
+                channels.push(hook.channel());
+            }
+        }
+        if self.mailer.is_some() {
+            for recipient in self.store.email_recipients(kind).await? {
+                channels.push(format!("email:{}", recipient.user_id));
+            }
+        }
+        let mut queued = 0;
+        for channel in channels {
+            if self.store.enqueue(&delivery, &channel).await? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Sends due deliveries until `shutdown`; the deliveries in flight finish first.
+    pub async fn sender(self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let due = match self.store.due(now_ms(), BATCH).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the due notifications");
+                    Vec::new()
+                }
+            };
+            let more = due.len() >= usize::try_from(BATCH).unwrap_or(usize::MAX);
+            futures::stream::iter(due)
+                .for_each_concurrent(CONCURRENCY, |delivery| self.attempt(delivery))
+                .await;
+            if !more {
+                // Nothing else is due now: wait for news from the intake, or for the next retry to fall due.
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+        }
+    }
+
+    /// Claims `delivery`, sends it, and records the outcome.
+    async fn attempt(&self, delivery: Delivery) {
+        let lease_until = now_ms() + i64::try_from(self.settings.lease().as_millis()).unwrap_or(i64::MAX);
+        match self.store.claim(&delivery, lease_until).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not claim a notification");
+                return;
+            }
+        }
+        let attempts = delivery.attempts + 1;
+        let outcome = self.send(&delivery, attempts).await;
+        let (error, retry_at) = match &outcome {
+            Ok(()) => (None, None),
+            Err(Failure::Final(error)) => (Some(error.as_str()), None),
+            Err(Failure::Retry(error)) => {
+                let retry_at = (attempts < i64::from(self.settings.max_attempts))
+                    .then(|| now_ms() + backoff_ms(self.settings.retry_base, attempts));
+                (Some(error.as_str()), retry_at)
+            }
+        };
+        let channel_kind = delivery.channel.split(':').next().unwrap_or_default();
+        let result = match (error, retry_at) {
+            (None, _) => "delivered",
+            (Some(_), Some(_)) => "retry",
+            (Some(_), None) => "failed",
+        };
+        self.metrics
+            .deliveries
+            .with_label_values(&[channel_kind, result])
+            .inc();
+        if let Some(error) = error {
+            tracing::warn!(alert_id = %delivery.alert_id, channel = %delivery.channel, attempts, error, result,
+                "notification not delivered");
+        }
+        if let Err(error) = self.store.record(&delivery, attempts, error, retry_at).await {
+            // The lease ends and the delivery is tried again: at least once.
+            tracing::warn!(%error, alert_id = %delivery.alert_id, "could not record a notification's outcome");
+        }
+    }
+
+    async fn send(&self, delivery: &Delivery, attempt: i64) -> Result<(), Failure> {
+        let (kind, id) = delivery
+            .channel
+            .split_once(':')
+            .and_then(|(kind, id)| Some((kind, id.parse::<i64>().ok()?)))
+            .ok_or_else(|| Failure::Final(format!("unknown channel {:?}", delivery.channel)))?;
+        let lookup = |error: UserError| Failure::Retry(format!("account database: {error}"));
+        match kind {
+            "webhook" => {
+                let hook = self
+                    .store
+                    .webhook(id)
+                    .await
+                    .map_err(lookup)?
+                    .ok_or_else(|| Failure::Final("the webhook was deleted".to_owned()))?;
+                webhook::send(&self.http, &hook, &delivery.alert_id, &delivery.payload, attempt)
+                    .await
+                    .map_err(Failure::Retry)
+            }
+            "email" => {
+                let mailer = self
+                    .mailer
+                    .as_ref()
+                    .ok_or_else(|| Failure::Final("email is off (MERCURY_SMTP_URL is empty)".to_owned()))?;
+                let to = self
+                    .store
+                    .email_of(id)
+                    .await
+                    .map_err(lookup)?
+                    .ok_or_else(|| Failure::Final("the user was deleted or disabled".to_owned()))?;
+                let alert: Alert = serde_json::from_str(&delivery.payload)
+                    .map_err(|error| Failure::Final(format!("the stored alert does not parse: {error}")))?;
+                mailer.send(&to, id, &alert).await.map_err(Failure::Retry)
+            }
+            other => Err(Failure::Final(format!("unknown channel kind {other:?}"))),
+        }
+    }
+}
+
+/// Why an attempt failed: worth trying again, or not.
+enum Failure {
+    Retry(String),
+    Final(String),
+}
+
+/// The wait before attempt `attempts + 1`: `base` doubled per attempt made, at most an hour.
+fn backoff_ms(base: Duration, attempts: i64) -> i64 {
+    let base = i64::try_from(base.as_millis()).unwrap_or(i64::MAX);
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    base.saturating_mul(1 << doublings).min(3_600_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        let base = Duration::from_secs(2);
+        assert_eq!(backoff_ms(base, 1), 2_000);
+        assert_eq!(backoff_ms(base, 2), 4_000);
+        assert_eq!(backoff_ms(base, 5), 32_000);
+        assert_eq!(backoff_ms(base, 40), 3_600_000);
+    }
+}

@@ -2,6 +2,7 @@
 //! service the pipeline depends on killed with SIGKILL at seeded random moments (each restarted by up.sh, as an
 //! operator would), then every layer reconciled with Mars' log of acknowledged events. See the crate README.
 
+mod alerts;
 mod reconcile;
 mod report;
 
@@ -13,7 +14,7 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-pub use report::{Kill, Report};
+pub use report::{AlertFigures, Kill, Report};
 
 use crate::Error;
 use crate::native::{NativeStack, clickhouse_number};
@@ -96,7 +97,9 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
         path: config.data.clone(),
         source,
     })?;
+    let channels = alerts::Channels::start(&config.data).await?;
     let mut stack = NativeStack::new(&config.data, &config.profile)?;
+    stack.set_env("MERCURY_SMTP_URL", channels.smtp_url());
     let started = Instant::now();
     println!("chaos: starting the native stack in {}", config.data.display());
     if let Err(error) = stack.up() {
@@ -110,6 +113,8 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
         stack.up()?;
     }
     println!("chaos: stack up after {:.0?}", started.elapsed());
+    channels.attach(&stack).await?;
+    println!("chaos: webhook and email alerts attached, overspeed lowered");
 
     let events_log = config.data.join("acked.log");
     let mars = tokio::spawn(mars::run(
@@ -155,10 +160,12 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
     );
     let acked = read_events_log(&events_log)?;
     let layers = reconcile::settle(&stack, &acked, config.settle_timeout).await?;
+    let alerts = channels.reconcile(&stack, config.settle_timeout).await?;
     let latency = reconcile::ack_latency_outside(&acked, &kills);
     Ok(Report {
         mars: summary,
         layers,
+        alerts,
         kills,
         ack_outside_kills: latency,
         elapsed: started.elapsed(),

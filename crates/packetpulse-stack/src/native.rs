@@ -88,6 +88,12 @@ impl NativeStack {
         &self.env
     }
 
+    /// Sets `key` for the scripts and the planets they start (a planet reads it where services.sh passes it on,
+    /// e.g. `MERCURY_SMTP_URL`).
+    pub fn set_env(&mut self, key: &str, value: String) {
+        self.env.insert(key.to_owned(), value);
+    }
+
     /// The data dir.
     pub fn data(&self) -> &Path {
         &self.data
@@ -144,6 +150,65 @@ impl NativeStack {
     /// `http://127.0.0.1:PORT` of a setting holding a port (`MERCURY_PORT`, `MARS_METRICS_PORT`, …).
     pub fn local_url(&self, port_setting: &str) -> String {
         format!("http://127.0.0.1:{}", self.env[port_setting])
+    }
+
+    /// Signs in to Mercury as its first admin (the password the first start generated) and returns the session
+    /// cookie, `pp_session=…`, for API calls.
+    pub async fn mercury_admin_cookie(&self) -> Result<String, Error> {
+        let password = self.planet_env("mercury")?["MERCURY_ADMIN_PASSWORD"].clone();
+        let login = reqwest::Client::new()
+            .post(format!("{}/api/v1/login", self.local_url("MERCURY_PORT")))
+            .json(&serde_json::json!({"login": "admin", "password": password}))
+            .send()
+            .await
+            .map_err(|error| Error::Native(format!("signing in to Mercury: {error}")))?;
+        login
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok()?.split(';').next())
+            .find(|pair| pair.starts_with("pp_session="))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::Native(format!(
+                    "Mercury's login answered {} without a session cookie",
+                    login.status()
+                ))
+            })
+    }
+
+    /// Calls Mercury's JSON API (`path` under `/api/v1`) with the session `cookie` and returns the answer's
+    /// JSON. A 503 (Mercury still reading a settings topic as it starts) is asked again for up to a minute; any
+    /// other failure is an error with Mercury's message.
+    pub async fn mercury_call(
+        &self,
+        cookie: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let url = format!("{}/api/v1{path}", self.local_url("MERCURY_PORT"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let response = reqwest::Client::new()
+                .request(method.clone(), &url)
+                .header(reqwest::header::COOKIE, cookie)
+                .json(body)
+                .send()
+                .await
+                .map_err(|error| Error::Native(format!("{method} {path}: {error}")))?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null));
+            }
+            if status != reqwest::StatusCode::SERVICE_UNAVAILABLE || std::time::Instant::now() >= deadline {
+                return Err(Error::Native(format!(
+                    "{method} {path}: Mercury answered {status}: {text}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     fn script(&self, name: &str) -> std::process::Output {

@@ -29,5 +29,9 @@ async fn killing_every_service_once_while_a_fleet_streams_loses_and_duplicates_n
     assert_eq!(report.kills.len(), chaos::VICTIMS.len());
     assert!(report.layers.acked >= 100_000, "{report}");
     let problems = report.problems();
+    if !problems.is_empty() {
+        // The logs of every service stay for the post-mortem.
+        println!("chaos: data and logs kept in {}", dir.keep().display());
+    }
     assert!(problems.is_empty(), "{problems:#?}\n{report}");
 }

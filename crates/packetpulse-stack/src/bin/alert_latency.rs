@@ -1,0 +1,147 @@
+//! Ping → alert latency through the whole platform (crate README): `cargo run --release -p packetpulse-stack --bin
+//! alert_latency -- --help`.
+//!
+//! Starts the native stack, lowers the overspeed rule so a share of the fleet raises alerts, opens the alerts
+//! WebSocket every signed-in page keeps open (`/api/v1/alerts/live`, as the browser does), and drives a Mars fleet
+//! in real time (an event per vehicle per `--interval`). Each alert's `at` is the time of the ping that crossed
+//! the threshold (the device clock, this machine's), so its latency is when the socket delivered it minus `at`:
+//! Venus, Kafka, Jupiter's batch and detection, the acknowledged publish, Mercury's feed and the socket.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use futures::StreamExt;
+use packetpulse_stack::native::NativeStack;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Measures ping → alert latency at a fleet size.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Vehicles driving at once.
+    #[arg(long, default_value_t = 10_000)]
+    vehicles: usize,
+    /// Wall time between two events of a vehicle (1 Hz by default).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// How long the fleet drives.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Vehicles start within this long of each other.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    start_spread: Duration,
+    /// The lowered overspeed limit, km/h (Mars cruises at 25–50 km/h).
+    #[arg(long, default_value_t = 45.0)]
+    overspeed_kmh: f64,
+    /// Build of the planets to run (`release` or `debug`; build them first).
+    #[arg(long, default_value = "release")]
+    profile: String,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    let temp = tempfile::Builder::new()
+        .prefix("packetpulse-latency-")
+        .tempdir()?;
+    let stack = NativeStack::new(&temp.path().join("data"), &args.profile)?;
+    stack.up()?;
+    let outcome = measure(&stack, &args).await;
+    stack.down();
+    let mut latencies = outcome?;
+    if latencies.is_empty() {
+        eprintln!("alert_latency: no alert arrived; nothing measured");
+        return Ok(ExitCode::FAILURE);
+    }
+    latencies.sort_unstable();
+    let at = |quantile: f64| {
+        let index = ((latencies.len() - 1) as f64 * quantile).round() as usize;
+        latencies[index]
+    };
+    println!(
+        "alert_latency: {} vehicles every {:?} for {:?}: {} alerts, ping → alerts socket p50 {} ms, p90 {} ms, \
+         p99 {} ms, max {} ms",
+        args.vehicles,
+        args.interval,
+        args.duration,
+        latencies.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lowers the rule, opens the socket, drives the fleet; the latency of every alert the socket delivered, ms.
+async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
+    let cookie = stack.mercury_admin_cookie().await?;
+    let base = stack.local_url("MERCURY_PORT");
+    let lowered = reqwest::Client::new()
+        .put(format!("{base}/api/v1/alert-rules/overspeed"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .json(&serde_json::json!({"kmh": args.overspeed_kmh, "seconds": 5}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        lowered.status().is_success(),
+        "lowering overspeed: {}",
+        lowered.status()
+    );
+
+    let mut request =
+        format!("{}/api/v1/alerts/live", base.replacen("http", "ws", 1)).into_client_request()?;
+    request.headers_mut().insert("cookie", cookie.parse()?);
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let collected = latencies.clone();
+    let reader = tokio::spawn(async move {
+        let (_, mut incoming) = socket.split();
+        while let Some(Ok(message)) = incoming.next().await {
+            let Message::Text(text) = message else { continue };
+            let received = now_ms();
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if message["type"] == "alert"
+                && let Some(at) = message["alert"]["at_ms"].as_i64()
+            {
+                collected
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(received - at);
+            }
+        }
+    });
+
+    let env = stack.planet_env("mars")?;
+    let mut mars = mars::Config::defaults();
+    mars.venus_url = env["MARS_VENUS_URL"].clone();
+    mars.api_key = env["MARS_API_KEY"].clone();
+    mars.routes = Some(PathBuf::from(&env["MARS_ROUTES"]));
+    mars.metrics_listen = env["MARS_METRICS_LISTEN"].parse()?;
+    mars.mode = mars::Mode::Continuous;
+    mars.vehicles = args.vehicles;
+    mars.interval = args.interval;
+    mars.start_spread = args.start_spread;
+    mars.progress_interval = Duration::from_secs(15);
+    println!(
+        "alert_latency: {} vehicles for {:?}, overspeed above {} km/h for 5 s",
+        args.vehicles, args.duration, args.overspeed_kmh
+    );
+    mars::run(mars, tokio::time::sleep(args.duration)).await?;
+    // Alerts of the last pings still on their way.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    reader.abort();
+    let latencies = latencies
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Ok(latencies)
+}

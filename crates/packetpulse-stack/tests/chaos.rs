@@ -28,6 +28,9 @@ async fn killing_every_service_once_while_a_fleet_streams_loses_and_duplicates_n
     println!("{report}");
     assert_eq!(report.kills.len(), chaos::VICTIMS.len());
     assert!(report.layers.acked >= 100_000, "{report}");
+    for problem in report.alert_problems() {
+        println!("chaos: alert channels (reported, not yet asserted): {problem}");
+    }
     let problems = report.problems();
     if !problems.is_empty() {
         // The logs of every service stay for the post-mortem.

@@ -61,6 +61,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     let problems = match &outcome {
         Ok(report) => {
             println!("\n{report}");
+            for problem in report.alert_problems() {
+                eprintln!("chaos: alert channels (reported, not yet asserted): {problem}");
+            }
             report.problems()
         }
         Err(error) => vec![error.to_string()],

@@ -13,6 +13,26 @@ use packetpulse_model::{Geofence, GeofenceShape, RuleThresholds};
 use rdkafka::Message;
 use serde_json::{Value, json};
 
+/// The payload under `key` in the dashboard's settings topic `{topic}.{suffix}`, which holds at least `at_least`
+/// records: what Jupiter reads.
+fn record(dashboard: &Dashboard, suffix: &str, at_least: usize, key: &str) -> Vec<u8> {
+    let records = dashboard
+        .kafka
+        .read_topic(
+            &format!("{}.{suffix}", dashboard.topic),
+            at_least,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    records
+        .iter()
+        .find(|record| record.key() == Some(key.as_bytes()))
+        .and_then(|record| record.payload())
+        .unwrap()
+        .to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
     let dashboard = Dashboard::start().await;
@@ -68,20 +88,8 @@ async fn geofences_round_trip_through_the_compacted_topic_as_geojson() {
     assert_eq!(centre["properties"]["vehicles"], json!(["van-1", "van-2"]));
 
     // In the topic as Jupiter reads it: key = id, the model's JSON, the ring not repeated.
-    let records = dashboard
-        .kafka
-        .read_topic(
-            &format!("{}.geofences", dashboard.topic),
-            2,
-            Duration::from_millis(500),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-    let centre = records
-        .iter()
-        .find(|record| record.key() == Some(b"centre".as_slice()))
-        .unwrap();
-    let fence = Geofence::from_record("centre", centre.payload().unwrap()).unwrap();
+    let centre = record(&dashboard, "geofences", 2, "centre");
+    let fence = Geofence::from_record("centre", &centre).unwrap();
     let GeofenceShape::Polygon { ring } = fence.shape else {
         panic!("a polygon")
     };
@@ -262,21 +270,9 @@ async fn rule_overrides_round_trip_through_their_compacted_topic() {
     assert_eq!(rules[2], json!({"rule": "offline", "kmh": null, "seconds": 300}));
 
     // In the topic as Jupiter reads it.
-    let records = dashboard
-        .kafka
-        .read_topic(
-            &format!("{}.alert-rules", dashboard.topic),
-            2,
-            Duration::from_millis(500),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-    let overspeed = records
-        .iter()
-        .find(|record| record.key() == Some(b"overspeed".as_slice()))
-        .unwrap();
+    let overspeed = record(&dashboard, "alert-rules", 2, "overspeed");
     assert_eq!(
-        RuleThresholds::from_record("overspeed", overspeed.payload().unwrap()),
+        RuleThresholds::from_record("overspeed", &overspeed),
         Ok(RuleThresholds {
             kmh: Some(70.0),
             seconds: Some(15)

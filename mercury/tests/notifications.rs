@@ -90,6 +90,16 @@ async fn start_receiver(secret: Arc<Mutex<String>>) -> (String, Arc<Mutex<BTreeM
     (url, seen)
 }
 
+/// How many alerts the receiver has accepted at least once.
+fn accepted_alerts(received: &Mutex<BTreeMap<String, Received>>) -> usize {
+    received
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|seen| seen.accepted > 0)
+        .count()
+}
+
 fn alert(number: u32, kind: AlertKind) -> Alert {
     let session_id = format!("notify-{number}");
     let trigger = Uuid::new_v4();
@@ -254,12 +264,7 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
     publish(&alerts_topic, &alerts[..20]).await;
     // Kill the binary once some deliveries went out and others are still under way.
     wait_until("the first deliveries", Duration::from_secs(60), || {
-        let accepted = received
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|seen| seen.accepted > 0)
-            .count();
+        let accepted = accepted_alerts(&received);
         async move { Ok::<_, String>((accepted >= 1).then_some(())) }
     })
     .await
@@ -267,12 +272,7 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
     mercury.process.kill();
     println!(
         "killed with {} of 20 alerts accepted by the webhook",
-        received
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|seen| seen.accepted > 0)
-            .count()
+        accepted_alerts(&received)
     );
     publish(&alerts_topic, &alerts[20..]).await;
     mercury.process.restart().unwrap();
@@ -280,12 +280,7 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
 
     let (hooks_wanted, mails_wanted) = (alerts.len(), expected_mail.len());
     let delivered = wait_until("every alert delivered", Duration::from_secs(120), || {
-        let accepted = received
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|seen| seen.accepted > 0)
-            .count();
+        let accepted = accepted_alerts(&received);
         let mailed = smtp.message_ids().len();
         async move {
             if accepted == hooks_wanted && mailed == mails_wanted {

@@ -1,7 +1,7 @@
 //! Alerts delivered beyond the browser, to a real HTTP receiver and a real SMTP server (aiosmtpd from PyPI), by
 //! the mercury binary: every alert reaches the webhook signed with its secret and each subscribed user by email;
 //! a webhook's failed first answer is retried; Mercury killed with SIGKILL mid-run and restarted loses nothing;
-//! and a replay of the whole alerts topic sends nothing again.
+//! a replay of the whole alerts topic sends nothing again; and a mail server that hangs delays no webhook.
 
 #![allow(clippy::unwrap_used)]
 
@@ -130,6 +130,33 @@ async fn publish(topic: &str, alerts: &[Alert]) {
     }
 }
 
+/// Adds a webhook for every kind to `hook_url` as `admin`; returns its secret.
+async fn add_webhook(admin: &reqwest::Client, base: &str, hook_url: &str) -> String {
+    let created = admin
+        .post(format!("{base}/api/v1/webhooks"))
+        .json(&json!({"name": "dispatch desk", "url": hook_url, "kinds": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+/// An SMTP server that accepts connections and never says a word, not even its greeting (a relay that hung):
+/// returns its `smtp://` URL; the sockets stay open as long as the test runs.
+async fn start_silent_smtp() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
 /// The mercury binary with the test servers and the notification settings.
 struct Mercury {
     process: ServerProcess,
@@ -137,7 +164,8 @@ struct Mercury {
 }
 
 impl Mercury {
-    fn start(dir: &Path, database: &str, topic: &str, smtp_url: &str) -> Self {
+    /// Mercury with each attempt bounded by `notify_timeout`.
+    fn start(dir: &Path, database: &str, topic: &str, smtp_url: &str, notify_timeout: &str) -> Self {
         let port = free_port().unwrap();
         let mut args = vec![format!("--listen=127.0.0.1:{port}")];
         args.extend(server_args(database, topic));
@@ -145,7 +173,7 @@ impl Mercury {
             format!("--database={}", dir.join("users.db").display()),
             format!("--smtp-url={smtp_url}"),
             "--notify-retry-base=200ms".to_owned(),
-            "--notify-timeout=2s".to_owned(),
+            format!("--notify-timeout={notify_timeout}"),
             // As deployed (planets.env): the restarted process takes the killed one's place in the group at once.
             "--instance-id=mercury-1".to_owned(),
         ]);
@@ -189,20 +217,12 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
     let secret = Arc::new(Mutex::new(String::new()));
     let (hook_url, received) = start_receiver(secret.clone()).await;
 
-    let mut mercury = Mercury::start(dir.path(), &database, &topic, &smtp.url());
+    let mut mercury = Mercury::start(dir.path(), &database, &topic, &smtp.url(), "2s");
     mercury.healthy().await;
     let base = mercury.url.clone();
     let admin = http();
     http_sign_in(&admin, &base, "admin", ADMIN_PASSWORD).await;
-    let created = admin
-        .post(format!("{base}/api/v1/webhooks"))
-        .json(&json!({"name": "dispatch desk", "url": hook_url, "kinds": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.unwrap();
-    *secret.lock().unwrap() = created["secret"].as_str().unwrap().to_owned();
+    *secret.lock().unwrap() = add_webhook(&admin, &base, &hook_url).await;
     let listed: Value = common::json(admin.get(format!("{base}/api/v1/webhooks"))).await;
     assert_eq!(listed[0]["url"], hook_url);
     assert!(
@@ -369,5 +389,87 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    mercury.process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_that_never_answers_holds_up_no_webhook() {
+    let kafka = shared_kafka().unwrap();
+    let (database, client) = shared_clickhouse().unwrap().fresh_database().await.unwrap();
+    common::seed(&client, &database, [Vec::new()]).await;
+    let topic = kafka.create_unique_topic("mercury-silent-smtp", 1).await.unwrap();
+    let alerts_topic = format!("{topic}.alerts");
+    kafka.create_topic(&alerts_topic, 1).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let smtp_url = start_silent_smtp().await;
+    let secret = Arc::new(Mutex::new(String::new()));
+    let (hook_url, received) = start_receiver(secret.clone()).await;
+    let mut mercury = Mercury::start(dir.path(), &database, &topic, &smtp_url, "10s");
+    mercury.healthy().await;
+    let base = mercury.url.clone();
+    let admin = http();
+    http_sign_in(&admin, &base, "admin", ADMIN_PASSWORD).await;
+    *secret.lock().unwrap() = add_webhook(&admin, &base, &hook_url).await;
+    let subscribed = admin
+        .put(format!("{base}/api/v1/me/email-alerts"))
+        .json(&json!({"kinds": ["overspeed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), 200);
+    let email_log = |admin: &reqwest::Client| {
+        common::json(admin.get(format!("{base}/api/v1/deliveries?channel=email:1&per_page=200")))
+    };
+
+    // Twice as many mails as the sender sends at once: each would hold a slot for good if nothing bounded it,
+    // and the webhook's deliveries wait behind them if slots were not kept per channel.
+    let alerts: Vec<Alert> = (0..16).map(|n| alert(n, AlertKind::Overspeed)).collect();
+    publish(&alerts_topic, &alerts).await;
+    let delivered = wait_until("every webhook delivery", Duration::from_secs(60), || {
+        let accepted = accepted_alerts(&received);
+        async move {
+            if accepted == 16 {
+                Ok(Some(()))
+            } else {
+                Err(format!("{accepted} of 16 accepted by the webhook"))
+            }
+        }
+    })
+    .await;
+    if let Err(error) = delivered {
+        panic!("{error}\n{}", mercury.process.log_tail(40));
+    }
+    // All of it while the first mails still hung in their first attempt (10 s).
+    let log: Value = email_log(&admin).await;
+    let rows = log["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 16, "{log}");
+    assert!(rows.iter().all(|row| row["attempts"] == 0), "{log}");
+
+    // The mails are not lost: each attempt ends at the timeout with a clear reason and the row waits for a retry.
+    let log: Value = wait_until("the first mail attempts ended", Duration::from_secs(60), || {
+        let request = email_log(&admin);
+        async move {
+            let log: Value = request.await;
+            let ended = log["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|row| row["attempts"].as_u64() > Some(0))
+                .count();
+            if ended >= 4 {
+                Ok(Some(log))
+            } else {
+                Err(format!("{ended} mail attempts ended"))
+            }
+        }
+    })
+    .await
+    .unwrap();
+    for row in log["rows"].as_array().unwrap() {
+        assert_eq!(row["status"], "pending", "{row}");
+        if row["attempts"].as_u64() > Some(0) {
+            assert_eq!(row["last_error"], "no answer within 10s", "{row}");
+        }
+    }
     mercury.process.stop();
 }

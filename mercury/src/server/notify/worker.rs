@@ -4,15 +4,15 @@
 //! or an accepted mail marks it delivered (never sent again), a failure schedules a retry with exponential
 //! back-off, and after the last attempt the row is failed, with its reason in the delivery log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use packetpulse_model::Alert;
 use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
 use rdkafka::Message;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::email::Mailer;
@@ -20,9 +20,11 @@ use super::store::{Delivery, NewDelivery, NotifyStore};
 use super::{Metrics, Settings, webhook};
 use crate::server::users::UserError;
 
-/// How many due deliveries one pass takes, and how many of them are sent at once.
+/// How many due deliveries one look at the outbox reads.
 const BATCH: i64 = 64;
+/// Deliveries sent at once, in all and to one channel (a webhook endpoint, a user's mailbox).
 const CONCURRENCY: usize = 8;
+const PER_CHANNEL: usize = 4;
 /// How long the intake waits before writing an alert's rows again after the database failed.
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// How often the sender looks for due retries when nothing new arrived.
@@ -167,44 +169,84 @@ impl Worker {
         Ok(queued)
     }
 
-    /// Sends due deliveries until `shutdown`; the deliveries in flight finish first.
+    /// Sends due deliveries until `shutdown`; the deliveries in flight finish first. Each starts as soon as a
+    /// slot is free (no batch waits for its slowest member), at most [`CONCURRENCY`] at once and
+    /// [`PER_CHANNEL`] per channel: an endpoint that answers slowly or not at all holds only its own slots,
+    /// never the other webhooks' or the mails'.
     pub async fn sender(self, shutdown: CancellationToken) {
+        let mut in_flight = InFlight::default();
         while !shutdown.is_cancelled() {
-            let due = match self.store.due(now_ms(), BATCH).await {
-                Ok(due) => due,
-                Err(error) => {
-                    tracing::warn!(%error, "could not read the due notifications");
-                    Vec::new()
-                }
+            in_flight.reap_finished();
+            let started = if in_flight.tasks.len() < CONCURRENCY {
+                self.start_due(&mut in_flight).await
+            } else {
+                0
             };
-            let more = due.len() >= usize::try_from(BATCH).unwrap_or(usize::MAX);
-            futures::stream::iter(due)
-                .for_each_concurrent(CONCURRENCY, |delivery| self.attempt(delivery))
-                .await;
-            if !more {
-                // Nothing else is due now: wait for news from the intake, or for the next retry to fall due.
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
-                }
+            if started > 0 {
+                continue;
             }
+            // Nothing startable now: wait for a free slot, news from the intake, or the next retry to fall due.
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                Some(done) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {
+                    in_flight.finished(done);
+                }
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+        while let Some(done) = in_flight.tasks.join_next_with_id().await {
+            in_flight.finished(done);
         }
     }
 
-    /// Claims `delivery`, sends it, and records the outcome.
-    async fn attempt(&self, delivery: Delivery) {
-        let lease_until = now_ms() + i64::try_from(self.settings.lease().as_millis()).unwrap_or(i64::MAX);
-        match self.store.claim(&delivery, lease_until).await {
-            Ok(true) => {}
-            Ok(false) => return,
+    /// Claims and starts due deliveries while slots are free; returns how many started.
+    async fn start_due(&self, in_flight: &mut InFlight) -> usize {
+        let due = match self.store.due(now_ms(), BATCH).await {
+            Ok(due) => due,
             Err(error) => {
-                tracing::warn!(%error, "could not claim a notification");
-                return;
+                tracing::warn!(%error, "could not read the due notifications");
+                return 0;
             }
+        };
+        let mut started = 0;
+        for delivery in due {
+            if in_flight.tasks.len() >= CONCURRENCY {
+                break;
+            }
+            if in_flight.of_channel(&delivery.channel) >= PER_CHANNEL {
+                continue;
+            }
+            let lease_until = now_ms() + i64::try_from(self.settings.lease().as_millis()).unwrap_or(i64::MAX);
+            match self.store.claim(&delivery, lease_until).await {
+                Ok(true) => {}
+                // Another replica's sender took it.
+                Ok(false) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim a notification");
+                    break;
+                }
+            }
+            let channel = delivery.channel.clone();
+            let worker = self.clone();
+            let task = in_flight
+                .tasks
+                .spawn(async move { worker.deliver(delivery).await });
+            in_flight.started(task.id(), channel);
+            started += 1;
         }
+        started
+    }
+
+    /// Sends a claimed `delivery` and records the outcome.
+    async fn deliver(&self, delivery: Delivery) {
         let attempts = delivery.attempts + 1;
-        let outcome = self.send(&delivery, attempts).await;
+        // Bounded as a whole: lettre's timeout covers only connecting, so an SMTP server that accepts and then
+        // never answers would hold this attempt's slot for good.
+        let limit = self.settings.timeout;
+        let outcome = tokio::time::timeout(limit, self.send(&delivery, attempts))
+            .await
+            .unwrap_or_else(|_| Err(Failure::Retry(format!("no answer within {limit:?}"))));
         let (error, retry_at) = match &outcome {
             Ok(()) => (None, None),
             Err(Failure::Final(error)) => (Some(error.as_str()), None),
@@ -269,6 +311,50 @@ impl Worker {
                 mailer.send(&to, id, &alert).await.map_err(Failure::Retry)
             }
             other => Err(Failure::Final(format!("unknown channel kind {other:?}"))),
+        }
+    }
+}
+
+/// The deliveries being sent, and how many of them go to each channel.
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<()>,
+    channels: HashMap<tokio::task::Id, String>,
+    per_channel: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn started(&mut self, task: tokio::task::Id, channel: String) {
+        *self.per_channel.entry(channel.clone()).or_default() += 1;
+        self.channels.insert(task, channel);
+    }
+
+    fn of_channel(&self, channel: &str) -> usize {
+        self.per_channel.get(channel).copied().unwrap_or(0)
+    }
+
+    /// Frees the slots of a finished task (a panicked one too: its lease ends and the row is due again).
+    fn finished(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let task = match done {
+            Ok((task, ())) => task,
+            Err(error) => {
+                tracing::error!(%error, "a notification attempt panicked");
+                error.id()
+            }
+        };
+        if let Some(channel) = self.channels.remove(&task)
+            && let Some(count) = self.per_channel.get_mut(&channel)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_channel.remove(&channel);
+            }
+        }
+    }
+
+    fn reap_finished(&mut self) {
+        while let Some(done) = self.tasks.try_join_next_with_id() {
+            self.finished(done);
         }
     }
 }

@@ -174,8 +174,6 @@ impl Mercury {
             format!("--smtp-url={smtp_url}"),
             "--notify-retry-base=200ms".to_owned(),
             format!("--notify-timeout={notify_timeout}"),
-            // As deployed (planets.env): the restarted process takes the killed one's place in the group at once.
-            "--instance-id=mercury-1".to_owned(),
         ]);
         let program = PathBuf::from(env!("CARGO_BIN_EXE_mercury"));
         let process = ServerProcess::start("mercury", &program, args, dir).unwrap();

@@ -119,17 +119,6 @@ pub struct Config {
     #[arg(long, env = "MERCURY_ALERTS_TOPIC", default_value = packetpulse_model::topics::ALERTS)]
     pub alerts_topic: String,
 
-    /// Consumer group in which Mercury reads the alerts topic for notifications (webhooks, email); replicas
-    /// share it, so each alert is queued once.
-    #[arg(long, env = "MERCURY_NOTIFY_GROUP", default_value = "mercury-notifications")]
-    pub notify_group: String,
-
-    /// A stable id, unique among the replicas, for this instance's place in the notification group (Kafka static
-    /// membership): restarted after a crash, it gets its partitions back at once instead of after the group
-    /// noticed the old process is gone. Unset: dynamic membership.
-    #[arg(long, env = "MERCURY_INSTANCE_ID")]
-    pub instance_id: Option<String>,
-
     /// Each webhook request and SMTP conversation ends within this.
     #[arg(long, env = "MERCURY_NOTIFY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub notify_timeout: Duration,

@@ -390,7 +390,6 @@ pub fn server_args(database: &str, topic: &str) -> Vec<String> {
         format!("--alerts-topic={topic}.alerts"),
         format!("--geofences-topic={topic}.geofences"),
         format!("--alert-rules-topic={topic}.alert-rules"),
-        format!("--notify-group={topic}.notifications"),
         format!("--jwt-secret={JWT_SECRET}"),
         format!("--device-signing-key={}", device_signing_key()),
         format!("--admin-password={ADMIN_PASSWORD}"),

@@ -32,10 +32,6 @@ pub struct Settings {
     pub bootstrap_servers: String,
     /// The alerts topic.
     pub topic: String,
-    /// The consumer group of the intake.
-    pub group: String,
-    /// Static membership in that group.
-    pub instance_id: Option<String>,
     /// Each webhook request and SMTP conversation ends within this.
     pub timeout: Duration,
     /// The first retry waits this long; each further one twice as long as the one before.
@@ -87,8 +83,6 @@ impl Notifications {
         let settings = Settings {
             bootstrap_servers: config.kafka_bootstrap_servers.clone(),
             topic: config.alerts_topic.clone(),
-            group: config.notify_group.clone(),
-            instance_id: config.instance_id.clone(),
             timeout: config.notify_timeout,
             retry_base: config.notify_retry_base,
             max_attempts: config.notify_max_attempts.max(1),

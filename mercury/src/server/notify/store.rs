@@ -5,6 +5,8 @@
 //! the old value), so several Mercury replicas on one PostgreSQL never send the same row at once, and a row
 //! whose sender died is due again when its lease ends.
 
+use std::collections::BTreeMap;
+
 use super::super::api_tokens::secret_token;
 use super::super::db::Db;
 use super::super::users::UserError;
@@ -260,6 +262,33 @@ impl NotifyStore {
             now
         )?;
         Ok(added > 0)
+    }
+
+    /// The intake's next offset in each partition of `topic` it has read from.
+    pub async fn positions(&self, topic: &str) -> Result<BTreeMap<i32, i64>, UserError> {
+        let rows = db_fetch!(
+            &self.db,
+            fetch_all,
+            (i32, i64),
+            "SELECT partition_id, next_offset FROM notify_positions WHERE topic = $1",
+            topic
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Moves the intake's position in `partition` of `topic` forward to `next_offset` (never back: replicas read
+    /// the same partitions, and the one behind must not undo the one ahead).
+    pub async fn advance(&self, topic: &str, partition: i32, next_offset: i64) -> Result<(), UserError> {
+        db_execute!(
+            &self.db,
+            "INSERT INTO notify_positions (topic, partition_id, next_offset) VALUES ($1, $2, $3) \
+             ON CONFLICT (topic, partition_id) DO UPDATE SET next_offset = excluded.next_offset \
+             WHERE notify_positions.next_offset < excluded.next_offset",
+            topic,
+            partition,
+            next_offset
+        )?;
+        Ok(())
     }
 
     /// Pending deliveries due at `now`, oldest first.

@@ -1,16 +1,16 @@
-//! The two loops of notification delivery. The intake reads the `alerts` topic in a consumer group and writes one
-//! outbox row per alert and channel before it commits the alert's offset: an alert read is never lost, and a
-//! replay finds its rows and adds nothing. The sender takes due rows, sends each, and records the outcome: a 2xx
+//! The two loops of notification delivery. The intake reads the `alerts` topic and writes one outbox row per alert
+//! and channel before it moves its position (kept in the outbox's database) past the alert: an alert read is
+//! never lost, and a replay finds its rows and adds nothing. The sender takes due rows, sends each, and records the outcome: a 2xx
 //! or an accepted mail marks it delivered (never sent again), a failure schedules a retry with exponential
 //! back-off, and after the last attempt the row is failed, with its reason in the delivery log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use packetpulse_model::Alert;
-use packetpulse_ops::kafka::{ConsumerConfig, KafkaError};
-use rdkafka::Message;
+use packetpulse_ops::kafka::{Consumer, ConsumerConfig, KafkaError};
+use rdkafka::{Message, Offset};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,9 +29,8 @@ const PER_CHANNEL: usize = 4;
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// How often the sender looks for due retries when nothing new arrived.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// How long the group waits for a silent intake before giving its partitions to another (or to this one
-/// restarted, when it has no static id): librdkafka's 45 s default would hold alerts back that long after a crash.
-const SESSION_TIMEOUT_MS: u32 = 10_000;
+/// How often the intake looks for partitions added to the alerts topic.
+const PARTITIONS_RECHECK: Duration = Duration::from_secs(60);
 
 /// What both loops share.
 #[derive(Clone)]
@@ -55,41 +54,92 @@ fn now_ms() -> i64 {
 }
 
 impl Worker {
-    /// Reads the alerts topic in the notification group until `shutdown`, queueing every alert for its channels.
+    /// Reads the alerts topic until `shutdown`, queueing every alert for its channels. The intake assigns itself
+    /// every partition, starting at the positions the outbox holds, and moves a position on only after the
+    /// alert's rows are written: no consumer group (tansu 0.6 was seen to leave a static member without its
+    /// partition after kills), and the position lives beside what it protects. Replicas each read every alert;
+    /// the rows' `ON CONFLICT` makes the second copy a no-op.
     pub async fn intake(self, shutdown: CancellationToken) -> Result<(), KafkaError> {
-        let settings = self.settings.clone();
-        let mut consumer = ConsumerConfig::new(&settings.bootstrap_servers, &settings.group)
-            .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
-            .set("heartbeat.interval.ms", (SESSION_TIMEOUT_MS / 3).to_string());
-        if let Some(instance_id) = &settings.instance_id {
-            consumer = consumer.set("group.instance.id", instance_id.as_str());
-        }
-        let consumer = consumer.create()?;
+        let topic = self.settings.topic.clone();
+        // The group id only names the client: it never joins a group nor commits to one.
+        let client = format!("mercury-notify-{}", uuid::Uuid::new_v4());
+        let consumer = ConsumerConfig::new(&self.settings.bootstrap_servers, &client).create()?;
         // Subscribing before the topic exists makes librdkafka log errors until it does: wait for it.
-        if consumer.partitions(&settings.topic, &shutdown).await.is_none() {
+        let Some(mut partitions) = consumer.partitions(&topic, &shutdown).await else {
+            return Ok(());
+        };
+        if !self.assign(&consumer, &partitions, &shutdown).await? {
             return Ok(());
         }
-        consumer.subscribe(&settings.topic)?;
-        tracing::info!(topic = %settings.topic, group = %settings.group, "notifications follow the alerts");
+        tracing::info!(%topic, partitions = partitions.len(), "notifications follow the alerts");
+        let mut recheck = tokio::time::interval(PARTITIONS_RECHECK);
+        recheck.tick().await;
         loop {
-            let (payload, partition, offset, published_ms) = {
-                let message = tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    message = consumer.next_message() => message,
-                };
-                (
+            let (payload, partition, offset, published_ms) = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = recheck.tick() => {
+                    // Partitions added to the topic are read too, from their beginning.
+                    match consumer.partitions(&topic, &shutdown).await {
+                        Some(now) if now.len() > partitions.len() => {
+                            partitions = now;
+                            if !self.assign(&consumer, &partitions, &shutdown).await? {
+                                return Ok(());
+                            }
+                            tracing::info!(%topic, partitions = partitions.len(), "the alerts topic grew");
+                        }
+                        Some(_) => {}
+                        None => return Ok(()),
+                    }
+                    continue;
+                }
+                message = consumer.next_message() => (
                     message.payload().map(<[u8]>::to_vec),
                     message.partition(),
                     message.offset(),
                     message.timestamp().to_millis(),
-                )
+                ),
             };
             if let Some(payload) = payload {
                 self.queue_until_written(&payload, offset, published_ms, &shutdown)
                     .await;
             }
-            consumer.commit(&settings.topic, &BTreeMap::from([(partition, offset + 1)]));
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if let Err(error) = self.store.advance(&topic, partition, offset + 1).await {
+                // Harmless: a restart reads that alert again and finds its rows.
+                tracing::warn!(%error, partition, offset, "could not record the intake's position");
+            }
         }
+    }
+
+    /// Assigns `partitions` of the topic at the outbox's positions (a partition without one from its beginning),
+    /// waiting while the database fails; false when `shutdown` came first.
+    async fn assign(
+        &self,
+        consumer: &Consumer,
+        partitions: &[i32],
+        shutdown: &CancellationToken,
+    ) -> Result<bool, KafkaError> {
+        let topic = &self.settings.topic;
+        let positions = loop {
+            match self.store.positions(topic).await {
+                Ok(positions) => break positions,
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the intake's positions; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(false),
+                        () = tokio::time::sleep(DATABASE_RETRY) => {}
+                    }
+                }
+            }
+        };
+        consumer.assign(topic, partitions, |partition| {
+            positions
+                .get(&partition)
+                .map_or(Offset::Beginning, |&next| Offset::Offset(next))
+        })?;
+        Ok(true)
     }
 
     /// Queues one alert, retrying while the database fails (back-pressure: the offset is not committed).

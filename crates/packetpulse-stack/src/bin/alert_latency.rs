@@ -83,17 +83,15 @@ async fn main() -> anyhow::Result<ExitCode> {
 async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
     let cookie = stack.mercury_admin_cookie().await?;
     let base = stack.local_url("MERCURY_PORT");
-    let lowered = reqwest::Client::new()
-        .put(format!("{base}/api/v1/alert-rules/overspeed"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .json(&serde_json::json!({"kmh": args.overspeed_kmh, "seconds": 5}))
-        .send()
+    // Retries the 503 Mercury answers until it has read the rules topic.
+    stack
+        .mercury_call(
+            &cookie,
+            reqwest::Method::PUT,
+            "/alert-rules/overspeed",
+            &serde_json::json!({"kmh": args.overspeed_kmh, "seconds": 5}),
+        )
         .await?;
-    anyhow::ensure!(
-        lowered.status().is_success(),
-        "lowering overspeed: {}",
-        lowered.status()
-    );
 
     let mut request =
         format!("{}/api/v1/alerts/live", base.replacen("http", "ws", 1)).into_client_request()?;

@@ -10,7 +10,8 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use packetpulse_model::Alert;
 
-/// An SMTP connection pool and the sender address.
+/// The SMTP transport (a connection per mail, closed after it: an attempt cut off by the timeout leaves nothing
+/// half-spoken behind) and the sender address.
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

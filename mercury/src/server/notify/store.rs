@@ -291,15 +291,20 @@ impl NotifyStore {
         Ok(())
     }
 
-    /// Pending deliveries due at `now`, oldest first.
-    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<Delivery>, UserError> {
+    /// Pending deliveries due at `now`, oldest first, at most `per_channel` of each channel: a channel with a
+    /// long backlog (an endpoint that is down) cannot fill the list and hide the others' due rows.
+    pub async fn due(&self, now: i64, limit: i64, per_channel: i64) -> Result<Vec<Delivery>, UserError> {
         Ok(db_fetch!(
             &self.db,
             fetch_all,
             Delivery,
-            "SELECT alert_id, channel, payload, attempts, next_attempt_at_ms FROM deliveries \
-             WHERE status = 'pending' AND next_attempt_at_ms <= $1 ORDER BY next_attempt_at_ms LIMIT $2",
+            "SELECT alert_id, channel, payload, attempts, next_attempt_at_ms FROM ( \
+                 SELECT alert_id, channel, payload, attempts, next_attempt_at_ms, \
+                 ROW_NUMBER() OVER (PARTITION BY channel ORDER BY next_attempt_at_ms) AS place \
+                 FROM deliveries WHERE status = 'pending' AND next_attempt_at_ms <= $1 \
+             ) AS due WHERE place <= $2 ORDER BY next_attempt_at_ms LIMIT $3",
             now,
+            per_channel,
             limit
         )?)
     }
@@ -318,34 +323,39 @@ impl NotifyStore {
         Ok(claimed > 0)
     }
 
-    /// Records the outcome of attempt number `attempts`: delivered, due again at `retry_at`, or failed for good
-    /// (`retry_at` is `None` and `error` is set).
+    /// Records the outcome of attempt number `attempts` of a claimed `delivery` (its `next_attempt_at_ms` is
+    /// the lease's end): delivered, due again at `retry_at`, or failed for good (`retry_at` is `None` and `error`
+    /// is set). False when the lease had run out and another sender holds the row.
     pub async fn record(
         &self,
         delivery: &Delivery,
         attempts: i64,
         error: Option<&str>,
         retry_at: Option<i64>,
-    ) -> Result<(), UserError> {
+    ) -> Result<bool, UserError> {
         let now = now_ms();
         let (status, next, delivered_at) = match (error, retry_at) {
             (None, _) => ("delivered", now, now),
             (Some(_), Some(at)) => ("pending", at, 0),
             (Some(_), None) => ("failed", now, 0),
         };
-        db_execute!(
+        // Only while this sender's lease holds: once it ran out, another sender may have taken the row, and its
+        // outcome is the one that counts.
+        let recorded = db_execute!(
             &self.db,
             "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at_ms = $3, last_error = $4, \
-             delivered_at_ms = $5 WHERE alert_id = $6 AND channel = $7",
+             delivered_at_ms = $5 WHERE alert_id = $6 AND channel = $7 AND status = 'pending' \
+             AND next_attempt_at_ms = $8",
             status,
             attempts,
             next,
             error.unwrap_or_default(),
             delivered_at,
             &delivery.alert_id,
-            &delivery.channel
+            &delivery.channel,
+            delivery.next_attempt_at_ms
         )?;
-        Ok(())
+        Ok(recorded > 0)
     }
 
     /// A page of the delivery log, newest first.

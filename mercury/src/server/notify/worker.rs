@@ -22,9 +22,11 @@ use crate::server::users::UserError;
 
 /// How many due deliveries one look at the outbox reads.
 const BATCH: i64 = 64;
-/// Deliveries sent at once, in all and to one channel (a webhook endpoint, a user's mailbox).
+/// Deliveries sent at once, in all and through one slot (a webhook endpoint; the SMTP relay, for every mail).
 const CONCURRENCY: usize = 8;
-const PER_CHANNEL: usize = 4;
+const PER_SLOT: usize = 4;
+/// Due rows one look reads of each channel: enough to fill a slot's share.
+const PER_CHANNEL_DUE: i64 = 4;
 /// How long the intake waits before writing an alert's rows again after the database failed.
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// How often the sender looks for due retries when nothing new arrived.
@@ -220,9 +222,9 @@ impl Worker {
     }
 
     /// Sends due deliveries until `shutdown`; the deliveries in flight finish first. Each starts as soon as a
-    /// slot is free (no batch waits for its slowest member), at most [`CONCURRENCY`] at once and
-    /// [`PER_CHANNEL`] per channel: an endpoint that answers slowly or not at all holds only its own slots,
-    /// never the other webhooks' or the mails'.
+    /// slot is free (no batch waits for its slowest member), at most [`CONCURRENCY`] at once and [`PER_SLOT`]
+    /// per endpoint (every mail shares the relay's): an endpoint that answers slowly or not at all holds only
+    /// its own slots, never the other webhooks' or the mails'.
     pub async fn sender(self, shutdown: CancellationToken) {
         let mut in_flight = InFlight::default();
         while !shutdown.is_cancelled() {
@@ -252,7 +254,7 @@ impl Worker {
 
     /// Claims and starts due deliveries while slots are free; returns how many started.
     async fn start_due(&self, in_flight: &mut InFlight) -> usize {
-        let due = match self.store.due(now_ms(), BATCH).await {
+        let due = match self.store.due(now_ms(), BATCH, PER_CHANNEL_DUE).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "could not read the due notifications");
@@ -260,11 +262,11 @@ impl Worker {
             }
         };
         let mut started = 0;
-        for delivery in due {
+        for mut delivery in due {
             if in_flight.tasks.len() >= CONCURRENCY {
                 break;
             }
-            if in_flight.of_channel(&delivery.channel) >= PER_CHANNEL {
+            if in_flight.of_slot(slot(&delivery.channel)) >= PER_SLOT {
                 continue;
             }
             let lease_until = now_ms() + i64::try_from(self.settings.lease().as_millis()).unwrap_or(i64::MAX);
@@ -277,12 +279,14 @@ impl Worker {
                     break;
                 }
             }
-            let channel = delivery.channel.clone();
+            // The row now holds the lease's end: the outcome is recorded only while it does.
+            delivery.next_attempt_at_ms = lease_until;
+            let key = slot(&delivery.channel).to_owned();
             let worker = self.clone();
             let task = in_flight
                 .tasks
                 .spawn(async move { worker.deliver(delivery).await });
-            in_flight.started(task.id(), channel);
+            in_flight.started(task.id(), key);
             started += 1;
         }
         started
@@ -320,9 +324,14 @@ impl Worker {
             tracing::warn!(alert_id = %delivery.alert_id, channel = %delivery.channel, attempts, error, result,
                 "notification not delivered");
         }
-        if let Err(error) = self.store.record(&delivery, attempts, error, retry_at).await {
+        match self.store.record(&delivery, attempts, error, retry_at).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(alert_id = %delivery.alert_id, channel = %delivery.channel,
+                "a notification's lease ran out before its outcome was recorded; another sender has it"),
             // The lease ends and the delivery is tried again: at least once.
-            tracing::warn!(%error, alert_id = %delivery.alert_id, "could not record a notification's outcome");
+            Err(error) => {
+                tracing::warn!(%error, alert_id = %delivery.alert_id, "could not record a notification's outcome");
+            }
         }
     }
 
@@ -365,22 +374,32 @@ impl Worker {
     }
 }
 
-/// The deliveries being sent, and how many of them go to each channel.
+/// What a delivery to `channel` waits on: its webhook endpoint, or for every mail the one SMTP relay (a hung
+/// relay must not take the webhooks' slots however many users are subscribed).
+fn slot(channel: &str) -> &str {
+    if channel.starts_with("email:") {
+        "email"
+    } else {
+        channel
+    }
+}
+
+/// The deliveries being sent, and how many of them hold each slot.
 #[derive(Default)]
 struct InFlight {
     tasks: JoinSet<()>,
-    channels: HashMap<tokio::task::Id, String>,
-    per_channel: HashMap<String, usize>,
+    slots: HashMap<tokio::task::Id, String>,
+    per_slot: HashMap<String, usize>,
 }
 
 impl InFlight {
-    fn started(&mut self, task: tokio::task::Id, channel: String) {
-        *self.per_channel.entry(channel.clone()).or_default() += 1;
-        self.channels.insert(task, channel);
+    fn started(&mut self, task: tokio::task::Id, slot: String) {
+        *self.per_slot.entry(slot.clone()).or_default() += 1;
+        self.slots.insert(task, slot);
     }
 
-    fn of_channel(&self, channel: &str) -> usize {
-        self.per_channel.get(channel).copied().unwrap_or(0)
+    fn of_slot(&self, slot: &str) -> usize {
+        self.per_slot.get(slot).copied().unwrap_or(0)
     }
 
     /// Frees the slots of a finished task (a panicked one too: its lease ends and the row is due again).
@@ -392,12 +411,12 @@ impl InFlight {
                 error.id()
             }
         };
-        if let Some(channel) = self.channels.remove(&task)
-            && let Some(count) = self.per_channel.get_mut(&channel)
+        if let Some(slot) = self.slots.remove(&task)
+            && let Some(count) = self.per_slot.get_mut(&slot)
         {
             *count -= 1;
             if *count == 0 {
-                self.per_channel.remove(&channel);
+                self.per_slot.remove(&slot);
             }
         }
     }

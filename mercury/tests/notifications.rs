@@ -130,6 +130,18 @@ async fn publish(topic: &str, alerts: &[Alert]) {
     }
 }
 
+/// A seeded, empty ClickHouse database and a fresh topic prefix with its alerts topic:
+/// `(database, topic, alerts_topic)`.
+async fn fresh_database_and_topics(prefix: &str) -> (String, String, String) {
+    let kafka = shared_kafka().unwrap();
+    let (database, client) = shared_clickhouse().unwrap().fresh_database().await.unwrap();
+    common::seed(&client, &database, [Vec::new()]).await;
+    let topic = kafka.create_unique_topic(prefix, 1).await.unwrap();
+    let alerts_topic = format!("{topic}.alerts");
+    kafka.create_topic(&alerts_topic, 1).await.unwrap();
+    (database, topic, alerts_topic)
+}
+
 /// Adds a webhook for every kind to `hook_url` as `admin`; returns its secret.
 async fn add_webhook(admin: &reqwest::Client, base: &str, hook_url: &str) -> String {
     let created = admin
@@ -204,12 +216,7 @@ impl Mercury {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_and_a_replay() {
-    let kafka = shared_kafka().unwrap();
-    let (database, client) = shared_clickhouse().unwrap().fresh_database().await.unwrap();
-    common::seed(&client, &database, [Vec::new()]).await;
-    let topic = kafka.create_unique_topic("mercury-notify", 1).await.unwrap();
-    let alerts_topic = format!("{topic}.alerts");
-    kafka.create_topic(&alerts_topic, 1).await.unwrap();
+    let (database, topic, alerts_topic) = fresh_database_and_topics("mercury-notify").await;
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start(dir.path()).unwrap();
     let secret = Arc::new(Mutex::new(String::new()));
@@ -392,12 +399,7 @@ async fn every_alert_reaches_the_webhook_and_the_subscribers_once_across_a_kill_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_server_that_never_answers_holds_up_no_webhook() {
-    let kafka = shared_kafka().unwrap();
-    let (database, client) = shared_clickhouse().unwrap().fresh_database().await.unwrap();
-    common::seed(&client, &database, [Vec::new()]).await;
-    let topic = kafka.create_unique_topic("mercury-silent-smtp", 1).await.unwrap();
-    let alerts_topic = format!("{topic}.alerts");
-    kafka.create_topic(&alerts_topic, 1).await.unwrap();
+    let (database, topic, alerts_topic) = fresh_database_and_topics("mercury-silent-smtp").await;
     let dir = tempfile::tempdir().unwrap();
     let smtp_url = start_silent_smtp().await;
     let secret = Arc::new(Mutex::new(String::new()));

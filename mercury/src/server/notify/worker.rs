@@ -1,8 +1,8 @@
 //! The two loops of notification delivery. The intake reads the `alerts` topic and writes one outbox row per alert
 //! and channel before it moves its position (kept in the outbox's database) past the alert: an alert read is
-//! never lost, and a replay finds its rows and adds nothing. The sender takes due rows, sends each, and records the outcome: a 2xx
-//! or an accepted mail marks it delivered (never sent again), a failure schedules a retry with exponential
-//! back-off, and after the last attempt the row is failed, with its reason in the delivery log.
+//! never lost, and a replay finds its rows and adds nothing. The sender takes due rows, sends each, and records
+//! the outcome: a 2xx or an accepted mail marks it delivered (never sent again), a failure schedules a retry with
+//! exponential back-off, and after the last attempt the row is failed, with its reason in the delivery log.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,8 +25,8 @@ const BATCH: i64 = 64;
 /// Deliveries sent at once, in all and through one slot (a webhook endpoint; the SMTP relay, for every mail).
 const CONCURRENCY: usize = 8;
 const PER_SLOT: usize = 4;
-/// Due rows one look reads of each channel: enough to fill a slot's share.
-const PER_CHANNEL_DUE: i64 = 4;
+/// Due rows one look reads of each channel: enough to fill its slot.
+const PER_CHANNEL_DUE: i64 = PER_SLOT as i64;
 /// How long the intake waits before writing an alert's rows again after the database failed.
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 /// How often the sender looks for due retries when nothing new arrived.
@@ -144,7 +144,7 @@ impl Worker {
         Ok(true)
     }
 
-    /// Queues one alert, retrying while the database fails (back-pressure: the offset is not committed).
+    /// Queues one alert, retrying while the database fails (back-pressure: the position does not move).
     async fn queue_until_written(
         &self,
         payload: &[u8],

@@ -41,7 +41,7 @@ impl Batch {
 }
 
 /// Commits `batch` on top of `table`, retrying until it lands or `shutdown` is cancelled. Returns the table as
-/// committed, or [`Error::Fenced`] when another writer moved the batch's partitions (the batch is dropped).
+/// committed, or [`Error::Fenced`] when another writer moved the table's offsets (the batch is dropped).
 pub async fn commit(
     catalog: &Arc<dyn Catalog>,
     table: Table,
@@ -53,7 +53,7 @@ pub async fn commit(
     let mut base = table;
     let mut delay = FIRST_RETRY_DELAY;
     loop {
-        let fenced = FencedCatalog::new(catalog.as_ref(), &batch.start, &batch.offsets);
+        let fenced = FencedCatalog::new(catalog.as_ref(), &batch.start);
         match try_commit(&fenced, &base, &batch).await {
             Ok(committed) => {
                 batch.record(metrics, started.elapsed());

@@ -1,7 +1,11 @@
 //! The commit is the fence between writers. Exactly-once holds with one Neptune per table; nothing stops an
-//! operator from starting two, and then both would append the same messages. A batch therefore commits only if,
-//! for every partition it read, the table's offsets are still where the batch started: if another writer moved
+//! operator from starting two, and then both would append the same messages. A batch therefore commits only if the
+//! table's offsets are still exactly where the batch started, in every partition: if another writer moved any of
 //! them, the batch is dropped (its files stay unreferenced) and the sink re-reads from the table's offsets.
+//!
+//! Every partition, not only those the batch read: the batch's snapshot records the offsets of all partitions, so
+//! a batch that read only partition 0 committing after another writer moved partition 1 would move partition 1
+//! back, and the rows the other writer committed there would be read and written again.
 //!
 //! iceberg re-applies a transaction on the table it reloads before each attempt, so the check sits where that
 //! reload happens: [`FencedCatalog`] wraps the catalog for one commit and refuses a reloaded table that fails the
@@ -21,13 +25,10 @@ use crate::offsets::Offsets;
 /// Marks the iceberg error [`FencedCatalog`] returns, so the committer can tell it from a failure.
 const FENCED: &str = "packetpulse.neptune: fenced";
 
-/// Whether a batch that read from `start` to `end` may commit on a table whose offsets are `table`: every
-/// partition the batch moved is, in the table, still at the batch's start.
-pub fn holds(table: &Offsets, start: &Offsets, end: &Offsets) -> bool {
-    end.next
-        .iter()
-        .filter(|(partition, next)| start.next.get(partition) != Some(next))
-        .all(|(partition, _)| table.next.get(partition) == start.next.get(partition))
+/// Whether a batch that started at `start` may commit on a table whose offsets are `table`: nobody moved any
+/// partition since.
+pub fn holds(table: &Offsets, start: &Offsets) -> bool {
+    table == start
 }
 
 /// Whether `error` is [`FencedCatalog`]'s refusal.
@@ -35,24 +36,23 @@ pub fn is_fenced(error: &iceberg::Error) -> bool {
     error.message().starts_with(FENCED)
 }
 
-/// A catalog that refuses to load the table for a commit once another writer moved the batch's partitions.
+/// A catalog that refuses to load the table for a commit once another writer moved the table's offsets.
 pub struct FencedCatalog<'a> {
     inner: &'a dyn Catalog,
     start: &'a Offsets,
-    end: &'a Offsets,
 }
 
 impl<'a> FencedCatalog<'a> {
-    /// The fence for a batch that read from `start` to `end`.
-    pub fn new(inner: &'a dyn Catalog, start: &'a Offsets, end: &'a Offsets) -> Self {
-        Self { inner, start, end }
+    /// The fence for a batch that started at `start`.
+    pub fn new(inner: &'a dyn Catalog, start: &'a Offsets) -> Self {
+        Self { inner, start }
     }
 
     /// Checks `table` against the fence.
     pub fn check(&self, table: &Table) -> Result<()> {
         let current = Offsets::from_table(table, &self.start.topic)
             .map_err(|error| iceberg::Error::new(ErrorKind::DataInvalid, error.to_string()))?;
-        if holds(&current, self.start, self.end) {
+        if holds(&current, self.start) {
             return Ok(());
         }
         Err(iceberg::Error::new(
@@ -70,7 +70,6 @@ impl std::fmt::Debug for FencedCatalog<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FencedCatalog")
             .field("start", &self.start.next)
-            .field("end", &self.end.next)
             .finish_non_exhaustive()
     }
 }
@@ -161,24 +160,19 @@ mod tests {
     #[test]
     fn a_batch_commits_only_on_the_offsets_it_started_from() {
         let start = offsets(&[(0, 10), (1, 20)]);
-        let end = offsets(&[(0, 15), (1, 20)]);
-        assert!(holds(&start, &start, &end), "nobody else wrote");
+        assert!(holds(&start, &start), "nobody else wrote");
+        assert!(!holds(&offsets(&[(0, 12), (1, 20)]), &start), "partition 0 moved");
         assert!(
-            holds(&offsets(&[(0, 10), (1, 25)]), &start, &end),
-            "another writer moved only a partition this batch did not read"
+            !holds(&offsets(&[(0, 10), (1, 25)]), &start),
+            "another writer moved a partition this batch did not read: committing would move it back"
         );
-        assert!(
-            !holds(&offsets(&[(0, 12), (1, 20)]), &start, &end),
-            "partition 0 moved"
-        );
-        assert!(!holds(&end, &start, &end), "this very batch landed already");
     }
 
     #[test]
     fn a_partition_new_to_the_table_must_still_be_new() {
-        let start = offsets(&[]);
-        let end = offsets(&[(0, 5)]);
-        assert!(holds(&offsets(&[]), &start, &end));
-        assert!(!holds(&offsets(&[(0, 3)]), &start, &end));
+        let start = offsets(&[(0, 5)]);
+        assert!(holds(&offsets(&[(0, 5)]), &start));
+        assert!(!holds(&offsets(&[(0, 5), (2, 3)]), &start));
+        assert!(!holds(&offsets(&[(0, 5)]), &offsets(&[])));
     }
 }

@@ -258,25 +258,11 @@ async fn a_commit_after_a_concurrent_expiry_is_rebased_on_the_new_metadata() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut sink = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();
     let mut expected = Vec::new();
-    let mut offset = 0;
-    let mut push = async |sink: &mut neptune::sink::TableSink, count: i64| {
-        for _ in 0..count {
-            let event = common::event(offset as u64, common::SPREAD_OVER_DAYS);
-            expected.push(event.event_id.to_string());
-            let neptune::source::Decoded::Row(row) =
-                neptune::source::decode(Some(event.to_json().as_bytes()), 0, offset)
-            else {
-                panic!("not an event");
-            };
-            sink.push(row).await.unwrap();
-            offset += 1;
-        }
-    };
-    push(&mut sink, 10).await;
+    push_rows(&mut sink, 0, 0..10, &mut expected).await;
     sink.commit(&shutdown).await.unwrap();
-    push(&mut sink, 10).await;
+    push_rows(&mut sink, 0, 10..20, &mut expected).await;
     sink.commit(&shutdown).await.unwrap();
-    push(&mut sink, 10).await;
+    push_rows(&mut sink, 0, 20..30, &mut expected).await;
     // Another writer changes the table under the sink, whose base metadata is now stale: iceberg refreshes and
     // re-applies the append (a conflict found at the catalog is retried the same way).
     let expired = neptune::maintenance::expire_snapshots(&config, Duration::ZERO, 1)
@@ -294,4 +280,65 @@ async fn a_commit_after_a_concurrent_expiry_is_rebased_on_the_new_metadata() {
         summary["packetpulse.neptune.kafka-offsets"].contains("\"0\":30"),
         "{summary:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_behind_on_a_partition_it_did_not_read_is_fenced_rather_than_moving_it_back() {
+    let kafka = shared_kafka().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(kafka, "two-writers", dir.path());
+    let metrics = neptune::Metrics::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut expected = Vec::new();
+    let mut first = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();
+    push_rows(&mut first, 0, 0..10, &mut expected).await;
+    first.commit(&shutdown).await.unwrap();
+
+    // A second writer commits partition 1 while the first reads on in partition 0 only.
+    let mut second = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();
+    push_rows(&mut second, 1, 0..10, &mut expected).await;
+    second.commit(&shutdown).await.unwrap();
+    let mut read_again = Vec::new();
+    push_rows(&mut first, 0, 10..20, &mut read_again).await;
+    let refused = first.commit(&shutdown).await;
+
+    // Committing would have recorded partition 1 at the first writer's view (unread), so the second writer's
+    // rows would be read and written again.
+    assert!(matches!(refused, Err(neptune::Error::Fenced(_))), "{refused:?}");
+    let offsets =
+        |table: &iceberg::table::Table| neptune::offsets::Offsets::from_table(table, &config.topic).unwrap();
+    let table = common::load_table(&config).await;
+    assert_eq!(offsets(&table).next, [(0, 10), (1, 10)].into());
+    expected.sort();
+    assert_eq!(table_event_ids(&config).await, expected);
+
+    // Restarted from the table, as the pipeline does, the first writer's batch lands on top.
+    let mut first = neptune::sink::TableSink::open(&config, &metrics).await.unwrap();
+    push_rows(&mut first, 0, 10..20, &mut expected).await;
+    first.commit(&shutdown).await.unwrap();
+    assert_eq!(
+        offsets(&common::load_table(&config).await).next,
+        [(0, 20), (1, 10)].into()
+    );
+    expected.sort();
+    assert_eq!(table_event_ids(&config).await, expected);
+}
+
+/// Pushes a fresh event at each of `offsets` of `partition` into `sink`, adding its id to `ids`.
+async fn push_rows(
+    sink: &mut neptune::sink::TableSink,
+    partition: i32,
+    offsets: std::ops::Range<i64>,
+    ids: &mut Vec<String>,
+) {
+    for offset in offsets {
+        let event = common::event(offset as u64, common::SPREAD_OVER_DAYS);
+        ids.push(event.event_id.to_string());
+        let neptune::source::Decoded::Row(row) =
+            neptune::source::decode(Some(event.to_json().as_bytes()), partition, offset)
+        else {
+            panic!("not an event");
+        };
+        sink.push(row).await.unwrap();
+    }
 }

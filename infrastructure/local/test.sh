@@ -36,7 +36,7 @@ timed "cargo test" cargo test --workspace --locked
 timed "cargo test on ClickHouse 26 (Jupiter, Uranus, Mercury)" \
     env PACKETPULSE_TEST_CLICKHOUSE=modern cargo test --locked -p jupiter -p uranus -p mercury -- \
     --skip a_clickhouse_outage_mid_stream
-# Venus' frame parser and a whole session under libFuzzer, 30 s each (crates/packetpulse-fuzz/README.md); the
-# instrumented build has its own target dir.
+# Venus' frame parser and a whole session under libFuzzer, 30 s each (crates/packetpulse-model/README.md,
+# "Fuzzing"); the instrumented build has its own target dir.
 timed "fuzzing (30 s per target)" bash crates/packetpulse-fuzz/run.sh 30
 echo "==> test: everything passed in $((SECONDS - total)) s"

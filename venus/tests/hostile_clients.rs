@@ -5,6 +5,9 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -106,6 +109,70 @@ async fn two_thousand_silent_sockets_from_one_address_do_not_keep_a_vehicle_out(
     )
     .await;
     assert_eq!(metric(&venus, "venus_unauthenticated_connections").await, 15.0);
+    drop(silent);
+    venus::testing::stop(venus).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vehicle_gets_in_and_is_served_while_another_address_keeps_opening_silent_sockets() {
+    let kafka = Kafka::start_mock().unwrap();
+    let mut config = test_config(&kafka);
+    config.max_connections = 200;
+    config.max_unauthenticated_per_ip = 16;
+    let venus = start(&kafka, config).await;
+
+    // The flood: silent sockets from 127.0.0.1, one after another and all kept open, until told to stop. Without
+    // the per-address cap the first 200 would fill every connection slot.
+    let opened = Arc::new(AtomicUsize::new(0));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let flood = {
+        let (url, opened, stop) = (venus.ws_url(), opened.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut silent = Vec::new();
+            while !stop.is_cancelled() {
+                if let Ok((client, _)) = tokio_tungstenite::connect_async(&url).await {
+                    silent.push(client);
+                    opened.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            silent
+        })
+    };
+    let wait_for_flood = async |at_least: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while opened.load(Ordering::Relaxed) < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "the flood opened only {opened:?} sockets"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait_for_flood(500).await;
+
+    // A vehicle from another address gets in while the flood goes on, and every frame of it is answered.
+    let mut vehicle =
+        common::authenticate(common::connect_from(&venus, Ipv4Addr::new(127, 0, 0, 2)).await).await;
+    let mut frames = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while opened.load(Ordering::Relaxed) < 2_000 || frames < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the flood stalled at {opened:?} sockets"
+        );
+        let event = original_event(&format!("s-flooded-{frames}"), "started", 37.9);
+        send_text(&mut vehicle, &event.to_string()).await;
+        assert_eq!(next_json(&mut vehicle).await["success"], true, "frame {frames}");
+        frames += 1;
+    }
+    wait_for_flood(2_000).await;
+    stop.cancel();
+    let silent = flood.await.unwrap();
+    println!(
+        "{} silent sockets opened while the vehicle sent {frames} frames",
+        silent.len()
+    );
+    assert!(metric(&venus, "venus_unauthenticated_connections").await <= 16.0);
     drop(silent);
     venus::testing::stop(venus).await.unwrap();
 }

@@ -28,9 +28,25 @@ pub async fn connect(venus: &RunningVenus) -> Client {
     client
 }
 
+/// Connects from `source`, another loopback address (Linux routes all of 127.0.0.0/8 to `lo`), so Venus sees a
+/// different peer than the other clients of a test.
+pub async fn connect_from(venus: &RunningVenus, source: std::net::Ipv4Addr) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let stream = socket.connect(venus.local_addr()).await.expect("connects");
+    let (client, _) = tokio_tungstenite::client_async(venus.ws_url(), MaybeTlsStream::Plain(stream))
+        .await
+        .expect("websocket handshake");
+    client
+}
+
 /// Connects and authenticates with the test API key, checking the reply.
 pub async fn connect_authenticated(venus: &RunningVenus) -> Client {
-    let mut client = connect(venus).await;
+    authenticate(connect(venus).await).await
+}
+
+/// Authenticates `client` with the test API key, checking the reply.
+pub async fn authenticate(mut client: Client) -> Client {
     let frame = serde_json::to_string(&AuthenticationFrame::api_key(API_KEY)).unwrap();
     send_text(&mut client, &frame).await;
     let reply = next_json(&mut client).await;

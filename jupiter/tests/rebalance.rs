@@ -1,8 +1,10 @@
-//! Two Jupiter instances in one consumer group: the second joins mid-stream (the group splits the partitions),
-//! then leaves (the first gets them back, with sessions the second moved on). Every row must come out as one
-//! instance alone computes it: each step measured from the step before it, each session's start its first
-//! event. Without forgetting the sessions of revoked partitions, the first instance measures the returning
-//! sessions from the point it last saw, dozens of steps back.
+//! Sessions an instance lets go of and meets again are read back from silver. Two Jupiter instances in one
+//! consumer group: the second joins mid-stream (the group splits the partitions), then leaves (the first gets
+//! them back, with sessions the second moved on). And one instance that forgets a session idle for too long,
+//! which then speaks again. Every row must come out as one instance holding everything computes it: each step
+//! measured from the step before it, each session's start its first event. Without forgetting the sessions of
+//! revoked partitions, the first instance measures the returning sessions from the point it last saw, dozens of
+//! steps back; without reading back, a returning session starts afresh.
 
 #![allow(clippy::unwrap_used)]
 
@@ -100,7 +102,45 @@ async fn sessions_moved_between_two_instances_and_back_keep_every_distance_and_s
     );
     first.stop().await.unwrap();
 
-    // Each step moves 1e-4° of latitude in one second; the first step of a session has no previous point.
+    assert_every_step_measured_from_the_one_before(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_forgotten_for_idling_is_read_back_from_silver_when_it_speaks_again() {
+    let kafka = shared_kafka().unwrap();
+    let clickhouse = shared_clickhouse().unwrap();
+    let topic = kafka.create_unique_topic("jupiter-idle", 1).await.unwrap();
+    let mut config = test_config(kafka, clickhouse, &topic);
+    config.session_idle_timeout = Duration::from_secs(30);
+    let client = config
+        .clickhouse_client()
+        .with_database(&config.clickhouse.database);
+    let jupiter = InProcess::start(&config).await;
+
+    // Sessions 0 and 1 drive 50 steps (one a second); session 1 drives 50 more while session 0 is silent, so
+    // the partition's clock passes session 0's last event by more than the idle timeout.
+    let mut events: Vec<PublishedEvent> = (0..50)
+        .flat_map(|step| [event(0, step), event(1, step)])
+        .collect();
+    events.extend((50..STEPS).map(|step| event(1, step)));
+    produce(kafka, &topic, &events, None).await;
+    wait_for_distinct(&client, events.len() as u64).await;
+    assert!(
+        jupiter.metrics.sessions_evicted_idle.get() >= 1,
+        "session 0 was not forgotten"
+    );
+
+    // Session 0 goes on: its next step is measured from step 49 in silver, its start is still step 0.
+    let rest: Vec<PublishedEvent> = (50..STEPS).map(|step| event(0, step)).collect();
+    produce(kafka, &topic, &rest, None).await;
+    wait_for_distinct(&client, u64::from(2 * STEPS)).await;
+    jupiter.stop().await.unwrap();
+    assert_every_step_measured_from_the_one_before(&client).await;
+}
+
+/// Each step moves 1e-4° of latitude in one second; the first step of a session has no previous point. Every
+/// session starts at its first event.
+async fn assert_every_step_measured_from_the_one_before(client: &clickhouse::Client) {
     let step_m = haversine_m(event(0, 0).event.current(), event(0, 1).event.current());
     let wrong: Vec<(String, u64, f64)> = client
         .query(
@@ -116,8 +156,8 @@ async fn sessions_moved_between_two_instances_and_back_keep_every_distance_and_s
         "rows measured from the wrong point (session, step, metres): {wrong:?}"
     );
     assert_eq!(
-        common::sessions_with_a_wrong_start(&client).await,
+        common::sessions_with_a_wrong_start(client).await,
         0,
-        "sessions whose start moved in a rebalance"
+        "sessions whose start moved"
     );
 }

@@ -78,8 +78,14 @@ export function startLiveMap(elementId, tileUrl, units) {
       },
       // What a click on the vehicle does.
       select,
+      // The map's centre, to check what a click on a board row focused.
+      center: () => {
+        const centre = live.map.getCenter();
+        return [centre.lat, centre.lng];
+      },
     };
     connect();
+    startBoard();
   });
 }
 
@@ -109,11 +115,13 @@ function applyPending() {
   for (const [sessionId, position] of live.pending) {
     if (position === null || position.status === "completed" || position.status === "abandoned") {
       live.positions.delete(sessionId);
+      board.starts.delete(sessionId);
       live.markers.get(sessionId)?.remove();
       live.markers.delete(sessionId);
       continue;
     }
     live.positions.set(sessionId, position);
+    noteStart(position);
     let marker = live.markers.get(sessionId);
     if (!marker) {
       marker = L.circleMarker([position.lat, position.lon], { radius: 6, weight: 1, fillOpacity: 0.9 });
@@ -165,6 +173,7 @@ export function setLiveFilter(status) {
   live.filter = status;
   for (const [sessionId, marker] of live.markers) showIfMatching(marker, live.positions.get(sessionId));
   updateCounts();
+  renderBoard();
 }
 
 function select(sessionId) {
@@ -193,8 +202,8 @@ function showDetails(sessionId) {
     row(panel, "Session", `${sessionId} (completed)`);
     return;
   }
-  const remaining = haversineKm(position.lat, position.lon, position.end_lat, position.end_lon);
-  const eta = position.speed_kmh > 0 ? `${Math.round((remaining / position.speed_kmh) * 60)} min` : "—";
+  const remaining = remainingKm(position);
+  const eta = durationText(etaSeconds(position, remaining));
   row(panel, "Vehicle", position.vehicle_id);
   row(panel, "Session", position.session_id);
   row(panel, "Order", position.order_id);
@@ -205,6 +214,178 @@ function showDetails(sessionId) {
   row(panel, "ETA", eta);
   row(panel, "Last update", new Date(position.event_time_ms).toISOString());
   panel.dataset.session = sessionId;
+}
+
+function remainingKm(position) {
+  return haversineKm(position.lat, position.lon, position.end_lat, position.end_lon);
+}
+
+// At the vehicle's last reported speed; unknown while it stands still.
+function etaSeconds(position, remaining) {
+  return position.speed_kmh > 0 ? (remaining / position.speed_kmh) * 3600 : null;
+}
+
+function durationText(seconds) {
+  if (seconds == null) return "—";
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+// ---- active deliveries board ------------------------------------------------------------------------------
+// Every vehicle the live map holds, as a table under it: sortable by any column, searchable by vehicle, session
+// or order id, redrawn every second (ages move) and on each sort or search. At most BOARD_ROWS rows are drawn so
+// 10k vehicles stay cheap; the search narrows the rest. A row's click (or Enter) focuses its vehicle on the map.
+
+const BOARD_ROWS = 200;
+// Same thresholds as the overview's freshness lights.
+const FRESH_SECONDS = 60;
+const STALE_SECONDS = 600;
+const board = { sort: "vehicle_id", descending: false, search: "", starts: new Map(), timer: 0 };
+
+function startBoard() {
+  const table = document.getElementById("live-board");
+  if (!table || board.timer) return;
+  for (const header of table.querySelectorAll("th[data-sort]")) {
+    header.querySelector("button")?.addEventListener("click", () => sortBoard(header.dataset.sort));
+  }
+  document.getElementById("board-search")?.addEventListener("input", (event) => {
+    board.search = event.target.value.trim().toLowerCase();
+    renderBoard();
+  });
+  const body = table.tBodies[0];
+  body.addEventListener("click", (event) => {
+    const row = event.target.closest("tr[data-session]");
+    if (row) focusVehicle(row.dataset.session);
+  });
+  body.addEventListener("keydown", (event) => {
+    const row = event.target.closest("tr[data-session]");
+    if (row && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      focusVehicle(row.dataset.session);
+    }
+  });
+  // When sessions under way started (the live feed only knows it for those it saw start).
+  fetch("/api/v1/active-sessions?limit=100000")
+    .then((response) => (response.ok ? response.json() : []))
+    .then((sessions) => {
+      for (const session of sessions) {
+        if (!board.starts.has(session.session_id)) {
+          board.starts.set(session.session_id, session.started_at_ms);
+        }
+      }
+      renderBoard();
+    })
+    .catch(() => {});
+  board.timer = setInterval(renderBoard, 1000);
+  renderBoard();
+}
+
+// A `started` event is the session's start (the earliest one seen, as events may come out of order).
+function noteStart(position) {
+  if (position.status !== "started") return;
+  const known = board.starts.get(position.session_id);
+  if (known == null || position.event_time_ms < known) board.starts.set(position.session_id, position.event_time_ms);
+}
+
+function sortBoard(key) {
+  board.descending = board.sort === key ? !board.descending : false;
+  board.sort = key;
+  renderBoard();
+}
+
+function boardRows(now) {
+  const rows = [];
+  for (const position of live.positions.values()) {
+    if (live.filter && position.status !== live.filter) continue;
+    if (board.search && ![position.vehicle_id, position.session_id, position.order_id]
+      .some((id) => id.toLowerCase().includes(board.search))) continue;
+    const remaining = remainingKm(position);
+    const started = board.starts.get(position.session_id);
+    rows.push({
+      position,
+      vehicle_id: position.vehicle_id,
+      status: position.status,
+      remaining,
+      eta: etaSeconds(position, remaining),
+      elapsed: started == null ? null : (now - started) / 1000,
+      age: Math.max(0, (now - position.event_time_ms) / 1000),
+    });
+  }
+  const direction = board.descending ? -1 : 1;
+  rows.sort((a, b) => {
+    const x = a[board.sort];
+    const y = b[board.sort];
+    // Unknown values (no ETA while standing, no start seen) go last either way.
+    if (x == null || y == null) return x == null ? (y == null ? 0 : 1) : -1;
+    const order = typeof x === "string" ? x.localeCompare(y) : x - y;
+    return order * direction || a.position.session_id.localeCompare(b.position.session_id);
+  });
+  return rows;
+}
+
+function staleness(ageSeconds) {
+  if (ageSeconds <= FRESH_SECONDS) return "green";
+  return ageSeconds <= STALE_SECONDS ? "amber" : "red";
+}
+
+function renderBoard() {
+  const table = document.getElementById("live-board");
+  if (!table) {
+    clearInterval(board.timer);
+    board.timer = 0;
+    return;
+  }
+  for (const header of table.querySelectorAll("th[data-sort]")) {
+    const sorted = header.dataset.sort === board.sort;
+    header.setAttribute("aria-sort", sorted ? (board.descending ? "descending" : "ascending") : "none");
+  }
+  const rows = boardRows(Date.now());
+  const body = table.tBodies[0];
+  // Redrawn every second: keep the keyboard's place.
+  const focused = document.activeElement?.closest?.("#live-board tr[data-session]")?.dataset.session;
+  body.replaceChildren(...rows.slice(0, BOARD_ROWS).map(boardRow));
+  if (focused) body.querySelector(`tr[data-session="${CSS.escape(focused)}"]`)?.focus();
+  table.dataset.rows = String(rows.length);
+  const count = document.getElementById("board-count");
+  if (count) {
+    count.textContent = rows.length > BOARD_ROWS
+      ? `${rows.length} deliveries, first ${BOARD_ROWS} shown: search to narrow`
+      : `${rows.length} of ${live.positions.size} deliveries`;
+  }
+}
+
+function boardRow(row) {
+  const line = document.createElement("tr");
+  line.dataset.session = row.position.session_id;
+  line.tabIndex = 0;
+  if (row.position.session_id === live.selected) line.setAttribute("aria-selected", "true");
+  const cell = (text) => {
+    const td = document.createElement("td");
+    td.textContent = text;
+    line.append(td);
+    return td;
+  };
+  cell(row.vehicle_id).title = `session ${row.position.session_id}, order ${row.position.order_id}`;
+  const status = document.createElement("span");
+  status.className = `badge status-${row.status}`;
+  status.textContent = row.status.replace("_", " ");
+  cell("").append(status);
+  cell(distanceText(row.remaining, live.units));
+  cell(durationText(row.eta));
+  cell(durationText(row.elapsed));
+  const age = cell(`${durationText(row.age)} ago`);
+  const light = staleness(row.age);
+  age.className = `light ${light}`;
+  line.dataset.staleness = light;
+  return line;
+}
+
+function focusVehicle(sessionId) {
+  const marker = live.markers.get(sessionId);
+  if (marker) live.map.setView(marker.getLatLng(), Math.max(live.map.getZoom(), 15));
+  select(sessionId);
+  renderBoard();
 }
 
 // ---- session track and replay -------------------------------------------------------------------------

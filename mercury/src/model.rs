@@ -286,6 +286,8 @@ pub struct ActiveSession {
     pub eta_s: Option<u64>,
     /// Newest event, epoch ms.
     pub last_update_ms: u64,
+    /// When the session started, epoch ms.
+    pub started_at_ms: u64,
 }
 
 /// Count of sessions in one bucket of a distribution.

@@ -1,5 +1,6 @@
 //! The live map: a vehicle event produced to Kafka moves the vehicle's marker in the browser within a second
-//! (Mercury's own consumer pushes it over the WebSocket).
+//! (Mercury's own consumer pushes it over the WebSocket); the active deliveries board under it follows the same
+//! feed, sorts, searches and focuses a vehicle on the map.
 
 #![allow(clippy::unwrap_used)]
 
@@ -134,6 +135,192 @@ async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
     );
     dashboard.produce(&[done]).await;
     find(&client, "#live-map[data-vehicles='10000']").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+/// The board's rows as shown: `[session, staleness, vehicle, status, remaining, ETA, elapsed, last update]`.
+async fn board(client: &fantoccini::Client) -> Vec<Vec<String>> {
+    let rows = client
+        .execute(
+            "return [...document.querySelectorAll('#live-board tbody tr')].map((row) => \
+               [row.dataset.session, row.dataset.staleness, ...[...row.cells].map((cell) => cell.textContent)])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(rows).unwrap()
+}
+
+/// The sessions of the board's rows, top to bottom.
+async fn board_order(client: &fantoccini::Client) -> Vec<String> {
+    board(client)
+        .await
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect()
+}
+
+/// Polls until the board's rows are `sessions`, in that order (it redraws every second).
+async fn wait_for_board(client: &fantoccini::Client, sessions: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let order = board_order(client).await;
+        if order == sessions {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "board shows {order:?}, expected {sessions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Kilometres in a board cell such as "2.22 km".
+fn km(cell: &str) -> f64 {
+    cell.strip_suffix(" km").unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses_the_map() {
+    let dashboard = Dashboard::start().await;
+    let live = dashboard.fleet.live().clone();
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client.goto(&format!("{}/live", dashboard.url)).await.unwrap();
+    hydrated(&client).await;
+
+    // The delivery under way: 0.02° of latitude (2.22 km) from its drop-off at 40 km/h, started 190 s before the
+    // fixture was built (known from gold's active sessions), heard from 10 s before.
+    wait_for_board(&client, &[live.session_id.as_str()]).await;
+    let row = &board(&client).await[0];
+    assert_eq!(row[2..4], [live.vehicle_id.clone(), "en route".to_owned()]);
+    let (_, lat, lon, _) = *live.points.last().unwrap();
+    let remaining = packetpulse_model::geo::haversine_m(
+        packetpulse_model::geo::GeoPoint::new(lat, lon),
+        packetpulse_model::geo::GeoPoint::new(live.end.0, live.end.1),
+    ) / 1000.0;
+    assert!(
+        (km(&row[4]) - remaining).abs() < 0.006,
+        "{row:?} vs {remaining} km"
+    );
+    assert_eq!(row[5], format!("{} min", (remaining / 40.0 * 60.0).round()));
+    assert!(row[6].ends_with(" min"), "elapsed {row:?}");
+    assert!(row[7].ends_with(" ago"), "last update {row:?}");
+
+    // Two more deliveries arrive through Kafka, no reload: one starting now at the fixture's base (5.56 km to go),
+    // one 1.11 km from its drop-off whose last word is five minutes old.
+    let mut zulu = live.clone();
+    zulu.session_id = "board-zulu".to_owned();
+    zulu.vehicle_id = "van-zulu".to_owned();
+    let mut alpha = live.clone();
+    alpha.session_id = "board-alpha".to_owned();
+    alpha.vehicle_id = "van-alpha".to_owned();
+    let now = chrono::Utc::now();
+    let zulu_at = (live.end.0 - 0.05, live.end.1);
+    dashboard
+        .produce(&[
+            common::event(&zulu, now, zulu_at, DeliveryStatus::Started),
+            common::event(
+                &alpha,
+                now - chrono::Duration::minutes(5),
+                (live.end.0 - 0.01, live.end.1),
+                DeliveryStatus::EnRoute,
+            ),
+        ])
+        .await;
+    // Sorted by vehicle, ascending, by default.
+    wait_for_board(&client, &["board-alpha", "board-zulu", live.session_id.as_str()]).await;
+    let rows = board(&client).await;
+    assert_eq!(rows[0][1], "amber", "five minutes without news: {:?}", rows[0]);
+    assert_eq!(rows[1][3], "started");
+    assert!(
+        rows[1][6].ends_with(" s"),
+        "elapsed of a delivery that just started: {:?}",
+        rows[1]
+    );
+    client
+        .execute("document.getElementById('live-board').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    screenshot(&client, "live-board").await;
+
+    // A header's click sorts by it, a second click reverses.
+    let sort_by = async |column: &str| {
+        find(&client, &format!("#live-board th[data-sort='{column}'] button"))
+            .await
+            .click()
+            .await
+            .unwrap();
+    };
+    sort_by("vehicle_id").await;
+    wait_for_board(&client, &[live.session_id.as_str(), "board-zulu", "board-alpha"]).await;
+    find(
+        &client,
+        "#live-board th[data-sort='vehicle_id'][aria-sort='descending']",
+    )
+    .await;
+    sort_by("remaining").await;
+    wait_for_board(&client, &["board-alpha", live.session_id.as_str(), "board-zulu"]).await;
+
+    // The search narrows by vehicle, session or order id, in any case.
+    common::fill(&client, "#board-search", "ZULU").await;
+    wait_for_board(&client, &["board-zulu"]).await;
+
+    // A row's click focuses its vehicle: details panel, map centred on it, row marked.
+    client
+        .execute(
+            "document.querySelector(\"#live-board tr[data-session='board-zulu']\").click()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    find(&client, "#live-details[data-session='board-zulu']").await;
+    // The map pans there (animated): within a pixel or two at zoom 15.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let center: (f64, f64) = serde_json::from_value(
+            client
+                .execute("return window.packetpulseLiveMap.center()", vec![])
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        if (center.0 - zulu_at.0).abs() < 1e-4 && (center.1 - zulu_at.1).abs() < 1e-4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "map centred on {center:?}, the vehicle is at {zulu_at:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    find(
+        &client,
+        "#live-board tr[data-session='board-zulu'][aria-selected='true']",
+    )
+    .await;
+
+    // Completed: the delivery leaves the board.
+    client
+        .execute(
+            "const search = document.getElementById('board-search'); search.value = ''; \
+             search.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    dashboard
+        .produce(&[common::event(
+            &zulu,
+            chrono::Utc::now(),
+            live.end,
+            DeliveryStatus::Completed,
+        )])
+        .await;
+    wait_for_board(&client, &["board-alpha", live.session_id.as_str()]).await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }

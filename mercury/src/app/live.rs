@@ -1,6 +1,7 @@
 //! The live map: every vehicle under way, moved by the server's WebSocket feed (see `js/dashboard.js`, which
 //! batches updates to animation frames so 10k vehicles stay smooth). Click a vehicle for its details, route,
-//! pickup and drop-off.
+//! pickup and drop-off. Under the map, the active deliveries board lists the same vehicles (filled and kept
+//! live by the same script): sortable, searchable, a row's click focuses its vehicle on the map.
 
 use leptos::prelude::*;
 
@@ -48,5 +49,43 @@ fn LiveMap(tile_url: String, units: String) -> impl IntoView {
             <div id="live-map" class="map"></div>
             <aside id="live-details" class="card details"><p class="muted">"Click a vehicle for its details."</p></aside>
         </div>
+        <ActiveDeliveriesBoard/>
     }
+}
+
+/// The board's frame; `js/dashboard.js` fills the rows and handles sorting, search and clicks.
+#[component]
+fn ActiveDeliveriesBoard() -> impl IntoView {
+    let column = |key: &'static str, label: &'static str| {
+        let sorted = if key == "vehicle_id" { "ascending" } else { "none" };
+        view! { <th data-sort=key aria-sort=sorted><button type="button" class="link">{label}</button></th> }
+            .into_any()
+    };
+    view! {
+        <section class="card board" aria-labelledby="board-title">
+            <div class="toolbar">
+                <h2 id="board-title">"Active deliveries"</h2>
+                <input id="board-search" type="search" placeholder="Vehicle, session or order id"
+                    aria-label="Search active deliveries"/>
+                <span id="board-count" class="muted" aria-live="polite"></span>
+            </div>
+            <div class="table-scroll">
+                <table id="live-board" data-rows="0">
+                    <thead>
+                        <tr>
+                            {column("vehicle_id", "Vehicle")}
+                            {column("status", "Status")}
+                            {column("remaining", "Remaining")}
+                            {column("eta", "ETA")}
+                            {column("elapsed", "Elapsed")}
+                            {column("age", "Last update")}
+                        </tr>
+                    </thead>
+                    <tbody></tbody>
+                </table>
+            </div>
+        </section>
+    }
+    // Type-erased: the nested view type otherwise overflows the compiler's query depth in some builds.
+    .into_any()
 }

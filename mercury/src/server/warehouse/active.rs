@@ -11,7 +11,7 @@ impl Warehouse {
                 "SELECT session_id, vehicle_id, order_id, status, lat, lon, end_lat, end_lon, \
                    toFloat64(distance_to_destination_km) AS distance_to_destination_km, \
                    toFloat64(elapsed_s) AS elapsed_s, toFloat64(avg_speed_kmh) AS avg_speed_kmh, eta_s, \
-                   toUInt64(last_update_ms) AS last_update_ms \
+                   toUInt64(last_update_ms) AS last_update_ms, toUInt64(started_at_ms) AS started_at_ms \
                  FROM {} WHERE (? = '' OR status = ?) ORDER BY session_id LIMIT ?",
                 self.table("active_sessions")
             ))

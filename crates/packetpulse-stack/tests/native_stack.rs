@@ -2,7 +2,8 @@
 //! data dir, with the debug binaries the test build made): Mars streams 1,000 sessions to completion; bronze,
 //! silver and Mars' log of acknowledged events agree exactly; gold is built and its data tests pass; Mercury's
 //! login works and its live map shows the vehicles while they drive (screenshot saved); `make down` leaves no
-//! process behind; a second `make up` on the same data brings everything back with what it held.
+//! process behind; a second `make up` on the same data brings everything back with what it held, and Mars run
+//! again with the same seed reopens none of the first run's deliveries.
 
 #![allow(clippy::unwrap_used)]
 
@@ -104,27 +105,9 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         .unwrap();
 
     // Mars: 1,000 vehicles, one session each, fast-forwarded, with the log of acknowledged events.
+    let mars_env = stack.planet_env("mars").unwrap();
     let acked_log = dir.path().join("acked.log");
-    let mut mars_env = stack.planet_env("mars").unwrap();
-    for (key, value) in [
-        ("MARS_MODE", "until-complete".to_owned()),
-        ("MARS_VEHICLES", "1000".to_owned()),
-        ("MARS_INTERVAL", "200ms".to_owned()),
-        ("MARS_STEP", "20s".to_owned()),
-        ("MARS_START_SPREAD", "20s".to_owned()),
-        ("MARS_EVENTS_LOG", acked_log.display().to_string()),
-    ] {
-        mars_env.insert(key.to_owned(), value);
-    }
-    let mut mars = tokio::process::Command::new(target_dir().join("debug/mars"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&mars_env)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut mars = start_mars(&mars_env, 1_000, &acked_log);
 
     // The map shows vehicles while they drive.
     wait_until(
@@ -166,16 +149,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     .await
     .unwrap();
 
-    let mars_status = tokio::time::timeout(Duration::from_secs(600), mars.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(mars_status.success(), "Mars failed");
-    let acked: HashSet<String> = std::fs::read_to_string(&acked_log)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.split(' ').next().map(str::to_owned))
-        .collect();
+    let acked = finish_mars(&mut mars, &acked_log).await;
     assert!(acked.len() > 10_000, "only {} events acknowledged", acked.len());
     println!("Mars: {} events acknowledged", acked.len());
 
@@ -286,9 +260,98 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         "/",
         "the user database did not survive the restart"
     );
+
+    // Mars again with the same seed, as after `make down` and `make up`: its trips get fresh session and order
+    // ids, so no delivery of the first run is reopened. Every session has one start, every acknowledged event is
+    // in silver (a session id sent again would be kept out of it), and gold holds both runs' deliveries completed.
+    let again_log = dir.path().join("acked-again.log");
+    let acked_again = finish_mars(&mut start_mars(&mars_env, 100, &again_log), &again_log).await;
+    assert!(acked.is_disjoint(&acked_again), "event ids repeated");
+    let expected_silver = expected + acked_again.len() as u64;
+    wait_until(
+        "silver and gold to hold the second run",
+        Duration::from_secs(90),
+        || {
+            let clickhouse = &clickhouse;
+            async move {
+                let silver = clickhouse_count(
+                    clickhouse,
+                    "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
+                )
+                .await;
+                let completed = clickhouse_count(
+                    clickhouse,
+                    "SELECT count() FROM packetpulse.session_summary WHERE status = 'completed'",
+                )
+                .await;
+                if (silver, completed) == (expected_silver, 1_100) {
+                    Ok(Some(()))
+                } else {
+                    Err(format!(
+                        "silver {silver} of {expected_silver} events, gold {completed} of 1100 completed"
+                    ))
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        clickhouse_count(
+            &clickhouse,
+            "SELECT count() FROM (SELECT session_id FROM packetpulse.session_movements \
+             WHERE status = 'started' GROUP BY session_id HAVING uniqExact(event_id) > 1)",
+        )
+        .await,
+        0,
+        "sessions started twice"
+    );
     let pids = stack.recorded_pids();
     println!("{}", stack.down());
     assert_all_stopped(&pids);
+}
+
+/// Starts Mars with `make up`'s settings and `vehicles` vehicles, one session each, fast-forwarded, until every
+/// session completes; acknowledged event ids go to `acked_log`.
+fn start_mars(
+    env: &BTreeMap<String, String>,
+    vehicles: u32,
+    acked_log: &std::path::Path,
+) -> tokio::process::Child {
+    let mut env = env.clone();
+    for (key, value) in [
+        ("MARS_MODE", "until-complete".to_owned()),
+        ("MARS_VEHICLES", vehicles.to_string()),
+        ("MARS_INTERVAL", "200ms".to_owned()),
+        ("MARS_STEP", "20s".to_owned()),
+        ("MARS_START_SPREAD", "20s".to_owned()),
+        ("MARS_EVENTS_LOG", acked_log.display().to_string()),
+    ] {
+        env.insert(key.to_owned(), value);
+    }
+    tokio::process::Command::new(target_dir().join("debug/mars"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (up to 10 minutes) for Mars to finish successfully; the event ids it logged as acknowledged.
+async fn finish_mars(mars: &mut tokio::process::Child, acked_log: &std::path::Path) -> HashSet<String> {
+    let status = tokio::time::timeout(Duration::from_secs(600), mars.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "Mars failed");
+    std::fs::read_to_string(acked_log)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(' ').next().map(str::to_owned))
+        .collect()
 }
 
 fn assert_all_stopped(pids: &[String]) {

@@ -265,36 +265,30 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(
             f,
-            "| service | kills | healthy again (max) | working again (median / max) |"
+            "| service | kills | healthy again, each kill | working again, each kill |"
         )?;
         writeln!(f, "|---|---:|---:|---:|")?;
         for victim in VICTIMS {
             let kills: Vec<&Kill> = self.kills.iter().filter(|kill| kill.service == victim).collect();
-            let restarted = kills
-                .iter()
-                .map(|kill| kill.restarted_after)
-                .max()
-                .unwrap_or_default();
-            let mut recovered: Vec<Option<Duration>> =
-                kills.iter().map(|kill| kill.recovered_after).collect();
-            recovered.sort();
-            let seconds = |value: Option<&Option<Duration>>| match value {
-                Some(Some(after)) => format!("{:.1} s", after.as_secs_f64()),
-                Some(None) => "never".to_owned(),
-                None => "–".to_owned(),
+            let each = |after: fn(&Kill) -> Option<Duration>| {
+                let times: Vec<String> = kills
+                    .iter()
+                    .map(|&kill| {
+                        after(kill).map_or("never".to_owned(), |after| format!("{:.1}", after.as_secs_f64()))
+                    })
+                    .collect();
+                if times.is_empty() {
+                    "–".to_owned()
+                } else {
+                    format!("{} s", times.join(", "))
+                }
             };
             writeln!(
                 f,
-                "| {victim} | {} | {:.1} s | {} / {} |",
+                "| {victim} | {} | {} | {} |",
                 kills.len(),
-                restarted.as_secs_f64(),
-                seconds(recovered.get(recovered.len() / 2)),
-                seconds(
-                    recovered
-                        .iter()
-                        .find(|after| after.is_none())
-                        .or(recovered.last())
-                ),
+                each(|kill| Some(kill.restarted_after)),
+                each(|kill| kill.recovered_after),
             )?;
         }
         Ok(())

@@ -35,8 +35,8 @@ pub enum Error {
         /// Rows not committed.
         rows: usize,
     },
-    /// Another writer committed the batch's partitions first: the batch is dropped and the sink re-reads from
-    /// the table's offsets.
+    /// Another writer moved the table's offsets since the batch started: the batch is dropped and the sink
+    /// re-reads from the table's offsets.
     #[error("commit fenced: {0}")]
     Fenced(String),
     /// The listen address could not be bound.

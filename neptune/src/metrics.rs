@@ -26,7 +26,7 @@ pub struct Metrics {
     pub rows_buffered: IntGauge,
     /// Messages that were not valid events, sent to the dead-letter topic.
     pub dead_lettered: IntCounter,
-    /// Batches dropped because another writer committed their partitions first.
+    /// Batches dropped because another writer moved the table's offsets since they started.
     pub commits_fenced: IntCounter,
     /// Copies of events read within the dedup window, not written again.
     pub duplicates_dropped: IntCounter,
@@ -56,7 +56,7 @@ impl Metrics {
         );
         let commits_fenced = counter(
             "neptune_commits_fenced_total",
-            "Batches dropped because another writer committed their partitions first",
+            "Batches dropped because another writer moved the table's offsets since they started",
         );
         let duplicates_dropped = counter(
             "neptune_duplicates_dropped_total",

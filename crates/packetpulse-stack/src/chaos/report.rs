@@ -274,13 +274,15 @@ impl fmt::Display for Report {
                 let times: Vec<String> = kills
                     .iter()
                     .map(|&kill| {
-                        after(kill).map_or("never".to_owned(), |after| format!("{:.1}", after.as_secs_f64()))
+                        after(kill).map_or("never".to_owned(), |after| {
+                            format!("{:.1} s", after.as_secs_f64())
+                        })
                     })
                     .collect();
                 if times.is_empty() {
                     "–".to_owned()
                 } else {
-                    format!("{} s", times.join(", "))
+                    times.join(", ")
                 }
             };
             writeln!(

@@ -235,13 +235,15 @@ function durationText(seconds) {
 // ---- active deliveries board ------------------------------------------------------------------------------
 // Every vehicle the live map holds, as a table under it: sortable by any column, searchable by vehicle, session
 // or order id, redrawn every second (ages move) and on each sort or search. At most BOARD_ROWS rows are drawn so
-// 10k vehicles stay cheap; the search narrows the rest. A row's click (or Enter) focuses its vehicle on the map.
+// 10k vehicles stay cheap; the search narrows the rest. A row's click (or its vehicle button, from the keyboard)
+// focuses its vehicle on the map.
 
 const BOARD_ROWS = 200;
 // Same thresholds as the overview's freshness lights.
 const FRESH_SECONDS = 60;
 const STALE_SECONDS = 600;
-const board = { sort: "vehicle_id", descending: false, search: "", starts: new Map(), timer: 0 };
+const board = { sort: "vehicle_id", descending: false, search: "", starts: new Map(), timer: 0, typing: 0 };
+const collator = new Intl.Collator(undefined, { numeric: true });
 
 function startBoard() {
   const table = document.getElementById("live-board");
@@ -251,19 +253,14 @@ function startBoard() {
   }
   document.getElementById("board-search")?.addEventListener("input", (event) => {
     board.search = event.target.value.trim().toLowerCase();
-    renderBoard();
+    // Typing filters 10k rows once it pauses, not on every key.
+    clearTimeout(board.typing);
+    board.typing = setTimeout(renderBoard, 150);
   });
-  const body = table.tBodies[0];
-  body.addEventListener("click", (event) => {
+  // A row's click anywhere, or its vehicle button (keyboard), focuses the vehicle.
+  table.tBodies[0].addEventListener("click", (event) => {
     const row = event.target.closest("tr[data-session]");
     if (row) focusVehicle(row.dataset.session);
-  });
-  body.addEventListener("keydown", (event) => {
-    const row = event.target.closest("tr[data-session]");
-    if (row && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      focusVehicle(row.dataset.session);
-    }
   });
   // When sessions under way started (the live feed only knows it for those it saw start).
   fetch("/api/v1/active-sessions?limit=100000")
@@ -318,8 +315,8 @@ function boardRows(now) {
     const y = b[board.sort];
     // Unknown values (no ETA while standing, no start seen) go last either way.
     if (x == null || y == null) return x == null ? (y == null ? 0 : 1) : -1;
-    const order = typeof x === "string" ? x.localeCompare(y) : x - y;
-    return order * direction || a.position.session_id.localeCompare(b.position.session_id);
+    const order = typeof x === "string" ? collator.compare(x, y) : x - y;
+    return order * direction || collator.compare(a.position.session_id, b.position.session_id);
   });
   return rows;
 }
@@ -340,33 +337,42 @@ function renderBoard() {
     const sorted = header.dataset.sort === board.sort;
     header.setAttribute("aria-sort", sorted ? (board.descending ? "descending" : "ascending") : "none");
   }
+  // Nobody sees a hidden tab's board: it is drawn again when the tab shows (the next tick).
+  if (document.hidden) return;
   const rows = boardRows(Date.now());
   const body = table.tBodies[0];
-  // Redrawn every second: keep the keyboard's place.
+  // Redrawn every second: give the keyboard its place back, without scrolling the page to it.
   const focused = document.activeElement?.closest?.("#live-board tr[data-session]")?.dataset.session;
   body.replaceChildren(...rows.slice(0, BOARD_ROWS).map(boardRow));
-  if (focused) body.querySelector(`tr[data-session="${CSS.escape(focused)}"]`)?.focus();
+  if (focused) {
+    body.querySelector(`tr[data-session="${CSS.escape(focused)}"] button`)?.focus({ preventScroll: true });
+  }
   table.dataset.rows = String(rows.length);
   const count = document.getElementById("board-count");
-  if (count) {
-    count.textContent = rows.length > BOARD_ROWS
-      ? `${rows.length} deliveries, first ${BOARD_ROWS} shown: search to narrow`
-      : `${rows.length} of ${live.positions.size} deliveries`;
-  }
+  const text = rows.length > BOARD_ROWS
+    ? `${rows.length} deliveries, first ${BOARD_ROWS} shown: search to narrow`
+    : `${rows.length} of ${live.positions.size} deliveries`;
+  // A live region: announced only when it says something new.
+  if (count && count.textContent !== text) count.textContent = text;
 }
 
 function boardRow(row) {
   const line = document.createElement("tr");
   line.dataset.session = row.position.session_id;
-  line.tabIndex = 0;
-  if (row.position.session_id === live.selected) line.setAttribute("aria-selected", "true");
+  if (row.position.session_id === live.selected) line.setAttribute("aria-current", "true");
   const cell = (text) => {
     const td = document.createElement("td");
     td.textContent = text;
     line.append(td);
     return td;
   };
-  cell(row.vehicle_id).title = `session ${row.position.session_id}, order ${row.position.order_id}`;
+  // The vehicle is a button: one tab stop per row, announced as something to press.
+  const vehicle = document.createElement("button");
+  vehicle.type = "button";
+  vehicle.className = "link";
+  vehicle.textContent = row.vehicle_id;
+  vehicle.title = `Show on the map: session ${row.position.session_id}, order ${row.position.order_id}`;
+  cell("").append(vehicle);
   const status = document.createElement("span");
   status.className = `badge status-${row.status}`;
   status.textContent = row.status.replace("_", " ");

@@ -195,7 +195,16 @@ async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses
     // The delivery under way: 0.02° of latitude (2.22 km) from its drop-off at 40 km/h, started 190 s before the
     // fixture was built (known from gold's active sessions), heard from 10 s before.
     wait_for_board(&client, &[live.session_id.as_str()]).await;
-    let row = &board(&client).await[0];
+    // The start time comes with the page's one request for active sessions, which may land after the first row.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        let row = board(&client).await.remove(0);
+        if row[6] != "—" {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "no start time for {row:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(row[2..4], [live.vehicle_id.clone(), "en route".to_owned()]);
     let (_, lat, lon, _) = *live.points.last().unwrap();
     let remaining = packetpulse_model::geo::haversine_m(
@@ -299,7 +308,7 @@ async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses
     }
     find(
         &client,
-        "#live-board tr[data-session='board-zulu'][aria-selected='true']",
+        "#live-board tr[data-session='board-zulu'][aria-current='true']",
     )
     .await;
 

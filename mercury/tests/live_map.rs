@@ -12,15 +12,21 @@ use common::{ADMIN_PASSWORD, Dashboard, browser, find, hydrated, screenshot, sig
 use packetpulse_model::DeliveryStatus;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
-    let dashboard = Dashboard::start().await;
-    let live = dashboard.fleet.live().clone();
-    let (_driver, client) = browser().await;
+/// A browser signed in as the admin, on the live map, hydrated. Keep the driver alive as long as the client.
+async fn open_live_map(dashboard: &Dashboard) -> (packetpulse_testkit::Chromedriver, fantoccini::Client) {
+    let (driver, client) = browser().await;
     sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     client.goto(&format!("{}/live", dashboard.url)).await.unwrap();
     hydrated(&client).await;
+    (driver, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_produced_to_kafka_moves_its_marker_within_a_second() {
+    let dashboard = Dashboard::start().await;
+    let live = dashboard.fleet.live().clone();
+    let (_driver, client) = open_live_map(&dashboard).await;
     // The session under way comes from ClickHouse at Mercury's start: the first snapshot shows it.
     find(&client, "#live-map[data-vehicles='1']").await;
     let marker = |session: String| {
@@ -186,11 +192,7 @@ fn km(cell: &str) -> f64 {
 async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses_the_map() {
     let dashboard = Dashboard::start().await;
     let live = dashboard.fleet.live().clone();
-    let (_driver, client) = browser().await;
-    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
-    wait_for_path(&client, "the overview", |path| path == "/").await;
-    client.goto(&format!("{}/live", dashboard.url)).await.unwrap();
-    hydrated(&client).await;
+    let (_driver, client) = open_live_map(&dashboard).await;
 
     // The delivery under way: 0.02° of latitude (2.22 km) from its drop-off at 40 km/h, started 190 s before the
     // fixture was built (known from gold's active sessions), heard from 10 s before.

@@ -21,6 +21,24 @@ async fn clickhouse_count(url: &str, sql: &str) -> u64 {
     clickhouse_number(url, sql).await.unwrap()
 }
 
+/// Distinct events in silver.
+async fn silver_events(url: &str) -> u64 {
+    clickhouse_count(
+        url,
+        "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
+    )
+    .await
+}
+
+/// Completed sessions in gold.
+async fn gold_completed(url: &str) -> u64 {
+    clickhouse_count(
+        url,
+        "SELECT count() FROM packetpulse.session_summary WHERE status = 'completed'",
+    )
+    .await
+}
+
 #[derive(Parser)]
 struct Lake {
     #[command(flatten)]
@@ -163,11 +181,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
             let (lake_env, clickhouse) = (&lake_env, &clickhouse);
             async move {
                 let bronze = bronze_rows(lake_env).await;
-                let silver = clickhouse_count(
-                    clickhouse,
-                    "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
-                )
-                .await;
+                let silver = silver_events(clickhouse).await;
                 if bronze == expected && silver == expected {
                     Ok(Some(()))
                 } else {
@@ -188,11 +202,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         || {
             let clickhouse = &clickhouse;
             async move {
-                let completed = clickhouse_count(
-                    clickhouse,
-                    "SELECT count() FROM packetpulse.session_summary WHERE status = 'completed'",
-                )
-                .await;
+                let completed = gold_completed(clickhouse).await;
                 Ok::<_, String>((completed == 1000).then_some(()))
             }
         },
@@ -240,11 +250,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         !again.contains(&admin_password),
         "the admin's password is printed on the first start only"
     );
-    let silver = clickhouse_count(
-        &clickhouse,
-        "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
-    )
-    .await;
+    let silver = silver_events(&clickhouse).await;
     assert_eq!((bronze_rows(&lake_env).await, silver), (expected, expected));
     let login = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -274,16 +280,8 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         || {
             let clickhouse = &clickhouse;
             async move {
-                let silver = clickhouse_count(
-                    clickhouse,
-                    "SELECT uniqExact(event_id) FROM packetpulse.session_movements",
-                )
-                .await;
-                let completed = clickhouse_count(
-                    clickhouse,
-                    "SELECT count() FROM packetpulse.session_summary WHERE status = 'completed'",
-                )
-                .await;
+                let silver = silver_events(clickhouse).await;
+                let completed = gold_completed(clickhouse).await;
                 if (silver, completed) == (expected_silver, 1_100) {
                     Ok(Some(()))
                 } else {

@@ -42,6 +42,15 @@ pub(super) async fn settle(stack: &NativeStack, acked: &Acked, timeout: Duration
                  silver {silver}, sessions silver {silver_sessions} gold {gold_sessions}",
                 bronze.distinct
             );
+            if bronze.distinct < expected {
+                post_mortem(stack, "neptune", "NEPTUNE_METRICS_PORT").await;
+            }
+            if silver < expected {
+                post_mortem(stack, "jupiter", "JUPITER_METRICS_PORT").await;
+            }
+            if gold_sessions < silver_sessions {
+                post_mortem(stack, "uranus", "URANUS_METRICS_PORT").await;
+            }
             break;
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -75,6 +84,53 @@ pub(super) async fn settle(stack: &NativeStack, acked: &Acked, timeout: Duration
         gold_rows,
         bronze_snapshots: bronze_figures.snapshots,
     })
+}
+
+/// Log lines that only say the broker was away (every consumer logs them while Kafka restarts).
+const BROKER_AWAY: [&str; 4] = [
+    "Connection refused",
+    "AllBrokersDown",
+    "BrokerTransportFailure",
+    "reading from Kafka",
+];
+
+/// What a layer that did not catch up was doing, for the run's output (CI keeps no data directory): its
+/// consumer's metrics and the last lines of its log that say more than "the broker is away".
+async fn post_mortem(stack: &NativeStack, service: &str, metrics_port: &str) {
+    let url = format!("{}/metrics", stack.local_url(metrics_port));
+    let metrics = match reqwest::get(&url).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(error) => format!("{url}: {error}"),
+    };
+    let consumer: Vec<&str> = metrics
+        .lines()
+        .filter(|line| {
+            !line.starts_with('#')
+                && [
+                    "partitions_assigned",
+                    "consumer_lag",
+                    "rows_",
+                    "retries",
+                    "fenced",
+                ]
+                .iter()
+                .any(|part| line.contains(part))
+        })
+        .collect();
+    println!("chaos: {service}'s consumer now:\n  {}", consumer.join("\n  "));
+    let log = stack.data().join("logs").join(format!("{service}.log"));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let telling: Vec<&str> = text
+        .lines()
+        .filter(|line| !BROKER_AWAY.iter().any(|noise| line.contains(noise)))
+        .collect();
+    let tail = &telling[telling.len().saturating_sub(60)..];
+    println!(
+        "chaos: the last {} lines of {} that are not about the broker being away:\n{}",
+        tail.len(),
+        log.display(),
+        tail.join("\n")
+    );
 }
 
 async fn silver_sessions(stack: &NativeStack) -> Result<u64, Error> {

@@ -57,7 +57,13 @@ load_secrets
 CLICKHOUSE_USER="${CLICKHOUSE_USER:-default}"
 CLICKHOUSE_PASSWORD="${CLICKHOUSE_PASSWORD:-}"
 ICEBERG_CATALOG_NAME="${ICEBERG_CATALOG_NAME:-packetpulse}"
-MERCURY_TILE_URL="${MERCURY_TILE_URL:-}"
+# Map tiles: OpenStreetMap's standard tiles and credit (Mercury's defaults) unless set; MERCURY_TILE_URL= (empty)
+# draws the maps without tiles, for sites without internet access. (The template's braces rule out ${VAR-...}.)
+if [ -z "${MERCURY_TILE_URL+set}" ]; then
+    MERCURY_TILE_URL='https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+    MERCURY_TILE_ATTRIBUTION="${MERCURY_TILE_ATTRIBUTION-&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors}"
+fi
+MERCURY_TILE_ATTRIBUTION="${MERCURY_TILE_ATTRIBUTION-}"
 LOG_JSON="${LOG_JSON:-false}"
 
 # Started in this order, stopped in the reverse one.
@@ -173,6 +179,7 @@ planet_env() {
         "MERCURY_DATABASE=$DATA/mercury/users.db" \
         "MERCURY_JWT_SECRET=$MERCURY_JWT_SECRET" \
         "MERCURY_ADMIN_PASSWORD=$MERCURY_ADMIN_PASSWORD" "MERCURY_TILE_URL=$MERCURY_TILE_URL" \
+        "MERCURY_TILE_ATTRIBUTION=$MERCURY_TILE_ATTRIBUTION" \
         "MERCURY_DEVICE_SIGNING_KEY=${MERCURY_DEVICE_SIGNING_KEY:-}" \
         "MERCURY_SMTP_URL=${MERCURY_SMTP_URL:-}" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${clickhouse[@]}" ;;

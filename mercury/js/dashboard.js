@@ -23,12 +23,17 @@ export function renderChart(canvasId, configJson) {
   });
 }
 
-function baseMap(element, tileUrl) {
+// The base layer the server's configuration names (`MapTiles` as JSON): none when its URL is empty (offline
+// sites). The attribution is the operator's HTML (tile servers require a credit), not data.
+function addTiles(map, tilesJson) {
+  const tiles = JSON.parse(tilesJson || "{}");
+  if (tiles.url) L.tileLayer(tiles.url, { maxZoom: 19, attribution: tiles.attribution ?? "" }).addTo(map);
+}
+
+function baseMap(element, tilesJson) {
   // Canvas rendering: thousands of circle markers stay cheap.
   const map = L.map(element, { preferCanvas: true, zoomControl: true }).setView([37.98, 23.73], 12);
-  if (tileUrl) {
-    L.tileLayer(tileUrl, { maxZoom: 19, attribution: "map tiles" }).addTo(map);
-  }
+  addTiles(map, tilesJson);
   element.dataset.ready = "true";
   return map;
 }
@@ -61,15 +66,19 @@ function speedText(kmh, units) {
 // ---- live map -------------------------------------------------------------------------------------------
 
 const live = { map: null, markers: new Map(), positions: new Map(), pending: new Map(), filter: "", selected: null,
-  route: null, units: "km", socket: null, frame: 0, framed: false };
+  route: null, units: "km", socket: null, frame: 0, framed: false, following: false };
 
 const STATUS_COLOURS = { started: "#2b7bb9", en_route: "#2e9d4f", stale: "#999999" };
+const ALERT_COLOUR = "#d62728";
+const ROUTE_COLOUR = "#7a4cc2";
 
-export function startLiveMap(elementId, tileUrl, units) {
+export function startLiveMap(elementId, tilesJson, units) {
   whenElement(elementId, (element) => {
     if (live.map) return;
     live.units = units;
-    live.map = baseMap(element, tileUrl);
+    live.map = baseMap(element, tilesJson);
+    addLegend(live.map);
+    startMapTools();
     // Where a vehicle's marker is, for browser tests and the console (markers are drawn on a canvas).
     window.packetpulseLiveMap = {
       markerPosition: (sessionId) => {
@@ -82,6 +91,16 @@ export function startLiveMap(elementId, tileUrl, units) {
       center: () => {
         const centre = live.map.getCenter();
         return [centre.lat, centre.lng];
+      },
+      // Whether a vehicle's marker is within the map's view.
+      inView: (sessionId) => {
+        const marker = live.markers.get(sessionId);
+        return Boolean(marker) && live.map.getBounds().contains(marker.getLatLng());
+      },
+      // What a drag does to the view (Leaflet's own drag handler is mouse-driven).
+      panBy: (x, y) => {
+        live.map.fire("dragstart");
+        live.map.panBy([x, y], { animate: false });
       },
     };
     connect();
@@ -141,6 +160,10 @@ function applyPending() {
     live.map.fitBounds(bounds, { padding: [40, 40], maxZoom: 14 });
   }
   updateCounts();
+  if (live.following) {
+    if (live.positions.has(live.selected)) panToSelected();
+    else setFollowing(false); // its delivery completed
+  }
   if (live.selected) showDetails(live.selected);
   // How long the batch took to apply, for tests and the curious (dev tools).
   live.map.getContainer().dataset.lastBatch = `${applied} positions in ${(performance.now() - started).toFixed(1)} ms`;
@@ -150,7 +173,7 @@ function applyPending() {
 function styleMarker(marker, position) {
   const colour = STATUS_COLOURS[position.status] ?? "#555";
   const alerted = alerts.vehicles.has(position.vehicle_id);
-  marker.setStyle({ color: alerted ? "#d62728" : colour, weight: alerted ? 4 : 1, fillColor: colour });
+  marker.setStyle({ color: alerted ? ALERT_COLOUR : colour, weight: alerted ? 4 : 1, fillColor: colour });
 }
 
 function updateCounts() {
@@ -177,7 +200,10 @@ export function setLiveFilter(status) {
 }
 
 function select(sessionId) {
+  if (live.selected !== sessionId) setFollowing(false);
   live.selected = sessionId;
+  const follow = document.getElementById("live-follow");
+  if (follow) follow.disabled = false;
   showDetails(sessionId);
   live.route?.remove();
   live.route = null;
@@ -186,7 +212,7 @@ function select(sessionId) {
     .then((detail) => {
       if (!detail || live.selected !== sessionId) return;
       live.route = L.layerGroup([
-        L.polyline(detail.track.map((point) => [point.lat, point.lon]), { color: "#7a4cc2", weight: 3 }),
+        L.polyline(detail.track.map((point) => [point.lat, point.lon]), { color: ROUTE_COLOUR, weight: 3 }),
         L.marker(detail.pickup, { title: "Pickup" }),
         L.marker(detail.dropoff, { title: "Drop-off" }),
       ]).addTo(live.map);
@@ -230,6 +256,98 @@ function durationText(seconds) {
   if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
   const minutes = Math.round(seconds / 60);
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+// ---- map tools: legend, find, follow, re-centre -------------------------------------------------------------
+
+// What the markers' colours and shapes mean, in the map's corner (built from the same constants as the markers).
+function addLegend(map) {
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => {
+    const box = L.DomUtil.create("div", "map-legend");
+    box.id = "live-legend";
+    const list = document.createElement("ul");
+    list.setAttribute("aria-label", "Map legend");
+    const item = (shape, style, text) => {
+      const entry = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = `swatch ${shape}`;
+      swatch.setAttribute("aria-hidden", "true");
+      Object.assign(swatch.style, style);
+      entry.append(swatch, document.createTextNode(text));
+      list.append(entry);
+    };
+    item("dot", { background: STATUS_COLOURS.started }, "Started");
+    item("dot", { background: STATUS_COLOURS.en_route }, "En route");
+    item("dot", { borderColor: ALERT_COLOUR }, "Open alert (red ring)");
+    item("line", { background: ROUTE_COLOUR }, "Selected delivery's route");
+    item("pin", {}, "Its pickup and drop-off");
+    box.append(list);
+    L.DomEvent.disableClickPropagation(box);
+    return box;
+  };
+  legend.addTo(map);
+}
+
+// The toolbar's find box, follow and re-centre buttons (src/app/live.rs draws them).
+function startMapTools() {
+  const find = document.getElementById("map-find");
+  find?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    findOnMap(find.querySelector("input")?.value ?? "");
+  });
+  document.getElementById("live-follow")?.addEventListener("click", () => setFollowing(!live.following));
+  document.getElementById("live-recentre")?.addEventListener("click", recentre);
+  // Dragging the map is the dispatcher looking elsewhere: following stops (zooming keeps it).
+  live.map.on("dragstart", () => setFollowing(false));
+}
+
+// Focuses the delivery under way whose vehicle, session or order id is `text` (exactly, else containing it;
+// the first by vehicle id of several), and says what it found.
+function findOnMap(text) {
+  const query = text.trim().toLowerCase();
+  const status = document.getElementById("map-find-status");
+  const say = (message) => {
+    if (status) status.textContent = message;
+  };
+  if (!query) return say("");
+  const ids = (position) => [position.vehicle_id, position.session_id, position.order_id].map((id) => id.toLowerCase());
+  const positions = [...live.positions.values()];
+  const exact = positions.filter((position) => ids(position).includes(query));
+  const matches = exact.length ? exact : positions.filter((position) => ids(position).some((id) => id.includes(query)));
+  if (!matches.length) return say(`No delivery under way matches "${text.trim()}".`);
+  matches.sort((a, b) => collator.compare(a.vehicle_id, b.vehicle_id) || collator.compare(a.session_id, b.session_id));
+  const found = matches[0];
+  // A status filter hiding it would make the find look broken: show every vehicle again.
+  if (live.filter && found.status !== live.filter) {
+    const filter = document.getElementById("live-filter");
+    if (filter) filter.value = "";
+    setLiveFilter("");
+  }
+  focusVehicle(found.session_id);
+  say(matches.length === 1 ? `Showing ${found.vehicle_id}.` : `Showing ${found.vehicle_id}, the first of ${matches.length} matches.`);
+}
+
+// Following keeps the selected vehicle in the middle of the map as it moves.
+function setFollowing(on) {
+  live.following = Boolean(on) && live.positions.has(live.selected);
+  const button = document.getElementById("live-follow");
+  if (button) button.setAttribute("aria-pressed", String(live.following));
+  live.map?.getContainer().setAttribute("data-following", String(live.following));
+  if (live.following) panToSelected();
+}
+
+function panToSelected() {
+  const marker = live.markers.get(live.selected);
+  if (marker) live.map.panTo(marker.getLatLng(), { animate: false });
+}
+
+// Every vehicle shown, in view.
+function recentre() {
+  setFollowing(false);
+  const shown = [...live.markers.values()].filter((marker) => live.map.hasLayer(marker));
+  if (!shown.length) return;
+  live.map.fitBounds(L.latLngBounds(shown.map((marker) => marker.getLatLng())), { padding: [40, 40], maxZoom: 14 });
 }
 
 // ---- active deliveries board ------------------------------------------------------------------------------
@@ -398,12 +516,12 @@ function focusVehicle(sessionId) {
 
 const replay = { marker: null, track: [], timer: 0 };
 
-export function showTrack(elementId, detailJson, tileUrl) {
+export function showTrack(elementId, detailJson, tilesJson) {
   whenElement(elementId, (element) => {
     const detail = JSON.parse(detailJson);
-    const map = baseMap(element, tileUrl);
+    const map = baseMap(element, tilesJson);
     const points = detail.track.map((point) => [point.lat, point.lon]);
-    const line = L.polyline(points.length ? points : [detail.pickup, detail.dropoff], { color: "#7a4cc2", weight: 4 }).addTo(map);
+    const line = L.polyline(points.length ? points : [detail.pickup, detail.dropoff], { color: ROUTE_COLOUR, weight: 4 }).addTo(map);
     L.marker(detail.pickup, { title: "Pickup" }).addTo(map);
     L.marker(detail.dropoff, { title: "Drop-off" }).addTo(map);
     map.fitBounds(line.getBounds().extend(detail.pickup).extend(detail.dropoff), { padding: [20, 20] });
@@ -444,10 +562,10 @@ export function replayPlay(sliderId) {
 
 // ---- public tracking --------------------------------------------------------------------------------
 
-export function showTracking(elementId, trackingJson, tileUrl) {
+export function showTracking(elementId, trackingJson, tilesJson) {
   whenElement(elementId, (element) => {
     const tracking = JSON.parse(trackingJson);
-    const map = baseMap(element, tileUrl);
+    const map = baseMap(element, tilesJson);
     const vehicle = L.circleMarker(tracking.position, { radius: 8, color: "#d9480f", fillOpacity: 1 }).addTo(map);
     const destination = L.marker(tracking.destination, { title: "Your address" }).addTo(map);
     map.fitBounds(L.latLngBounds([vehicle.getLatLng(), destination.getLatLng()]), { padding: [30, 30], maxZoom: 16 });
@@ -562,7 +680,7 @@ function fenceStatus(text) {
 }
 
 /** The geofence map: every geofence from the API; for dispatchers, leaflet-geoman's drawing tools. */
-export function startGeofenceEditor(elementId, tileUrl, canEdit) {
+export function startGeofenceEditor(elementId, tilesJson, canEdit) {
   whenElement(elementId, async (element) => {
     if (fences.map) return;
     fences.canEdit = canEdit;
@@ -574,7 +692,7 @@ export function startGeofenceEditor(elementId, tileUrl, canEdit) {
     if (fences.map) return;
     // SVG, not canvas: the drawing tools need to grab the shapes' edges.
     fences.map = L.map(element, { zoomControl: true }).setView([37.98, 23.73], 12);
-    if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19, attribution: "map tiles" }).addTo(fences.map);
+    addTiles(fences.map, tilesJson);
     if (canEdit) {
       fences.map.pm.addControls({
         position: "topleft", drawCircle: true, drawPolygon: true, drawMarker: false, drawCircleMarker: false,

@@ -99,7 +99,10 @@ pub async fn me() -> Result<Option<UserView>, ServerFnError> {
 pub async fn client_settings() -> Result<model::ClientSettings, ServerFnError> {
     let (state, _) = on_server::request()?;
     Ok(model::ClientSettings {
-        tile_url: state.config.tile_url.clone(),
+        tiles: model::MapTiles {
+            url: state.config.tile_url.clone(),
+            attribution: state.config.tile_attribution.clone(),
+        },
         open_signup: state.config.open_signup,
     })
 }

@@ -453,10 +453,28 @@ pub enum AlertMessage {
 /// Settings the browser code needs that come from the server's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientSettings {
-    /// Map tile URL template; empty: no tiles (blank background).
-    pub tile_url: String,
+    /// The maps' base layer.
+    pub tiles: MapTiles,
     /// Whether anyone may sign up (else only with an invitation).
     pub open_signup: bool,
+}
+
+/// The maps' base layer, as the server's configuration sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapTiles {
+    /// Tile URL template (`{z}/{x}/{y}`); empty: no tiles, routes and markers on a blank background (offline
+    /// sites).
+    pub url: String,
+    /// The tile provider's credit, shown in the map's corner (HTML from the operator's configuration: tile
+    /// servers such as OpenStreetMap's require it).
+    pub attribution: String,
+}
+
+impl MapTiles {
+    /// As the browser helpers take it (`js/dashboard.js`, `baseMap`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// A webhook endpoint as the notifications page and the API show it.

@@ -1,11 +1,14 @@
 //! The live map: a vehicle event produced to Kafka moves the vehicle's marker in the browser within a second
 //! (Mercury's own consumer pushes it over the WebSocket); the active deliveries board under it follows the same
-//! feed, sorts, searches and focuses a vehicle on the map.
+//! feed, sorts, searches and focuses a vehicle on the map; the map draws the configured tiles with their credit,
+//! a legend, and finds, follows and re-centres.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{ADMIN_PASSWORD, Dashboard, browser, find, hydrated, screenshot, sign_in, wait_for_path};
@@ -334,4 +337,212 @@ async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses
     wait_for_board(&client, &["board-alpha", live.session_id.as_str()]).await;
     client.close().await.unwrap();
     dashboard.stop().await;
+}
+
+/// A 1×1 PNG: what the test tile server answers for every tile.
+const TILE: [u8; 70] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31,
+    21, 196, 137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 156, 99, 56, 115, 247, 221, 127, 0, 8, 167, 3, 151, 41,
+    226, 21, 135, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+/// A tile server on a free port counting the tiles asked of it; returns its URL template and the counter.
+async fn tile_server() -> (String, Arc<AtomicUsize>) {
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().route(
+        "/tiles/{z}/{x}/{y}",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { ([(axum::http::header::CONTENT_TYPE, "image/png")], TILE.as_slice()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/tiles/{{z}}/{{x}}/{{y}}.png"), served)
+}
+
+/// The live map's centre.
+async fn map_centre(client: &fantoccini::Client) -> (f64, f64) {
+    serde_json::from_value(
+        client
+            .execute("return window.packetpulseLiveMap.center()", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Waits until the live map is centred on `at` (within a pixel or two at zoom 15).
+async fn wait_for_centre(client: &fantoccini::Client, at: (f64, f64), what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let centre = map_centre(client).await;
+        if (centre.0 - at.0).abs() < 1e-4 && (centre.1 - at.1).abs() < 1e-4 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: map centred on {centre:?}, not {at:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until session `session`'s marker is at `at`.
+async fn wait_for_marker(client: &fantoccini::Client, session: &str, at: (f64, f64)) {
+    let expected = json!([at.0, at.1]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let position = client
+            .execute(
+                "return window.packetpulseLiveMap.markerPosition(arguments[0])",
+                vec![json!(session)],
+            )
+            .await
+            .unwrap();
+        if position == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{session} at {position}, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_draws_its_tiles_and_legend_and_finds_follows_and_recentres() {
+    let (tiles, served) = tile_server().await;
+    let dashboard = Dashboard::start_with(&[
+        &format!("--tile-url={tiles}"),
+        "--tile-attribution=Tiles &copy; Test Maps",
+    ])
+    .await;
+    let live = dashboard.fleet.live().clone();
+    let (_driver, client) = open_live_map(&dashboard).await;
+    find(&client, "#live-map[data-vehicles='1']").await;
+
+    // The configured tiles, with their credit; the legend names what the marks mean.
+    packetpulse_testkit::wait_until("tiles asked for", Duration::from_secs(10), || {
+        let served = served.load(Ordering::SeqCst);
+        async move { Ok::<_, String>((served > 0).then_some(())) }
+    })
+    .await
+    .unwrap();
+    assert!(
+        common::text(&client, ".leaflet-control-attribution")
+            .await
+            .contains("Tiles © Test Maps"),
+        "the tile provider's credit is shown"
+    );
+    let legend = common::text(&client, "#live-legend").await;
+    for entry in [
+        "Started",
+        "En route",
+        "Open alert",
+        "route",
+        "pickup and drop-off",
+    ] {
+        assert!(legend.contains(entry), "legend {legend:?} lacks {entry:?}");
+    }
+
+    // Two more deliveries, far apart.
+    let mut zulu = live.clone();
+    zulu.session_id = "find-zulu".to_owned();
+    zulu.vehicle_id = "van-zulu".to_owned();
+    zulu.order_id = "order-zulu-77".to_owned();
+    let mut alpha = live.clone();
+    alpha.session_id = "find-alpha".to_owned();
+    alpha.vehicle_id = "van-alpha".to_owned();
+    let zulu_at = (live.end.0 - 0.05, live.end.1);
+    let alpha_at = (live.end.0 + 0.05, live.end.1 + 0.05);
+    let now = chrono::Utc::now();
+    dashboard
+        .produce(&[
+            common::event(&zulu, now, zulu_at, DeliveryStatus::EnRoute),
+            common::event(&alpha, now, alpha_at, DeliveryStatus::EnRoute),
+        ])
+        .await;
+    find(&client, "#live-map[data-vehicles='3']").await;
+
+    // Find by order id: the vehicle is focused, the map centred on it, the answer said.
+    let find_on_map = async |query: &str| {
+        common::fill(&client, "#map-find input", query).await;
+        find(&client, "#map-find button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+    };
+    find_on_map("ORDER-ZULU").await;
+    find(&client, "#live-details[data-session='find-zulu']").await;
+    wait_for_centre(&client, zulu_at, "found by order id").await;
+    assert_eq!(
+        common::text(&client, "#map-find-status").await,
+        "Showing van-zulu."
+    );
+    find_on_map("no-such-van").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !common::text(&client, "#map-find-status")
+        .await
+        .starts_with("No delivery under way matches")
+    {
+        assert!(Instant::now() < deadline, "no answer for an unknown vehicle");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&client, "live-map-tools").await;
+
+    // Follow: the map keeps the vehicle in the middle as it moves.
+    find(&client, "#live-follow").await.click().await.unwrap();
+    find(&client, "#live-follow[aria-pressed='true']").await;
+    let moved = (zulu_at.0 + 0.003, zulu_at.1);
+    dashboard
+        .produce(&[common::event(
+            &zulu,
+            chrono::Utc::now(),
+            moved,
+            DeliveryStatus::EnRoute,
+        )])
+        .await;
+    wait_for_centre(&client, moved, "following").await;
+
+    // Dragging the map stops following: the next move leaves the view where the dispatcher put it.
+    client
+        .execute("window.packetpulseLiveMap.panBy(200, 0)", vec![])
+        .await
+        .unwrap();
+    find(&client, "#live-follow[aria-pressed='false']").await;
+    let dragged_to = map_centre(&client).await;
+    let moved_again = (moved.0 + 0.003, moved.1);
+    dashboard
+        .produce(&[common::event(
+            &zulu,
+            chrono::Utc::now(),
+            moved_again,
+            DeliveryStatus::EnRoute,
+        )])
+        .await;
+    wait_for_marker(&client, "find-zulu", moved_again).await;
+    assert_eq!(map_centre(&client).await, dragged_to, "the view stayed put");
+
+    // Re-centre: every vehicle in view again.
+    find(&client, "#live-recentre").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = client
+            .execute(
+                "return ['find-zulu', 'find-alpha', arguments[0]].every((id) => window.packetpulseLiveMap.inView(id))",
+                vec![json!(live.session_id)],
+            )
+            .await
+            .unwrap();
+        if shown == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "re-centre left a vehicle out of view");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -29,7 +29,7 @@ pub fn GeofencesPage() -> impl IntoView {
         <Suspense fallback=super::loading>
             {move || Suspend::new(async move {
                 match settings.await {
-                    Ok(settings) => view! { <GeofenceMap tile_url=settings.tile_url can_edit/> }.into_any(),
+                    Ok(settings) => view! { <GeofenceMap tiles=settings.tiles.to_json() can_edit/> }.into_any(),
                     Err(error) => data_error(&error),
                 }
             })}
@@ -38,8 +38,8 @@ pub fn GeofencesPage() -> impl IntoView {
 }
 
 #[component]
-fn GeofenceMap(tile_url: String, can_edit: bool) -> impl IntoView {
-    Effect::new(move |_| js::start_geofence_editor("geofence-map", &tile_url, can_edit));
+fn GeofenceMap(tiles: String, can_edit: bool) -> impl IntoView {
+    Effect::new(move |_| js::start_geofence_editor("geofence-map", &tiles, can_edit));
     view! {
         <div class="map-with-panel">
             <div id="geofence-map" class="map"></div>

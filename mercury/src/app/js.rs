@@ -10,9 +10,10 @@ mod bindings {
         /// Draws a Chart.js chart (configuration as JSON) into the canvas with this id.
         #[wasm_bindgen(js_name = renderChart)]
         pub fn render_chart(canvas_id: &str, config_json: &str);
-        /// Starts the live map in the element with this id: WebSocket feed, markers, details panel.
+        /// Starts the live map in the element with this id (base layer: [`crate::model::MapTiles`] as JSON):
+        /// WebSocket feed, markers, details panel, legend, search, follow and re-centre.
         #[wasm_bindgen(js_name = startLiveMap)]
-        pub fn start_live_map(element_id: &str, tile_url: &str, units: &str);
+        pub fn start_live_map(element_id: &str, tiles_json: &str, units: &str);
         /// Opens the alerts WebSocket: the counter in the top bar, a toast per new alert, vehicles with open
         /// alerts marked on the live map.
         #[wasm_bindgen(js_name = startAlerts)]
@@ -20,13 +21,13 @@ mod bindings {
         /// Starts the geofence map in the element with this id: the geofences from the API, and for dispatchers
         /// the drawing tools (circle, polygon, edit, drag, delete) saving through the API.
         #[wasm_bindgen(js_name = startGeofenceEditor)]
-        pub fn start_geofence_editor(element_id: &str, tile_url: &str, can_edit: bool);
+        pub fn start_geofence_editor(element_id: &str, tiles_json: &str, can_edit: bool);
         /// Shows only vehicles of this status (empty: all).
         #[wasm_bindgen(js_name = setLiveFilter)]
         pub fn set_live_filter(status: &str);
         /// Draws a session's track, pickup and drop-off, and the replay marker.
         #[wasm_bindgen(js_name = showTrack)]
-        pub fn show_track(element_id: &str, detail_json: &str, tile_url: &str);
+        pub fn show_track(element_id: &str, detail_json: &str, tiles_json: &str);
         /// Moves the replay marker to the track's point `index`.
         #[wasm_bindgen(js_name = replayTo)]
         pub fn replay_to(index: u32);
@@ -35,7 +36,7 @@ mod bindings {
         pub fn replay_play(slider_id: &str);
         /// Draws the public tracking map: the vehicle and the destination.
         #[wasm_bindgen(js_name = showTracking)]
-        pub fn show_tracking(element_id: &str, tracking_json: &str, tile_url: &str);
+        pub fn show_tracking(element_id: &str, tracking_json: &str, tiles_json: &str);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The live map: every vehicle under way, moved by the server's WebSocket feed (see `js/dashboard.js`, which
 //! batches updates to animation frames so 10k vehicles stay smooth). Click a vehicle for its details, route,
-//! pickup and drop-off. Under the map, the active deliveries board lists the same vehicles (filled and kept
+//! pickup and drop-off; find one by vehicle, session or order id, follow it, re-centre on the fleet; the legend
+//! says what the colours mean. Under the map, the active deliveries board lists the same vehicles (filled and kept
 //! live by the same script): sortable, searchable, a row's click focuses its vehicle on the map.
 
 use leptos::prelude::*;
@@ -26,13 +27,14 @@ pub fn LiveMapPage() -> impl IntoView {
                 </select>
             </label>
             <span id="live-count" class="muted"></span>
+            <MapTools/>
         </div>
         <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {
                     match settings.await {
-                        Ok(settings) => view! { <LiveMap tile_url=settings.tile_url units/> }.into_any(),
+                        Ok(settings) => view! { <LiveMap tiles=settings.tiles.to_json() units/> }.into_any(),
                         Err(error) => data_error(&error),
                     }
                 })
@@ -42,8 +44,8 @@ pub fn LiveMapPage() -> impl IntoView {
 }
 
 #[component]
-fn LiveMap(tile_url: String, units: String) -> impl IntoView {
-    Effect::new(move |_| js::start_live_map("live-map", &tile_url, &units));
+fn LiveMap(tiles: String, units: String) -> impl IntoView {
+    Effect::new(move |_| js::start_live_map("live-map", &tiles, &units));
     view! {
         <div class="map-with-panel">
             <div id="live-map" class="map"></div>
@@ -51,6 +53,23 @@ fn LiveMap(tile_url: String, units: String) -> impl IntoView {
         </div>
         <ActiveDeliveriesBoard/>
     }
+}
+
+/// Find a delivery on the map, follow the selected vehicle, bring every vehicle back into view (wired by
+/// `js/dashboard.js`, `startMapTools`).
+#[component]
+fn MapTools() -> impl IntoView {
+    view! {
+        <form id="map-find" role="search" class="find">
+            <input type="search" name="q" placeholder="Find vehicle, session or order" aria-label="Find on the map"/>
+            <button type="submit">"Find"</button>
+        </form>
+        <span id="map-find-status" class="muted" role="status"></span>
+        <button id="live-follow" type="button" aria-pressed="false" disabled
+            title="Keep the selected vehicle in the middle of the map">"Follow"</button>
+        <button id="live-recentre" type="button" title="Show every vehicle">"Re-centre"</button>
+    }
+    .into_any()
 }
 
 /// The board's frame; `js/dashboard.js` fills the rows and handles sorting, search and clicks.

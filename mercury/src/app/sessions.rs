@@ -74,9 +74,9 @@ pub fn SessionPage() -> impl IntoView {
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {
-                    let tile_url = settings.await.map(|settings| settings.tile_url).unwrap_or_default();
+                    let tiles = settings.await.map(|settings| settings.tiles.to_json()).unwrap_or_default();
                     match data.await {
-                        Ok(Some(detail)) => view! { <SessionView detail tile_url units/> }.into_any(),
+                        Ok(Some(detail)) => view! { <SessionView detail tiles units/> }.into_any(),
                         Ok(None) => view! { <p class="notice error">"No such session."</p> }.into_any(),
                         Err(error) => data_error(&error),
                     }
@@ -87,9 +87,9 @@ pub fn SessionPage() -> impl IntoView {
 }
 
 #[component]
-fn SessionView(detail: SessionDetail, tile_url: String, units: String) -> impl IntoView {
+fn SessionView(detail: SessionDetail, tiles: String, units: String) -> impl IntoView {
     let json = serde_json::to_string(&detail).unwrap_or_default();
-    Effect::new(move |_| js::show_track("track-map", &json, &tile_url));
+    Effect::new(move |_| js::show_track("track-map", &json, &tiles));
     let summary = detail.summary;
     let last_index = detail.track.len().saturating_sub(1);
     view! {

@@ -24,9 +24,9 @@ pub fn TrackPage() -> impl IntoView {
                 <h1>"Track your delivery"</h1>
                 <Suspense fallback=super::loading>
                     {move || Suspend::new(async move {
-                        let tile_url = settings.await.map(|settings| settings.tile_url).unwrap_or_default();
+                        let tiles = settings.await.map(|settings| settings.tiles.to_json()).unwrap_or_default();
                         match data.await {
-                            Ok(Some(tracking)) => view! { <TrackingView tracking tile_url/> }.into_any(),
+                            Ok(Some(tracking)) => view! { <TrackingView tracking tiles/> }.into_any(),
                             Ok(None) => view! { <p class="notice error" id="not-found">"This tracking link opens no delivery: it is wrong, or the delivery ended a while ago."</p> }.into_any(),
                             Err(_) => view! { <p class="notice error">"Tracking is unavailable right now; try again in a moment."</p> }.into_any(),
                         }
@@ -38,9 +38,9 @@ pub fn TrackPage() -> impl IntoView {
 }
 
 #[component]
-fn TrackingView(tracking: Tracking, tile_url: String) -> impl IntoView {
+fn TrackingView(tracking: Tracking, tiles: String) -> impl IntoView {
     let json = serde_json::to_string(&tracking).unwrap_or_default();
-    Effect::new(move |_| js::show_tracking("track-map", &json, &tile_url));
+    Effect::new(move |_| js::show_tracking("track-map", &json, &tiles));
     let eta = match (tracking.status.as_str(), tracking.eta_s) {
         ("completed", _) => "Delivered".to_owned(),
         (_, Some(eta)) => format!("about {}", format::duration(eta as f64)),

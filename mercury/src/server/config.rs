@@ -148,15 +148,26 @@ pub struct Config {
     #[arg(long, env = "MERCURY_LIVE_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub live_interval: Duration,
 
-    /// Map tile URL template (`{z}/{x}/{y}`), e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no
-    /// tiles, routes and markers on a blank background.
-    #[arg(long, env = "MERCURY_TILE_URL", default_value = "")]
+    /// Map tile URL template (`{z}/{x}/{y}`): OpenStreetMap's standard tiles by default; empty: no tiles,
+    /// routes and markers on a blank background (sites without internet access).
+    #[arg(long, env = "MERCURY_TILE_URL", default_value = OSM_TILES)]
     pub tile_url: String,
+
+    /// The tile provider's credit in the maps' corner (HTML; tile servers require one). Set it with
+    /// `MERCURY_TILE_URL` when using other tiles.
+    #[arg(long, env = "MERCURY_TILE_ATTRIBUTION", default_value = OSM_ATTRIBUTION)]
+    pub tile_attribution: String,
 
     /// Log JSON lines (containers) instead of human-readable text.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
 }
+
+/// OpenStreetMap's standard tile server (its usage policy: attribution, no heavy use; a busy site runs its own).
+pub const OSM_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+/// The credit OpenStreetMap's licence asks for.
+pub const OSM_ATTRIBUTION: &str =
+    "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors";
 
 impl Config {
     /// The configuration with every default, listening on a free port: what tests start from.

@@ -313,6 +313,10 @@ impl Dashboard {
         if !flags.iter().any(|flag| flag.starts_with("--database=")) {
             args.push(format!("--database={}", db_path.display()));
         }
+        // No internet here: maps without tiles unless a test serves its own.
+        if !flags.iter().any(|flag| flag.starts_with("--tile-url=")) {
+            args.push("--tile-url=".to_owned());
+        }
         args.extend(flags.iter().map(|flag| (*flag).to_owned()));
         let config = Config::parse_from(args);
         let listener = TcpListener::bind(config.listen).await.unwrap();

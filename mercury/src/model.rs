@@ -299,6 +299,42 @@ pub struct Bucket {
     pub count: u64,
 }
 
+/// The analytics periods by their `?period=` name, with the label the page shows: rolling, then calendar (UTC).
+pub const ANALYTICS_PERIODS: [(&str, &str); 8] = [
+    ("day", "Last 24 h"),
+    ("week", "Last 7 days"),
+    ("month", "Last 30 days"),
+    ("year", "Last 365 days"),
+    ("today", "Today"),
+    ("this_week", "This week"),
+    ("this_month", "This month"),
+    ("this_year", "This year"),
+];
+
+/// One step of the completion-time series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionStep {
+    /// `14:00`, `Mon 30 Nov` or `Nov 2026`.
+    pub label: String,
+    /// Deliveries completed that started in the step.
+    pub completed: u64,
+    /// Their average duration, seconds; none without any.
+    pub avg_duration_s: Option<f64>,
+}
+
+/// How many vehicles are on a delivery, idle (heard from in the last ten minutes, no delivery under way) or
+/// offline (silent for longer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
+pub struct FleetStatus {
+    /// On a delivery.
+    pub active: u64,
+    /// Heard from lately, no delivery under way.
+    pub idle: u64,
+    /// Silent for ten minutes and more.
+    pub offline: u64,
+}
+
 /// One of the busiest vehicles of a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
@@ -314,8 +350,18 @@ pub struct TopVehicle {
 /// The analytics page for one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analytics {
-    /// `day`, `week`, `month` or `year`: the last 1, 7, 30 or 365 days.
+    /// `day`, `week`, `month` or `year` (the last 24 hours, 7, 30 or 365 days) or `today`, `this_week` (from
+    /// Monday), `this_month`, `this_year` (calendar, UTC).
     pub period: String,
+    /// Where the period starts, epoch ms.
+    pub since_ms: u64,
+    /// Per hour (day periods), day (week and month) or month (year): deliveries completed and their average
+    /// duration, oldest first; every step of the period is listed.
+    pub completion_time: Vec<CompletionStep>,
+    /// The busiest hour of the day in the period (UTC); none without sessions.
+    pub peak_hour: Option<Bucket>,
+    /// The fleet now (not only the period's).
+    pub fleet_status: FleetStatus,
     /// Sessions started in the period.
     pub sessions: u64,
     /// Of those, completed.

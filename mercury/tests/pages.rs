@@ -154,7 +154,81 @@ async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
         .await
         .unwrap();
     assert_eq!(drawn, json!(true));
+
+    // The peak-hour card names the busiest hour of the peak-hours chart.
+    let busiest = client
+        .execute(
+            "const data = Chart.getChart('chart-peak-hours').data; const counts = data.datasets[0].data; \
+             const top = Math.max(...counts); return [data.labels[counts.indexOf(top)], top];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let peak = text(&client, "#peak-hour").await;
+    assert!(
+        peak.starts_with(busiest[0].as_str().unwrap()),
+        "peak hour {peak:?}, chart's busiest {busiest}"
+    );
+    // The fleet now: veh-3 on its delivery, the others idle if heard from in the last ten minutes, else offline.
+    let now = chrono::Utc::now();
+    let mut last_heard = std::collections::BTreeMap::new();
+    for session in dashboard.fleet.all() {
+        let last = session.points.last().unwrap().0;
+        let entry = last_heard.entry(session.vehicle_id.clone()).or_insert(last);
+        *entry = (*entry).max(last);
+    }
+    let live_vehicle = dashboard.fleet.live().vehicle_id.clone();
+    let idle = last_heard
+        .iter()
+        .filter(|(vehicle, last)| **vehicle != live_vehicle && now - **last < chrono::Duration::minutes(10))
+        .count();
+    assert_eq!(
+        text(&client, "#fleet-status .kpi-value").await,
+        format!("1 active {idle} idle {} offline", 3 - idle)
+    );
+    // Completion time, a day a step over the last seven days and today: the four completed deliveries.
+    let completion = |period: &'static str| {
+        let client = client.clone();
+        async move {
+            let series = client
+                .execute(
+                    "const chart = Chart.getChart('chart-completion-time'); \
+                     return chart && [chart.data.labels.length, chart.data.datasets[1].data.reduce((a, b) => a + b, 0)];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(series.is_array(), "no completion chart for {period}");
+            series
+        }
+    };
+    assert_eq!(completion("week").await, json!([8, 4]));
     screenshot(&client, "analytics").await;
+
+    // A calendar period: today, an hour a step since midnight, two of its three sessions completed.
+    find(&client, "#periods a[href='/analytics?period=today']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(
+        &client,
+        "#periods a[aria-current='page'][href='/analytics?period=today']",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while text(&client, "#completion-rate").await != "66.7 %" {
+        assert!(std::time::Instant::now() < deadline, "today's completion rate");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // An hour a step since midnight (the next hour may have begun since `now`).
+    let hours_today = u64::from(chrono::Timelike::hour(&now)) + 1;
+    let today = completion("today").await;
+    assert_eq!(today[1], json!(2), "{today}");
+    assert!(
+        [hours_today, hours_today + 1].contains(&today[0].as_u64().unwrap()),
+        "{today} for {hours_today} hours"
+    );
     client.close().await.unwrap();
     dashboard.stop().await;
 }

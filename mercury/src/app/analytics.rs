@@ -1,5 +1,6 @@
-//! Analytics over a period (day, week, month, year): completion rate, peak hours, average duration and
-//! distance, duration distribution, order latency, top vehicles.
+//! Analytics over a period (the last 24 hours, 7, 30 or 365 days, or today, this week, month or year): completion
+//! rate, average duration and distance, order latency, the peak hour, the fleet's status now, completion time
+//! step by step, peak hours, duration distribution, top vehicles.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -9,14 +10,7 @@ use super::format;
 use super::use_units;
 use super::widgets::{Chart, data_error};
 use crate::data::analytics;
-use crate::model::{Analytics, Bucket};
-
-const PERIODS: [(&str, &str); 4] = [
-    ("day", "Day"),
-    ("week", "Week"),
-    ("month", "Month"),
-    ("year", "Year"),
-];
+use crate::model::{ANALYTICS_PERIODS, Analytics, Bucket, CompletionStep};
 
 /// The analytics page.
 #[component]
@@ -27,10 +21,20 @@ pub fn AnalyticsPage() -> impl IntoView {
     let units = use_units();
     view! {
         <h1>"Analytics"</h1>
-        <nav class="tabs" id="periods">
-            {PERIODS.into_iter().map(|(key, label)| {
+        <nav class="tabs" id="periods" aria-label="Period">
+            {ANALYTICS_PERIODS.into_iter().enumerate().map(|(index, (key, label))| {
                 let class = move || if period() == key { "tab active" } else { "tab" };
-                view! { <a class=class href=format!("/analytics?period={key}")>{label}</a> }
+                let current = move || (period() == key).then_some("page");
+                // Rolling periods first, then calendar ones (UTC), each group introduced.
+                let group = match index {
+                    0 => Some("Rolling"),
+                    4 => Some("Calendar (UTC)"),
+                    _ => None,
+                };
+                view! {
+                    {group.map(|group| view! { <span class="tabs-group muted">{group}</span> })}
+                    <a class=class aria-current=current href=format!("/analytics?period={key}")>{label}</a>
+                }
             }).collect_view()}
         </nav>
         <Suspense fallback=super::loading>
@@ -58,11 +62,51 @@ fn bar_chart(label: &str, buckets: &[Bucket]) -> serde_json::Value {
     })
 }
 
+/// Average completion time per step, in minutes (steps without deliveries are gaps), and the deliveries.
+fn completion_chart(steps: &[CompletionStep]) -> serde_json::Value {
+    json!({
+        "type": "line",
+        "data": {
+            "labels": steps.iter().map(|step| step.label.clone()).collect::<Vec<_>>(),
+            "datasets": [{
+                "label": "Average completion time (min)",
+                "data": steps.iter().map(|step| step.avg_duration_s.map(|s| (s / 6.0).round() / 10.0)).collect::<Vec<_>>(),
+                "spanGaps": false,
+            }, {
+                "label": "Deliveries",
+                "type": "bar",
+                "yAxisID": "count",
+                "data": steps.iter().map(|step| step.completed).collect::<Vec<_>>(),
+            }]
+        },
+        "options": { "scales": {
+            "y": { "title": { "display": true, "text": "minutes" }, "beginAtZero": true },
+            "count": { "position": "right", "beginAtZero": true, "grid": { "drawOnChartArea": false },
+                       "title": { "display": true, "text": "deliveries" } }
+        } }
+    })
+}
+
+/// `17:00–18:00`, from the hour's `17:00`.
+fn hour_range(label: &str) -> String {
+    let next = label
+        .get(..2)
+        .and_then(|hour| hour.parse::<u8>().ok())
+        .map_or_else(String::new, |hour| format!("{:02}:00", (hour + 1) % 24));
+    format!("{label}–{next}")
+}
+
 #[component]
 fn AnalyticsView(analytics: Analytics, units: String) -> impl IntoView {
     let [p50, p90, p99] = analytics.order_latency_s;
     let hours = bar_chart("Sessions", &analytics.peak_hours);
     let durations = bar_chart("Deliveries", &analytics.duration_distribution);
+    let completion = completion_chart(&analytics.completion_time);
+    let fleet = analytics.fleet_status;
+    let (peak, peak_sessions) = analytics.peak_hour.map_or_else(
+        || ("—".to_owned(), "no sessions".to_owned()),
+        |hour| (hour_range(&hour.label), format!("{} sessions", hour.count)),
+    );
     view! {
         <section class="kpis" id="analytics-figures">
             <div class="card kpi"><span class="kpi-title">"Completion rate"</span>
@@ -74,7 +118,19 @@ fn AnalyticsView(analytics: Analytics, units: String) -> impl IntoView {
                 <span class="kpi-value">{format::distance(analytics.avg_distance_km, &units)}</span></div>
             <div class="card kpi"><span class="kpi-title">"Order latency p50 / p90 / p99"</span>
                 <span class="kpi-value small">{format!("{} / {} / {}", format::duration(p50), format::duration(p90), format::duration(p99))}</span></div>
+            <div class="card kpi"><span class="kpi-title">"Peak hour (UTC)"</span>
+                <span class="kpi-value" id="peak-hour">{peak}</span>
+                <span class="kpi-change">{peak_sessions}</span></div>
+            <div class="card kpi" id="fleet-status"><span class="kpi-title">"Fleet now"</span>
+                <span class="kpi-value small">
+                    <span class="light green" data-status="active">{format!("{} active", fleet.active)}</span>" "
+                    <span class="light amber" data-status="idle">{format!("{} idle", fleet.idle)}</span>" "
+                    <span class="light red" data-status="offline">{format!("{} offline", fleet.offline)}</span>
+                </span>
+                <span class="kpi-change">"idle: no delivery under way; offline: silent 10 min"</span></div>
         </section>
+        <section class="card"><h2>"Completion time"</h2>
+            <Chart id="chart-completion-time" config=completion label="Average completion time and deliveries per step"/></section>
         <div class="grid two">
             <section class="card"><h2>"Peak hours (UTC)"</h2><Chart id="chart-peak-hours" config=hours label="Sessions per hour of day"/></section>
             <section class="card"><h2>"Delivery duration"</h2><Chart id="chart-durations" config=durations label="Deliveries by duration"/></section>

@@ -63,9 +63,17 @@ pub async fn session(state: &AppState, session_id: &str) -> Result<SessionDetail
 
 /// Analytics of a period (cached for a second), or a bad request.
 pub async fn analytics(state: &AppState, period: &str) -> Result<Analytics, ApiError> {
-    if !matches!(period, "day" | "week" | "month" | "year") {
+    if !crate::model::ANALYTICS_PERIODS
+        .iter()
+        .any(|(name, _)| *name == period)
+    {
+        let names: Vec<&str> = crate::model::ANALYTICS_PERIODS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
         return Err(ApiError::BadRequest(format!(
-            "period must be day, week, month or year, not {period:?}"
+            "period must be one of {}, not {period:?}",
+            names.join(", ")
         )));
     }
     let cached = state
@@ -228,7 +236,7 @@ async fn get_fleet(
     Ok(Json(state.warehouse.fleet(&filter).await?))
 }
 
-/// `GET /analytics?period=`: analytics of the last day, week, month or year.
+/// `GET /analytics?period=`: analytics of a rolling or calendar period.
 async fn get_analytics(
     State(state): State<AppState>,
     Query(query): Query<PeriodQuery>,

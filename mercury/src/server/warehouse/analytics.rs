@@ -1,11 +1,15 @@
-//! The analytics page: a period's sessions, completion, durations and order latency, its busiest hours of the
-//! day, and its busiest vehicles.
+//! The analytics page: a period's sessions, completion, durations and order latency, completion time step by
+//! step, its busiest hours of the day, its busiest vehicles, and the fleet's status now.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::periods::{self, Step};
 use super::{Result, Warehouse, failed, finite};
-use crate::model::{Analytics, Bucket, TopVehicle};
+use crate::model::{Analytics, Bucket, CompletionStep, FleetStatus, TopVehicle};
+
+/// A vehicle not heard from for this long is offline (the overview's red freshness light).
+const OFFLINE_AFTER_MS: u64 = 600_000;
 
 #[derive(clickhouse::Row, Deserialize)]
 struct PeriodFigures {
@@ -23,40 +27,44 @@ struct HourCount {
 }
 
 #[derive(clickhouse::Row, Deserialize)]
+struct StepFigures {
+    step: u64,
+    completed: u64,
+    avg_duration_s: f64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
 struct BucketCount {
     bucket: u32,
     count: u64,
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
-}
-
-/// Days in `period` (`day`, `week`, `month`, `year`); none for another name.
-fn period_days(period: &str) -> Option<u64> {
-    match period {
-        "day" => Some(1),
-        "week" => Some(7),
-        "month" => Some(30),
-        "year" => Some(365),
-        _ => None,
-    }
+fn epoch_ms(at: DateTime<Utc>) -> u64 {
+    u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
 impl Warehouse {
-    /// Analytics of the last `period` (`day`, `week`, `month`, `year`); none for another period name.
+    /// Analytics of `period` (see [`crate::model::ANALYTICS_PERIODS`]); none for another period name.
     pub async fn analytics(&self, period: &str) -> Result<Option<Analytics>> {
-        let Some(days) = period_days(period) else {
+        let now = Utc::now();
+        let Some((start, step)) = periods::resolve(period, now) else {
             return Ok(None);
         };
-        let since_ms = now_ms().saturating_sub(days * 86_400_000);
+        let since_ms = epoch_ms(start);
         let figures = self.period_figures(since_ms).await?;
         let hours = self.peak_hours(since_ms).await?;
         let buckets = self.duration_buckets(since_ms).await?;
         let top_vehicles = self.top_vehicles(since_ms).await?;
+        let steps = self.completion_steps(since_ms, step).await?;
+        let fleet_status = self.fleet_status(epoch_ms(now)).await?;
         let latency = |i: usize| finite(figures.latency.get(i).copied().unwrap_or(0.0));
+        let peak_hours = hours_of_day(&hours);
         Ok(Some(Analytics {
             period: period.to_owned(),
+            since_ms,
+            completion_time: completion_series(&steps, step, start, now),
+            peak_hour: busiest(&peak_hours),
+            fleet_status,
             sessions: figures.sessions,
             completed: figures.completed,
             completion_rate: if figures.sessions > 0 {
@@ -66,7 +74,7 @@ impl Warehouse {
             },
             avg_duration_s: finite(figures.avg_duration_s),
             avg_distance_km: finite(figures.avg_distance_km),
-            peak_hours: hours_of_day(&hours),
+            peak_hours,
             duration_distribution: duration_distribution(&buckets),
             order_latency_s: [latency(0), latency(1), latency(2)],
             top_vehicles,
@@ -89,6 +97,42 @@ impl Warehouse {
             .fetch_one()
             .await
             .map_err(failed("analytics figures"))
+    }
+
+    /// Per `step` since `since_ms`: the sessions completed and their average duration; steps without any have
+    /// no row.
+    async fn completion_steps(&self, since_ms: u64, step: Step) -> Result<Vec<StepFigures>> {
+        let summary = self.table("session_summary");
+        self.client
+            .query(&format!(
+                "SELECT toUInt64({key}) AS step, count() AS completed, toFloat64(avg(duration_s)) AS avg_duration_s \
+                 FROM {summary} WHERE status = 'completed' AND started_at_ms >= ? GROUP BY step ORDER BY step",
+                key = step.sql_key()
+            ))
+            .bind(since_ms)
+            .fetch_all()
+            .await
+            .map_err(failed("completion time"))
+    }
+
+    /// The fleet now, from gold's vehicles: on a delivery, heard from lately without one, or silent for
+    /// [`OFFLINE_AFTER_MS`] (gold marks a silent delivery inactive, so offline takes it).
+    async fn fleet_status(&self, now_ms: u64) -> Result<FleetStatus> {
+        let cutoff = now_ms.saturating_sub(OFFLINE_AFTER_MS);
+        self.client
+            .query(&format!(
+                // The columns renamed first: ClickHouse would read `active` in the conditions as the alias.
+                "SELECT countIf(on_delivery = 1 AND heard_ms >= ?) AS active, \
+                   countIf(on_delivery = 0 AND heard_ms >= ?) AS idle, countIf(heard_ms < ?) AS offline \
+                 FROM (SELECT active AS on_delivery, last_update_ms AS heard_ms FROM {})",
+                self.table("fleet_summary")
+            ))
+            .bind(cutoff)
+            .bind(cutoff)
+            .bind(cutoff)
+            .fetch_one()
+            .await
+            .map_err(failed("fleet status"))
     }
 
     /// Sessions per hour of the day since the hour of `since_ms`; hours without sessions have no row.
@@ -148,6 +192,35 @@ fn hours_of_day(rows: &[HourCount]) -> Vec<Bucket> {
                 .map_or(0, |row| row.sessions),
         })
         .collect()
+}
+
+/// Every step of the period from `start` to `now`, a step without completed sessions with none (a gap in
+/// the chart, not a zero duration).
+fn completion_series(
+    rows: &[StepFigures],
+    step: Step,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<CompletionStep> {
+    step.keys(start, now)
+        .into_iter()
+        .map(|(key, label)| {
+            let row = rows.iter().find(|row| row.step == key);
+            CompletionStep {
+                label,
+                completed: row.map_or(0, |row| row.completed),
+                avg_duration_s: row.map(|row| finite(row.avg_duration_s)),
+            }
+        })
+        .collect()
+}
+
+/// The busiest hour of the day (the earliest of equals); none without sessions.
+fn busiest(hours: &[Bucket]) -> Option<Bucket> {
+    let top = hours.iter().map(|hour| hour.count).max()?;
+    (top > 0)
+        .then(|| hours.iter().find(|hour| hour.count == top).cloned())
+        .flatten()
 }
 
 /// All seven duration buckets, `0–10 min` to `60+ min`, a bucket without a row as zero.
@@ -218,11 +291,41 @@ mod tests {
     }
 
     #[test]
-    fn only_the_four_periods_have_a_length() {
-        assert_eq!(period_days("day"), Some(1));
-        assert_eq!(period_days("week"), Some(7));
-        assert_eq!(period_days("month"), Some(30));
-        assert_eq!(period_days("year"), Some(365));
-        assert_eq!(period_days("decade"), None);
+    fn the_peak_hour_is_the_busiest_and_the_earliest_of_equals() {
+        let hours = [bucket("08:00", 3), bucket("09:00", 7), bucket("17:00", 7)];
+        assert_eq!(busiest(&hours), Some(bucket("09:00", 7)));
+        assert_eq!(busiest(&[bucket("00:00", 0)]), None);
+    }
+
+    #[test]
+    fn the_completion_series_has_a_gap_where_nothing_completed() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        let start = at("2026-12-02T10:30:00Z");
+        let rows = [StepFigures {
+            step: Step::Hour.key(at("2026-12-02T11:15:00Z")),
+            completed: 2,
+            avg_duration_s: 900.0,
+        }];
+        let series = completion_series(&rows, Step::Hour, start, at("2026-12-02T12:05:00Z"));
+        assert_eq!(
+            series,
+            [
+                CompletionStep {
+                    label: "10:00".into(),
+                    completed: 0,
+                    avg_duration_s: None
+                },
+                CompletionStep {
+                    label: "11:00".into(),
+                    completed: 2,
+                    avg_duration_s: Some(900.0)
+                },
+                CompletionStep {
+                    label: "12:00".into(),
+                    completed: 0,
+                    avg_duration_s: None
+                },
+            ]
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod alerts;
 mod analytics;
 mod fleet;
 mod overview;
+pub mod periods;
 mod sessions;
 mod tracking;
 

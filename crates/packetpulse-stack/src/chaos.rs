@@ -123,7 +123,9 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
     ));
     let mars_metrics = format!("{}/metrics", stack.local_url("MARS_METRICS_PORT"));
 
-    let mut kills = Vec::new();
+    // Each killed service's recovery is watched on its own task: a slow one (a model run under load) must not
+    // hold back the next kill until the fleet has finished.
+    let mut kills = tokio::task::JoinSet::new();
     let mut planned = plan(config).into_iter().peekable();
     let mut last_report = Instant::now();
     while !mars.is_finished() {
@@ -133,9 +135,18 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
         if planned.peek().is_some_and(|next| acked >= next.after_acked)
             && let Some(next) = planned.next()
         {
-            let kill = kill_and_recover(&stack, next.service, &mars_metrics, config.recover_timeout).await?;
-            println!("chaos: {kill}");
-            kills.push(kill);
+            let restarted = kill_and_restart(&stack, next.service).await?;
+            let probe = Probe::new(&stack, next.service, &mars_metrics).await;
+            let timeout = config.recover_timeout;
+            kills.spawn(async move {
+                let recovered_after = probe
+                    .recovered(timeout)
+                    .await
+                    .map(|()| restarted.killed_at.elapsed());
+                let kill = restarted.into_kill(recovered_after);
+                println!("chaos: {kill}");
+                kill
+            });
         } else {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -144,6 +155,8 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
             last_report = Instant::now();
         }
     }
+    let mut kills: Vec<Kill> = kills.join_all().await.into_iter().collect();
+    kills.sort_by_key(|kill| kill.killed_at_ms);
     let summary = mars
         .await
         .map_err(|error| Error::Chaos(format!("Mars panicked: {error}")))?
@@ -194,13 +207,29 @@ fn mars_config(stack: &NativeStack, config: &ChaosConfig, events_log: &Path) -> 
     Ok(mars)
 }
 
-/// SIGKILLs `service`, restarts it with up.sh and waits until it does its job again.
-async fn kill_and_recover(
-    stack: &NativeStack,
+/// A service killed and restarted, its recovery still to be seen.
+struct Restarted {
     service: &'static str,
-    mars_metrics: &str,
-    timeout: Duration,
-) -> Result<Kill, Error> {
+    pid: u32,
+    killed_at: Instant,
+    killed_at_ms: u64,
+    restarted_after: Duration,
+}
+
+impl Restarted {
+    fn into_kill(self, recovered_after: Option<Duration>) -> Kill {
+        Kill {
+            service: self.service,
+            pid: self.pid,
+            killed_at_ms: self.killed_at_ms,
+            restarted_after: self.restarted_after,
+            recovered_after,
+        }
+    }
+}
+
+/// SIGKILLs `service` and restarts it with up.sh (which waits for its health check).
+async fn kill_and_restart(stack: &NativeStack, service: &'static str) -> Result<Restarted, Error> {
     let pid = stack
         .pid(service)
         .ok_or_else(|| Error::Chaos(format!("no PID recorded for {service}")))?;
@@ -236,55 +265,72 @@ async fn kill_and_recover(
             String::from_utf8_lossy(&up.stderr)
         )));
     }
-    let restarted_after = killed_at.elapsed();
-    let recovered_after = recovered(stack, service, mars_metrics, timeout)
-        .await
-        .map(|()| killed_at.elapsed());
-    Ok(Kill {
+    Ok(Restarted {
         service,
         pid,
+        killed_at,
         killed_at_ms,
-        restarted_after,
-        recovered_after,
+        restarted_after: killed_at.elapsed(),
     })
 }
 
-/// Waits until `service`, restarted, does its job again: Mars' events are acknowledged again (Venus, the broker),
-/// the new process committed or inserted rows or ran the models (Neptune, Jupiter, Uranus), the login page
-/// answers (Mercury). `None` when `timeout` passes first.
-async fn recovered(stack: &NativeStack, service: &str, mars_metrics: &str, timeout: Duration) -> Option<()> {
-    let metrics = |port: &str| format!("{}/metrics", stack.local_url(port));
-    let acked_before = metric(mars_metrics, "mars_events_acked_total")
-        .await
-        .unwrap_or(0.0);
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let done = match service {
-            "venus" | "kafka" => {
-                metric(mars_metrics, "mars_events_acked_total")
-                    .await
-                    .unwrap_or(0.0)
-                    > acked_before
-            }
-            "neptune" => metric(&metrics("NEPTUNE_METRICS_PORT"), "neptune_rows_committed_total")
-                .await
-                .is_some_and(|rows| rows > 0.0),
-            "jupiter" => metric(&metrics("JUPITER_METRICS_PORT"), "jupiter_rows_inserted_total")
-                .await
-                .is_some_and(|rows| rows > 0.0),
-            "uranus" => metric(&metrics("URANUS_METRICS_PORT"), "uranus_runs_total")
-                .await
-                .is_some_and(|runs| runs > 0.0),
-            _ => reqwest::get(format!("{}/login", stack.local_url("MERCURY_PORT")))
-                .await
-                .is_ok_and(|response| response.status().is_success()),
+/// How to tell that a restarted service does its job again: Mars' events are acknowledged again (Venus, the
+/// broker), the new process committed or inserted rows or ran the models (Neptune, Jupiter, Uranus), the login
+/// page answers (Mercury).
+enum Probe {
+    /// Mars' acknowledgements grow past `before` (read at the restart).
+    Acknowledged { mars_metrics: String, before: f64 },
+    /// The new process's counter `name` at `url` is above zero.
+    Counter { url: String, name: &'static str },
+    /// `url` answers with success.
+    Page { url: String },
+}
+
+impl Probe {
+    async fn new(stack: &NativeStack, service: &str, mars_metrics: &str) -> Self {
+        let counter = |port: &str, name| Probe::Counter {
+            url: format!("{}/metrics", stack.local_url(port)),
+            name,
         };
-        if done {
-            return Some(());
+        match service {
+            "venus" | "kafka" => Probe::Acknowledged {
+                mars_metrics: mars_metrics.to_owned(),
+                before: metric(mars_metrics, "mars_events_acked_total")
+                    .await
+                    .unwrap_or(0.0),
+            },
+            "neptune" => counter("NEPTUNE_METRICS_PORT", "neptune_rows_committed_total"),
+            "jupiter" => counter("JUPITER_METRICS_PORT", "jupiter_rows_inserted_total"),
+            "uranus" => counter("URANUS_METRICS_PORT", "uranus_runs_total"),
+            _ => Probe::Page {
+                url: format!("{}/login", stack.local_url("MERCURY_PORT")),
+            },
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    None
+
+    /// Waits until the service does its job again; `None` when `timeout` passes first.
+    async fn recovered(self, timeout: Duration) -> Option<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let done = match &self {
+                Probe::Acknowledged { mars_metrics, before } => {
+                    metric(mars_metrics, "mars_events_acked_total")
+                        .await
+                        .unwrap_or(0.0)
+                        > *before
+                }
+                Probe::Counter { url, name } => metric(url, name).await.is_some_and(|value| value > 0.0),
+                Probe::Page { url } => reqwest::get(url.as_str())
+                    .await
+                    .is_ok_and(|response| response.status().is_success()),
+            };
+            if done {
+                return Some(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
 }
 
 /// Whether process `pid` runs (exists and is not a zombie waiting to be reaped).

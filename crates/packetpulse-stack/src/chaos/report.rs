@@ -16,7 +16,7 @@ pub struct Kill {
     pub killed_at_ms: u64,
     /// Kill until up.sh had it answering its health check again.
     pub restarted_after: Duration,
-    /// Kill until it did its job again (see `chaos::recovered`); `None` if it did not in time.
+    /// Kill until it did its job again (see `chaos::Probe`); `None` if it did not in time.
     pub recovered_after: Option<Duration>,
 }
 

@@ -699,6 +699,11 @@ export function startGeofenceEditor(elementId, tilesJson, canEdit) {
         drawPolyline: false, drawRectangle: true, drawText: false, cutPolygon: false, rotateMode: false,
       });
       fences.map.on("pm:create", (event) => saveNew(event.layer));
+      // leaflet-geoman titles the buttons' wrappers only: name the buttons themselves for screen readers.
+      for (const button of element.querySelectorAll(".leaflet-buttons-control-button")) {
+        const title = button.closest("[title]")?.getAttribute("title");
+        if (title && !button.hasAttribute("aria-label")) button.setAttribute("aria-label", title);
+      }
     }
     // What a test (or the console) can do without a mouse: the same path a drawn shape takes.
     window.packetpulseGeofences = {

@@ -1,5 +1,6 @@
 //! The signed-in pages show the seeded fleet: the overview's figures equal what was seeded, a session's detail
-//! draws its track and the replay moves along it, and the fleet and analytics pages agree. Headless Chromium.
+//! draws its track and the replay moves along it, and the fleet and analytics pages agree; every page fits a
+//! phone and a desktop window and passes axe-core's WCAG 2 A/AA checks. Headless Chromium.
 
 #![allow(clippy::unwrap_used)]
 
@@ -229,6 +230,100 @@ async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
         [hours_today, hours_today + 1].contains(&today[0].as_u64().unwrap()),
         "{today} for {hours_today} hours"
     );
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+/// The elements reaching past the window's right edge when the page scrolls sideways (none when it does not),
+/// as `tag#id.class`; a map's own layers (clipped by the map) are left out.
+async fn overflowing(client: &fantoccini::Client) -> serde_json::Value {
+    client
+        .execute(
+            "const width = document.documentElement.clientWidth; \
+             if (document.documentElement.scrollWidth <= width) return []; \
+             return [...document.querySelectorAll('body *')] \
+               .filter((element) => element.getBoundingClientRect().right > width + 1) \
+               .filter((element) => !element.parentElement.closest('.leaflet-container')) \
+               .slice(0, 8) \
+               .map((element) => `${element.tagName.toLowerCase()}#${element.id}.${element.className}`);",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// axe-core's serious and critical violations on the current page (WCAG 2 A and AA rules), as `rule: targets`.
+async fn accessibility_violations(client: &fantoccini::Client, axe: &str) -> serde_json::Value {
+    client.execute(axe, vec![]).await.unwrap();
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'], resultTypes: ['violations'] }) \
+               .then((results) => done(results.violations \
+                 .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical') \
+                 .map((violation) => `${violation.id}: ${violation.nodes.slice(0, 4) \
+                   .map((node) => node.target.join(' ')).join(', ')}`))) \
+               .catch((error) => done([`axe failed: ${error}`]));",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_violations() {
+    // axe-core from npm (mercury/npm, installed by build.sh), run in the page.
+    let axe = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("npm/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core: run mercury/build.sh (npm ci) first");
+    let dashboard = Dashboard::start().await;
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    let live = dashboard.fleet.live().session_id.clone();
+    let pages = [
+        "/".to_owned(),
+        "/live".to_owned(),
+        "/analytics?period=week".to_owned(),
+        "/sessions".to_owned(),
+        format!("/sessions/{live}"),
+        "/fleet".to_owned(),
+        "/alerts".to_owned(),
+        "/geofences".to_owned(),
+        "/notifications".to_owned(),
+        "/settings".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/devices".to_owned(),
+    ];
+    for (name, width, height) in [("phone", 390, 844), ("desktop", 1440, 900)] {
+        client.set_window_size(width, height).await.unwrap();
+        for page in &pages {
+            client.goto(&format!("{}{page}", dashboard.url)).await.unwrap();
+            hydrated(&client).await;
+            // Data-driven parts (maps, charts, tables) land after hydration: the page's own heading first.
+            find(&client, "main h1").await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            // Polled briefly: a chart or map resizing to its box can overflow for a frame.
+            let mut wide = overflowing(&client).await;
+            while wide != json!([]) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                wide = overflowing(&client).await;
+            }
+            assert_eq!(wide, json!([]), "{page} at {width}×{height} scrolls sideways");
+            if name == "desktop" {
+                assert_eq!(
+                    accessibility_violations(&client, &axe).await,
+                    json!([]),
+                    "{page}: axe-core's serious or critical violations"
+                );
+            }
+            if page == "/" || page == "/live" {
+                let label = if page == "/" { "overview" } else { "live" };
+                screenshot(&client, &format!("{label}-{name}")).await;
+            }
+        }
+    }
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -109,7 +109,7 @@ fn Invite() -> impl IntoView {
             {move || link.get().map(|result| match result {
                 Ok(link) => view! {
                     <p>"Send this link (shown once):"</p>
-                    <input type="text" readonly id="invite-link" value=link/>
+                    <input type="text" readonly id="invite-link" aria-label="Invitation link" value=link/>
                 }.into_any(),
                 Err(error) => view! { <p class="notice error">{error.to_string()}</p> }.into_any(),
             })}

@@ -48,7 +48,7 @@ pub fn AlertsPage() -> impl IntoView {
         <h1>"Alerts"</h1>
         <form method="get" action="/alerts" class="toolbar" id="alert-filters">
             <label>"Kind "
-                <select name="kind" id="alert-kind">
+                <select name="kind" id="alert-kind" aria-label="Kind">
                     <option value="">"all"</option>
                     {KINDS.iter().map(|(value, label)| {
                         let selected = move || filter().0 == *value;
@@ -56,9 +56,9 @@ pub fn AlertsPage() -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <input type="search" name="vehicle" id="alert-vehicle" placeholder="Vehicle id" value=move || filter().1/>
+            <input type="search" name="vehicle" id="alert-vehicle" aria-label="Vehicle" placeholder="Vehicle id" value=move || filter().1/>
             <label>"State "
-                <select name="state" id="alert-state">
+                <select name="state" id="alert-state" aria-label="State">
                     <option value="">"all"</option>
                     <option value="open" selected=move || filter().2 == "open">"open"</option>
                     <option value="acknowledged" selected=move || filter().2 == "acknowledged">"acknowledged"</option>

@@ -28,7 +28,7 @@ pub fn FleetPage() -> impl IntoView {
     view! {
         <h1>"Fleet"</h1>
         <form method="get" action="/fleet" class="toolbar">
-            <input type="search" name="q" placeholder="Vehicle id" value=move || filter().0/>
+            <input type="search" name="q" aria-label="Search vehicles" placeholder="Vehicle id" value=move || filter().0/>
             <button type="submit">"Search"</button>
         </form>
         <Suspense fallback=super::loading>

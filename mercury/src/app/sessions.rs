@@ -33,8 +33,8 @@ pub fn SessionsPage() -> impl IntoView {
     view! {
         <h1>"Sessions"</h1>
         <form method="get" action="/sessions" class="toolbar" id="session-search">
-            <input type="search" name="q" placeholder="Session, vehicle, order or route" value=move || filter().0/>
-            <select name="status">
+            <input type="search" name="q" aria-label="Search sessions" placeholder="Session, vehicle, order or route" value=move || filter().0/>
+            <select name="status" aria-label="Status">
                 {[("", "any status"), ("started", "started"), ("en_route", "en route"), ("completed", "completed")]
                     .into_iter()
                     .map(|(value, label)| view! { <option value=value selected=move || filter().1 == value>{label}</option> })
@@ -106,7 +106,7 @@ fn SessionView(detail: SessionDetail, tiles: String, units: String) -> impl Into
         <div id="track-map" class="map"></div>
         <div class="replay">
             <button type="button" id="replay-play" on:click=|_| js::replay_play("replay")>"▶ Replay"</button>
-            <input type="range" id="replay" min="0" max=last_index.to_string() value="0"
+            <input type="range" id="replay" aria-label="Replay position" min="0" max=last_index.to_string() value="0"
                 on:input=|event| js::replay_to(event_target_value(&event).parse().unwrap_or(0))/>
             <span id="replay-time" class="muted"></span>
         </div>
@@ -139,7 +139,7 @@ fn TrackingLink(order_id: String) -> impl IntoView {
                         }
                     }>"Customer tracking link"</button>
                 {move || value.get().map(|result| match result {
-                    Ok(url) => view! { <input type="text" readonly id="tracking-url" value=url/> }.into_any(),
+                    Ok(url) => view! { <input type="text" readonly id="tracking-url" aria-label="Tracking link" value=url/> }.into_any(),
                     Err(error) => view! { <span class="notice error">{error.to_string()}</span> }.into_any(),
                 })}
             </div>

@@ -320,7 +320,9 @@ impl Probe {
                         > *before
                 }
                 Probe::Counter { url, name } => metric(url, name).await.is_some_and(|value| value > 0.0),
-                Probe::Page { url } => reqwest::get(url.as_str())
+                Probe::Page { url } => http()
+                    .get(url.as_str())
+                    .send()
                     .await
                     .is_ok_and(|response| response.status().is_success()),
             };
@@ -341,9 +343,20 @@ fn process_running(pid: u32) -> bool {
     })
 }
 
+/// The HTTP client of every probe: a service that accepts a connection but never answers must not hang the run.
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
 /// The sum of a Prometheus metric's samples (all label sets) at `url`, if it answers and has the metric.
 async fn metric(url: &str, name: &str) -> Option<f64> {
-    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+    let text = http().get(url).send().await.ok()?.text().await.ok()?;
     metric_sum(&text, name)
 }
 

@@ -91,14 +91,16 @@ const BROKER_AWAY: [&str; 4] = [
     "Connection refused",
     "AllBrokersDown",
     "BrokerTransportFailure",
-    "reading from Kafka",
+    // The consumers' own warning about those (not "reading from Kafka is paused", which tells a lot).
+    "Message consumption error",
 ];
 
 /// What a layer that did not catch up was doing, for the run's output (CI keeps no data directory): its
-/// consumer's metrics and the last lines of its log that say more than "the broker is away".
+/// progress metrics (a consumer's partitions and lag, rows, retries) and the last lines of its log that say more
+/// than "the broker is away".
 async fn post_mortem(stack: &NativeStack, service: &str, metrics_port: &str) {
     let url = format!("{}/metrics", stack.local_url(metrics_port));
-    let metrics = match reqwest::get(&url).await {
+    let metrics = match super::http().get(&url).send().await {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(error) => format!("{url}: {error}"),
     };
@@ -117,7 +119,7 @@ async fn post_mortem(stack: &NativeStack, service: &str, metrics_port: &str) {
                 .any(|part| line.contains(part))
         })
         .collect();
-    println!("chaos: {service}'s consumer now:\n  {}", consumer.join("\n  "));
+    println!("chaos: {service}'s metrics now:\n  {}", consumer.join("\n  "));
     let log = stack.data().join("logs").join(format!("{service}.log"));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let telling: Vec<&str> = text

@@ -164,6 +164,9 @@ function applyPending() {
     if (live.positions.has(live.selected)) panToSelected();
     else setFollowing(false); // its delivery completed
   }
+  // Nothing to follow once the selected delivery is gone.
+  const follow = document.getElementById("live-follow");
+  if (follow) follow.disabled = !live.positions.has(live.selected);
   if (live.selected) showDetails(live.selected);
   // How long the batch took to apply, for tests and the curious (dev tools).
   live.map.getContainer().dataset.lastBatch = `${applied} positions in ${(performance.now() - started).toFixed(1)} ms`;
@@ -203,7 +206,7 @@ function select(sessionId) {
   if (live.selected !== sessionId) setFollowing(false);
   live.selected = sessionId;
   const follow = document.getElementById("live-follow");
-  if (follow) follow.disabled = false;
+  if (follow) follow.disabled = !live.positions.has(sessionId);
   showDetails(sessionId);
   live.route?.remove();
   live.route = null;
@@ -298,8 +301,12 @@ function startMapTools() {
   });
   document.getElementById("live-follow")?.addEventListener("click", () => setFollowing(!live.following));
   document.getElementById("live-recentre")?.addEventListener("click", recentre);
-  // Dragging the map is the dispatcher looking elsewhere: following stops (zooming keeps it).
+  // Dragging the map, or panning it with the arrow keys, is the dispatcher looking elsewhere: following stops
+  // (zooming keeps it).
   live.map.on("dragstart", () => setFollowing(false));
+  live.map.getContainer().addEventListener("keydown", (event) => {
+    if (event.key.startsWith("Arrow")) setFollowing(false);
+  });
 }
 
 // Focuses the delivery under way whose vehicle, session or order id is `text` (exactly, else containing it;

@@ -322,14 +322,15 @@ pub struct CompletionStep {
     pub avg_duration_s: Option<f64>,
 }
 
-/// How many vehicles are on a delivery, idle (heard from in the last ten minutes, no delivery under way) or
-/// offline (silent for longer).
+/// How many vehicles are on a delivery (gold's `fleet_summary.active`: one under way that spoke in the last five
+/// minutes), idle (heard from in the last ten minutes but not so: no delivery under way, or its delivery silent
+/// for five) or offline (silent for ten minutes and more).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct FleetStatus {
     /// On a delivery.
     pub active: u64,
-    /// Heard from lately, no delivery under way.
+    /// Heard from in the last ten minutes, not on a delivery that spoke in the last five.
     pub idle: u64,
     /// Silent for ten minutes and more.
     pub offline: u64,
@@ -350,8 +351,8 @@ pub struct TopVehicle {
 /// The analytics page for one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analytics {
-    /// `day`, `week`, `month` or `year` (the last 24 hours, 7, 30 or 365 days) or `today`, `this_week` (from
-    /// Monday), `this_month`, `this_year` (calendar, UTC).
+    /// `day`, `week`, `month` or `year` (the last 24 hours, 7, 30 or 365 days, from the first whole hour, day or
+    /// month within them) or `today`, `this_week` (from Monday), `this_month`, `this_year` (calendar, UTC).
     pub period: String,
     /// Where the period starts, epoch ms.
     pub since_ms: u64,

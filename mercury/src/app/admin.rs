@@ -19,10 +19,10 @@ pub fn UsersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(rows) => view! {
-                        <table id="users">
+                        <div class="table-x"><table id="users">
                             <thead><tr><th>"User"</th><th>"Email"</th><th>"Role"</th><th>"State"</th><th></th></tr></thead>
                             <tbody>{rows.into_iter().map(|row| view! { <UserLine row/> }).collect_view()}</tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                     Err(error) => data_error(&error),
                 }

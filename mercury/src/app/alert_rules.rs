@@ -32,9 +32,9 @@ pub fn AlertRulesCard() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(rules) => view! {
-                            <table>
+                            <div class="table-x"><table>
                                 <tbody>{rules.into_iter().map(|rule| view! { <RuleLine rule dispatcher changed status/> }).collect_view()}</tbody>
-                            </table>
+                            </table></div>
                             <p class="muted" id="alert-rules-status">{move || status.get()}</p>
                         }.into_any(),
                         Err(error) => data_error(&error),

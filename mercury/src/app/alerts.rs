@@ -82,7 +82,7 @@ pub fn AlertsPage() -> impl IntoView {
                     );
                     view! {
                         <p class="muted" id="alert-total">{format!("{} alerts in the last day", page.total)}</p>
-                        <table id="alerts">
+                        <div class="table-x"><table id="alerts">
                             <thead><tr><th>"When"</th><th>"Kind"</th><th>"Vehicle"</th><th>"What"</th>
                                 <th>"State"</th></tr></thead>
                             <tbody>
@@ -116,7 +116,7 @@ pub fn AlertsPage() -> impl IntoView {
                                     </tr> }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                         <Pager base page=page.page per_page=page.per_page total=page.total/>
                     }.into_any()
                 })

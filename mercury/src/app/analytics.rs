@@ -127,7 +127,7 @@ fn AnalyticsView(analytics: Analytics, units: String) -> impl IntoView {
                     <span class="light amber" data-status="idle">{format!("{} idle", fleet.idle)}</span>" "
                     <span class="light red" data-status="offline">{format!("{} offline", fleet.offline)}</span>
                 </span>
-                <span class="kpi-change">"idle: no delivery under way; offline: silent 10 min"</span></div>
+                <span class="kpi-change">"active: on a delivery, heard from in 5 min; idle: heard from in 10 min; offline: silent longer"</span></div>
         </section>
         <section class="card"><h2>"Completion time"</h2>
             <Chart id="chart-completion-time" config=completion label="Average completion time and deliveries per step"/></section>

@@ -22,10 +22,10 @@ pub fn DevicesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((rows, public_key)) => view! {
-                        <table id="devices">
+                        <div class="table-x"><table id="devices">
                             <thead><tr><th>"Device"</th><th>"Vehicle"</th><th>"Issued"</th><th>"Expires"</th><th>"State"</th><th></th></tr></thead>
                             <tbody>{rows.into_iter().map(|row| view! { <DeviceLine row/> }).collect_view()}</tbody>
-                        </table>
+                        </table></div>
                         <p class="muted">"Venus checks device tokens with this public key ("
                             <code>"VENUS_DEVICE_TOKEN_KEY"</code> "): " <code id="device-public-key">{public_key}</code></p>
                     }.into_any(),

@@ -41,7 +41,7 @@ pub fn FleetPage() -> impl IntoView {
                         Err(error) => return data_error(&error),
                     };
                     view! {
-                        <table id="fleet">
+                        <div class="table-x"><table id="fleet">
                             <thead><tr><th>"Vehicle"</th><th>"State"</th><th>"Trips"</th><th>"Completed"</th>
                                 <th>"Distance"</th><th>"Last seen"</th><th></th></tr></thead>
                             <tbody>
@@ -58,7 +58,7 @@ pub fn FleetPage() -> impl IntoView {
                                     </tr> }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                         <Pager base=format!("/fleet?q={}&", encode(&q)) page=page.page per_page=page.per_page total=page.total/>
                     }.into_any()
                 })

@@ -42,10 +42,10 @@ fn Webhooks() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(rows) => view! {
-                            <table id="webhooks">
+                            <div class="table-x"><table id="webhooks">
                                 <thead><tr><th>"Name"</th><th>"URL"</th><th>"Kinds"</th><th>"Added"</th><th></th></tr></thead>
                                 <tbody>{rows.into_iter().map(|row| view! { <WebhookLine row deleted/> }).collect_view()}</tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                         Err(error) => data_error(&error),
                     }
@@ -135,11 +135,11 @@ fn DeliveryLog() -> impl IntoView {
                         };
                         let base = format!("/notifications?status={}&", encode(&status));
                         view! {
-                            <table id="deliveries">
+                            <div class="table-x"><table id="deliveries">
                                 <thead><tr><th>"Alert"</th><th>"Channel"</th><th>"Status"</th><th>"Attempts"</th>
                                     <th>"Delivered"</th><th>"Last error"</th></tr></thead>
                                 <tbody>{page.rows.into_iter().map(|row| view! { <DeliveryLine row/> }).collect_view()}</tbody>
-                            </table>
+                            </table></div>
                             <Pager base page=page.page per_page=page.per_page total=page.total/>
                         }.into_any()
                     })

@@ -108,6 +108,7 @@ fn Kpi(
 #[component]
 pub fn SessionTable(rows: Vec<SessionRow>, units: String) -> impl IntoView {
     view! {
+        <div class="table-x">
         <table class="sessions">
             <thead><tr>
                 <th>"Session"</th><th>"Vehicle"</th><th>"Order"</th><th>"Route"</th><th>"Status"</th>
@@ -131,5 +132,6 @@ pub fn SessionTable(rows: Vec<SessionRow>, units: String) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }

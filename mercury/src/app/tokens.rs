@@ -22,7 +22,7 @@ pub fn ApiTokens() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(tokens) => view! {
-                            <table id="api-tokens">
+                            <div class="table-x"><table id="api-tokens">
                                 <thead><tr><th>"Name"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
                                 <tbody>
                                     {tokens.into_iter().map(|token| {
@@ -41,7 +41,7 @@ pub fn ApiTokens() -> impl IntoView {
                                         </tr>
                                     }}).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                         Err(error) => data_error(&error),
                     }

@@ -115,8 +115,9 @@ impl Warehouse {
             .map_err(failed("completion time"))
     }
 
-    /// The fleet now, from gold's vehicles: on a delivery, heard from lately without one, or silent for
-    /// [`OFFLINE_AFTER_MS`] (gold marks a silent delivery inactive, so offline takes it).
+    /// The fleet now, from gold's vehicles: active (gold's flag: a delivery under way that spoke within its
+    /// `stale_after_seconds`, 5 min), idle (heard from within [`OFFLINE_AFTER_MS`] otherwise, which includes a
+    /// delivery silent for 5–10 minutes), offline (silent longer).
     async fn fleet_status(&self, now_ms: u64) -> Result<FleetStatus> {
         let cutoff = now_ms.saturating_sub(OFFLINE_AFTER_MS);
         self.client

@@ -1,6 +1,6 @@
 //! The analytics periods ([`crate::model::ANALYTICS_PERIODS`]): rolling ones (the last 24 hours, 7, 30 or 365 days) and calendar ones (today, this
 //! week from Monday, this month, this year; UTC like every time on the dashboard), each with the step its
-//! completion-time chart uses.
+//! completion-time chart uses. Rolling periods start at a whole step (see [`resolve`]).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 
@@ -85,18 +85,21 @@ impl Step {
     }
 }
 
-/// Where period `name` starts at `now`, and its chart's step; none for an unknown name.
+/// Where period `name` starts at `now`, and its chart's step; none for an unknown name. A rolling period starts
+/// at the first whole step within its length (the last 24 hours: at the hour 23 hours before the current one),
+/// so its chart has one step per label and the peak hours (counted per whole hour) cover the same span.
 pub fn resolve(name: &str, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Step)> {
     let midnight = |date: NaiveDate| {
         date.and_hms_opt(0, 0, 0)
             .map(|naive| Utc.from_utc_datetime(&naive))
     };
+    let rolling = |length: Duration, step: Step| (step.next(step.start_of(now - length)), step);
     let today = now.date_naive();
     Some(match name {
-        "day" => (now - Duration::days(1), Step::Hour),
-        "week" => (now - Duration::days(7), Step::Day),
-        "month" => (now - Duration::days(30), Step::Day),
-        "year" => (now - Duration::days(365), Step::Month),
+        "day" => rolling(Duration::days(1), Step::Hour),
+        "week" => rolling(Duration::days(7), Step::Day),
+        "month" => rolling(Duration::days(30), Step::Day),
+        "year" => rolling(Duration::days(365), Step::Month),
         "today" => (midnight(today)?, Step::Hour),
         "this_week" => (
             midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday())))?,
@@ -147,18 +150,29 @@ mod tests {
     }
 
     #[test]
-    fn rolling_periods_reach_back_from_now_and_unknown_ones_have_none() {
+    fn rolling_periods_start_at_the_first_whole_step_and_unknown_ones_have_none() {
         let now = at("2026-12-02T15:30:00Z");
         assert_eq!(
             resolve("day", now),
-            Some((at("2026-12-01T15:30:00Z"), Step::Hour))
+            Some((at("2026-12-01T16:00:00Z"), Step::Hour))
         );
         assert_eq!(
             resolve("week", now),
-            Some((at("2026-11-25T15:30:00Z"), Step::Day))
+            Some((at("2026-11-26T00:00:00Z"), Step::Day))
         );
-        assert_eq!(resolve("month", now).map(|(_, step)| step), Some(Step::Day));
-        assert_eq!(resolve("year", now).map(|(_, step)| step), Some(Step::Month));
+        assert_eq!(
+            resolve("month", now),
+            Some((at("2026-11-03T00:00:00Z"), Step::Day))
+        );
+        assert_eq!(
+            resolve("year", now),
+            Some((at("2026-01-01T00:00:00Z"), Step::Month))
+        );
+        // One step per label: 24 hours, 7 days, 30 days, 12 months.
+        for (name, steps) in [("day", 24), ("week", 7), ("month", 30), ("year", 12)] {
+            let (start, step) = resolve(name, now).unwrap();
+            assert_eq!(step.keys(start, now).len(), steps, "{name}");
+        }
         assert_eq!(resolve("decade", now), None);
         assert!(
             crate::model::ANALYTICS_PERIODS

@@ -292,25 +292,8 @@ async fn the_active_deliveries_board_follows_the_feed_sorts_searches_and_focuses
         .await
         .unwrap();
     find(&client, "#live-details[data-session='board-zulu']").await;
-    // The map pans there (animated): within a pixel or two at zoom 15.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let center: (f64, f64) = serde_json::from_value(
-            client
-                .execute("return window.packetpulseLiveMap.center()", vec![])
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        if (center.0 - zulu_at.0).abs() < 1e-4 && (center.1 - zulu_at.1).abs() < 1e-4 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "map centred on {center:?}, the vehicle is at {zulu_at:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The map pans there (animated).
+    wait_for_centre(&client, zulu_at, "a board row's click").await;
     find(
         &client,
         "#live-board tr[data-session='board-zulu'][aria-current='true']",

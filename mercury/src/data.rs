@@ -107,6 +107,12 @@ pub async fn client_settings() -> Result<model::ClientSettings, ServerFnError> {
     })
 }
 
+/// The API reference page's operations (from the OpenAPI document).
+#[server(prefix = "/api/fn", endpoint = "api_operations")]
+pub async fn api_operations() -> Result<Vec<model::ApiOperation>, ServerFnError> {
+    Ok(crate::server::openapi::operations_for_page())
+}
+
 /// The overview page's data.
 #[server(prefix = "/api/fn", endpoint = "overview")]
 pub async fn overview() -> Result<model::Overview, ServerFnError> {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do. Ordered: each role may do everything the roles below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything operational; changes nothing but their own profile.
@@ -36,6 +37,7 @@ impl Role {
 
 /// The signed-in user, as pages see them (never the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     /// Database id.
     pub id: i64,
@@ -55,6 +57,7 @@ pub struct UserView {
 
 /// A user as the admin page lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserRow {
     /// Database id (the admin forms name users by it).
     pub id: i64,
@@ -70,6 +73,7 @@ pub struct UserRow {
 
 /// A device credential as the admin's devices page lists it (never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceRow {
     /// Row id (the revoke form names it).
     pub id: i64,
@@ -89,6 +93,7 @@ pub struct DeviceRow {
 
 /// One of the signed-in user's API tokens, as the settings page lists them (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiTokenView {
     /// Id, to revoke it by.
     pub id: i64,
@@ -104,6 +109,7 @@ pub struct ApiTokenView {
 
 /// A figure for today next to the same figure for yesterday (UTC days).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DayOverDay {
     /// Today so far.
     pub today: f64,
@@ -113,6 +119,7 @@ pub struct DayOverDay {
 
 /// One UTC day of the weekly charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct DayActivity {
     /// `YYYY-MM-DD`.
@@ -127,6 +134,7 @@ pub struct DayActivity {
 
 /// One delivery session, from the gold `session_summary` model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct SessionRow {
     /// Session id.
@@ -155,6 +163,7 @@ pub struct SessionRow {
 
 /// How fresh one layer of the pipeline is: the age of the newest event it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LayerFreshness {
     /// `live`, `silver` or `gold`.
     pub layer: String,
@@ -168,6 +177,7 @@ pub struct LayerFreshness {
 
 /// The overview page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Overview {
     /// Sessions started.
     pub sessions: DayOverDay,
@@ -187,6 +197,7 @@ pub struct Overview {
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The rows of this page.
     pub rows: Vec<T>,
@@ -200,6 +211,7 @@ pub struct Page<T> {
 
 /// One recorded point of a session's track.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct TrackPoint {
     /// Event time, epoch ms.
@@ -216,6 +228,7 @@ pub struct TrackPoint {
 
 /// When a session first reported a status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     /// `started`, `en_route` or `completed`.
     pub status: String,
@@ -225,6 +238,7 @@ pub struct TimelineEntry {
 
 /// A session with its whole track.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionDetail {
     /// Summary.
     pub summary: SessionRow,
@@ -240,6 +254,7 @@ pub struct SessionDetail {
 
 /// One vehicle, from the gold `fleet_summary` model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct FleetRow {
     /// Vehicle id.
@@ -258,6 +273,7 @@ pub struct FleetRow {
 
 /// A session under way, from the gold `active_sessions` model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct ActiveSession {
     /// Session id.
@@ -292,6 +308,7 @@ pub struct ActiveSession {
 
 /// Count of sessions in one bucket of a distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Bucket {
     /// Bucket label, e.g. `10–20 min` or `14:00`.
     pub label: String,
@@ -313,6 +330,7 @@ pub const ANALYTICS_PERIODS: [(&str, &str); 8] = [
 
 /// One step of the completion-time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CompletionStep {
     /// `14:00`, `Mon 30 Nov` or `Nov 2026`.
     pub label: String,
@@ -326,6 +344,7 @@ pub struct CompletionStep {
 /// minutes), idle (heard from in the last ten minutes but not so: no delivery under way, or its delivery silent
 /// for five) or offline (silent for ten minutes and more).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct FleetStatus {
     /// On a delivery.
@@ -338,6 +357,7 @@ pub struct FleetStatus {
 
 /// One of the busiest vehicles of a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct TopVehicle {
     /// Vehicle id.
@@ -350,6 +370,7 @@ pub struct TopVehicle {
 
 /// The analytics page for one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Analytics {
     /// `day`, `week`, `month` or `year` (the last 24 hours, 7, 30 or 365 days, from the first whole hour, day or
     /// month within them) or `today`, `this_week` (from Monday), `this_month`, `this_year` (calendar, UTC).
@@ -385,6 +406,7 @@ pub struct Analytics {
 
 /// What the public tracking page shows about one order — and nothing else (no vehicle, session or driver ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Tracking {
     /// The order.
     pub order_id: String,
@@ -405,6 +427,7 @@ pub struct Tracking {
 /// A vehicle position as the live map receives it over the WebSocket (pickup, route and track come with the
 /// session's detail when a vehicle is clicked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(clickhouse::Row))]
 pub struct LivePosition {
     /// Session id (the marker's key).
@@ -433,6 +456,7 @@ pub struct LivePosition {
 
 /// A message of the live WebSocket (`/api/v1/live`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {
     /// Every known position: sent first, and again if the client fell behind.
@@ -449,6 +473,7 @@ pub enum LiveMessage {
 
 /// One alert as the pages and the API show it: silver's row (Jupiter's detector) and who acknowledged it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertView {
     /// Deterministic id (the same for a replay of the same events).
     pub alert_id: String,
@@ -476,6 +501,7 @@ pub struct AlertView {
 
 /// A message of the alerts WebSocket (`/api/v1/alerts/live`), which every signed-in page keeps open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AlertMessage {
     /// Open alerts of the last day: sent first.
@@ -499,6 +525,7 @@ pub enum AlertMessage {
 
 /// Settings the browser code needs that come from the server's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClientSettings {
     /// The maps' base layer.
     pub tiles: MapTiles,
@@ -508,6 +535,7 @@ pub struct ClientSettings {
 
 /// The maps' base layer, as the server's configuration sets it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MapTiles {
     /// Tile URL template (`{z}/{x}/{y}`); empty: no tiles, routes and markers on a blank background (offline
     /// sites).
@@ -526,6 +554,7 @@ impl MapTiles {
 
 /// A webhook endpoint as the notifications page and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookView {
     /// Id (its deliveries' channel is `webhook:{id}`).
     pub id: i64,
@@ -544,6 +573,7 @@ pub struct WebhookView {
 
 /// One alert's delivery to one channel (the delivery log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryView {
     /// The alert.
     pub alert_id: String,
@@ -571,6 +601,7 @@ pub struct DeliveryView {
 
 /// The alert kinds a user gets by email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EmailAlerts {
     /// Kinds (`overspeed`, …); empty: none.
     pub kinds: Vec<String>,
@@ -584,6 +615,7 @@ pub struct EmailAlerts {
 
 /// One timed alert rule and its override (none: Jupiter's own setting is in force).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertRuleView {
     /// `overspeed`, `idle`, `offline` or `abandoned`.
     pub rule: String,
@@ -591,4 +623,45 @@ pub struct AlertRuleView {
     pub kmh: Option<f64>,
     /// How long above the limit, standing still or silent, seconds.
     pub seconds: Option<u64>,
+}
+
+/// One operation of the JSON API, as the API reference page lists it (from the OpenAPI document).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiOperation {
+    /// `GET`, `PUT`, `POST` or `DELETE`.
+    pub method: String,
+    /// The full path, e.g. `/api/v1/sessions/{id}`.
+    pub path: String,
+    /// One line on what it does.
+    pub summary: String,
+    /// The lowest role that may call it, or `anyone`.
+    pub who: String,
+    /// Its path and query parameters.
+    pub parameters: Vec<ApiParameter>,
+    /// What its body holds, if it takes one.
+    pub request_body: String,
+    /// Its answers by status.
+    pub responses: Vec<ApiResponse>,
+}
+
+/// A parameter of an [`ApiOperation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiParameter {
+    /// Its name.
+    pub name: String,
+    /// `path` or `query`.
+    pub location: String,
+    /// Whether a call must give it.
+    pub required: bool,
+    /// What it means.
+    pub description: String,
+}
+
+/// An answer of an [`ApiOperation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiResponse {
+    /// The HTTP status, e.g. `200`.
+    pub status: String,
+    /// What it means.
+    pub description: String,
 }

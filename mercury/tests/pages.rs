@@ -1,6 +1,7 @@
 //! The signed-in pages show the seeded fleet: the overview's figures equal what was seeded, a session's detail
 //! draws its track and the replay moves along it, and the fleet and analytics pages agree; every page fits a
-//! phone and a desktop window and passes axe-core's WCAG 2 A/AA checks. Headless Chromium.
+//! phone and a desktop window and passes axe-core's WCAG 2 A/AA checks; the API reference lists every `/api/v1`
+//! route with its role, and `openapi.json` (OpenAPI 3.1) is public. Headless Chromium.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN_PASSWORD, Dashboard, browser, find, hydrated, screenshot, sign_in, text, wait_for_path};
+use common::{
+    ADMIN_PASSWORD, Dashboard, browser, find, http, hydrated, screenshot, sign_in, text, wait_for_path,
+};
+use mercury::server::access::rules::{Access, RULES};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,6 +300,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
         "/settings".to_owned(),
         "/admin/users".to_owned(),
         "/admin/devices".to_owned(),
+        "/api-docs".to_owned(),
     ];
     for (name, width, height) in [("phone", 390, 844), ("desktop", 1440, 900)] {
         client.set_window_size(width, height).await.unwrap();
@@ -325,6 +330,65 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
             }
         }
     }
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_lists_every_api_route_and_openapi_json_is_public() {
+    let dashboard = Dashboard::start().await;
+    let api_rules: Vec<_> = RULES
+        .iter()
+        .filter(|rule| rule.path.starts_with("/api/v1/"))
+        .collect();
+    // Without signing in: the document holds no data, only the API's shape.
+    let answer = http()
+        .get(format!("{}/api/v1/openapi.json", dashboard.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let document: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+    for rule in &api_rules {
+        let path = rule.path.trim_start_matches("/api/v1");
+        let operation = &document["paths"][path][rule.method.to_lowercase()];
+        assert!(
+            operation.is_object(),
+            "{} {} is not in openapi.json",
+            rule.method,
+            rule.path
+        );
+        let public = rule.access == Access::Public;
+        assert_eq!(
+            operation["security"] == json!([]),
+            public,
+            "{} {}: security must match the route table",
+            rule.method,
+            rule.path
+        );
+    }
+
+    let (_driver, client) = browser().await;
+    sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client.goto(&format!("{}/api-docs", dashboard.url)).await.unwrap();
+    hydrated(&client).await;
+    find(&client, "#api-operations tbody tr").await;
+    let rows = client
+        .find_all(fantoccini::Locator::Css("#api-operations tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), api_rules.len(), "one row per /api/v1 route");
+    assert_eq!(text(&client, "#op-get-users .who").await, "admin");
+    assert_eq!(text(&client, "#op-get-track--token- .who").await, "anyone");
+    assert_eq!(text(&client, "#op-put-geofences--id- .who").await, "dispatcher");
+    assert!(
+        text(&client, "#op-get-analytics").await.contains("this_week"),
+        "the period parameter lists the calendar periods"
+    );
+    screenshot(&client, "api-docs").await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -5,6 +5,7 @@ mod admin;
 mod alert_rules;
 mod alerts;
 mod analytics;
+mod api_docs;
 mod devices;
 mod email_alerts;
 mod fleet;
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/notifications") view=|| view! { <Layout><notifications::NotificationsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
                 <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
+                <Route path=path!("/api-docs") view=|| view! { <Layout><api_docs::ApiDocsPage/></Layout> }/>
             </Routes>
         </Router>
     }
@@ -155,6 +157,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                                 <a href="/notifications" id="nav-notifications">"Notifications"</a>
                             </Show>
                             <a href="/settings">"Settings"</a>
+                            <a href="/api-docs" id="nav-api">"API"</a>
                             <Show when=move || admin>
                                 <a href="/admin/users" id="nav-users">"Users"</a>
                                 <a href="/admin/devices" id="nav-devices">"Devices"</a>

@@ -3,6 +3,8 @@
 //! revocation. Each answers with a redirect (Post/Redirect/Get) carrying a
 //! notice code; plus the JSON login for API clients.
 
+use crate::model::UserView;
+use crate::server::openapi::ApiErrorBody;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
@@ -20,7 +22,7 @@ use crate::model::Role;
 use crate::notice::Notice;
 
 /// The login form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginForm {
     /// Username or email.
     pub login: String,
@@ -69,6 +71,13 @@ pub async fn login(
 }
 
 /// `POST /api/v1/login` (JSON `{"login": …, "password": …}`): sets the cookie and returns the user, or 401/429.
+#[utoipa::path(post, path = "/login", summary = "Signs in: returns the user and sets the session cookie", tag = "account",
+    request_body(content = LoginForm, description = "Username or email and password"),
+    responses(
+        (status = 200, description = "Signed in: the user, and the session cookie in `Set-Cookie`", body = UserView),
+        (status = 401, description = "Wrong username or password, or the account is disabled", body = ApiErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this user: retry after `Retry-After` seconds", body = ApiErrorBody),
+    ))]
 pub async fn login_json(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

@@ -3,6 +3,7 @@
 //! compacted `alert-rules` topic (key = rule, JSON [`RuleThresholds`], a tombstone restores Jupiter's setting),
 //! which Jupiter's detector follows and puts in force at its next batch or tick.
 
+use crate::server::openapi::ApiErrorBody;
 use axum::Json;
 use axum::extract::{Path, State};
 use packetpulse_model::RuleThresholds;
@@ -72,11 +73,19 @@ impl AlertRules {
 }
 
 /// `GET /api/v1/alert-rules` (viewers).
+#[utoipa::path(get, path = "/alert-rules", summary = "Every alert rule with its thresholds", tag = "alerts",
+    responses((status = 200, description = "Every rule with Jupiter's setting and the override, if any", body = Vec<AlertRuleView>)))]
 pub async fn get_alert_rules(State(state): State<AppState>) -> Result<Json<Vec<AlertRuleView>>, ApiError> {
     state.alert_rules.list().map(Json)
 }
 
 /// `PUT /api/v1/alert-rules/{rule}`: `{"kmh", "seconds"}` (dispatchers).
+#[utoipa::path(put, path = "/alert-rules/{rule}", summary = "Overrides a rule's thresholds", tag = "alerts",
+    params(("rule" = String, Path, description = "`overspeed`, `idle`, `offline` or `abandoned`")),
+    request_body(content = Object, description = "`{\"kmh\": number, \"seconds\": integer}`: the speed (overspeed and idle only) and the duration"),
+    responses(
+        (status = 200, description = "The rule with its new override", body = AlertRuleView),
+        (status = 400, description = "Not a rule, or thresholds out of range", body = ApiErrorBody)))]
 pub async fn put_alert_rule(
     State(state): State<AppState>,
     Path(rule): Path<String>,
@@ -97,6 +106,9 @@ pub async fn put_alert_rule(
 }
 
 /// `DELETE /api/v1/alert-rules/{rule}` (dispatchers): back to Jupiter's setting.
+#[utoipa::path(delete, path = "/alert-rules/{rule}", summary = "Restores Jupiter's setting for a rule", tag = "alerts",
+    params(("rule" = String, Path, description = "The rule")),
+    responses((status = 204, description = "Back to Jupiter's setting")))]
 pub async fn delete_alert_rule(
     State(state): State<AppState>,
     Path(rule): Path<String>,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::access::CurrentUser;
 use super::api_error::{ApiError, shared_error};
+use super::openapi::ApiErrorBody;
 use super::state::AppState;
 use super::warehouse::ListQuery;
 use crate::model::{
@@ -130,7 +131,8 @@ fn now_ms() -> u64 {
 }
 
 /// Filter of the active-sessions call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActiveQuery {
     /// `started`, `en_route`, `stale` or empty for all.
     #[serde(default)]
@@ -140,9 +142,10 @@ pub struct ActiveQuery {
 }
 
 /// Filter of the analytics call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
-    /// `day`, `week`, `month` or `year`.
+    /// Rolling: `day`, `week`, `month`, `year`; calendar (UTC): `today`, `this_week`, `this_month`, `this_year`.
     pub period: String,
 }
 
@@ -189,19 +192,26 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/users", get(get_users))
         .route("/devices", get(get_devices))
+        .route("/openapi.json", get(super::openapi::get_openapi))
 }
 
 /// `GET /me`: the signed-in user.
+#[utoipa::path(get, path = "/me", tag = "account",
+    responses((status = 200, description = "The signed-in user", body = UserView)))]
 async fn get_me(Extension(CurrentUser(user)): Extension<CurrentUser>) -> Json<UserView> {
     Json(user.view())
 }
 
 /// `GET /overview`: the overview page's figures.
+#[utoipa::path(get, path = "/overview", summary = "The overview page's figures", tag = "dashboard",
+    responses((status = 200, description = "Today's KPIs, the last 7 days and each layer's freshness", body = Overview), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
     overview(&state).await.map(Json)
 }
 
 /// `GET /sessions?q=&status=&page=&per_page=`: a page of sessions, newest first.
+#[utoipa::path(get, path = "/sessions", tag = "sessions", params(ListQuery),
+    responses((status = 200, description = "A page of sessions, newest first", body = Page<SessionRow>), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_sessions(
     State(state): State<AppState>,
     Query(filter): Query<ListQuery>,
@@ -210,6 +220,11 @@ async fn get_sessions(
 }
 
 /// `GET /sessions/{id}`: one session with its track.
+#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "The session id")),
+    responses(
+        (status = 200, description = "The session with its track and timeline", body = SessionDetail),
+        (status = 404, description = "No such session", body = ApiErrorBody), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -218,6 +233,8 @@ async fn get_session(
 }
 
 /// `GET /active-sessions?status=&limit=`: sessions under way, at most 100,000.
+#[utoipa::path(get, path = "/active-sessions", tag = "sessions", params(ActiveQuery),
+    responses((status = 200, description = "Sessions under way, with position, distance left and ETA", body = Vec<ActiveSession>), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_active_sessions(
     State(state): State<AppState>,
     Query(filter): Query<ActiveQuery>,
@@ -229,6 +246,8 @@ async fn get_active_sessions(
 }
 
 /// `GET /fleet?q=&page=&per_page=`: a page of vehicles.
+#[utoipa::path(get, path = "/fleet", tag = "fleet", params(ListQuery),
+    responses((status = 200, description = "A page of vehicles", body = Page<FleetRow>), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_fleet(
     State(state): State<AppState>,
     Query(filter): Query<ListQuery>,
@@ -237,6 +256,10 @@ async fn get_fleet(
 }
 
 /// `GET /analytics?period=`: analytics of a rolling or calendar period.
+#[utoipa::path(get, path = "/analytics", tag = "dashboard", params(PeriodQuery),
+    responses(
+        (status = 200, description = "The period's series, completion time, peak hour, fleet status and top vehicles", body = Analytics),
+        (status = 400, description = "Not a known period (the message lists them)", body = ApiErrorBody), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_analytics(
     State(state): State<AppState>,
     Query(query): Query<PeriodQuery>,
@@ -245,6 +268,8 @@ async fn get_analytics(
 }
 
 /// `GET /users`: every user (admins).
+#[utoipa::path(get, path = "/users", summary = "Every user", tag = "admin",
+    responses((status = 200, description = "Every user", body = Vec<UserRow>)))]
 async fn get_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, ApiError> {
     let users = state
         .users
@@ -255,6 +280,8 @@ async fn get_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, 
 }
 
 /// `GET /devices`: every device credential (admins).
+#[utoipa::path(get, path = "/devices", summary = "Every device credential", tag = "admin",
+    responses((status = 200, description = "Every device credential (never its secret)", body = Vec<DeviceRow>)))]
 async fn get_devices(State(state): State<AppState>) -> Result<Json<Vec<DeviceRow>>, ApiError> {
     state
         .devices
@@ -265,6 +292,13 @@ async fn get_devices(State(state): State<AppState>) -> Result<Json<Vec<DeviceRow
 }
 
 /// `GET /track/{token}`: the public view of the order a tracking link opens (public in the route table).
+#[utoipa::path(get, path = "/track/{token}", summary = "The public view of the order a tracking link opens", tag = "tracking",
+    params(("token" = String, Path, description = "The tracking link's token")),
+    responses(
+        (status = 200, description = "The order's status, position, distance left and ETA", body = Tracking),
+        (status = 404, description = "No such tracking link", body = ApiErrorBody),
+        (status = 410, description = "The order was delivered longer ago than the links live", body = ApiErrorBody),
+        (status = 429, description = "Too many requests from this address", body = ApiErrorBody), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 async fn get_tracking(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

@@ -5,6 +5,7 @@
 //! `Polygon` (one ring, closed), a circle a `Point` with `properties.radius_m` (how Leaflet drawing tools export
 //! circles).
 
+use crate::server::openapi::ApiErrorBody;
 use axum::Json;
 use axum::extract::{Path, State};
 use packetpulse_model::{GeoPoint, Geofence, GeofenceShape};
@@ -132,12 +133,20 @@ pub fn from_feature(id: &str, body: FeatureBody) -> Result<Geofence, ApiError> {
 }
 
 /// `GET /api/v1/geofences`: a GeoJSON FeatureCollection (viewers).
+#[utoipa::path(get, path = "/geofences", summary = "Every geofence, as GeoJSON", tag = "geofences",
+    responses((status = 200, description = "A GeoJSON FeatureCollection: circles are Points with `properties.radius_m`, polygons one ring", body = Object)))]
 pub async fn get_geofences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let features: Vec<Value> = state.geofences.list()?.iter().map(feature).collect();
     Ok(Json(json!({"type": "FeatureCollection", "features": features})))
 }
 
 /// `PUT /api/v1/geofences/{id}`: creates or replaces a geofence from a GeoJSON Feature (dispatchers).
+#[utoipa::path(put, path = "/geofences/{id}", summary = "Creates or replaces a geofence from a GeoJSON Feature", tag = "geofences",
+    params(("id" = String, Path, description = "The geofence id (the caller chooses it)")),
+    request_body(content = Object, description = "A GeoJSON Feature: a Point with `properties.radius_m` (metres) or a Polygon of one ring; `properties.name`, and `properties.vehicles` (omitted or empty: every vehicle)"),
+    responses(
+        (status = 200, description = "The stored geofence as a Feature", body = Object),
+        (status = 400, description = "Not a geofence Feature (the message says why)", body = ApiErrorBody)))]
 pub async fn put_geofence(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -152,6 +161,9 @@ pub async fn put_geofence(
 }
 
 /// `DELETE /api/v1/geofences/{id}` (dispatchers).
+#[utoipa::path(delete, path = "/geofences/{id}", summary = "Deletes a geofence", tag = "geofences",
+    params(("id" = String, Path, description = "The geofence id")),
+    responses((status = 204, description = "Deleted (also when there was none)")))]
 pub async fn delete_geofence(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -23,6 +23,7 @@ pub mod invites;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod openapi;
 pub mod state;
 pub mod tracking_links;
 pub mod users;

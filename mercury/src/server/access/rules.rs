@@ -56,6 +56,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/notifications", DISPATCHER),
     rule("GET", "/admin/users", ADMIN),
     rule("GET", "/admin/devices", ADMIN),
+    rule("GET", "/api-docs", VIEWER),
     // Account forms.
     rule("POST", "/login", PUBLIC),
     rule("POST", "/signup", PUBLIC),
@@ -76,6 +77,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/fn/client_settings", PUBLIC),
     rule("POST", "/api/fn/tracking", PUBLIC),
     rule("POST", "/api/fn/overview", VIEWER),
+    rule("POST", "/api/fn/api_operations", VIEWER),
     rule("POST", "/api/fn/sessions", VIEWER),
     rule("POST", "/api/fn/session", VIEWER),
     rule("POST", "/api/fn/fleet", VIEWER),
@@ -126,6 +128,7 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/api/v1/webhooks/{id}", ADMIN),
     rule("GET", "/api/v1/users", ADMIN),
     rule("GET", "/api/v1/devices", ADMIN),
+    rule("GET", "/api/v1/openapi.json", PUBLIC),
 ];
 
 /// Static files anyone may load: the browser build, vendored scripts, the style sheet.

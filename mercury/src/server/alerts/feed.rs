@@ -97,6 +97,8 @@ pub async fn consume(
 }
 
 /// `GET /api/v1/alerts/live`: the count of open alerts, then every new alert and acknowledgement.
+#[utoipa::path(get, path = "/alerts/live", tag = "alerts",
+    responses((status = 101, description = "A WebSocket: text frames of `AlertMessage` JSON, the open count, then every new alert and acknowledgement")))]
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket| serve_browser(socket, state))
 }

@@ -4,6 +4,7 @@
 
 pub mod feed;
 
+use crate::server::openapi::ApiErrorBody;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -32,7 +33,8 @@ const DEFAULT_RANGE_MS: u64 = 24 * 60 * 60 * 1_000;
 const FUTURE_MS: u64 = 10 * 60 * 1_000;
 
 /// Filters of `GET /api/v1/alerts` (all optional).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// One of [`KINDS`], or empty for all.
     #[serde(default)]
@@ -184,6 +186,10 @@ fn view(alert: StoredAlert, acknowledged: Option<super::alert_acks::Acknowledgem
 }
 
 /// `GET /api/v1/alerts`: the filtered list (viewers).
+#[utoipa::path(get, path = "/alerts", summary = "A page of alerts, filtered", tag = "alerts", params(AlertQuery),
+    responses(
+        (status = 200, description = "A page of alerts, newest first", body = Page<AlertView>),
+        (status = 400, description = "An unknown kind or state", body = ApiErrorBody), (status = 503, description = "The warehouse (ClickHouse) did not answer", body = ApiErrorBody)))]
 pub async fn get_alerts(
     State(state): State<AppState>,
     Query(query): Query<AlertQuery>,
@@ -192,6 +198,11 @@ pub async fn get_alerts(
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge` (dispatchers).
+#[utoipa::path(post, path = "/alerts/{id}/acknowledge", summary = "Acknowledges an alert", tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    responses(
+        (status = 200, description = "The alert, acknowledged (by the first who did)", body = AlertView),
+        (status = 404, description = "No such alert", body = ApiErrorBody)))]
 pub async fn post_acknowledge(
     State(state): State<AppState>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,

@@ -13,6 +13,8 @@ use super::LiveFeed;
 use crate::server::state::AppState;
 
 /// `GET /api/v1/live`: the WebSocket of the live map (a snapshot, then batches of changes).
+#[utoipa::path(get, path = "/live", tag = "live",
+    responses((status = 101, description = "A WebSocket: text frames of `LiveMessage` JSON, a snapshot of every active vehicle, then batches of changes")))]
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let feed = state.live.clone();
     let shutdown = state.shutdown.clone();

@@ -1,6 +1,7 @@
 //! Managing notifications: webhook endpoints (admins), the delivery log (dispatchers), and each user's email
 //! alert kinds. The JSON API's handlers and the pages' server functions both call the functions here.
 
+use crate::server::openapi::ApiErrorBody;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -21,7 +22,7 @@ const MAX_NAME: usize = 100;
 const MAX_URL: usize = 2_000;
 
 /// A new webhook endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewWebhook {
     /// What to call it.
     pub name: String,
@@ -147,11 +148,18 @@ pub async fn set_email_alerts(
 }
 
 /// `GET /api/v1/webhooks` (admins).
+#[utoipa::path(get, path = "/webhooks", summary = "Every webhook endpoint", tag = "notifications",
+    responses((status = 200, description = "Every webhook endpoint (never its secret)", body = Vec<WebhookView>)))]
 pub async fn get_webhooks(State(state): State<AppState>) -> Result<Json<Vec<WebhookView>>, ApiError> {
     webhooks(&state).await.map(Json)
 }
 
 /// `POST /api/v1/webhooks` (admins): `{"name", "url", "kinds"}`; 201 with the secret.
+#[utoipa::path(post, path = "/webhooks", summary = "Adds a webhook endpoint", tag = "notifications",
+    request_body(content = NewWebhook),
+    responses(
+        (status = 201, description = "Created: the endpoint with its signing secret, shown this once", body = WebhookView),
+        (status = 400, description = "A bad name, URL or kind", body = ApiErrorBody)))]
 pub async fn post_webhook(
     State(state): State<AppState>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
@@ -162,6 +170,11 @@ pub async fn post_webhook(
 }
 
 /// `DELETE /api/v1/webhooks/{id}` (admins): 204.
+#[utoipa::path(delete, path = "/webhooks/{id}", summary = "Deletes a webhook endpoint", tag = "notifications",
+    params(("id" = i64, Path, description = "The endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such endpoint", body = ApiErrorBody)))]
 pub async fn delete_webhook_by_id(
     State(state): State<AppState>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
@@ -172,6 +185,8 @@ pub async fn delete_webhook_by_id(
 }
 
 /// `GET /api/v1/deliveries?status=&channel=&page=&per_page=` (dispatchers).
+#[utoipa::path(get, path = "/deliveries", summary = "The notification delivery log", tag = "notifications", params(DeliveryQuery),
+    responses((status = 200, description = "A page of the delivery log, newest first", body = Page<DeliveryView>)))]
 pub async fn get_deliveries(
     State(state): State<AppState>,
     Query(query): Query<DeliveryQuery>,
@@ -180,6 +195,8 @@ pub async fn get_deliveries(
 }
 
 /// `GET /api/v1/me/email-alerts`: the caller's email alert kinds.
+#[utoipa::path(get, path = "/me/email-alerts", tag = "notifications",
+    responses((status = 200, description = "The alert kinds the caller gets by email", body = EmailAlerts)))]
 pub async fn get_email_alerts(
     State(state): State<AppState>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,
@@ -188,13 +205,18 @@ pub async fn get_email_alerts(
 }
 
 /// The body of `PUT /api/v1/me/email-alerts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmailKinds {
     /// The kinds to get by email (replacing the current ones).
     pub kinds: Vec<String>,
 }
 
 /// `PUT /api/v1/me/email-alerts`: `{"kinds": [...]}`.
+#[utoipa::path(put, path = "/me/email-alerts", summary = "Sets the alert kinds the caller gets by email", tag = "notifications",
+    request_body(content = EmailKinds),
+    responses(
+        (status = 200, description = "The kinds now set", body = EmailAlerts),
+        (status = 400, description = "An unknown kind, or the user has no email address", body = ApiErrorBody)))]
 pub async fn put_email_alerts(
     State(state): State<AppState>,
     Extension(CurrentUser(user)): Extension<CurrentUser>,

@@ -103,7 +103,8 @@ pub struct NewDelivery<'a> {
 }
 
 /// Filter of the delivery log.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered`, `failed` or empty for all.
     #[serde(default)]

@@ -41,7 +41,8 @@ const SESSION_COLUMNS: &str = "session_id, vehicle_id, order_id, route_name, sta
 pub const STALE_AFTER_MS: u64 = 300_000;
 
 /// Filters of a list page.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Substring of an id (or route name, for sessions).
     #[serde(default)]

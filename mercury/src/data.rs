@@ -113,6 +113,26 @@ pub async fn api_operations() -> Result<Vec<model::ApiOperation>, ServerFnError>
     Ok(crate::server::openapi::operations_for_page())
 }
 
+/// The first rows of a report (the page's table; its export link streams them all).
+#[server(prefix = "/api/fn", endpoint = "report")]
+pub async fn report(
+    kind: String,
+    vehicle: String,
+    from: String,
+    to: String,
+) -> Result<model::ReportTable, ServerFnError> {
+    let state = on_server::state()?;
+    let query = crate::server::reports::ReportQuery {
+        vehicle,
+        from,
+        to,
+        ..Default::default()
+    };
+    crate::server::reports::table(&state, &kind, &query)
+        .await
+        .map_err(on_server::to_server_error)
+}
+
 /// The overview page's data.
 #[server(prefix = "/api/fn", endpoint = "overview")]
 pub async fn overview() -> Result<model::Overview, ServerFnError> {

@@ -665,3 +665,29 @@ pub struct ApiResponse {
     /// What it means.
     pub description: String,
 }
+
+/// The reports: kind (the URL's and the API's word) and the page's label.
+pub const REPORT_KINDS: [(&str, &str); 4] = [
+    ("trips", "Trips"),
+    ("stops", "Stops"),
+    ("daily", "Daily summary"),
+    ("alerts", "Alerts"),
+];
+
+/// The first rows of a report: what the reports page shows and the JSON API returns (the CSV export has all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReportTable {
+    /// `trips`, `stops`, `daily` or `alerts`.
+    pub kind: String,
+    /// The column names (the CSV's header).
+    pub columns: Vec<String>,
+    /// Rows of cells as the CSV writes them: times ISO 8601 UTC, distances km, durations seconds.
+    pub rows: Vec<Vec<String>>,
+    /// Whether there are more rows than these (the export has them).
+    pub truncated: bool,
+    /// The range's first instant, epoch ms.
+    pub from_ms: u64,
+    /// The first instant after the range, epoch ms.
+    pub to_ms: u64,
+}

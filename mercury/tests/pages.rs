@@ -1,7 +1,8 @@
 //! The signed-in pages show the seeded fleet: the overview's figures equal what was seeded, a session's detail
 //! draws its track and the replay moves along it, and the fleet and analytics pages agree; every page fits a
 //! phone and a desktop window and passes axe-core's WCAG 2 A/AA checks; the API reference lists every `/api/v1`
-//! route with its role, and `openapi.json` (OpenAPI 3.1) is public. Headless Chromium.
+//! route with its role, and `openapi.json` (OpenAPI 3.1) is public; the reports (trips, stops, daily, alerts) agree
+//! with the seeded fleet as a table, as JSON and as the CSV export. Headless Chromium.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +11,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    ADMIN_PASSWORD, Dashboard, browser, find, http, hydrated, screenshot, sign_in, text, wait_for_path,
+    ADMIN_PASSWORD, Dashboard, Fleet, SeededSession, browser, find, http, http_sign_in, hydrated, screenshot,
+    sign_in, text, wait_for_path,
 };
 use mercury::server::access::rules::{Access, RULES};
 use serde_json::json;
@@ -301,6 +303,7 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
         "/admin/users".to_owned(),
         "/admin/devices".to_owned(),
         "/api-docs".to_owned(),
+        "/reports?kind=daily".to_owned(),
     ];
     for (name, width, height) in [("phone", 390, 844), ("desktop", 1440, 900)] {
         client.set_window_size(width, height).await.unwrap();
@@ -389,6 +392,210 @@ async fn the_api_reference_lists_every_api_route_and_openapi_json_is_public() {
         "the period parameter lists the calendar periods"
     );
     screenshot(&client, "api-docs").await;
+    client.close().await.unwrap();
+    dashboard.stop().await;
+}
+
+/// The seeded fleet plus `veh-9`, which stands still (0 km/h) from its second point to its fifth, 4 minutes.
+fn fleet_with_a_stop() -> (Fleet, Vec<packetpulse_model::PublishedEvent>, SeededSession) {
+    use packetpulse_model::DeliveryStatus::{Completed, EnRoute, Started};
+    let now = chrono::Utc::now();
+    let fleet = Fleet::new(now);
+    let start = now - chrono::Duration::minutes(20);
+    let at = |minutes: i64| start + chrono::Duration::minutes(minutes);
+    let stopper = SeededSession {
+        session_id: "s-stop".into(),
+        vehicle_id: "veh-9".into(),
+        order_id: "order-stop".into(),
+        route_name: "=HYPERLINK(\"http://evil.example\")".into(),
+        points: vec![
+            (at(0), 37.90, 23.70, Started),
+            (at(1), 37.91, 23.70, EnRoute),
+            (at(2), 37.91, 23.70, EnRoute),
+            (at(4), 37.91, 23.70, EnRoute),
+            (at(5), 37.92, 23.70, EnRoute),
+            (at(6), 37.93, 23.70, Completed),
+        ],
+        end: (37.93, 23.70),
+    };
+    let mut events: Vec<_> = fleet.all().flat_map(SeededSession::events).collect();
+    events.extend(
+        stopper
+            .events()
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut event)| {
+                if (1..=3).contains(&index) {
+                    event.event.speed_kmh = Some(0.0);
+                }
+                event
+            }),
+    );
+    (fleet, events, stopper)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_agree_with_the_seeded_fleet_as_a_table_as_json_and_as_csv() {
+    let (fleet, events, stopper) = fleet_with_a_stop();
+    let dashboard = Dashboard::start_seeded(fleet.clone(), [events], &[]).await;
+    let base = dashboard.url.clone();
+    let admin = http();
+    http_sign_in(&admin, &base, "admin", ADMIN_PASSWORD).await;
+    let report = |path: String| {
+        let admin = admin.clone();
+        let base = base.clone();
+        async move {
+            let answer = admin
+                .get(format!("{base}/api/v1/reports/{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+            answer.json::<mercury::model::ReportTable>().await.unwrap()
+        }
+    };
+    let column = |table: &mercury::model::ReportTable, name: &str| -> Vec<String> {
+        let index = table.columns.iter().position(|column| column == name).unwrap();
+        table.rows.iter().map(|row| row[index].clone()).collect()
+    };
+
+    // Trips: every seeded session (the default range is the last 7 days), oldest first; one vehicle's alone.
+    let trips = report("trips".into()).await;
+    let mut expected: Vec<String> = fleet.all().map(|session| session.session_id.clone()).collect();
+    expected.push(stopper.session_id.clone());
+    let mut listed = column(&trips, "session_id");
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(!trips.truncated);
+    assert_eq!(
+        column(&report("trips?vehicle=veh-1".into()).await, "vehicle_id"),
+        ["veh-1", "veh-1"]
+    );
+
+    // The daily summary adds up to the same trips; veh-1 drove one yesterday and one today.
+    let daily = report("daily".into()).await;
+    let trips_per_day: u64 = column(&daily, "trips")
+        .iter()
+        .map(|trips| trips.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(trips_per_day, 6);
+    let veh_1 = report("daily?vehicle=veh-1".into()).await;
+    assert_eq!(column(&veh_1, "trips"), ["1", "1"], "{veh_1:?}");
+
+    // Stops: veh-9 stood still from its second point until it moved at its fifth: 4 minutes. The others never
+    // stopped; a 5-minute minimum leaves none.
+    let stops = report("stops".into()).await;
+    assert_eq!(column(&stops, "vehicle_id"), ["veh-9"]);
+    assert_eq!(column(&stops, "duration_s"), ["240"]);
+    assert_eq!(
+        column(&stops, "started_at"),
+        [stopper.points[1].0.format("%Y-%m-%dT%H:%M:%SZ").to_string()]
+    );
+    assert!(report("stops?min_stop_s=300".into()).await.rows.is_empty());
+    assert!(report("alerts".into()).await.rows.is_empty());
+
+    // The CSV export: every row, the JSON's cells, a formula defused.
+    let answer = admin
+        .get(format!("{base}/api/v1/reports/trips"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = answer.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"packetpulse-trips-"),
+        "{disposition}"
+    );
+    let body = answer.text().await.unwrap();
+    let mut csv = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(csv.headers().unwrap().iter().collect::<Vec<_>>(), trips.columns);
+    let rows: Vec<Vec<String>> = csv
+        .records()
+        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let defused: Vec<Vec<String>> = trips
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| {
+                    if cell.starts_with('=') {
+                        format!("'{cell}")
+                    } else {
+                        cell.clone()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows, defused);
+    assert!(
+        body.contains(common::XSS_ROUTE.replace('"', "\"\"").as_str()),
+        "quoted, not broken: {body}"
+    );
+
+    // Refusals say why.
+    for (path, reason) in [
+        ("nope", "report must be one of trips, stops, daily, alerts"),
+        ("trips?from=yesterday", "from must be a date"),
+        ("trips?from=2020-01-01&to=2026-01-01", "at most 366 days"),
+        ("trips?from=2026-02-02&to=2026-02-01", "is after to"),
+    ] {
+        let answer = admin
+            .get(format!("{base}/api/v1/reports/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{path}");
+        let error: serde_json::Value = answer.json().await.unwrap();
+        assert!(
+            error["error"].as_str().unwrap().contains(reason),
+            "{path}: {error}"
+        );
+    }
+
+    // The page: the table, and the export link with the same filters.
+    let (_driver, client) = browser().await;
+    sign_in(&client, &base, "admin", ADMIN_PASSWORD).await;
+    wait_for_path(&client, "the overview", |path| path == "/").await;
+    client
+        .goto(&format!("{base}/reports?kind=stops&vehicle=veh-9"))
+        .await
+        .unwrap();
+    hydrated(&client).await;
+    find(&client, "#report tbody tr").await;
+    let row = text(&client, "#report tbody tr").await;
+    assert!(row.contains("veh-9") && row.contains("240"), "{row}");
+    let export = find(&client, "#report-export")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        export.starts_with("/api/v1/reports/stops?format=csv&vehicle=veh-9"),
+        "{export}"
+    );
+    let exported = admin
+        .get(format!("{base}{export}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        exported.lines().count(),
+        2,
+        "the header and the one stop: {exported}"
+    );
+    screenshot(&client, "reports").await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -15,6 +15,7 @@ mod js;
 mod live;
 mod notifications;
 mod overview;
+mod reports;
 mod sessions;
 mod tokens;
 mod track;
@@ -93,6 +94,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/notifications") view=|| view! { <Layout><notifications::NotificationsPage/></Layout> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Layout><admin::UsersPage/></Layout> }/>
                 <Route path=path!("/admin/devices") view=|| view! { <Layout><devices::DevicesPage/></Layout> }/>
+                <Route path=path!("/reports") view=|| view! { <Layout><reports::ReportsPage/></Layout> }/>
                 <Route path=path!("/api-docs") view=|| view! { <Layout><api_docs::ApiDocsPage/></Layout> }/>
             </Routes>
         </Router>
@@ -152,6 +154,7 @@ fn Layout(children: ChildrenFn) -> impl IntoView {
                             <a href="/sessions">"Sessions"</a>
                             <a href="/fleet">"Fleet"</a>
                             <a href="/geofences">"Geofences"</a>
+                            <a href="/reports">"Reports"</a>
                             <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
                             <Show when=move || dispatcher>
                                 <a href="/notifications" id="nav-notifications">"Notifications"</a>

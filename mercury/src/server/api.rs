@@ -193,6 +193,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(get_users))
         .route("/devices", get(get_devices))
         .route("/openapi.json", get(super::openapi::get_openapi))
+        .route("/reports/{kind}", get(super::reports::get_report))
 }
 
 /// `GET /me`: the signed-in user.

@@ -24,6 +24,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod reports;
 pub mod state;
 pub mod tracking_links;
 pub mod users;

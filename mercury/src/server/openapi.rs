@@ -66,6 +66,7 @@ pub struct ApiErrorBody {
         super::notify::api::put_email_alerts,
         super::api::get_users,
         super::api::get_devices,
+        super::reports::get_report,
         get_openapi,
     ),
     components(schemas(ApiErrorBody, crate::model::LiveMessage, crate::model::AlertMessage)),

@@ -57,6 +57,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/admin/users", ADMIN),
     rule("GET", "/admin/devices", ADMIN),
     rule("GET", "/api-docs", VIEWER),
+    rule("GET", "/reports", VIEWER),
     // Account forms.
     rule("POST", "/login", PUBLIC),
     rule("POST", "/signup", PUBLIC),
@@ -78,6 +79,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/fn/tracking", PUBLIC),
     rule("POST", "/api/fn/overview", VIEWER),
     rule("POST", "/api/fn/api_operations", VIEWER),
+    rule("POST", "/api/fn/report", VIEWER),
     rule("POST", "/api/fn/sessions", VIEWER),
     rule("POST", "/api/fn/session", VIEWER),
     rule("POST", "/api/fn/fleet", VIEWER),
@@ -129,6 +131,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/users", ADMIN),
     rule("GET", "/api/v1/devices", ADMIN),
     rule("GET", "/api/v1/openapi.json", PUBLIC),
+    rule("GET", "/api/v1/reports/{kind}", VIEWER),
 ];
 
 /// Static files anyone may load: the browser build, vendored scripts, the style sheet.

@@ -11,6 +11,7 @@ mod analytics;
 mod fleet;
 mod overview;
 pub mod periods;
+pub mod reports;
 mod sessions;
 mod tracking;
 
@@ -26,6 +27,13 @@ pub struct QueryError {
 }
 
 type Result<T> = std::result::Result<T, QueryError>;
+
+impl QueryError {
+    /// `source` failed while reading `what`.
+    pub fn new(what: &'static str, source: clickhouse::error::Error) -> Self {
+        Self { what, source }
+    }
+}
 
 fn failed(what: &'static str) -> impl FnOnce(clickhouse::error::Error) -> QueryError {
     move |source| QueryError { what, source }

@@ -1,0 +1,170 @@
+//! The reports' rows, read as cursors so an export streams: a year of trips never sits in Mercury's memory.
+//! Trips and the daily summary come from gold's `session_summary`, alerts from silver's `alerts`, stops from
+//! silver's `session_movements` (folded into stops by the caller, `server::reports`).
+
+use clickhouse::query::RowCursor;
+use serde::Deserialize;
+
+use super::{Result, SESSION_COLUMNS, Warehouse, failed};
+use crate::model::SessionRow;
+
+/// A time range and an optional vehicle: `[from_ms, to_ms)`, `vehicle` exact or empty for all.
+#[derive(Debug, Clone)]
+pub struct ReportRange {
+    /// First instant, epoch ms.
+    pub from_ms: u64,
+    /// First instant after the range, epoch ms.
+    pub to_ms: u64,
+    /// Exact vehicle id, or empty for every vehicle.
+    pub vehicle: String,
+    /// At most this many rows (the page's table); `None` for all (an export).
+    pub limit: Option<u64>,
+}
+
+/// One vehicle's day: its trips (by start, UTC), distance and time on the road.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct DailyRow {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Trips started that day.
+    pub trips: u64,
+    /// Of which completed.
+    pub completed: u64,
+    /// Distance of those trips, km.
+    pub distance_km: f64,
+    /// Their summed duration, seconds.
+    pub driving_s: f64,
+    /// Distance over driving time, km/h.
+    pub avg_speed_kmh: f64,
+}
+
+/// One alert of the alerts report.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct AlertReportRow {
+    /// When, epoch ms.
+    pub at_ms: u64,
+    /// Kind.
+    pub kind: String,
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Session.
+    pub session_id: String,
+    /// Geofence, or empty.
+    pub geofence_id: String,
+    /// Where.
+    pub lat: f64,
+    /// Where.
+    pub lon: f64,
+    /// Text.
+    pub message: String,
+    /// Id.
+    pub alert_id: String,
+}
+
+/// One recorded point, for finding stops.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct MovementPoint {
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Session.
+    pub session_id: String,
+    /// When, epoch ms.
+    pub event_time_ms: u64,
+    /// Where.
+    pub lat: f64,
+    /// Where.
+    pub lon: f64,
+    /// Reported or derived speed.
+    pub speed_kmh: f64,
+}
+
+impl Warehouse {
+    fn ranged(&self, sql: &str, range: &ReportRange) -> clickhouse::query::Query {
+        let limit = range
+            .limit
+            .map(|limit| format!(" LIMIT {limit}"))
+            .unwrap_or_default();
+        self.client
+            .query(&format!("{sql}{limit}"))
+            .bind(range.from_ms)
+            .bind(range.to_ms)
+            .bind(&range.vehicle)
+            .bind(&range.vehicle)
+    }
+
+    /// Trips started in the range, oldest first.
+    pub fn trips_report(&self, range: &ReportRange) -> Result<RowCursor<SessionRow>> {
+        let summary = self.table("session_summary");
+        self.ranged(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM {summary} \
+                 WHERE started_at_ms >= ? AND started_at_ms < ? AND (? = '' OR vehicle_id = ?) \
+                 ORDER BY started_at_ms, session_id"
+            ),
+            range,
+        )
+        .fetch()
+        .map_err(failed("trips report"))
+    }
+
+    /// Per day (UTC, by trip start) and vehicle, in that order.
+    pub fn daily_report(&self, range: &ReportRange) -> Result<RowCursor<DailyRow>> {
+        let summary = self.table("session_summary");
+        // Renamed in the subquery: ClickHouse 18.16 substitutes an output alias equal to a column name into the
+        // expressions that use the column.
+        self.ranged(
+            &format!(
+                "SELECT toString(trip_day) AS day, vehicle AS vehicle_id, count() AS trips, \
+                 toUInt64(countIf(trip_status = 'completed')) AS completed, \
+                 toFloat64(sum(trip_km)) AS distance_km, toFloat64(sum(trip_s)) AS driving_s, \
+                 if(sum(trip_s) > 0, sum(trip_km) / (sum(trip_s) / 3600), 0) AS avg_speed_kmh \
+                 FROM (SELECT toDate(started_at) AS trip_day, vehicle_id AS vehicle, status AS trip_status, \
+                       toFloat64(distance_km) AS trip_km, toFloat64(duration_s) AS trip_s \
+                       FROM {summary} \
+                       WHERE started_at_ms >= ? AND started_at_ms < ? AND (? = '' OR vehicle_id = ?)) \
+                 GROUP BY trip_day, vehicle ORDER BY trip_day, vehicle"
+            ),
+            range,
+        )
+        .fetch()
+        .map_err(failed("daily report"))
+    }
+
+    /// Alerts in the range, oldest first.
+    pub fn alerts_report(&self, range: &ReportRange) -> Result<RowCursor<AlertReportRow>> {
+        let alerts = self.table("alerts");
+        self.ranged(
+            &format!(
+                "SELECT toUInt64(at_ms) AS at_ms, kind, vehicle_id, session_id, geofence_id, lat, lon, message, \
+                 alert_id FROM {alerts} FINAL \
+                 WHERE at_ms >= ? AND at_ms < ? AND (? = '' OR vehicle_id = ?) ORDER BY at_ms, alert_id"
+            ),
+            range,
+        )
+        .fetch()
+        .map_err(failed("alerts report"))
+    }
+
+    /// Every point in the range by vehicle and time: what stops are found in (never limited: a stop's end may
+    /// be far from its start).
+    pub fn movements_for_stops(&self, range: &ReportRange) -> Result<RowCursor<MovementPoint>> {
+        let movements = self.table("session_movements");
+        let all = ReportRange {
+            limit: None,
+            ..range.clone()
+        };
+        self.ranged(
+            &format!(
+                "SELECT vehicle_id, session_id, toUInt64(event_time_ms) AS event_time_ms, lat, lon, \
+                 toFloat64(speed_kmh) AS speed_kmh FROM {movements} FINAL \
+                 WHERE event_time_ms >= ? AND event_time_ms < ? AND (? = '' OR vehicle_id = ?) \
+                 ORDER BY vehicle_id, event_time_ms, event_id"
+            ),
+            &all,
+        )
+        .fetch()
+        .map_err(failed("stops report"))
+    }
+}

@@ -128,6 +128,20 @@ async fn main() {
         "/api/v1/sessions/bench-session-00042".to_owned(),
         "/api/v1/fleet?page=3".to_owned(),
         "/api/v1/analytics?period=month".to_owned(),
+        "/api/v1/analytics?period=this_week".to_owned(),
+        "/api/v1/analytics?period=year".to_owned(),
+        "/api/v1/reports/trips?vehicle=veh-42".to_owned(),
+        "/api/v1/reports/trips".to_owned(),
+        "/api/v1/reports/daily?vehicle=veh-42".to_owned(),
+        "/api/v1/reports/daily".to_owned(),
+        "/api/v1/reports/stops?vehicle=veh-42".to_owned(),
+        "/api/v1/reports/stops".to_owned(),
+        "/api/v1/reports/alerts".to_owned(),
+        // Every trip of the seeded 30 days, streamed.
+        format!(
+            "/api/v1/reports/trips?format=csv&from={}",
+            (now - chrono::Duration::days(31)).date_naive()
+        ),
         "/".to_owned(),
     ] {
         let (requests, latencies, elapsed) =

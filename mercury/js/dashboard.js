@@ -569,13 +569,22 @@ export function replayPlay(sliderId) {
 
 // ---- public tracking --------------------------------------------------------------------------------
 
+// The tracking map of the current element: drawn once, then only its vehicle moves (the customer's zoom stays).
+let trackingMap = null;
+
 export function showTracking(elementId, trackingJson, tilesJson) {
   whenElement(elementId, (element) => {
     const tracking = JSON.parse(trackingJson);
+    if (trackingMap?.element === element) {
+      trackingMap.vehicle.setLatLng(tracking.position);
+      trackingMap.destination.setLatLng(tracking.destination);
+      return;
+    }
     const map = baseMap(element, tilesJson);
     const vehicle = L.circleMarker(tracking.position, { radius: 8, color: "#d9480f", fillOpacity: 1 }).addTo(map);
     const destination = L.marker(tracking.destination, { title: "Your address" }).addTo(map);
     map.fitBounds(L.latLngBounds([vehicle.getLatLng(), destination.getLatLng()]), { padding: [30, 30], maxZoom: 16 });
+    trackingMap = { element, vehicle, destination };
   });
 }
 
@@ -805,4 +814,43 @@ async function remove(id) {
   const response = await fetch(`/api/v1/geofences/${encodeURIComponent(id)}`, { method: "DELETE" });
   fenceStatus(response.ok ? "Deleted." : `Not deleted: ${(await response.json()).error}`);
   await reloadFences();
+}
+
+// A page's push feed: the WebSocket at `path`, each message's text to `onMessage`, until `unsubscribe` (the page
+// was left; Leptos navigates without reloading). A dropped socket is reopened after 2 s, backing off to a minute
+// while it cannot be opened at all (a refused upgrade: 404, 410, 429); a normal close (1000: the server has no
+// more to say, e.g. an expired tracking link) ends it.
+const subscriptions = new Map();
+
+export function subscribe(path, onMessage) {
+  unsubscribe(path);
+  const subscription = { socket: null, closed: false, failures: 0 };
+  subscriptions.set(path, subscription);
+  const open = () => {
+    if (subscription.closed) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${path}`);
+    subscription.socket = socket;
+    socket.onopen = () => {
+      subscription.failures = 0;
+    };
+    socket.onmessage = (message) => onMessage(message.data);
+    socket.onclose = (event) => {
+      subscription.socket = null;
+      if (subscription.closed || event.code === 1000) return;
+      subscription.failures += 1;
+      setTimeout(open, Math.min(2000 * 2 ** (subscription.failures - 1), 60000));
+    };
+  };
+  open();
+}
+
+// Ends every subscription whose path starts with `prefix`.
+export function unsubscribe(prefix) {
+  for (const [path, subscription] of subscriptions) {
+    if (!path.startsWith(prefix)) continue;
+    subscription.closed = true;
+    subscription.socket?.close();
+    subscriptions.delete(path);
+  }
 }

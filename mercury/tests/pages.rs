@@ -78,6 +78,43 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
     // A route name full of markup was shown as text: nothing ran.
     assert_eq!(client.title().await.unwrap(), "PacketPulse");
     screenshot(&client, "overview").await;
+
+    // Live by push: a fourth session today reaches silver and gold, and the open page shows it without a reload.
+    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    let fourth = common::session(
+        "s-today-4",
+        "veh-5",
+        "Kallithea → Pagrati",
+        chrono::Utc::now(),
+        false,
+    );
+    let warehouse = packetpulse_testkit::shared_clickhouse()
+        .unwrap()
+        .client()
+        .with_database(&dashboard.clickhouse_database);
+    common::seed(&warehouse, &dashboard.clickhouse_database, [fourth.events()]).await;
+    packetpulse_testkit::wait_until(
+        "the overview to show the fourth session",
+        Duration::from_secs(20),
+        || {
+            let client = client.clone();
+            async move {
+                let sessions = text(&client, "#kpi-sessions .kpi-value").await;
+                Ok::<_, String>((sessions == "4").then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(kpi("kpi-fleet").await.0, "4");
+    assert_eq!(
+        client
+            .execute("return window.notReloaded === true", vec![])
+            .await
+            .unwrap(),
+        json!(true),
+        "the page was reloaded"
+    );
     client.close().await.unwrap();
     dashboard.stop().await;
 }
@@ -237,6 +274,35 @@ async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
         [hours_today, hours_today + 1].contains(&today[0].as_u64().unwrap()),
         "{today} for {hours_today} hours"
     );
+
+    // Live by push: a fourth session today, completed, lands in silver and gold; the open page reloads its figures
+    // (three of four completed) without the browser reloading.
+    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    let fourth = common::session(
+        "s-today-4",
+        "veh-5",
+        "Kallithea → Pagrati",
+        chrono::Utc::now() - chrono::Duration::minutes(5),
+        true,
+    );
+    let warehouse = packetpulse_testkit::shared_clickhouse()
+        .unwrap()
+        .client()
+        .with_database(&dashboard.clickhouse_database);
+    common::seed(&warehouse, &dashboard.clickhouse_database, [fourth.events()]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while text(&client, "#completion-rate").await != "75.0 %" {
+        assert!(std::time::Instant::now() < deadline, "the pushed completion rate");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client
+            .execute("return window.notReloaded === true", vec![])
+            .await
+            .unwrap(),
+        json!(true),
+        "the page was reloaded"
+    );
     client.close().await.unwrap();
     dashboard.stop().await;
 }
@@ -286,6 +352,38 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
     .expect("axe-core: run mercury/build.sh (npm ci) first");
     let dashboard = Dashboard::start().await;
     let (_driver, client) = browser().await;
+
+    // The public pages first, signed out: sign-in and a customer's tracking page (a dispatcher's link).
+    let admin = http();
+    http_sign_in(&admin, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    let link: String = admin
+        .post(format!("{}/api/fn/tracking_link", dashboard.url))
+        .form(&[("order_id", dashboard.fleet.live().order_id.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let track = link[link.find("/track/").unwrap()..].to_owned();
+    for (width, height) in [(390, 844), (1440, 900)] {
+        client.set_window_size(width, height).await.unwrap();
+        for page in ["/login", "/signup", track.as_str()] {
+            client.goto(&format!("{}{page}", dashboard.url)).await.unwrap();
+            find(&client, "h1").await;
+            assert_eq!(
+                overflowing(&client).await,
+                json!([]),
+                "{page} at {width}×{height} scrolls sideways"
+            );
+            assert_eq!(
+                accessibility_violations(&client, &axe).await,
+                json!([]),
+                "{page} at {width}×{height}: axe-core's serious or critical violations"
+            );
+        }
+    }
+
     sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
     let live = dashboard.fleet.live().session_id.clone();

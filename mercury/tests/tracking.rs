@@ -1,7 +1,8 @@
 //! The public tracking page: anyone with an order's tracking link sees its status, ETA and the vehicle on a
 //! map — without signing in, and without anything that identifies the vehicle, its session or other orders. The
 //! link is an unguessable token a dispatcher copies from the session page, not the order id; it stops working a
-//! while after delivery, and anonymous traffic is throttled per address.
+//! while after delivery, and anonymous traffic is throttled per address. The open page follows the delivery by
+//! push (`/api/v1/track/{token}/live`) without reloading.
 
 #![allow(clippy::unwrap_used)]
 
@@ -83,6 +84,35 @@ async fn an_order_is_tracked_by_its_link_without_login_and_the_page_leaks_nothin
     assert!(text(&client, "#track-eta").await.starts_with("about "));
     find(&client, "#track-map[data-ready='true']").await;
     screenshot(&client, "public-tracking").await;
+
+    // Live by push: the delivery completes at the customer's address; the open page says so without a reload.
+    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    let delivered = common::event(
+        &live,
+        chrono::Utc::now(),
+        live.end,
+        packetpulse_model::DeliveryStatus::Completed,
+    );
+    let warehouse = packetpulse_testkit::shared_clickhouse()
+        .unwrap()
+        .client()
+        .with_database(&dashboard.clickhouse_database);
+    common::seed(&warehouse, &dashboard.clickhouse_database, [vec![delivered]]).await;
+    packetpulse_testkit::wait_until("the pushed delivery", std::time::Duration::from_secs(20), || {
+        let client = client.clone();
+        async move { Ok::<_, String>((text(&client, "#track-eta").await == "Delivered").then_some(())) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(text(&client, "#track-distance").await, "0.0 km");
+    assert_eq!(
+        client
+            .execute("return window.notReloaded === true", vec![])
+            .await
+            .unwrap(),
+        serde_json::json!(true),
+        "the page was reloaded"
+    );
 
     // The order id itself, or a guessed token, opens nothing.
     for guess in [live.order_id.as_str(), "t_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {

@@ -17,7 +17,9 @@ use crate::model::{ANALYTICS_PERIODS, Analytics, Bucket, CompletionStep};
 pub fn AnalyticsPage() -> impl IntoView {
     let query = use_query_map();
     let period = move || query.read().get("period").unwrap_or_else(|| "week".to_owned());
-    let data = Resource::new(period, analytics);
+    // Reloaded when the pushed overview says silver or gold has newer data (gold rebuilds every 10 s).
+    let version = super::push::warehouse_version(super::push::pushed_overview());
+    let data = Resource::new(move || (period(), version.get()), |(period, _)| analytics(period));
     let units = use_units();
     view! {
         <h1>"Analytics"</h1>
@@ -37,7 +39,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                 }
             }).collect_view()}
         </nav>
-        <Suspense fallback=super::loading>
+        <Transition fallback=super::loading>
             {move || {
                 let units = units.clone();
                 Suspend::new(async move {
@@ -47,7 +49,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                     }
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 

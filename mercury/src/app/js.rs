@@ -37,6 +37,20 @@ mod bindings {
         /// Draws the public tracking map: the vehicle and the destination.
         #[wasm_bindgen(js_name = showTracking)]
         pub fn show_tracking(element_id: &str, tracking_json: &str, tiles_json: &str);
+        #[wasm_bindgen(js_name = subscribe)]
+        fn subscribe_js(path: &str, on_message: &wasm_bindgen::JsValue);
+        /// Closes the page's sockets whose paths start with `prefix` (the page was left).
+        #[wasm_bindgen(js_name = unsubscribe)]
+        pub fn unsubscribe(prefix: &str);
+    }
+
+    /// Opens the WebSocket at `path` (reopened 2 s after it drops) and hands each message's text to
+    /// `on_message` until [`unsubscribe`].
+    pub fn subscribe(path: &str, on_message: impl FnMut(String) + 'static) {
+        use wasm_bindgen::closure::Closure;
+        // Owned by JavaScript from here: collected with the subscription.
+        let callback = Closure::<dyn FnMut(String)>::new(on_message).into_js_value();
+        subscribe_js(path, &callback);
     }
 }
 
@@ -55,6 +69,8 @@ mod server_side {
     pub fn replay_to(_: u32) {}
     pub fn replay_play(_: &str) {}
     pub fn show_tracking(_: &str, _: &str, _: &str) {}
+    pub fn subscribe(_: &str, _: impl FnMut(String) + 'static) {}
+    pub fn unsubscribe(_: &str) {}
 }
 
 #[cfg(not(feature = "hydrate"))]

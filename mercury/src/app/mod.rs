@@ -15,6 +15,7 @@ mod js;
 mod live;
 mod notifications;
 mod overview;
+mod push;
 mod reports;
 mod sessions;
 mod tokens;

@@ -10,18 +10,21 @@ use super::widgets::{Chart, StatusBadge, data_error};
 use crate::data::overview;
 use crate::model::{DayOverDay, Overview, SessionRow};
 
-/// The overview page.
+/// The overview page: loaded with the page, then redrawn with each overview the server pushes.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview());
+    let pushed = super::push::pushed_overview();
     let units = use_units();
     view! {
         <h1>"Fleet overview"</h1>
         <Suspense fallback=super::loading>
             {move || {
                 let units = units.clone();
+                let newest = pushed.get();
                 Suspend::new(async move {
-                    match data.await {
+                    let loaded = data.await;
+                    match newest.map_or(loaded, Ok) {
                         Ok(overview) => view! { <OverviewView overview units/> }.into_any(),
                         Err(error) => data_error(&error),
                     }

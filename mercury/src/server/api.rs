@@ -100,6 +100,11 @@ pub async fn tracking(state: &AppState, client: IpAddr, token: &str) -> Result<T
     if !state.tracking_limits.allow(client) {
         return Err(ApiError::TooManyRequests);
     }
+    tracking_unthrottled(state, token).await
+}
+
+/// [`tracking`] without the throttle: for a live tracking socket, throttled once when it opened.
+pub async fn tracking_unthrottled(state: &AppState, token: &str) -> Result<Tracking, ApiError> {
     let cached = state
         .answers
         .tracking
@@ -156,12 +161,14 @@ pub fn routes() -> Router<AppState> {
         .route("/login", post(super::account::login_json))
         .route("/me", get(get_me))
         .route("/overview", get(get_overview))
+        .route("/overview/live", get(super::overview_feed::websocket))
         .route("/sessions", get(get_sessions))
         .route("/sessions/{id}", get(get_session))
         .route("/active-sessions", get(get_active_sessions))
         .route("/fleet", get(get_fleet))
         .route("/analytics", get(get_analytics))
         .route("/track/{token}", get(get_tracking))
+        .route("/track/{token}/live", get(super::tracking_feed::websocket))
         .route("/live", get(super::live::socket::websocket))
         .route("/alerts", get(super::alerts::get_alerts))
         .route("/geofences", get(super::geofences::get_geofences))

@@ -148,6 +148,10 @@ pub struct Config {
     #[arg(long, env = "MERCURY_LIVE_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub live_interval: Duration,
 
+    /// How often pages that follow the data (overview, analytics, public tracking) get fresh figures by push.
+    #[arg(long, env = "MERCURY_PUSH_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub push_interval: Duration,
+
     /// Map tile URL template (`{z}/{x}/{y}`): OpenStreetMap's standard tiles by default; empty: no tiles,
     /// routes and markers on a blank background (sites without internet access).
     #[arg(long, env = "MERCURY_TILE_URL", default_value = OSM_TILES)]

@@ -24,8 +24,10 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod overview_feed;
 pub mod reports;
 pub mod state;
+pub mod tracking_feed;
 pub mod tracking_links;
 pub mod users;
 pub mod warehouse;
@@ -134,6 +136,11 @@ pub async fn run_with(
         state.config.live_interval,
         shutdown.clone(),
     ));
+    let overview_pusher = tokio::spawn(overview_feed::push(
+        state.clone(),
+        state.config.push_interval,
+        shutdown.clone(),
+    ));
     let app = router(state, operations.routes()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -141,6 +148,7 @@ pub async fn run_with(
         .map_err(Error::Serve);
     operations.finish().await;
     let _ = pusher.await;
+    let _ = overview_pusher.await;
     let _ = geofences.await;
     let _ = alert_rules.await;
     let _ = notify_sender.await;

@@ -70,6 +70,8 @@ pub struct AppState {
     pub alert_rules: AlertRules,
     /// Webhooks and email: the outbox and its senders.
     pub notifications: Notifications,
+    /// The overview pushed to open overview pages.
+    pub overview_feed: super::overview_feed::OverviewFeed,
     /// Answers reused for a second.
     pub answers: cache::Answers,
     /// Cancelled at shutdown (ends WebSocket connections).
@@ -150,6 +152,7 @@ impl AppState {
             alert_rules: AlertRules::new(&config.kafka_bootstrap_servers, &config.alert_rules_topic)
                 .map_err(Error::Geofences)?,
             notifications,
+            overview_feed: super::overview_feed::OverviewFeed::default(),
             answers: cache::Answers::default(),
             shutdown,
             config: Arc::new(config),

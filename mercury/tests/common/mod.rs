@@ -104,7 +104,7 @@ pub fn event(
 }
 
 /// Four points a minute apart, 0.01° of latitude each (≈ 1.1 km: 67 km/h), from `start`.
-fn session(id: &str, vehicle: &str, route: &str, start: DateTime<Utc>, completed: bool) -> SeededSession {
+pub fn session(id: &str, vehicle: &str, route: &str, start: DateTime<Utc>, completed: bool) -> SeededSession {
     use DeliveryStatus::{Completed, EnRoute, Started};
     let base = (37.95, 23.70);
     let points = (0..4)

@@ -105,8 +105,10 @@ pub const RULES: &[Rule] = &[
     // The JSON API.
     rule("POST", "/api/v1/login", PUBLIC),
     rule("GET", "/api/v1/track/{token}", PUBLIC),
+    rule("GET", "/api/v1/track/{token}/live", PUBLIC),
     rule("GET", "/api/v1/me", VIEWER),
     rule("GET", "/api/v1/overview", VIEWER),
+    rule("GET", "/api/v1/overview/live", VIEWER),
     rule("GET", "/api/v1/sessions", VIEWER),
     rule("GET", "/api/v1/sessions/{id}", VIEWER),
     rule("GET", "/api/v1/active-sessions", VIEWER),

@@ -1,0 +1,101 @@
+//! `GET /api/v1/overview/live`: the overview pushed to every open overview page every
+//! `MERCURY_PUSH_INTERVAL` (2 s). One computation per tick serves every browser (the same cached answer
+//! as `GET /overview`), and none runs while nobody watches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::state::AppState;
+
+/// The newest overview as JSON text, shared by every overview socket.
+#[derive(Clone)]
+pub struct OverviewFeed {
+    latest: Arc<watch::Sender<Option<Arc<str>>>>,
+}
+
+impl Default for OverviewFeed {
+    fn default() -> Self {
+        Self {
+            latest: Arc::new(watch::Sender::new(None)),
+        }
+    }
+}
+
+impl OverviewFeed {
+    fn watched(&self) -> bool {
+        self.latest.receiver_count() > 0
+    }
+}
+
+/// Computes the overview every `interval` while a browser watches and hands it to their sockets.
+pub async fn push(state: AppState, interval: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        if !state.overview_feed.watched() {
+            continue;
+        }
+        match super::api::overview(&state).await {
+            Ok(overview) => {
+                failing = false;
+                if let Ok(text) = serde_json::to_string(&overview) {
+                    state.overview_feed.latest.send_replace(Some(text.into()));
+                }
+            }
+            // Said once per outage: the pages keep their last figures and the next tick tries again.
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "the overview push could not read the warehouse");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// `GET /api/v1/overview/live`: the overview's figures as they change.
+#[utoipa::path(get, path = "/overview/live", tag = "dashboard", summary = "The overview, pushed as it changes",
+    responses((status = 101, description = "A WebSocket: a text frame of `Overview` JSON every \
+        `MERCURY_PUSH_INTERVAL` (2 s) while the figures are readable; nothing is expected from the client")))]
+pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let latest = state.overview_feed.latest.subscribe();
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| serve_browser(socket, latest, shutdown))
+}
+
+async fn serve_browser(
+    mut socket: WebSocket,
+    mut latest: watch::Receiver<Option<Arc<str>>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            changed = latest.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let text = latest.borrow_and_update().clone();
+                if let Some(text) = text
+                    && socket.send(Message::Text(text.as_ref().into())).await.is_err()
+                {
+                    break;
+                }
+            }
+        }
+    }
+}

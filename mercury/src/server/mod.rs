@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod overview_feed;
+pub mod push_socket;
 pub mod reports;
 pub mod state;
 pub mod tracking_feed;

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::push_socket::{self, Push};
 use super::state::AppState;
 
 /// The newest overview as JSON text, shared by every overview socket.
@@ -70,32 +71,20 @@ pub async fn push(state: AppState, interval: Duration, shutdown: CancellationTok
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let latest = state.overview_feed.latest.subscribe();
     let shutdown = state.shutdown.clone();
-    upgrade.on_upgrade(move |socket| serve_browser(socket, latest, shutdown))
+    upgrade.on_upgrade(
+        move |socket| async move { push_socket::serve(socket, &shutdown, messages(latest)).await },
+    )
 }
 
-async fn serve_browser(
-    mut socket: WebSocket,
-    mut latest: watch::Receiver<Option<Arc<str>>>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
-            changed = latest.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let text = latest.borrow_and_update().clone();
-                if let Some(text) = text
-                    && socket.send(Message::Text(text.as_ref().into())).await.is_err()
-                {
-                    break;
-                }
+/// Each newer overview, once one was computed.
+fn messages(latest: watch::Receiver<Option<Arc<str>>>) -> impl futures::Stream<Item = Push> {
+    futures::stream::unfold(latest, |mut latest| async move {
+        loop {
+            latest.changed().await.ok()?;
+            let text = latest.borrow_and_update().clone();
+            if let Some(text) = text {
+                return Some((Push::Text(text), latest));
             }
         }
-    }
+    })
 }

@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::api::{tracking, tracking_unthrottled};
+use super::api_error::ApiError;
 use super::openapi::ApiErrorBody;
+use super::push_socket::{self, Push};
 use super::state::AppState;
 
 /// `GET /api/v1/track/{token}/live`: the public view of an order, pushed as it changes.
@@ -34,45 +36,46 @@ pub async fn websocket(
         Ok(first) => first,
         Err(error) => return error.into_response(),
     };
-    upgrade.on_upgrade(move |socket| serve_browser(socket, state, token, first))
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| async move {
+        push_socket::serve(socket, &shutdown, messages(state, token, first)).await;
+    })
 }
 
-async fn serve_browser(mut socket: WebSocket, state: AppState, token: String, first: crate::model::Tracking) {
+/// The link's view whenever it changed (the page rendered `first` already), read every push interval; a close
+/// once the link no longer opens a delivery.
+fn messages(
+    state: AppState,
+    token: String,
+    first: crate::model::Tracking,
+) -> impl futures::Stream<Item = Push> {
     let mut ticker = tokio::time::interval(state.config.push_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // The page rendered `first` already: only changes are sent.
-    let mut sent = first;
-    loop {
-        tokio::select! {
-            () = state.shutdown.cancelled() => break,
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            },
-            _ = ticker.tick() => match tracking_unthrottled(&state, &token).await {
-                Ok(now) if now != sent => {
-                    let Ok(text) = serde_json::to_string(&now) else { continue };
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        return;
+    futures::stream::unfold((ticker, first), move |(mut ticker, mut sent)| {
+        let (state, token) = (state.clone(), token.clone());
+        async move {
+            loop {
+                ticker.tick().await;
+                match tracking_unthrottled(&state, &token).await {
+                    Ok(now) if now != sent => {
+                        let Ok(text) = serde_json::to_string(&now) else {
+                            continue;
+                        };
+                        sent = now;
+                        return Some((Push::Text(text.into()), (ticker, sent)));
                     }
-                    sent = now;
+                    Ok(_) => {}
+                    Err(ApiError::NotFound(_) | ApiError::Expired) => {
+                        let close = CloseFrame {
+                            code: 1000,
+                            reason: "the tracking link expired".into(),
+                        };
+                        return Some((Push::Close(close), (ticker, sent)));
+                    }
+                    // The warehouse is away: the page keeps what it shows, the next tick tries again.
+                    Err(_) => {}
                 }
-                Ok(_) => {}
-                Err(super::api_error::ApiError::NotFound(_) | super::api_error::ApiError::Expired) => {
-                    let _ = socket
-                        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "the tracking link expired".into() })))
-                        .await;
-                    return;
-                }
-                // The warehouse is away: the page keeps what it shows, the next tick tries again.
-                Err(_) => {}
-            },
+            }
         }
-    }
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: 1001,
-            reason: "the dashboard is shutting down".into(),
-        })))
-        .await;
+    })
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use packetpulse_model::{Alert, AlertKind};
 use packetpulse_ops::kafka::KafkaError;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{AlertMessage, AlertView};
 use crate::server::live::LiveFeed;
+use crate::server::push_socket::{self, Push};
 use crate::server::state::AppState;
 
 /// Messages a slow browser may fall behind before it gets the open count afresh instead.
@@ -100,7 +101,9 @@ pub async fn consume(
 #[utoipa::path(get, path = "/alerts/live", tag = "alerts",
     responses((status = 101, description = "A WebSocket: text frames of `AlertMessage` JSON, the open count, then every new alert and acknowledgement")))]
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| serve_browser(socket, state))
+    let shutdown = state.shutdown.clone();
+    upgrade
+        .on_upgrade(move |socket| async move { push_socket::serve(socket, &shutdown, messages(state)).await })
 }
 
 async fn open_message(state: &AppState) -> Arc<str> {
@@ -113,26 +116,22 @@ async fn open_message(state: &AppState) -> Arc<str> {
         .into()
 }
 
-async fn serve_browser(mut socket: WebSocket, state: AppState) {
-    let mut messages = state.alert_feed.subscribe();
-    let mut outgoing = Some(open_message(&state).await);
-    loop {
-        if let Some(message) = outgoing.take()
-            && socket.send(Message::Text(message.as_ref().into())).await.is_err()
-        {
-            break;
-        }
-        outgoing = tokio::select! {
-            () = state.shutdown.cancelled() => break,
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => None,
-            },
-            message = messages.recv() => match message {
-                Ok(message) => Some(message),
-                Err(broadcast::error::RecvError::Lagged(_)) => Some(open_message(&state).await),
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-        };
-    }
+/// The open count, then every alert and acknowledgement; the count afresh when this browser fell behind.
+fn messages(state: AppState) -> impl futures::Stream<Item = Push> {
+    let subscription = state.alert_feed.subscribe();
+    futures::stream::unfold(
+        (subscription, state, true),
+        |(mut subscription, state, first)| async move {
+            let message = if first {
+                open_message(&state).await
+            } else {
+                match subscription.recv().await {
+                    Ok(message) => message,
+                    Err(broadcast::error::RecvError::Lagged(_)) => open_message(&state).await,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            };
+            Some((Push::Text(message), (subscription, state, false)))
+        },
+    )
 }

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
+use futures::StreamExt;
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
 use super::LiveFeed;
+use crate::server::push_socket::{self, Push};
 use crate::server::state::AppState;
 
 /// `GET /api/v1/live`: the WebSocket of the live map (a snapshot, then batches of changes).
@@ -18,30 +19,21 @@ use crate::server::state::AppState;
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let feed = state.live.clone();
     let shutdown = state.shutdown.clone();
-    upgrade.on_upgrade(move |socket| serve_browser(socket, feed, shutdown))
+    upgrade
+        .on_upgrade(move |socket| async move { push_socket::serve(socket, &shutdown, messages(feed)).await })
 }
 
-async fn serve_browser(mut socket: WebSocket, feed: LiveFeed, shutdown: CancellationToken) {
-    let mut subscription = feed.subscribe();
-    let mut outgoing: Option<Arc<str>> = Some(feed.snapshot().into());
-    loop {
-        if let Some(message) = outgoing.take()
-            && socket.send(Message::Text(message.as_ref().into())).await.is_err()
-        {
-            break;
-        }
-        outgoing = tokio::select! {
-            () = shutdown.cancelled() => break,
-            incoming = socket.recv() => match incoming {
-                // The browser sends nothing but pings and the close; its messages need no answer.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => None,
-            },
-            batch = subscription.batches.recv() => match batch {
-                Ok(batch) => Some(batch),
-                Err(broadcast::error::RecvError::Lagged(_)) => Some(feed.snapshot().into()),
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
+/// The snapshot, then every batch; a fresh snapshot when this browser fell too far behind the broadcast.
+fn messages(feed: LiveFeed) -> impl futures::Stream<Item = Push> {
+    let subscription = feed.subscribe();
+    let snapshot: Arc<str> = feed.snapshot().into();
+    let batches = futures::stream::unfold((subscription, feed), |(mut subscription, feed)| async move {
+        let message = match subscription.batches.recv().await {
+            Ok(batch) => batch,
+            Err(broadcast::error::RecvError::Lagged(_)) => feed.snapshot().into(),
+            Err(broadcast::error::RecvError::Closed) => return None,
         };
-    }
+        Some((Push::Text(message), (subscription, feed)))
+    });
+    futures::stream::once(std::future::ready(Push::Text(snapshot))).chain(batches)
 }

@@ -80,7 +80,7 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
     screenshot(&client, "overview").await;
 
     // Live by push: a fourth session today reaches silver and gold, and the open page shows it without a reload.
-    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    common::mark_page(&client).await;
     let fourth = common::session(
         "s-today-4",
         "veh-5",
@@ -88,11 +88,7 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
         chrono::Utc::now(),
         false,
     );
-    let warehouse = packetpulse_testkit::shared_clickhouse()
-        .unwrap()
-        .client()
-        .with_database(&dashboard.clickhouse_database);
-    common::seed(&warehouse, &dashboard.clickhouse_database, [fourth.events()]).await;
+    dashboard.seed_more(fourth.events()).await;
     packetpulse_testkit::wait_until(
         "the overview to show the fourth session",
         Duration::from_secs(20),
@@ -107,14 +103,7 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
     .await
     .unwrap();
     assert_eq!(kpi("kpi-fleet").await.0, "4");
-    assert_eq!(
-        client
-            .execute("return window.notReloaded === true", vec![])
-            .await
-            .unwrap(),
-        json!(true),
-        "the page was reloaded"
-    );
+    common::assert_not_reloaded(&client).await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }
@@ -277,7 +266,7 @@ async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
 
     // Live by push: a fourth session today, completed, lands in silver and gold; the open page reloads its figures
     // (three of four completed) without the browser reloading.
-    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    common::mark_page(&client).await;
     let fourth = common::session(
         "s-today-4",
         "veh-5",
@@ -285,24 +274,13 @@ async fn the_fleet_and_analytics_pages_agree_with_the_seeded_fleet() {
         chrono::Utc::now() - chrono::Duration::minutes(5),
         true,
     );
-    let warehouse = packetpulse_testkit::shared_clickhouse()
-        .unwrap()
-        .client()
-        .with_database(&dashboard.clickhouse_database);
-    common::seed(&warehouse, &dashboard.clickhouse_database, [fourth.events()]).await;
+    dashboard.seed_more(fourth.events()).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while text(&client, "#completion-rate").await != "75.0 %" {
         assert!(std::time::Instant::now() < deadline, "the pushed completion rate");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        client
-            .execute("return window.notReloaded === true", vec![])
-            .await
-            .unwrap(),
-        json!(true),
-        "the page was reloaded"
-    );
+    common::assert_not_reloaded(&client).await;
     client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -86,18 +86,14 @@ async fn an_order_is_tracked_by_its_link_without_login_and_the_page_leaks_nothin
     screenshot(&client, "public-tracking").await;
 
     // Live by push: the delivery completes at the customer's address; the open page says so without a reload.
-    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+    common::mark_page(&client).await;
     let delivered = common::event(
         &live,
         chrono::Utc::now(),
         live.end,
         packetpulse_model::DeliveryStatus::Completed,
     );
-    let warehouse = packetpulse_testkit::shared_clickhouse()
-        .unwrap()
-        .client()
-        .with_database(&dashboard.clickhouse_database);
-    common::seed(&warehouse, &dashboard.clickhouse_database, [vec![delivered]]).await;
+    dashboard.seed_more(vec![delivered]).await;
     packetpulse_testkit::wait_until("the pushed delivery", std::time::Duration::from_secs(20), || {
         let client = client.clone();
         async move { Ok::<_, String>((text(&client, "#track-eta").await == "Delivered").then_some(())) }
@@ -105,14 +101,7 @@ async fn an_order_is_tracked_by_its_link_without_login_and_the_page_leaks_nothin
     .await
     .unwrap();
     assert_eq!(text(&client, "#track-distance").await, "0.0 km");
-    assert_eq!(
-        client
-            .execute("return window.notReloaded === true", vec![])
-            .await
-            .unwrap(),
-        serde_json::json!(true),
-        "the page was reloaded"
-    );
+    common::assert_not_reloaded(&client).await;
 
     // The order id itself, or a guessed token, opens nothing.
     for guess in [live.order_id.as_str(), "t_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {

@@ -264,6 +264,16 @@ pub enum Backend {
 }
 
 impl Dashboard {
+    /// Seeds `events` into this dashboard's warehouse (silver, then gold), as the planets would while a page is
+    /// open: what the live-by-push tests change under an open page.
+    pub async fn seed_more(&self, events: Vec<PublishedEvent>) {
+        let warehouse = shared_clickhouse()
+            .unwrap()
+            .client()
+            .with_database(&self.clickhouse_database);
+        seed(&warehouse, &self.clickhouse_database, [events]).await;
+    }
+
     /// Seeds a fresh ClickHouse database and starts Mercury on it with its accounts on `backend`.
     pub async fn start_on(backend: Backend, flags: &[&str]) -> Self {
         match backend {
@@ -422,6 +432,20 @@ pub async fn find(client: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Text of an element.
+/// Marks the open page, so [`assert_not_reloaded`] can tell a push from a reload.
+pub async fn mark_page(client: &Client) {
+    client.execute("window.notReloaded = true", vec![]).await.unwrap();
+}
+
+/// Fails if the browser loaded the page again since [`mark_page`].
+pub async fn assert_not_reloaded(client: &Client) {
+    let marked = client
+        .execute("return window.notReloaded === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marked, serde_json::json!(true), "the page was reloaded");
+}
+
 pub async fn text(client: &Client, css: &str) -> String {
     find(client, css).await.text().await.unwrap()
 }

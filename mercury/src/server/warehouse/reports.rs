@@ -148,23 +148,38 @@ impl Warehouse {
     }
 
     /// Every point in the range by vehicle and time: what stops are found in (never limited: a stop's end may
-    /// be far from its start).
+    /// be far from its start). For one vehicle, only its sessions that overlap the range are read (found in
+    /// silver's `sessions` view), so ClickHouse reads by the primary key instead of scanning every movement.
     pub fn movements_for_stops(&self, range: &ReportRange) -> Result<RowCursor<MovementPoint>> {
         let movements = self.table("session_movements");
-        let all = ReportRange {
-            limit: None,
-            ..range.clone()
+        let columns = "vehicle_id, session_id, toUInt64(event_time_ms) AS event_time_ms, lat, lon, \
+                       toFloat64(speed_kmh) AS speed_kmh";
+        let order = "ORDER BY vehicle_id, event_time_ms, event_id";
+        let query = if range.vehicle.is_empty() {
+            self.client
+                .query(&format!(
+                    "SELECT {columns} FROM {movements} FINAL \
+                     WHERE event_time_ms >= ? AND event_time_ms < ? {order}"
+                ))
+                .bind(range.from_ms)
+                .bind(range.to_ms)
+        } else {
+            let sessions = self.table("sessions");
+            self.client
+                .query(&format!(
+                    "SELECT {columns} FROM {movements} FINAL \
+                     WHERE event_time_ms >= ? AND event_time_ms < ? AND vehicle_id = ? AND session_id IN \
+                       (SELECT session_id FROM {sessions} GROUP BY session_id \
+                        HAVING anyMerge(vehicle_id) = ? AND maxMerge(last_event_at_ms) >= ? \
+                          AND minMerge(started_at_ms) < ?) {order}"
+                ))
+                .bind(range.from_ms)
+                .bind(range.to_ms)
+                .bind(&range.vehicle)
+                .bind(&range.vehicle)
+                .bind(range.from_ms)
+                .bind(range.to_ms)
         };
-        self.ranged(
-            &format!(
-                "SELECT vehicle_id, session_id, toUInt64(event_time_ms) AS event_time_ms, lat, lon, \
-                 toFloat64(speed_kmh) AS speed_kmh FROM {movements} FINAL \
-                 WHERE event_time_ms >= ? AND event_time_ms < ? AND (? = '' OR vehicle_id = ?) \
-                 ORDER BY vehicle_id, event_time_ms, event_id"
-            ),
-            &all,
-        )
-        .fetch()
-        .map_err(failed("stops report"))
+        query.fetch().map_err(failed("stops report"))
     }
 }

@@ -187,14 +187,7 @@ pub async fn run(config: &ChaosConfig) -> Result<Report, Error> {
 
 /// Mars as the native run starts it, sized to the run: until every session completes, fast-forwarded.
 fn mars_config(stack: &NativeStack, config: &ChaosConfig, events_log: &Path) -> Result<mars::Config, Error> {
-    let env = stack.planet_env("mars")?;
-    let mut mars = mars::Config::defaults();
-    mars.venus_url = env["MARS_VENUS_URL"].clone();
-    mars.api_key = env["MARS_API_KEY"].clone();
-    mars.routes = Some(PathBuf::from(&env["MARS_ROUTES"]));
-    mars.metrics_listen = env["MARS_METRICS_LISTEN"]
-        .parse()
-        .map_err(|error| Error::Chaos(format!("MARS_METRICS_LISTEN: {error}")))?;
+    let mut mars = stack.mars_config()?;
     mars.mode = mars::Mode::UntilComplete;
     mars.vehicles = config.vehicles;
     mars.sessions_per_vehicle = config.sessions_per_vehicle();

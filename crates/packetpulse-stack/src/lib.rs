@@ -3,6 +3,7 @@
 //! `make up`'s scripts ([`native`]) and the chaos run that kills its services while a fleet streams ([`chaos`]).
 
 pub mod chaos;
+pub mod measure;
 pub mod native;
 
 use std::collections::{BTreeMap, BTreeSet};

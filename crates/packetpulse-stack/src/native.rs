@@ -122,6 +122,20 @@ impl NativeStack {
         native_env_with(planet, &self.data, &self.env)
     }
 
+    /// Mars' defaults pointed at this stack (Venus' address, the device key, the routes, the metrics port): the
+    /// in-process fleet of the chaos run and the benchmarks, which then size and pace it.
+    pub fn mars_config(&self) -> Result<mars::Config, Error> {
+        let env = self.planet_env("mars")?;
+        let mut mars = mars::Config::defaults();
+        mars.venus_url = env["MARS_VENUS_URL"].clone();
+        mars.api_key = env["MARS_API_KEY"].clone();
+        mars.routes = Some(PathBuf::from(&env["MARS_ROUTES"]));
+        mars.metrics_listen = env["MARS_METRICS_LISTEN"]
+            .parse()
+            .map_err(|error| Error::Native(format!("MARS_METRICS_LISTEN: {error}")))?;
+        Ok(mars)
+    }
+
     /// The PID up.sh recorded for `service` (a planet, `kafka`, `clickhouse` or `s3`), if any.
     pub fn pid(&self, service: &str) -> Option<u32> {
         std::fs::read_to_string(self.data.join("pids").join(format!("{service}.pid")))

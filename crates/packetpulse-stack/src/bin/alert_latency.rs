@@ -7,12 +7,12 @@
 //! the threshold (the device clock, this machine's), so its latency is when the socket delivered it minus `at`:
 //! Venus, Kafka, Jupiter's batch and detection, the acknowledged publish, Mercury's feed and the socket.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use futures::StreamExt;
+use packetpulse_stack::measure::Quantiles;
 use packetpulse_stack::native::NativeStack;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -54,15 +54,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     stack.up()?;
     let outcome = measure(&stack, &args).await;
     stack.down();
-    let mut latencies = outcome?;
-    if latencies.is_empty() {
+    let Some(latencies) = Quantiles::of(outcome?) else {
         eprintln!("alert_latency: no alert arrived; nothing measured");
         return Ok(ExitCode::FAILURE);
-    }
-    latencies.sort_unstable();
-    let at = |quantile: f64| {
-        let index = ((latencies.len() - 1) as f64 * quantile).round() as usize;
-        latencies[index]
     };
     println!(
         "alert_latency: {} vehicles every {:?} for {:?}: {} alerts, ping → alerts socket p50 {} ms, p90 {} ms, \
@@ -70,11 +64,11 @@ async fn main() -> anyhow::Result<ExitCode> {
         args.vehicles,
         args.interval,
         args.duration,
-        latencies.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
+        latencies.count,
+        latencies.p50,
+        latencies.p90,
+        latencies.p99,
+        latencies.max
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -118,12 +112,7 @@ async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
         }
     });
 
-    let env = stack.planet_env("mars")?;
-    let mut mars = mars::Config::defaults();
-    mars.venus_url = env["MARS_VENUS_URL"].clone();
-    mars.api_key = env["MARS_API_KEY"].clone();
-    mars.routes = Some(PathBuf::from(&env["MARS_ROUTES"]));
-    mars.metrics_listen = env["MARS_METRICS_LISTEN"].parse()?;
+    let mut mars = stack.mars_config()?;
     mars.mode = mars::Mode::Continuous;
     mars.vehicles = args.vehicles;
     mars.interval = args.interval;

@@ -87,8 +87,26 @@ pub fn range(query: &ReportQuery, limit: Option<u64>) -> Result<ReportRange, Api
     })
 }
 
+/// The report `kind` a request asks for: its range (at most `limit` rows), column names and rows of text cells.
+/// What the page's table and the API's JSON and CSV answers share.
+pub fn report(
+    state: &AppState,
+    kind: &str,
+    query: &ReportQuery,
+    limit: Option<u64>,
+) -> Result<(ReportRange, &'static [&'static str], Rows), ApiError> {
+    let range = range(query, limit)?;
+    let (columns, rows) = rows(
+        state,
+        kind,
+        &range,
+        query.min_stop_s.unwrap_or(DEFAULT_MIN_STOP_S),
+    )?;
+    Ok((range, columns, rows))
+}
+
 /// The report `kind` over `range`, as rows of text cells with the column names.
-pub fn rows(
+fn rows(
     state: &AppState,
     kind: &str,
     range: &ReportRange,
@@ -366,13 +384,7 @@ fn csv_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> Vec<u8> {
 
 /// The first [`TABLE_ROWS`] rows of a report, for the page and the JSON answer.
 pub async fn table(state: &AppState, kind: &str, query: &ReportQuery) -> Result<ReportTable, ApiError> {
-    let range = range(query, Some(TABLE_ROWS + 1))?;
-    let (columns, rows) = rows(
-        state,
-        kind,
-        &range,
-        query.min_stop_s.unwrap_or(DEFAULT_MIN_STOP_S),
-    )?;
+    let (range, columns, rows) = report(state, kind, query, Some(TABLE_ROWS + 1))?;
     let mut rows: Vec<Vec<String>> = rows.try_collect().await?;
     let truncated = rows.len() as u64 > TABLE_ROWS;
     rows.truncate(usize::try_from(TABLE_ROWS).unwrap_or(usize::MAX));
@@ -412,13 +424,7 @@ pub async fn get_report(
     if !wants_csv(&headers, &query) {
         return Ok(Json(table(&state, &kind, &query).await?).into_response());
     }
-    let range = range(&query, None)?;
-    let (columns, rows) = rows(
-        &state,
-        &kind,
-        &range,
-        query.min_stop_s.unwrap_or(DEFAULT_MIN_STOP_S),
-    )?;
+    let (range, columns, rows) = report(&state, &kind, &query, None)?;
     let last_day = time(range.to_ms - 1);
     let name = format!(
         "packetpulse-{kind}-{}-to-{}.csv",

@@ -66,7 +66,7 @@ function speedText(kmh, units) {
 // ---- live map -------------------------------------------------------------------------------------------
 
 const live = { map: null, markers: new Map(), positions: new Map(), pending: new Map(), filter: "", selected: null,
-  route: null, units: "km", socket: null, frame: 0, framed: false, following: false };
+  route: null, units: "km", frame: 0, framed: false, following: false };
 
 const STATUS_COLOURS = { started: "#2b7bb9", en_route: "#2e9d4f", stale: "#999999" };
 const ALERT_COLOUR = "#d62728";
@@ -108,23 +108,18 @@ export function startLiveMap(elementId, tilesJson, units) {
   });
 }
 
+// The live feed: a snapshot, then batches of changes (a fresh snapshot after falling behind). Through
+// `subscribe`, so mounting the map again replaces the socket and a dropped one comes back with back-off.
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/live`);
-  live.socket = socket;
-  socket.onmessage = (message) => {
-    const batch = JSON.parse(message.data);
+  subscribe("/api/v1/live", (data) => {
+    const batch = JSON.parse(data);
     if (batch.type === "snapshot") {
       for (const sessionId of live.positions.keys()) live.pending.set(sessionId, null);
     }
     for (const position of batch.positions) live.pending.set(position.session_id, position);
     // However many batches arrive, the markers move once per animation frame.
     if (!live.frame) live.frame = requestAnimationFrame(applyPending);
-  };
-  socket.onclose = () => {
-    live.socket = null;
-    setTimeout(connect, 2000);
-  };
+  });
 }
 
 function applyPending() {
@@ -590,7 +585,7 @@ export function showTracking(elementId, trackingJson, tilesJson) {
 
 // ---- alerts ----------------------------------------------------------------------------------------------
 
-const alerts = { socket: null, open: 0, vehicles: new Map(), started: false };
+const alerts = { open: 0, vehicles: new Map(), started: false };
 
 /** Opens the alerts WebSocket (once per page): the counter, a toast per new alert, marked vehicles. */
 export function startAlerts() {
@@ -600,11 +595,8 @@ export function startAlerts() {
 }
 
 function connectAlerts() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/alerts/live`);
-  alerts.socket = socket;
-  socket.onmessage = (message) => {
-    const event = JSON.parse(message.data);
+  subscribe("/api/v1/alerts/live", (data) => {
+    const event = JSON.parse(data);
     if (event.type === "open") {
       alerts.open = event.count;
     } else if (event.type === "alert") {
@@ -623,11 +615,7 @@ function connectAlerts() {
       }
     }
     showCount();
-  };
-  socket.onclose = () => {
-    alerts.socket = null;
-    setTimeout(connectAlerts, 2000);
-  };
+  });
 }
 
 function showCount() {

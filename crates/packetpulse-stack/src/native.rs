@@ -230,6 +230,74 @@ impl NativeStack {
     }
 }
 
+/// Latencies (ms) taken from a Mercury WebSocket as its messages arrive; see [`NativeStack::follow_socket`].
+pub struct SocketLatencies {
+    latencies: std::sync::Arc<std::sync::Mutex<Vec<i64>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl SocketLatencies {
+    /// Stops reading and returns what was measured.
+    pub fn finish(self) -> Vec<i64> {
+        self.reader.abort();
+        std::mem::take(
+            &mut *self
+                .latencies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl NativeStack {
+    /// Opens Mercury's WebSocket `path` (under `/api/v1`) as the signed-in browser with `cookie` does, and for
+    /// each JSON message records its arrival minus each event time (epoch ms) `event_times` finds in it.
+    pub async fn follow_socket(
+        &self,
+        cookie: &str,
+        path: &str,
+        event_times: impl Fn(&serde_json::Value) -> Vec<i64> + Send + 'static,
+    ) -> Result<SocketLatencies, Error> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+        let failed = |error: String| Error::Native(format!("opening {path}: {error}"));
+        let url = format!(
+            "{}/api/v1{path}",
+            self.local_url("MERCURY_PORT").replacen("http", "ws", 1)
+        );
+        let mut request = url
+            .into_client_request()
+            .map_err(|error| failed(error.to_string()))?;
+        request.headers_mut().insert(
+            "cookie",
+            cookie.parse().map_err(|_| failed("a bad cookie".to_owned()))?,
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let collected = latencies.clone();
+        let reader = tokio::spawn(async move {
+            let (_, mut incoming) = socket.split();
+            while let Some(Ok(message)) = incoming.next().await {
+                let Message::Text(text) = message else { continue };
+                let received = chrono::Utc::now().timestamp_millis();
+                let Ok(message) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    continue;
+                };
+                let times = event_times(&message);
+                collected
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(times.into_iter().map(|at| received - at));
+            }
+        });
+        Ok(SocketLatencies { latencies, reader })
+    }
+}
+
 /// Runs infrastructure/local/`name` with `env` added to this process' environment.
 pub fn run_script(name: &str, env: &BTreeMap<String, String>) -> std::process::Output {
     Command::new("bash")

@@ -11,11 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use futures::StreamExt;
 use packetpulse_stack::measure::Quantiles;
 use packetpulse_stack::native::NativeStack;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Measures ping → alert latency at a fleet size.
 #[derive(Debug, Parser)]
@@ -38,10 +35,6 @@ struct Args {
     /// Build of the planets to run (`release` or `debug`; build them first).
     #[arg(long, default_value = "release")]
     profile: String,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[tokio::main]
@@ -76,7 +69,6 @@ async fn main() -> anyhow::Result<ExitCode> {
 /// Lowers the rule, opens the socket, drives the fleet; the latency of every alert the socket delivered, ms.
 async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
     let cookie = stack.mercury_admin_cookie().await?;
-    let base = stack.local_url("MERCURY_PORT");
     // Retries the 503 Mercury answers until it has read the rules topic.
     stack
         .mercury_call(
@@ -87,30 +79,15 @@ async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
         )
         .await?;
 
-    let mut request =
-        format!("{}/api/v1/alerts/live", base.replacen("http", "ws", 1)).into_client_request()?;
-    request.headers_mut().insert("cookie", cookie.parse()?);
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let collected = latencies.clone();
-    let reader = tokio::spawn(async move {
-        let (_, mut incoming) = socket.split();
-        while let Some(Ok(message)) = incoming.next().await {
-            let Message::Text(text) = message else { continue };
-            let received = now_ms();
-            let Ok(message) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            if message["type"] == "alert"
-                && let Some(at) = message["alert"]["at_ms"].as_i64()
-            {
-                collected
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(received - at);
+    let alerts = stack
+        .follow_socket(&cookie, "/alerts/live", |message| {
+            if message["type"] == "alert" {
+                message["alert"]["at_ms"].as_i64().into_iter().collect()
+            } else {
+                Vec::new()
             }
-        }
-    });
+        })
+        .await?;
 
     let mut mars = stack.mars_config()?;
     mars.mode = mars::Mode::Continuous;
@@ -125,10 +102,5 @@ async fn measure(stack: &NativeStack, args: &Args) -> anyhow::Result<Vec<i64>> {
     mars::run(mars, tokio::time::sleep(args.duration)).await?;
     // Alerts of the last pings still on their way.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    reader.abort();
-    let latencies = latencies
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    Ok(latencies)
+    Ok(alerts.finish())
 }

@@ -17,15 +17,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use futures::StreamExt;
 use packetpulse_stack::measure::{ProcessSampler, ProcessUsage, Quantiles};
-use packetpulse_stack::native::{NativeStack, clickhouse_number, clickhouse_text};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use packetpulse_stack::native::{NativeStack, SocketLatencies, clickhouse_number, clickhouse_text};
 use tokio_util::sync::CancellationToken;
 
 /// Measures the native stack under fleets of several sizes.
@@ -290,52 +286,24 @@ async fn wait_for_silver(stack: &NativeStack, movements: &str, acked: usize, tim
 }
 
 /// The live map's positions as they arrive: each one's latency once its event time is at or after `from_ms`.
-struct LiveMapFollower {
-    latencies: Arc<Mutex<Vec<i64>>>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl LiveMapFollower {
-    fn finish(self) -> Vec<i64> {
-        self.reader.abort();
-        std::mem::take(&mut *self.latencies.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-async fn follow_live_map(stack: &NativeStack, from_ms: i64) -> anyhow::Result<LiveMapFollower> {
+async fn follow_live_map(stack: &NativeStack, from_ms: i64) -> anyhow::Result<SocketLatencies> {
     let cookie = stack.mercury_admin_cookie().await?;
-    let base = stack.local_url("MERCURY_PORT");
-    let mut request = format!("{}/api/v1/live", base.replacen("http", "ws", 1)).into_client_request()?;
-    request.headers_mut().insert("cookie", cookie.parse()?);
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let collected = latencies.clone();
-    let reader = tokio::spawn(async move {
-        let (_, mut incoming) = socket.split();
-        while let Some(Ok(message)) = incoming.next().await {
-            let Message::Text(text) = message else { continue };
-            let received = now_ms();
-            let Ok(message) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
+    let follower = stack
+        .follow_socket(&cookie, "/live", move |message| {
             // The snapshot holds whatever is known; only the pushed changes are the map following the fleet.
             if message["type"] != "update" {
-                continue;
+                return Vec::new();
             }
-            let Some(positions) = message["positions"].as_array() else {
-                continue;
-            };
-            let mut collected = collected.lock().unwrap_or_else(PoisonError::into_inner);
-            for position in positions {
-                if let Some(at) = position["event_time_ms"].as_i64()
-                    && at >= from_ms
-                {
-                    collected.push(received - at);
-                }
-            }
-        }
-    });
-    Ok(LiveMapFollower { latencies, reader })
+            message["positions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|position| position["event_time_ms"].as_i64())
+                .filter(|&at| at >= from_ms)
+                .collect()
+        })
+        .await?;
+    Ok(follower)
 }
 
 fn print_row(figures: &Figures) {

@@ -8,6 +8,8 @@
 //! - `incremental`: the first build is a table build; later runs render with `is_incremental()` true and append
 //!   the new rows, or, with `unique_key`, rebuild from old rows whose key is not among the new ones plus the new
 //!   ones, swapped in as a table is (dbt-clickhouse's "legacy" strategy: 18.16 has no lightweight deletes).
+//!   When the model's definition (columns, engine, partitioning, order) no longer matches the table's, the merge
+//!   is not attempted: the table is rebuilt whole once (see [`Builder::incremental`]).
 //!
 //! Model SQL is sent verbatim (`query_raw`): a `?` in it is not a bind placeholder.
 
@@ -185,26 +187,46 @@ impl<'a> Builder<'a> {
     }
 
     /// Appends the model's rows, or merges them by `unique_key` (see the module documentation). Returns how many
-    /// of the table's old rows the merge copied (0 for an append).
-    pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<u64, Error> {
+    /// of the table's old rows the merge copied (0 for an append), or `None` when the new rows' table (built with
+    /// the model's current config) has another definition than the target's: the model's columns, partitioning or
+    /// order changed since the table was built, so it must be rebuilt whole instead (nothing was changed).
+    pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<Option<u64>, Error> {
         let target = self.relation("");
-        let Some(unique_key) = &config.unique_key else {
-            self.execute("appending new rows", &format!("INSERT INTO {target} {sql}"))
-                .await?;
-            return Ok(0);
-        };
         let new_rows = self.relation("__uranus_new");
-        let staging = self.relation("__uranus_tmp");
-        for leftover in [&new_rows, &staging] {
-            self.execute(
-                "dropping a leftover staging table",
-                &format!("DROP TABLE IF EXISTS {leftover}"),
-            )
-            .await?;
-        }
+        self.execute(
+            "dropping a leftover staging table",
+            &format!("DROP TABLE IF EXISTS {new_rows}"),
+        )
+        .await?;
         self.execute(
             "building the new rows",
             &format!("CREATE TABLE {new_rows} {} AS {sql}", config.table_clause()),
+        )
+        .await?;
+        if self.structure(&new_rows).await? != self.structure(&target).await? {
+            tracing::warn!(
+                model = self.model,
+                "the model's definition (columns, engine, partitioning or order) changed since its table was \
+                 built: rebuilding it whole"
+            );
+            self.execute("dropping the new rows", &format!("DROP TABLE {new_rows}"))
+                .await?;
+            return Ok(None);
+        }
+        let Some(unique_key) = &config.unique_key else {
+            self.execute(
+                "appending new rows",
+                &format!("INSERT INTO {target} SELECT * FROM {new_rows}"),
+            )
+            .await?;
+            self.execute("dropping the new rows", &format!("DROP TABLE {new_rows}"))
+                .await?;
+            return Ok(Some(0));
+        };
+        let staging = self.relation("__uranus_tmp");
+        self.execute(
+            "dropping a leftover staging table",
+            &format!("DROP TABLE IF EXISTS {staging}"),
         )
         .await?;
         self.execute(
@@ -213,8 +235,7 @@ impl<'a> Builder<'a> {
         )
         .await?;
         // With partitions, only those the new rows fall in are copied and replaced: a refresh costs what
-        // changed, not the table's size. (A table built before `partition_by` was set is rebuilt first, see
-        // `needs_partitioning`.)
+        // changed, not the table's size. (The target has the model's partitioning: checked above.)
         let partitioned = match &config.partition_by {
             Some(by) if self.partition_key(&target).await?.is_some() => Some(by),
             _ => None,
@@ -260,23 +281,7 @@ impl<'a> Builder<'a> {
                 self.replace_partitions_by_id(&partitions, &staging).await?;
             }
         }
-        Ok(copied)
-    }
-
-    /// Whether the model asks for `partition_by` but its table was built without partitions (before the setting
-    /// was added): then it is rebuilt whole once, partitioned, instead of merged.
-    pub async fn needs_partitioning(&self, config: &ModelConfig) -> Result<bool, Error> {
-        if config.partition_by.is_none() {
-            return Ok(false);
-        }
-        let unpartitioned = self.partition_key(&self.relation("")).await?.is_none();
-        if unpartitioned {
-            tracing::warn!(
-                model = self.model,
-                "partition_by is set but the table was built without it: rebuilding it whole, partitioned"
-            );
-        }
-        Ok(unpartitioned)
+        Ok(Some(copied))
     }
 
     /// The ids of the partitions of `target` a merge of `new_rows` rewrites: those its rows fall in and those where

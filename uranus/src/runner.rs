@@ -186,14 +186,13 @@ impl Runner {
         let builder = Builder::new(&self.client, &self.database, model);
         let first = self.renderer.render(file, false)?;
         let config = ModelConfig::from_values(model, &file.path, &first.config)?;
-        let incremental = config.materialized == Materialization::Incremental
-            && !full_refresh
-            && builder.exists().await?
-            && !builder.needs_partitioning(&config).await?;
-        let Rendered { sql, .. } = if incremental {
-            self.renderer.render(file, true)?
+        let incremental =
+            config.materialized == Materialization::Incremental && !full_refresh && builder.exists().await?;
+        let Rendered { sql: full_sql, .. } = first;
+        let sql = if incremental {
+            self.renderer.render(file, true)?.sql
         } else {
-            first
+            full_sql.clone()
         };
         let (rows, copied) = match config.materialized {
             Materialization::View => {
@@ -204,8 +203,15 @@ impl Runner {
                 (None, None)
             }
             Materialization::Incremental if incremental => {
-                let copied = builder.incremental(&sql, &config).await?;
-                (Some(builder.rows().await?), Some(copied))
+                let copied = match builder.incremental(&sql, &config).await? {
+                    Some(copied) => Some(copied),
+                    // The model's definition changed since its table was built.
+                    None => {
+                        builder.table(&full_sql, &config).await?;
+                        None
+                    }
+                };
+                (Some(builder.rows().await?), copied)
             }
             Materialization::Table | Materialization::Incremental => {
                 builder.table(&sql, &config).await?;

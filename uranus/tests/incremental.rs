@@ -174,7 +174,7 @@ async fn a_partitioned_merge_rewrites_only_the_partitions_its_new_rows_touch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_built_before_partition_by_was_set_is_rebuilt_partitioned_once() {
+async fn a_table_whose_model_definition_changed_is_rebuilt_whole_once() {
     let clickhouse = shared_clickhouse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = |config: &str| {
@@ -233,4 +233,38 @@ async fn a_table_built_before_partition_by_was_set_is_rebuilt_partitioned_once()
         "merged, copying the rest of key 8's partition: {:?}",
         results[0].outcome
     );
+
+    // Another partitioning and a new column: rebuilt whole once more, then merged again.
+    let with_column =
+        SELECT_ONE_ROW_PER_KEY.replacen("argMax(v, b) AS v", "argMax(v, b) AS v, upper(v) AS shout", 1);
+    let model = format!(
+        "{{{{ config(materialized='incremental', unique_key='k', order_by='k', partition_by='k % 2') }}}}\n{with_column}"
+    );
+    common::write_project(dir.path(), &[("m.sql", &model)]);
+    let project = uranus::project::Project::load(dir.path(), &database).unwrap();
+    let mut runner = uranus::runner::Runner::new(client.clone(), &database, project).unwrap();
+    for (batch, copied) in [(4, None), (5, Some(49))] {
+        execute(&client, &format!("INSERT INTO src VALUES ({batch}, 9, 'd')")).await;
+        let results = runner.run(&runner.select(&[]).unwrap(), false).await;
+        summarise(&results).unwrap();
+        match &results[0].outcome {
+            uranus::runner::Outcome::Built { copied: got, .. } => {
+                assert_eq!(
+                    *got, copied,
+                    "batch {batch}: rebuilt (None) or merged (copied rows)"
+                );
+            }
+            other => panic!("batch {batch}: {other:?}"),
+        }
+    }
+    let (rows, partitions, shouted): (u64, u64, u64) = client
+        .query(
+            "SELECT count(), (SELECT uniqExact(partition) FROM system.parts WHERE database = ? \
+             AND table = 'm' AND active), countIf(shout = upper(v)) FROM m",
+        )
+        .bind(&database)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!((rows, partitions, shouted), (100, 2, 100));
 }

@@ -1,14 +1,17 @@
 {{ config(materialized='incremental', unique_key='session_id', order_by='session_id',
-          partition_by='toRelativeDayNum(started_at) % 64') }}
+          partition_by='toRelativeWeekNum(started_at) % 16') }}
 
 -- One row per session. Status is the newest event's, or `abandoned` once Jupiter closed the session for
 -- silence. Distance is the sum of the segments driven (points flagged as teleports excluded), not
 -- the straight line from start to end; duration runs from the first to the newest event.
 -- Incremental: a refresh recomputes only the sessions with rows ingested since the newest row it already saw
 -- (minus `incremental_lookback_seconds`, for Jupiter instances whose clocks differ), found through the primary
--- key of session_movements. Partitioned by the day a session started, 64 days to a cycle (a bounded number of
+-- key of session_movements. Partitioned by the week a session started, 16 weeks to a cycle (a bounded number of
 -- partitions, whatever a device's clock says): the merge copies only the partitions of the sessions it
--- recomputes, so a refresh costs what changed, not the table's size.
+-- recomputes, so a refresh costs what changed, not the table's size. Weeks, not days: every read that is not
+-- by session (the dashboard's search, the reports) opens each partition's part, and at 64 daily partitions
+-- that cost more than the data (measured in mercury/README.md).
+-- `search_text` is what the dashboard's session search looks in, lowercased once here instead of per search.
 SELECT
     session_id,
     any(vehicle_id) AS vehicle_id,
@@ -26,7 +29,8 @@ SELECT
            AND session_id IN (SELECT session_id FROM {{ source('silver', 'alerts') }} WHERE kind = 'abandoned'),
        'abandoned', argMax(status, event_time_ms)) AS status,
     count() AS events,
-    max(ingested_at_ms) AS ingested_at_ms
+    max(ingested_at_ms) AS ingested_at_ms,
+    lowerUTF8(concat(session_id, '\n', vehicle_id, '\n', order_id, '\n', route_name)) AS search_text
 FROM {{ source('silver', 'session_movements') }} FINAL
 {% if is_incremental() %}
 WHERE session_id IN (

@@ -111,6 +111,30 @@ async fn the_overview_shows_the_seeded_figures_charts_and_freshness() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_shows_its_track_and_timeline_and_the_replay_moves_the_vehicle() {
     let dashboard = Dashboard::start().await;
+    // The session redelivered (every event stored twice, as after a consumer's crash): still each point once.
+    packetpulse_testkit::shared_clickhouse()
+        .unwrap()
+        .client()
+        .with_database(&dashboard.clickhouse_database)
+        .query("INSERT INTO session_movements SELECT * FROM session_movements WHERE session_id = 's-today-1'")
+        .execute()
+        .await
+        .unwrap();
+    let http = common::http();
+    common::http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
+    let detail: serde_json::Value = http
+        .get(format!("{}/api/v1/sessions/s-today-1", dashboard.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["track"].as_array().map(Vec::len),
+        Some(dashboard.fleet.today[0].points.len()),
+        "{detail}"
+    );
     let (_driver, client) = browser().await;
     sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;

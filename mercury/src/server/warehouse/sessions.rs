@@ -5,13 +5,43 @@ use serde::Deserialize;
 use super::{Count, ListQuery, Result, SESSION_COLUMNS, Warehouse, failed};
 use crate::model::{Page, SessionDetail, SessionRow, TimelineEntry, TrackPoint};
 
-/// Case-insensitive substring match on the session's ids and route name; an empty search matches all.
-const SESSION_SEARCH: &str = "(? = '' OR positionCaseInsensitiveUTF8(session_id, ?) > 0 \
-    OR positionCaseInsensitiveUTF8(vehicle_id, ?) > 0 OR positionCaseInsensitiveUTF8(order_id, ?) > 0 \
-    OR positionCaseInsensitiveUTF8(route_name, ?) > 0) AND (? = '' OR status = ?)";
+/// The conditions of a session search: a case-insensitive substring of the session's ids and route name (gold's
+/// `search_text`: them lowercased, a line each) and an exact status, each only when asked for (an always-true
+/// `? = '' OR …` still costs ClickHouse a column read per row). Bound by [`bind_search`].
+fn session_search(q: &str, status: &str) -> String {
+    let mut conditions = Vec::new();
+    if !q.is_empty() {
+        conditions.push("position(search_text, lowerUTF8(?)) > 0");
+    }
+    if !status.is_empty() {
+        conditions.push("status = ?");
+    }
+    if conditions.is_empty() {
+        "1".to_owned()
+    } else {
+        conditions.join(" AND ")
+    }
+}
 
+/// Binds [`session_search`]'s values.
+fn bind_search(mut query: clickhouse::query::Query, q: &str, status: &str) -> clickhouse::query::Query {
+    if !q.is_empty() {
+        query = query.bind(q);
+    }
+    if !status.is_empty() {
+        query = query.bind(status);
+    }
+    query
+}
+
+/// A point of a session's track with the session's pickup and drop-off.
 #[derive(clickhouse::Row, Deserialize)]
-struct Ends {
+struct TrackRow {
+    event_time_ms: u64,
+    lat: f64,
+    lon: f64,
+    speed_kmh: f64,
+    status: String,
     start_lat: f64,
     start_lon: f64,
     end_lat: f64,
@@ -22,29 +52,29 @@ impl Warehouse {
     /// Sessions matching the filter, newest first.
     pub async fn sessions(&self, filter: &ListQuery) -> Result<Page<SessionRow>> {
         let summary = self.table("session_summary");
-        let bind = |query: clickhouse::query::Query| {
-            let q = filter.q.trim();
-            query
-                .bind(q)
-                .bind(q)
-                .bind(q)
-                .bind(q)
-                .bind(q)
-                .bind(&filter.status)
-                .bind(&filter.status)
-        };
-        let rows = bind(self.client.query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM {summary} WHERE {SESSION_SEARCH} \
-             ORDER BY last_event_at_ms DESC, session_id LIMIT ? OFFSET ?"
-        )))
+        // A control character would let a search match across `search_text`'s lines; none belongs in an id.
+        let q = filter.q.trim().replace(char::is_control, " ");
+        let status = filter.status.trim();
+        let search = session_search(&q, status);
+        let rows = bind_search(
+            self.client.query(&format!(
+                "SELECT {SESSION_COLUMNS} FROM {summary} WHERE {search} \
+                 ORDER BY last_event_at_ms DESC, session_id LIMIT ? OFFSET ?"
+            )),
+            &q,
+            status,
+        )
         .bind(filter.per_page())
         .bind(filter.offset())
         .fetch_all()
         .await
         .map_err(failed("sessions"))?;
-        let total: Count = bind(self.client.query(&format!(
-            "SELECT count() AS count FROM {summary} WHERE {SESSION_SEARCH}"
-        )))
+        let total: Count = bind_search(
+            self.client
+                .query(&format!("SELECT count() AS count FROM {summary} WHERE {search}")),
+            &q,
+            status,
+        )
         .fetch_one()
         .await
         .map_err(failed("sessions count"))?;
@@ -69,38 +99,40 @@ impl Warehouse {
             .await
             .map_err(failed("session"))?;
         let Some(summary) = summary else { return Ok(None) };
-        let movements = self.table("session_movements");
-        let track: Vec<TrackPoint> = self
+        // The pickup and drop-off ride along on every point (constant per session): one query, not two. An event
+        // stored twice (redelivered) counts once, its newest copy: what `FINAL` gives, at half its cost for one
+        // session's rows (`LIMIT 1 BY` on the table's key).
+        let points: Vec<TrackRow> = self
             .client
             .query(&format!(
-                "SELECT event_time_ms, lat, lon, speed_kmh, status FROM {movements} FINAL \
-                 WHERE session_id = ? ORDER BY event_time_ms, event_id"
+                "SELECT event_time_ms, lat, lon, speed_kmh, status, start_lat, start_lon, end_lat, end_lon \
+                 FROM {} WHERE session_id = ? \
+                 ORDER BY event_time_ms, event_id, ingested_at_ms DESC LIMIT 1 BY event_time_ms, event_id",
+                self.table("session_movements")
             ))
             .bind(session_id)
             .fetch_all()
             .await
             .map_err(failed("session track"))?;
-        let ends: Option<Ends> = self
-            .client
-            .query(&format!(
-                "SELECT start_lat, start_lon, end_lat, end_lon FROM {movements} WHERE session_id = ? LIMIT 1"
-            ))
-            .bind(session_id)
-            .fetch_optional()
-            .await
-            .map_err(failed("session ends"))?;
-        let ends = ends.unwrap_or(Ends {
-            start_lat: 0.0,
-            start_lon: 0.0,
-            end_lat: 0.0,
-            end_lon: 0.0,
+        let (pickup, dropoff) = points.last().map_or(([0.0; 2], [0.0; 2]), |last| {
+            ([last.start_lat, last.start_lon], [last.end_lat, last.end_lon])
         });
+        let track: Vec<TrackPoint> = points
+            .into_iter()
+            .map(|point| TrackPoint {
+                event_time_ms: point.event_time_ms,
+                lat: point.lat,
+                lon: point.lon,
+                speed_kmh: point.speed_kmh,
+                status: point.status,
+            })
+            .collect();
         Ok(Some(SessionDetail {
             summary,
             timeline: timeline(&track),
             track,
-            pickup: [ends.start_lat, ends.start_lon],
-            dropoff: [ends.end_lat, ends.end_lon],
+            pickup,
+            dropoff,
         }))
     }
 }

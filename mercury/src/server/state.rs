@@ -143,7 +143,13 @@ impl AppState {
                 config.login_attempts_per_ip,
                 config.login_attempts_per_account,
             ),
-            warehouse: warehouse::Warehouse::new(config.clickhouse.client(), &config.clickhouse.database),
+            warehouse: warehouse::Warehouse::new(
+                config
+                    .clickhouse
+                    .client()
+                    .with_setting("max_threads", config.clickhouse_max_threads.to_string()),
+                &config.clickhouse.database,
+            ),
             live: live::LiveFeed::new(&metrics),
             alert_feed: AlertFeed::new(metrics.alerts_received.clone()),
             alert_acks,

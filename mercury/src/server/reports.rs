@@ -356,14 +356,16 @@ fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 /// The CSV of `columns` and `rows`, a chunk per 500 rows.
 fn csv_body(columns: &'static [&'static str], rows: Rows) -> Body {
-    let header = futures::stream::once(async move { Ok::<_, QueryError>(csv_line(columns.iter().copied())) });
+    let header =
+        futures::stream::once(async move { Ok::<_, QueryError>(csv_lines([columns.iter().copied()])) });
     let lines = rows
         .try_chunks(500)
         .map_ok(|chunk| {
-            chunk
-                .iter()
-                .flat_map(|row| csv_line(row.iter().map(|cell| spreadsheet_safe(cell))))
-                .collect::<Vec<u8>>()
+            csv_lines(
+                chunk
+                    .iter()
+                    .map(|row| row.iter().map(|cell| spreadsheet_safe(cell))),
+            )
         })
         .map_err(|error| error.1);
     Body::from_stream(header.chain(lines).inspect_err(|error| {
@@ -372,14 +374,25 @@ fn csv_body(columns: &'static [&'static str], rows: Rows) -> Body {
     }))
 }
 
-fn csv_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> Vec<u8> {
+/// `rows` as CSV lines (RFC 4180, CRLF), through one writer: its buffer is allocated once per chunk, not per row.
+fn csv_lines<S: AsRef<str>>(rows: impl IntoIterator<Item = impl IntoIterator<Item = S>>) -> Vec<u8> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let cells: Vec<String> = cells.into_iter().map(|cell| cell.as_ref().to_owned()).collect();
-    // Writing to a Vec cannot fail.
-    let _ = writer.write_record(&cells);
+    for row in rows {
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(row.into_iter().map(|cell| CsvCell(cell)));
+    }
     writer.into_inner().unwrap_or_default()
+}
+
+/// A cell as the bytes the CSV writer takes.
+struct CsvCell<S>(S);
+
+impl<S: AsRef<str>> AsRef<[u8]> for CsvCell<S> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().as_bytes()
+    }
 }
 
 /// The first [`TABLE_ROWS`] rows of a report, for the page and the JSON answer.
@@ -502,7 +515,7 @@ mod tests {
         assert_eq!(spreadsheet_safe("-cmd"), "'-cmd");
         assert_eq!(spreadsheet_safe("veh-1"), "veh-1");
         assert_eq!(
-            String::from_utf8(csv_line(["a,b", "say \"hi\"", "plain"])).unwrap(),
+            String::from_utf8(csv_lines([["a,b", "say \"hi\"", "plain"]])).unwrap(),
             "\"a,b\",\"say \"\"hi\"\"\",plain\r\n"
         );
     }

@@ -2,7 +2,8 @@
 //! endpoint, printed (a benchmark, not a test: nothing is asserted).
 //!
 //! `cargo bench -p mercury` — knobs: MERCURY_BENCH_SESSIONS (10,000 sessions × 100 points = 1M rows),
-//! MERCURY_BENCH_SECONDS per endpoint (10), MERCURY_BENCH_CONCURRENCY (8 clients).
+//! MERCURY_BENCH_SECONDS per endpoint (10), MERCURY_BENCH_CONCURRENCY (8 clients), MERCURY_BENCH_ONLY
+//! (comma-separated parts of the paths to load, e.g. `reports/,sessions`; default all).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -102,6 +103,13 @@ async fn main() {
     let sessions = setting("MERCURY_BENCH_SESSIONS", 10_000);
     let seconds = setting("MERCURY_BENCH_SECONDS", 10);
     let concurrency = setting("MERCURY_BENCH_CONCURRENCY", 8);
+    let only: Vec<String> = std::env::var("MERCURY_BENCH_ONLY")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(str::to_owned)
+        .collect();
     let now = Utc::now();
     let seeding = Instant::now();
     let batches = (0..sessions).step_by(1000).map(|first| {
@@ -143,7 +151,10 @@ async fn main() {
             (now - chrono::Duration::days(31)).date_naive()
         ),
         "/".to_owned(),
-    ] {
+    ]
+    .into_iter()
+    .filter(|path| only.is_empty() || only.iter().any(|part| path.contains(part.as_str())))
+    {
         let (requests, latencies, elapsed) =
             load(&http, &format!("{base}{path}"), seconds, concurrency).await;
         let ms = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1000.0;

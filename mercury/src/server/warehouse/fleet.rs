@@ -24,17 +24,23 @@ impl Warehouse {
             .fetch_all()
             .await
             .map_err(failed("fleet"))?;
-        let total: Count = self
-            .client
-            .query(&format!("SELECT count() AS count FROM {fleet} WHERE {search}"))
-            .bind(q)
-            .bind(q)
-            .fetch_one()
-            .await
-            .map_err(failed("fleet count"))?;
+        let total = match filter.total_if_last_page(rows.len()) {
+            Some(total) => total,
+            None => {
+                let total: Count = self
+                    .client
+                    .query(&format!("SELECT count() AS count FROM {fleet} WHERE {search}"))
+                    .bind(q)
+                    .bind(q)
+                    .fetch_one()
+                    .await
+                    .map_err(failed("fleet count"))?;
+                total.count
+            }
+        };
         Ok(Page {
             rows,
-            total: total.count,
+            total,
             page: filter.page(),
             per_page: filter.per_page(),
         })

@@ -76,6 +76,14 @@ impl ListQuery {
     fn offset(&self) -> u64 {
         u64::from(self.page() - 1) * u64::from(self.per_page())
     }
+
+    /// The total a page of `rows` rows proves by itself: when it is the last page (fewer rows than a page, and
+    /// some, or none on the first page) the total is what came before it plus them, and no count query is
+    /// needed. `None` when more may follow or the page is past the end.
+    fn total_if_last_page(&self, rows: usize) -> Option<u64> {
+        let rows = u64::try_from(rows).unwrap_or(u64::MAX);
+        (rows < u64::from(self.per_page()) && (rows > 0 || self.offset() == 0)).then(|| self.offset() + rows)
+    }
 }
 
 /// The dashboard's view of ClickHouse.
@@ -106,5 +114,31 @@ impl Warehouse {
 
     fn table(&self, name: &str) -> String {
         format!("{}.{name}", self.database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ListQuery;
+
+    fn page(page: u32, per_page: u32) -> ListQuery {
+        ListQuery {
+            page: Some(page),
+            per_page: Some(per_page),
+            ..ListQuery::default()
+        }
+    }
+
+    #[test]
+    fn only_a_last_page_proves_the_total() {
+        assert_eq!(page(1, 25).total_if_last_page(0), Some(0), "nothing at all");
+        assert_eq!(page(1, 25).total_if_last_page(7), Some(7));
+        assert_eq!(page(3, 25).total_if_last_page(7), Some(57));
+        assert_eq!(
+            page(1, 25).total_if_last_page(25),
+            None,
+            "a full page: more may follow"
+        );
+        assert_eq!(page(3, 25).total_if_last_page(0), None, "past the end: count");
     }
 }

@@ -69,18 +69,24 @@ impl Warehouse {
         .fetch_all()
         .await
         .map_err(failed("sessions"))?;
-        let total: Count = bind_search(
-            self.client
-                .query(&format!("SELECT count() AS count FROM {summary} WHERE {search}")),
-            &q,
-            status,
-        )
-        .fetch_one()
-        .await
-        .map_err(failed("sessions count"))?;
+        let total = match filter.total_if_last_page(rows.len()) {
+            Some(total) => total,
+            None => {
+                let total: Count = bind_search(
+                    self.client
+                        .query(&format!("SELECT count() AS count FROM {summary} WHERE {search}")),
+                    &q,
+                    status,
+                )
+                .fetch_one()
+                .await
+                .map_err(failed("sessions count"))?;
+                total.count
+            }
+        };
         Ok(Page {
             rows,
-            total: total.count,
+            total,
             page: filter.page(),
             per_page: filter.per_page(),
         })

@@ -195,6 +195,25 @@ pub struct Overview {
     pub freshness: Vec<LayerFreshness>,
 }
 
+impl Overview {
+    /// What changes when new data lands in the warehouse: today's figures and silver's and gold's newest events
+    /// (not the passing seconds of the freshness ages, nor the live feed). The analytics page reloads when it
+    /// changes, and the server caches analytics per change (`server::overview_feed`), so that reload is never
+    /// answered from before the data it was told about.
+    pub fn data_version(&self) -> String {
+        let newest: Vec<Option<u64>> = self
+            .freshness
+            .iter()
+            .filter(|layer| layer.layer != "live")
+            .map(|layer| layer.newest_event_ms)
+            .collect();
+        format!(
+            "{:?}",
+            (self.sessions, self.orders, self.fleet, self.distance_km, newest)
+        )
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

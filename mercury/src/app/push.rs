@@ -28,28 +28,6 @@ pub fn pushed_overview() -> RwSignal<Option<Overview>> {
 /// It changes when new data landed (a backfill of old days aside), not with the passing seconds of the freshness ages.
 pub fn warehouse_version(pushed: RwSignal<Option<Overview>>) -> Memo<String> {
     Memo::new(move |_| {
-        pushed.with(|overview| {
-            overview
-                .as_ref()
-                .map(|overview| {
-                    let newest: Vec<Option<u64>> = overview
-                        .freshness
-                        .iter()
-                        .filter(|layer| layer.layer != "live")
-                        .map(|layer| layer.newest_event_ms)
-                        .collect();
-                    format!(
-                        "{:?}",
-                        (
-                            overview.sessions,
-                            overview.orders,
-                            overview.fleet,
-                            overview.distance_km,
-                            newest
-                        )
-                    )
-                })
-                .unwrap_or_default()
-        })
+        pushed.with(|overview| overview.as_ref().map(Overview::data_version).unwrap_or_default())
     })
 }

@@ -80,7 +80,7 @@ pub async fn analytics(state: &AppState, period: &str) -> Result<Analytics, ApiE
     let cached = state
         .answers
         .analytics
-        .try_get_with(period.to_owned(), async {
+        .try_get_with((period.to_owned(), state.overview_feed.generation()), async {
             let analytics = state
                 .warehouse
                 .analytics(period)

@@ -20,8 +20,8 @@ pub struct Answers {
     pub overview: Cache<(), Arc<Overview>>,
     /// Active sessions by (status, limit).
     pub active_sessions: Cache<(String, u32), Arc<Vec<ActiveSession>>>,
-    /// Analytics by period.
-    pub analytics: Cache<String, Arc<Analytics>>,
+    /// Analytics by period and the overview feed's data generation (`OverviewFeed::generation`).
+    pub analytics: Cache<(String, u64), Arc<Analytics>>,
     /// Public tracking by link token (none: the token opens nothing), so anonymous traffic costs ClickHouse at
     /// most one query per link per second.
     pub tracking: Cache<String, Arc<Option<Tracking>>>,
@@ -39,7 +39,7 @@ impl Default for Answers {
         Self {
             overview: cache(1),
             active_sessions: cache(64),
-            analytics: cache(8),
+            analytics: cache(16),
             tracking: cache(10_000),
         }
     }

@@ -3,6 +3,7 @@
 //! as `GET /overview`), and none runs while nobody watches.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -14,16 +15,18 @@ use tokio_util::sync::CancellationToken;
 use super::push_socket::{self, Push};
 use super::state::AppState;
 
-/// The newest overview as JSON text, shared by every overview socket.
+/// The newest overview as JSON text, shared by every overview socket, and how many times its data changed.
 #[derive(Clone)]
 pub struct OverviewFeed {
     latest: Arc<watch::Sender<Option<Arc<str>>>>,
+    generation: Arc<AtomicU64>,
 }
 
 impl Default for OverviewFeed {
     fn default() -> Self {
         Self {
             latest: Arc::new(watch::Sender::new(None)),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -32,6 +35,13 @@ impl OverviewFeed {
     fn watched(&self) -> bool {
         self.latest.receiver_count() > 0
     }
+
+    /// Bumped before an overview whose [`Overview::data_version`] differs from the last pushed one goes out. A
+    /// page reloads its analytics on that push; cached under the generation, the reload never gets an answer
+    /// computed (or being computed) before the change it was told about.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
 }
 
 /// Computes the overview every `interval` while a browser watches and hands it to their sockets.
@@ -39,6 +49,7 @@ pub async fn push(state: AppState, interval: Duration, shutdown: CancellationTok
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut failing = false;
+    let mut pushed_version = String::new();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -50,6 +61,11 @@ pub async fn push(state: AppState, interval: Duration, shutdown: CancellationTok
         match super::api::overview(&state).await {
             Ok(overview) => {
                 failing = false;
+                let version = overview.data_version();
+                if version != pushed_version {
+                    state.overview_feed.generation.fetch_add(1, Ordering::AcqRel);
+                    pushed_version = version;
+                }
                 if let Ok(text) = serde_json::to_string(&overview) {
                     state.overview_feed.latest.send_replace(Some(text.into()));
                 }

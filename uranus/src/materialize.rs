@@ -173,17 +173,29 @@ impl<'a> Builder<'a> {
     /// Builds the table completely under a temporary name, then swaps it in.
     pub async fn table(&self, sql: &str, config: &ModelConfig) -> Result<(), Error> {
         let staging = self.relation("__uranus_tmp");
+        self.build_into(&staging, "building the table", sql, config)
+            .await?;
+        self.swap_in(&staging).await
+    }
+
+    /// Creates `table` (dropping a leftover of that name) with the model's engine and keys, filled by `sql`.
+    async fn build_into(
+        &self,
+        table: &str,
+        what: &str,
+        sql: &str,
+        config: &ModelConfig,
+    ) -> Result<(), Error> {
         self.execute(
             "dropping a leftover staging table",
-            &format!("DROP TABLE IF EXISTS {staging}"),
+            &format!("DROP TABLE IF EXISTS {table}"),
         )
         .await?;
         self.execute(
-            "building the table",
-            &format!("CREATE TABLE {staging} {} AS {sql}", config.table_clause()),
+            what,
+            &format!("CREATE TABLE {table} {} AS {sql}", config.table_clause()),
         )
-        .await?;
-        self.swap_in(&staging).await
+        .await
     }
 
     /// Appends the model's rows, or merges them by `unique_key` (see the module documentation). Returns how many
@@ -193,16 +205,8 @@ impl<'a> Builder<'a> {
     pub async fn incremental(&self, sql: &str, config: &ModelConfig) -> Result<Option<u64>, Error> {
         let target = self.relation("");
         let new_rows = self.relation("__uranus_new");
-        self.execute(
-            "dropping a leftover staging table",
-            &format!("DROP TABLE IF EXISTS {new_rows}"),
-        )
-        .await?;
-        self.execute(
-            "building the new rows",
-            &format!("CREATE TABLE {new_rows} {} AS {sql}", config.table_clause()),
-        )
-        .await?;
+        self.build_into(&new_rows, "building the new rows", sql, config)
+            .await?;
         if self.structure(&new_rows).await? != self.structure(&target).await? {
             tracing::warn!(
                 model = self.model,
@@ -235,14 +239,10 @@ impl<'a> Builder<'a> {
         )
         .await?;
         // With partitions, only those the new rows fall in are copied and replaced: a refresh costs what
-        // changed, not the table's size. (The target has the model's partitioning: checked above.)
-        let partitioned = match &config.partition_by {
-            Some(by) if self.partition_key(&target).await?.is_some() => Some(by),
-            _ => None,
-        };
-        // The partitions of the new rows, and those where rows of their keys are now (in case a key's partition
+        // changed, not the table's size. (The target has the model's partitioning: checked above.) The
+        // partitions of the new rows, and those where rows of their keys are now (in case a key's partition
         // moved): the key is the sort key, so finding them is an index lookup, not a scan.
-        let touched = match partitioned {
+        let touched = match config.partition_by {
             Some(_) => Some(self.touched_partitions(&new_rows, &target, unique_key).await?),
             None => None,
         };

@@ -11,6 +11,16 @@ use common::{SELECT_NEW, SELECT_ONE_ROW_PER_KEY, SOURCES, execute};
 use packetpulse_testkit::shared_clickhouse;
 use uranus::runner::summarise;
 
+/// Active partitions of the model table `m` in `database`.
+async fn partitions_of_m(client: &clickhouse::Client, database: &str) -> u64 {
+    client
+        .query("SELECT uniqExact(partition) FROM system.parts WHERE database = ? AND table = 'm' AND active")
+        .bind(database)
+        .fetch_one()
+        .await
+        .unwrap()
+}
+
 async fn rows(client: &clickhouse::Client, table: &str) -> Vec<(u32, u32, String)> {
     client
         .query(&format!("SELECT batch, k, v FROM {table} ORDER BY k, batch"))
@@ -207,12 +217,7 @@ async fn a_table_whose_model_definition_changed_is_rebuilt_whole_once() {
         "rebuilt whole, not merged: {:?}",
         results[0].outcome
     );
-    let partitions: u64 = client
-        .query("SELECT uniqExact(partition) FROM system.parts WHERE database = ? AND table = 'm' AND active")
-        .bind(&database)
-        .fetch_one()
-        .await
-        .unwrap();
+    let partitions = partitions_of_m(&client, &database).await;
     assert_eq!(partitions, 4);
     let (rows, b): (u64, u64) = client
         .query("SELECT count(), countIf(v = 'b') FROM m")
@@ -257,12 +262,7 @@ async fn a_table_whose_model_definition_changed_is_rebuilt_whole_once() {
             other => panic!("batch {batch}: {other:?}"),
         }
     }
-    let partitions: u64 = client
-        .query("SELECT uniqExact(partition) FROM system.parts WHERE database = ? AND table = 'm' AND active")
-        .bind(&database)
-        .fetch_one()
-        .await
-        .unwrap();
+    let partitions = partitions_of_m(&client, &database).await;
     let (rows, shouted): (u64, u64) = client
         .query("SELECT count(), countIf(shout = upper(v)) FROM m")
         .fetch_one()

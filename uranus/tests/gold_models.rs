@@ -369,6 +369,104 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     );
 }
 
+/// An event of `session` `seconds` after 08:00 reporting `speed_kmh` (a device's own speed, kept by Jupiter).
+fn at_speed(session: &str, seconds: i64, speed_kmh: f64) -> PublishedEvent {
+    let mut event = event(
+        session,
+        &format!("V-{session}"),
+        DeliveryStatus::EnRoute,
+        at(8, 0, 0) + chrono::Duration::seconds(seconds),
+        (37.98, 23.72 + seconds as f64 * 1e-4),
+        (38.0, 23.8),
+    );
+    event.event.speed_kmh = Some(speed_kmh);
+    event
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize, clickhouse::Row)]
+struct Stops {
+    session_id: String,
+    started: Vec<u64>,
+    ended: Vec<u64>,
+    lon: Vec<f64>,
+}
+
+/// Stops (what the dashboard's stops report reads) run from a session's first point under 2 km/h until it moves
+/// again, or until its last point; a session that never stood still has none. Points arrive out of order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_last_from_the_first_still_point_until_the_vehicle_moves() {
+    let clickhouse = shared_clickhouse().unwrap();
+    let (database, client) = clickhouse.fresh_database().await.unwrap();
+    let speeds: [(&str, &[(i64, f64)]); 3] = [
+        // Still at 60 (and 120, under 2 km/h) until it moves at 240; again at 300 until 330.
+        (
+            "A",
+            &[
+                (0, 40.0),
+                (60, 0.0),
+                (120, 1.0),
+                (240, 30.0),
+                (300, 0.0),
+                (330, 50.0),
+            ],
+        ),
+        // Still from its first point to its last.
+        ("B", &[(200, 0.0), (0, 0.0), (100, 1.9)]),
+        ("C", &[(0, 30.0), (500, 2.0)]),
+    ];
+    let events: Vec<PublishedEvent> = speeds
+        .iter()
+        .flat_map(|(session, points)| {
+            points
+                .iter()
+                .map(|(seconds, speed)| at_speed(session, *seconds, *speed))
+        })
+        .collect();
+    let mut silver = SilverSeeder::new(&client, &database).await;
+    silver.insert(events, Utc::now()).await;
+    let project = Project::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
+        &database,
+    )
+    .unwrap();
+    let mut runner = Runner::new(client.clone(), &database, project).unwrap();
+    summarise(
+        &runner
+            .run(&runner.select(&["session_summary".to_owned()]).unwrap(), false)
+            .await,
+    )
+    .unwrap();
+
+    let rows: Vec<Stops> = client
+        .with_database(&database)
+        .query(
+            "SELECT session_id, stop_started_at_ms, stop_ended_at_ms, stop_lon FROM session_summary \
+             ORDER BY session_id",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    let ms = |seconds: i64| {
+        u64::try_from((at(8, 0, 0) + chrono::Duration::seconds(seconds)).timestamp_millis()).unwrap()
+    };
+    let lon = |seconds: i64| 23.72 + seconds as f64 * 1e-4;
+    let expected = [
+        ("A", vec![(60, 240), (300, 330)]),
+        ("B", vec![(0, 200)]),
+        ("C", vec![]),
+    ];
+    assert_eq!(rows.len(), expected.len(), "{rows:?}");
+    for (row, (session, stops)) in rows.iter().zip(expected) {
+        assert_eq!(row.session_id, session);
+        let started: Vec<u64> = stops.iter().map(|(start, _)| ms(*start)).collect();
+        let ended: Vec<u64> = stops.iter().map(|(_, end)| ms(*end)).collect();
+        assert_eq!((&row.started, &row.ended), (&started, &ended), "{session}");
+        for (actual, (start, _)) in row.lon.iter().zip(&stops) {
+            assert_close(&format!("{session} stop at {start} s"), *actual, lon(*start));
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap()
 }

@@ -17,15 +17,13 @@ use super::api_error::ApiError;
 use super::openapi::ApiErrorBody;
 use super::state::AppState;
 use super::warehouse::QueryError;
-use super::warehouse::reports::{AlertReportRow, DailyRow, MovementPoint, ReportRange};
+use super::warehouse::reports::{AlertReportRow, DailyRow, ReportRange, StopRow};
 use crate::model::{REPORT_KINDS, ReportTable, SessionRow};
 
 /// Rows the page's table (and the JSON answer) shows; the export has them all.
 pub const TABLE_ROWS: u64 = 200;
 /// The longest range, days.
 const MAX_DAYS: i64 = 366;
-/// Below this speed a vehicle stands still (Jupiter's idle alert uses the same default).
-const STILL_KMH: f64 = 2.0;
 /// A stand-still shorter than this is traffic, not a stop.
 const DEFAULT_MIN_STOP_S: u64 = 120;
 
@@ -117,15 +115,13 @@ fn rows(
         "trips" => (TRIP_COLUMNS, cells(warehouse.trips_report(range)?, trip_cells)),
         "daily" => (DAILY_COLUMNS, cells(warehouse.daily_report(range)?, daily_cells)),
         "alerts" => (ALERT_COLUMNS, cells(warehouse.alerts_report(range)?, alert_cells)),
-        "stops" => {
-            let points = cursor_stream(warehouse.movements_for_stops(range)?);
-            let stops = stops(points, min_stop_s.saturating_mul(1000)).map_ok(|stop| stop.cells());
-            let stops: Rows = match range.limit {
-                Some(limit) => Box::pin(stops.take(usize::try_from(limit).unwrap_or(usize::MAX))),
-                None => Box::pin(stops),
-            };
-            (STOP_COLUMNS, stops)
-        }
+        "stops" => (
+            STOP_COLUMNS,
+            cells(
+                warehouse.stops_report(range, min_stop_s.saturating_mul(1000))?,
+                stop_cells,
+            ),
+        ),
         other => {
             let kinds: Vec<&str> = REPORT_KINDS.iter().map(|(kind, _)| *kind).collect();
             return Err(ApiError::BadRequest(format!(
@@ -263,80 +259,16 @@ const STOP_COLUMNS: &[&str] = &[
     "lon",
 ];
 
-/// A vehicle standing still (under [`STILL_KMH`]) from its first slow point until it moved again (or its last
-/// point in the range, if it did not).
-#[derive(Debug, Clone, PartialEq)]
-struct Stop {
-    vehicle_id: String,
-    session_id: String,
-    started_ms: u64,
-    ended_ms: u64,
-    lat: f64,
-    lon: f64,
-}
-
-impl Stop {
-    fn cells(self) -> Vec<String> {
-        vec![
-            self.vehicle_id,
-            self.session_id,
-            time(self.started_ms),
-            time(self.ended_ms),
-            ((self.ended_ms - self.started_ms) / 1000).to_string(),
-            number(self.lat, 6),
-            number(self.lon, 6),
-        ]
-    }
-}
-
-/// Folds points (by vehicle, then time) into the stops of at least `min_ms`, one at a time.
-fn stops(
-    points: impl Stream<Item = Result<MovementPoint, QueryError>> + Send + 'static,
-    min_ms: u64,
-) -> impl Stream<Item = Result<Stop, QueryError>> + Send {
-    let points = Box::pin(points);
-    futures::stream::try_unfold((points, None::<Stop>), move |(mut points, mut open)| async move {
-        loop {
-            let Some(point) = points.try_next().await? else {
-                // The range ended while standing still: the stop lasts until its last point.
-                return Ok(open
-                    .take()
-                    .filter(|stop| stop.ended_ms - stop.started_ms >= min_ms)
-                    .map(|stop| (stop, (points, None))));
-            };
-            let same_vehicle = open
-                .as_ref()
-                .is_some_and(|stop| stop.vehicle_id == point.vehicle_id);
-            let still = point.speed_kmh < STILL_KMH;
-            match (open.take(), same_vehicle, still) {
-                (Some(mut stop), true, true) => {
-                    stop.ended_ms = point.event_time_ms;
-                    open = Some(stop);
-                }
-                (Some(mut stop), true, false) => {
-                    stop.ended_ms = point.event_time_ms;
-                    if stop.ended_ms - stop.started_ms >= min_ms {
-                        return Ok(Some((stop, (points, None))));
-                    }
-                }
-                (previous, _, _) => {
-                    let next = still.then(|| Stop {
-                        vehicle_id: point.vehicle_id.clone(),
-                        session_id: point.session_id.clone(),
-                        started_ms: point.event_time_ms,
-                        ended_ms: point.event_time_ms,
-                        lat: point.lat,
-                        lon: point.lon,
-                    });
-                    // Another vehicle's points begin: the previous one's stop ended with its last point.
-                    if let Some(stop) = previous.filter(|stop| stop.ended_ms - stop.started_ms >= min_ms) {
-                        return Ok(Some((stop, (points, next))));
-                    }
-                    open = next;
-                }
-            }
-        }
-    })
+fn stop_cells(stop: StopRow) -> Vec<String> {
+    vec![
+        stop.vehicle_id,
+        stop.session_id,
+        time(stop.started_ms),
+        time(stop.ended_ms),
+        (stop.ended_ms.saturating_sub(stop.started_ms) / 1000).to_string(),
+        number(stop.lat, 6),
+        number(stop.lon, 6),
+    ]
 }
 
 /// A cell as a spreadsheet may read it: text that starts like a formula gets a leading `'` (CSV injection), a
@@ -459,54 +391,6 @@ pub async fn get_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn point(vehicle: &str, seconds: u64, speed_kmh: f64) -> Result<MovementPoint, QueryError> {
-        Ok(MovementPoint {
-            vehicle_id: vehicle.to_owned(),
-            session_id: format!("s-{vehicle}"),
-            event_time_ms: seconds * 1000,
-            lat: 1.0,
-            lon: 2.0,
-            speed_kmh,
-        })
-    }
-
-    async fn found(points: Vec<Result<MovementPoint, QueryError>>, min_s: u64) -> Vec<(String, u64, u64)> {
-        stops(futures::stream::iter(points), min_s * 1000)
-            .map_ok(|stop| (stop.vehicle_id, stop.started_ms / 1000, stop.ended_ms / 1000))
-            .try_collect()
-            .await
-            .unwrap()
-    }
-
-    #[tokio::test]
-    async fn stops_last_from_the_first_still_point_until_the_vehicle_moves() {
-        let points = vec![
-            point("a", 0, 40.0),
-            point("a", 60, 0.0),
-            point("a", 120, 1.0),
-            point("a", 240, 30.0),
-            point("a", 300, 0.0),
-            point("a", 330, 50.0),
-        ];
-        assert_eq!(found(points, 120).await, vec![("a".into(), 60, 240)]);
-    }
-
-    #[tokio::test]
-    async fn a_stop_ends_with_its_vehicle_or_the_range() {
-        let points = vec![
-            point("a", 0, 0.0),
-            point("a", 200, 0.0),
-            point("b", 0, 0.0),
-            point("b", 50, 0.0),
-            point("c", 0, 0.0),
-            point("c", 500, 1.5),
-        ];
-        assert_eq!(
-            found(points, 120).await,
-            vec![("a".into(), 0, 200), ("c".into(), 0, 500)]
-        );
-    }
 
     #[test]
     fn formulas_are_defused_and_negative_numbers_kept() {

@@ -1,6 +1,6 @@
 //! The reports' rows, read as cursors so an export streams: a year of trips never sits in Mercury's memory.
-//! Trips and the daily summary come from gold's `session_summary`, alerts from silver's `alerts`, stops from
-//! silver's `session_movements` (folded into stops by the caller, `server::reports`).
+//! Trips, the daily summary and stops come from gold's `session_summary` (stops from its per-session arrays),
+//! alerts from silver's `alerts`.
 
 use clickhouse::query::RowCursor;
 use serde::Deserialize;
@@ -63,21 +63,22 @@ pub struct AlertReportRow {
     pub alert_id: String,
 }
 
-/// One recorded point, for finding stops.
+/// A vehicle standing still during a session, from its first slow point until it moved again (or the session's
+/// last point): gold's `session_summary` finds them.
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
-pub struct MovementPoint {
+pub struct StopRow {
     /// Vehicle.
     pub vehicle_id: String,
     /// Session.
     pub session_id: String,
-    /// When, epoch ms.
-    pub event_time_ms: u64,
-    /// Where.
+    /// First still point, epoch ms.
+    pub started_ms: u64,
+    /// The point it moved again at (or the session's last), epoch ms.
+    pub ended_ms: u64,
+    /// Where it stood.
     pub lat: f64,
-    /// Where.
+    /// Where it stood.
     pub lon: f64,
-    /// Reported or derived speed.
-    pub speed_kmh: f64,
 }
 
 /// The conditions of a report's range and vehicle on a table whose time is `ms` (epoch ms) and `datetime` (the
@@ -169,42 +170,43 @@ impl Warehouse {
         .map_err(failed("alerts report"))
     }
 
-    /// Every point in the range by vehicle and time: what stops are found in (never limited: a stop's end may
-    /// be far from its start). For one vehicle, only its sessions that overlap the range are read (found in
-    /// gold's `session_summary`, at most one refresh behind: a session younger than that has no stop yet worth
-    /// reporting), so ClickHouse reads by the primary key instead of scanning every movement; an event stored
-    /// twice counts once, its newest copy (`LIMIT 1 BY` on the key: `FINAL`'s answer at half its cost for a few
-    /// sessions' rows). For the whole fleet, `FINAL`: the range is every movement, and it streams.
-    pub fn movements_for_stops(&self, range: &ReportRange) -> Result<RowCursor<MovementPoint>> {
-        let movements = self.table("session_movements");
-        let columns = "vehicle_id, session_id, toUInt64(event_time_ms) AS event_time_ms, lat, lon, \
-                       toFloat64(speed_kmh) AS speed_kmh";
-        let query = if range.vehicle.is_empty() {
-            self.client
-                .query(&format!(
-                    "SELECT {columns} FROM {movements} FINAL \
-                     WHERE event_time_ms >= ? AND event_time_ms < ? ORDER BY vehicle_id, event_time_ms, event_id"
-                ))
-                .bind(range.from_ms)
-                .bind(range.to_ms)
+    /// The stops that began in the range and lasted at least `min_ms`, by vehicle and time. Each session's stops
+    /// are arrays in its `session_summary` row (at most one refresh behind), so this reads the sessions that
+    /// overlap the range, not their movements: those started by the range's end (the partition key's column,
+    /// so later weeks are skipped) and still reporting at its start.
+    pub fn stops_report(&self, range: &ReportRange, min_ms: u64) -> Result<RowCursor<StopRow>> {
+        let summary = self.table("session_summary");
+        let vehicle = if range.vehicle.is_empty() {
+            ""
         } else {
-            let summary = self.table("session_summary");
-            self.client
-                .query(&format!(
-                    "SELECT {columns} FROM {movements} \
-                     WHERE event_time_ms >= ? AND event_time_ms < ? AND vehicle_id = ? AND session_id IN \
-                       (SELECT session_id FROM {summary} \
-                        WHERE vehicle_id = ? AND last_event_at_ms >= ? AND started_at_ms < ?) \
-                     ORDER BY vehicle_id, event_time_ms, event_id, session_id, ingested_at_ms DESC \
-                     LIMIT 1 BY session_id, event_time_ms, event_id"
-                ))
-                .bind(range.from_ms)
-                .bind(range.to_ms)
-                .bind(&range.vehicle)
-                .bind(&range.vehicle)
-                .bind(range.from_ms)
-                .bind(range.to_ms)
+            " AND vehicle_id = ?"
         };
-        query.fetch().map_err(failed("stops report"))
+        let limit = range
+            .limit
+            .map(|limit| format!(" LIMIT {limit}"))
+            .unwrap_or_default();
+        let query = self
+            .client
+            .query(&format!(
+                "SELECT vehicle_id, session_id, started_ms, ended_ms, lat, lon FROM {summary} \
+                 ARRAY JOIN stop_started_at_ms AS started_ms, stop_ended_at_ms AS ended_ms, stop_lat AS lat, \
+                   stop_lon AS lon \
+                 WHERE started_at <= toDateTime(intDiv(?, 1000)) AND last_event_at_ms >= ?{vehicle} \
+                   AND started_ms >= ? AND started_ms < ? AND ended_ms - started_ms >= ? \
+                 ORDER BY vehicle_id, started_ms, session_id{limit}"
+            ))
+            .bind(range.to_ms)
+            .bind(range.from_ms);
+        let query = if range.vehicle.is_empty() {
+            query
+        } else {
+            query.bind(&range.vehicle)
+        };
+        query
+            .bind(range.from_ms)
+            .bind(range.to_ms)
+            .bind(min_ms)
+            .fetch()
+            .map_err(failed("stops report"))
     }
 }

@@ -163,11 +163,12 @@ planet_env() {
         "CLICKHOUSE_URL=$CLICKHOUSE_URL" "CLICKHOUSE_USER=$CLICKHOUSE_USER" "CLICKHOUSE_PASSWORD=$CLICKHOUSE_PASSWORD"
     )
     echo "LOG_JSON=$LOG_JSON"
-    # Venus: tansu 0.6's idempotent producer breaks across broker restarts (venus/README.md), hence false.
+    # Venus: tansu 0.6's idempotent producer breaks across broker restarts (venus/README.md), hence false; tansu
+    # stores records one by one, so a compressed batch only costs it the decompression (hence none).
     case $1 in
     venus) printf '%s\n' "VENUS_LISTEN=127.0.0.1:$VENUS_PORT" "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" \
         "VENUS_API_KEYS=$VENUS_API_KEYS" "VENUS_DEVICE_TOKEN_KEY=${VENUS_DEVICE_TOKEN_KEY:-}" \
-        "VENUS_KAFKA_IDEMPOTENCE=false" ;;
+        "VENUS_KAFKA_IDEMPOTENCE=false" "VENUS_KAFKA_COMPRESSION=none" ;;
     neptune) printf '%s\n' "NEPTUNE_METRICS_LISTEN=127.0.0.1:$NEPTUNE_METRICS_PORT" \
         "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" "${lake[@]}" ;;
     jupiter) printf '%s\n' "JUPITER_METRICS_LISTEN=127.0.0.1:$JUPITER_METRICS_PORT" \

@@ -122,6 +122,12 @@ pub struct Config {
     #[arg(long, env = "VENUS_KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
     pub kafka_idempotence: bool,
 
+    /// Producer `compression.type` (`lz4`, `none`, `gzip`, `snappy`). `none` for tansu, which decompresses every
+    /// batch to store its records one by one: lz4 nearly doubles its CPU per message (crates/packetpulse-stack
+    /// README, `broker_cost`); real Kafka stores batches as they come, so there compression saves disk and network.
+    #[arg(long, env = "VENUS_KAFKA_COMPRESSION", default_value = "lz4", value_parser = ["lz4", "none", "gzip", "snappy"])]
+    pub kafka_compression: String,
+
     /// Producer `linger.ms`: how long to wait to fill a batch.
     #[arg(long, env = "VENUS_KAFKA_LINGER_MS", default_value_t = 5)]
     pub kafka_linger_ms: u32,

@@ -165,7 +165,7 @@ impl Publisher {
             .set("bootstrap.servers", &config.kafka_bootstrap_servers)
             .set("client.id", "venus")
             .set("acks", "all")
-            .set("compression.type", "lz4")
+            .set("compression.type", &config.kafka_compression)
             // Spelled out because consumers rely on it: a session's partition is the CRC-32 of its id
             // (`packetpulse_ops::kafka::partition_of`), so Jupiter finds which sessions a gained partition holds.
             .set("partitioner", "consistent_random")

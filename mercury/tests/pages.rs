@@ -408,7 +408,10 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
     for (name, width, height) in [("phone", 390, 844), ("desktop", 1440, 900)] {
         client.set_window_size(width, height).await.unwrap();
         for page in &pages {
-            client.goto(&format!("{}{page}", dashboard.url)).await.unwrap();
+            client
+                .goto(&format!("{}{page}", dashboard.url))
+                .await
+                .unwrap_or_else(|error| panic!("opening {page} at {width}×{height}: {error}"));
             hydrated(&client).await;
             // Data-driven parts (maps, charts, tables) land after hydration: the page's own heading first.
             find(&client, "main h1").await;

@@ -217,5 +217,7 @@ async fn a_new_alert_reaches_every_page_within_a_second_and_a_dispatcher_acknowl
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("kind must be one of"));
+    // Closing the session closes the browser; chromedriver's exit alone leaves it running.
+    client.close().await.unwrap();
     dashboard.stop().await;
 }

@@ -213,6 +213,8 @@ async fn a_dispatcher_draws_a_geofence_on_the_map_and_a_viewer_sees_it_without_t
             .await
             .is_err()
     );
+    // Closing the session closes the browser; chromedriver's exit alone leaves it running.
+    client.close().await.unwrap();
     dashboard.stop().await;
 }
 

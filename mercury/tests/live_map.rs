@@ -528,4 +528,6 @@ async fn the_map_draws_its_tiles_and_legend_and_finds_follows_and_recentres() {
         assert!(Instant::now() < deadline, "re-centre left a vehicle out of view");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Closing the session closes the browser; chromedriver's exit alone leaves it running.
+    client.close().await.unwrap();
 }

@@ -86,19 +86,25 @@ pub struct StopRow {
 /// partitions outside the range instead of opening every part. The vehicle only when one is asked for (an
 /// always-true `? = '' OR …` still costs a column read per row). Bound by [`Warehouse::ranged`].
 fn in_range(ms: &str, datetime: &str, range: &ReportRange) -> String {
-    let vehicle = if range.vehicle.is_empty() {
-        ""
-    } else {
-        " AND vehicle_id = ?"
-    };
     format!(
         "{datetime} >= toDateTime(intDiv(?, 1000)) AND {datetime} <= toDateTime(intDiv(?, 1000)) \
-         AND {ms} >= ? AND {ms} < ?{vehicle}"
+         AND {ms} >= ? AND {ms} < ?{}",
+        vehicle_condition(range)
     )
 }
 
+/// The vehicle condition, only when one is asked for (bound last by [`Warehouse::ranged`]).
+fn vehicle_condition(range: &ReportRange) -> &'static str {
+    if range.vehicle.is_empty() {
+        ""
+    } else {
+        " AND vehicle_id = ?"
+    }
+}
+
 impl Warehouse {
-    /// `sql` with its [`in_range`] conditions bound to `range`, limited to `range.limit` rows.
+    /// `sql` with its [`in_range`] conditions (or any four placeholders taking from, to, from, to, then
+    /// [`vehicle_condition`]'s) bound to `range`, limited to `range.limit` rows.
     fn ranged(&self, sql: &str, range: &ReportRange) -> clickhouse::query::Query {
         let limit = range
             .limit
@@ -176,37 +182,20 @@ impl Warehouse {
     /// so later weeks are skipped) and still reporting at its start.
     pub fn stops_report(&self, range: &ReportRange, min_ms: u64) -> Result<RowCursor<StopRow>> {
         let summary = self.table("session_summary");
-        let vehicle = if range.vehicle.is_empty() {
-            ""
-        } else {
-            " AND vehicle_id = ?"
-        };
-        let limit = range
-            .limit
-            .map(|limit| format!(" LIMIT {limit}"))
-            .unwrap_or_default();
-        let query = self
-            .client
-            .query(&format!(
+        self.ranged(
+            &format!(
                 "SELECT vehicle_id, session_id, started_ms, ended_ms, lat, lon FROM {summary} \
                  ARRAY JOIN stop_started_at_ms AS started_ms, stop_ended_at_ms AS ended_ms, stop_lat AS lat, \
                    stop_lon AS lon \
-                 WHERE started_at <= toDateTime(intDiv(?, 1000)) AND last_event_at_ms >= ?{vehicle} \
-                   AND started_ms >= ? AND started_ms < ? AND ended_ms - started_ms >= ? \
-                 ORDER BY vehicle_id, started_ms, session_id{limit}"
-            ))
-            .bind(range.to_ms)
-            .bind(range.from_ms);
-        let query = if range.vehicle.is_empty() {
-            query
-        } else {
-            query.bind(&range.vehicle)
-        };
-        query
-            .bind(range.from_ms)
-            .bind(range.to_ms)
-            .bind(min_ms)
-            .fetch()
-            .map_err(failed("stops report"))
+                 WHERE last_event_at_ms >= ? AND started_at <= toDateTime(intDiv(?, 1000)) \
+                   AND started_ms >= ? AND started_ms < ?{} AND ended_ms - started_ms >= ? \
+                 ORDER BY vehicle_id, started_ms, session_id",
+                vehicle_condition(range)
+            ),
+            range,
+        )
+        .bind(min_ms)
+        .fetch()
+        .map_err(failed("stops report"))
     }
 }

@@ -28,7 +28,9 @@ impl Chromedriver {
         let chromium = tools::find("chromium", &["/usr/bin/chromium"])?;
         let dir = run_dir::server_dir("chromedriver")?;
         let port = free_port()?;
-        let process = ServerProcess::start(
+        // In a group of its own: its browsers die with it, even those of a test that panicked before closing its
+        // session.
+        let process = ServerProcess::start_group(
             "chromedriver",
             &program,
             [format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()],

@@ -4,6 +4,10 @@
 //! Every process is spawned from one long-lived thread and asks the kernel to SIGKILL it when that thread dies
 //! (`PR_SET_PDEATHSIG`). The thread lives as long as the test binary, so servers shared through statics, which
 //! are never dropped, still die with the binary, even when it is killed.
+//!
+//! A server that starts programs of its own (chromedriver starts a Chromium per session) runs in a process group
+//! of its own ([`ServerProcess::start_group`]): stopping it kills the whole group, and so does the test binary's
+//! exit, because the parent-death signal reaches only the leader and its children would outlive it.
 
 #![allow(unsafe_code)] // prctl and kill: two libc calls, each commented where made.
 
@@ -29,6 +33,8 @@ struct Launch {
     args: Vec<OsString>,
     working_dir: PathBuf,
     log: PathBuf,
+    /// Whether the process leads a process group of its own, killed as a whole on stop.
+    own_group: bool,
 }
 
 /// A running (or stopped) server process.
@@ -47,11 +53,33 @@ impl ServerProcess {
         args: impl IntoIterator<Item = impl Into<OsString>>,
         working_dir: &Path,
     ) -> Result<Self, Error> {
+        Self::launch(name, program, args, working_dir, false)
+    }
+
+    /// Like [`start`](Self::start), in a process group of its own: stopping or killing it also kills every
+    /// process it started (and so does the test binary's exit, see the module docs).
+    pub fn start_group(
+        name: &'static str,
+        program: &Path,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+        working_dir: &Path,
+    ) -> Result<Self, Error> {
+        Self::launch(name, program, args, working_dir, true)
+    }
+
+    fn launch(
+        name: &'static str,
+        program: &Path,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+        working_dir: &Path,
+        own_group: bool,
+    ) -> Result<Self, Error> {
         let launch = Launch {
             program: program.to_owned(),
             args: args.into_iter().map(Into::into).collect(),
             working_dir: working_dir.to_owned(),
             log: working_dir.join(format!("{name}.log")),
+            own_group,
         };
         let mut process = Self {
             name,
@@ -96,11 +124,17 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
+        if launch.own_group {
+            command.process_group(0);
+        }
         let child = spawn_from_reaper_thread(command).map_err(|source| Error::Spawn {
             server: self.name,
             program: launch.program.clone(),
             source,
         })?;
+        if launch.own_group {
+            process_groups::register(child.id());
+        }
         self.child = Some(child);
         Ok(())
     }
@@ -135,6 +169,12 @@ impl ServerProcess {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        if self.launch.own_group {
+            // Nothing in a group of this kind keeps state worth a graceful exit (a WebDriver and its browsers).
+            process_groups::kill(child.id());
+            let _ = child.wait();
+            return;
+        }
         if matches!(child.try_wait(), Ok(None)) {
             let pid = libc::pid_t::try_from(child.id()).expect("PIDs fit pid_t");
             // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so it cannot name another process.
@@ -162,6 +202,9 @@ impl ServerProcess {
     /// Crash: SIGKILL, no chance to flush. Waits for the exit.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if self.launch.own_group {
+                process_groups::kill(child.id());
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -231,4 +274,44 @@ fn spawn_with_parent_death_signal(command: &mut Command) -> io::Result<Child> {
         });
     }
     command.spawn()
+}
+
+/// Process groups led by servers started with [`ServerProcess::start_group`] and not yet killed, for the exit
+/// handler.
+mod process_groups {
+    use std::sync::{Mutex, Once};
+
+    static LIVE: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+    /// Remembers the group led by `leader` (a child just spawned with its own group) until it is killed.
+    pub(super) fn register(leader: u32) {
+        static EXIT_HANDLER: Once = Once::new();
+        // SAFETY: atexit(3) with a function that takes nothing and only calls kill(2); registered once.
+        EXIT_HANDLER.call_once(|| unsafe {
+            libc::atexit(kill_all_at_exit);
+        });
+        let group = libc::pid_t::try_from(leader).expect("PIDs fit pid_t");
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(group);
+    }
+
+    /// SIGKILLs every process of the group led by `leader`, before the leader is reaped.
+    pub(super) fn kill(leader: u32) {
+        let group = libc::pid_t::try_from(leader).expect("PIDs fit pid_t");
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&g| g != group);
+        // SAFETY: kill(2) on a process group whose leader we spawned and have not reaped, so the group ID
+        // cannot have been reused.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+
+    extern "C" fn kill_all_at_exit() {
+        // try_lock: a thread that held the lock when exit began will never release it.
+        if let Ok(groups) = LIVE.try_lock() {
+            for &group in groups.iter() {
+                // SAFETY: as in `kill`; the leaders are still unreaped (statics are never dropped).
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+        }
+    }
 }

@@ -91,3 +91,47 @@ async fn clickhouse_is_unreachable_while_stopped_and_keeps_data_after_restart() 
         .unwrap();
     assert_eq!(count, 3);
 }
+
+#[tokio::test]
+async fn a_server_in_its_own_group_takes_what_it_started_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("started.pid");
+    // A shell that starts a long sleep and waits for it, as chromedriver starts a browser.
+    let script = format!("sleep 600 & echo $! > {}; wait", pid_file.display());
+    let mut server = packetpulse_testkit::ServerProcess::start_group(
+        "starter",
+        std::path::Path::new("/bin/sh"),
+        ["-c", script.as_str()],
+        dir.path(),
+    )
+    .unwrap();
+    let started =
+        packetpulse_testkit::wait_until("the started program's PID", Duration::from_secs(10), || {
+            let pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok());
+            async move { Ok(pid) }
+        })
+        .await
+        .unwrap();
+    assert!(runs(started), "the started program runs");
+
+    server.stop();
+
+    packetpulse_testkit::wait_until(
+        "the started program gone",
+        Duration::from_secs(10),
+        || async move { Ok((!runs(started)).then_some(())) },
+    )
+    .await
+    .expect("stopping the server kills what it started");
+}
+
+/// Whether `pid` is a live process (a zombie, killed but not reaped, counts as gone).
+fn runs(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}

@@ -212,11 +212,21 @@ planet_health() {
     esac
 }
 
+# planets_env — infrastructure/planets.env as KEY=value lines, where a variable set in the environment wins: export
+# one (e.g. NEPTUNE_COMMIT_INTERVAL=10s) to change it for one run without editing the file.
+planets_env() {
+    local line key
+    while IFS= read -r line; do
+        key=${line%%=*}
+        if [ -n "${!key+set}" ]; then printf '%s=%s\n' "$key" "${!key}"; else printf '%s\n' "$line"; fi
+    done < <(grep -E '^[A-Z_0-9]+=' "$repo/infrastructure/planets.env")
+}
+
 # start_planet NAME — starts planet NAME with planets.env and its planet_env, in the data dir.
 start_planet() {
     local name=$1 port settings
     port=$(planet_health "$name" | sed 's|http://127.0.0.1:\([0-9]*\)/.*|\1|')
-    mapfile -t settings < <(grep -E '^[A-Z_0-9]+=' "$repo/infrastructure/planets.env"; planet_env "$name")
+    mapfile -t settings < <(planets_env; planet_env "$name")
     # shellcheck disable=SC2046 # the command line is words on purpose
     start_service "$name" "$port" "$DATA" env "${settings[@]}" $(planet_command "$name")
 }

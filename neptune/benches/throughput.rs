@@ -53,7 +53,7 @@ async fn sink_capacity(name: &str, config: &Config, payloads: &[String]) {
             panic!("payload {offset} is not an event");
         };
         sink.push(row).await.unwrap();
-        if sink.buffered_rows() >= config.commit_rows {
+        if sink.batch_is_full() {
             sink.commit(&shutdown).await.unwrap();
         }
     }

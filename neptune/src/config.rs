@@ -43,13 +43,22 @@ pub struct Config {
     #[command(flatten)]
     pub lake: LakeConfig,
 
-    /// Commit at least this often while events arrive.
-    #[arg(long, env = "NEPTUNE_COMMIT_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    /// Longest a row waits for its commit, from the batch's first message. Bronze is the archive (silver serves
+    /// the live view), so commits are size-driven: this only bounds how far bronze trails the topic when the
+    /// fleet is too small to fill a file sooner (at 5 minutes, 288 commits a day).
+    #[arg(long, env = "NEPTUNE_COMMIT_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
     pub commit_interval: Duration,
 
-    /// Commit as soon as this many rows are buffered.
-    #[arg(long, env = "NEPTUNE_COMMIT_ROWS", default_value_t = 500_000, global = true)]
-    pub commit_rows: usize,
+    /// Commit as soon as a day's open data file is estimated to reach this many MiB of zstd Parquet (estimated
+    /// with the bytes per row of the previous commit). Query engines read files of 32–256 MiB best.
+    #[arg(
+        long,
+        env = "NEPTUNE_TARGET_FILE_MIB",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub target_file_mib: u64,
 
     /// Offsets per partition within which a copy of an event already read (same event id) is dropped instead of
     /// written again; re-read at start, so restarts decide alike. 0 writes every copy.

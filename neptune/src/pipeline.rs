@@ -1,6 +1,6 @@
 //! The pipeline: source (Kafka, at the table's offsets less the dedup window) → decode (a row, a copy of a recent
-//! row, or a dead letter) → sink (data files, committed with the offsets every `commit_interval` or `commit_rows`,
-//! whichever comes first). Any failure ends the loop; the caller starts it again from the table's offsets, which
+//! row, or a dead letter) → sink (data files, committed with the offsets once a day's file reaches the target
+//! size or the batch is `commit_interval` old, whichever comes first). Any failure ends the loop; the caller starts it again from the table's offsets, which
 //! is how a failure is retried without losing or repeating a row.
 
 use packetpulse_ops::kafka::dead_letter::DeadLetters;
@@ -98,7 +98,7 @@ async fn read_loop(
                     }
                 }
                 deadline.get_or_insert_with(|| Instant::now() + config.commit_interval);
-                if sink.buffered_rows() >= config.commit_rows {
+                if sink.batch_is_full() {
                     commit(sink, dead_letters).await?;
                     deadline = None;
                 }

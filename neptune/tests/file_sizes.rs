@@ -1,5 +1,6 @@
-//! With the default commit policy, a steady 10k events/s stream becomes one large data file per partition per
-//! commit; expiring snapshots while Neptune writes leaves the rows unchanged and Neptune resumes after it.
+//! The size-driven commit policy: a steady 10k events/s stream becomes one data file of about the target size per
+//! partition per commit, whatever the commit interval; expiring snapshots while Neptune writes leaves the rows
+//! unchanged and Neptune resumes after it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,18 +12,23 @@ use common::{InProcess, load_table, produce, table_event_ids, test_config, wait_
 use packetpulse_testkit::shared_kafka;
 
 const RATE: u64 = 10_000;
-const SECONDS: u64 = 120;
+const SECONDS: u64 = 60;
+/// Small enough for several commits in the run (at ~100–160 bytes a row, one every 5–8 s).
+const TARGET_FILE_MIB: u64 = 8;
 
 fn summary_number(summary: &std::collections::HashMap<String, String>, key: &str) -> u64 {
     summary.get(key).map_or(0, |value| value.parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_commit_policy_writes_one_large_file_per_partition_per_commit_and_expiry_keeps_every_row() {
+async fn commits_write_files_of_the_target_size_and_expiry_keeps_every_row() {
     let kafka = shared_kafka().unwrap();
     let topic = kafka.create_unique_topic("neptune-file-sizes", 3).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(kafka, &topic, dir.path());
+    let mut config = test_config(kafka, &topic, dir.path());
+    config.target_file_mib = TARGET_FILE_MIB;
+    // Longer than filling a file takes: every commit but the last is driven by size.
+    config.commit_interval = Duration::from_secs(30);
     let sink = InProcess::start(&config).await;
 
     let mut produced = produce(kafka, &topic, 0, RATE * SECONDS, Some(RATE)).await;
@@ -41,25 +47,41 @@ async fn default_commit_policy_writes_one_large_file_per_partition_per_commit_an
         );
         commits += 1;
     }
+    // Every file but those of the last commit (the stream's tail, committed by age) is one full batch.
     let current = table.metadata().current_snapshot().unwrap().clone();
     let manifests = table.manifest_list_reader(&current).load().await.unwrap();
     let mut sizes = Vec::new();
     for manifest in manifests.entries() {
         for entry in manifest.load_manifest(table.file_io()).await.unwrap().entries() {
-            if entry.is_alive() {
+            if entry.is_alive() && entry.snapshot_id() != Some(current.snapshot_id()) {
                 sizes.push(entry.data_file().file_size_in_bytes());
             }
         }
     }
     sizes.sort_unstable();
+    let target = TARGET_FILE_MIB * 1024 * 1024;
     let median = sizes[sizes.len() / 2];
     println!(
-        "{commits} commits, {} data files: min {} B, median {median} B, max {} B",
+        "{commits} commits, {} full-batch data files: min {} B, median {median} B, max {} B (target {target} B)",
         sizes.len(),
         sizes[0],
         sizes[sizes.len() - 1]
     );
-    assert!(median >= 1_000_000, "median data file {median} B is under 1 MB");
+    assert!(
+        sizes.len() >= 3,
+        "{} full batches: the target was not reached",
+        sizes.len()
+    );
+    // The first batch is sized with a guessed bytes per row; the next ones with the previous commit's.
+    assert!(
+        median >= target / 2 && median <= target * 3 / 2,
+        "median data file {median} B is not near the target {target} B"
+    );
+    assert!(
+        sizes[sizes.len() - 1] <= target * 2,
+        "a data file of {} B overshot the target {target} B",
+        sizes[sizes.len() - 1]
+    );
 
     // Expire every snapshot but the current one while the sink keeps running.
     let expired = neptune::maintenance::expire_snapshots(&config, Duration::ZERO, 1)

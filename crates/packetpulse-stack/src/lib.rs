@@ -179,6 +179,12 @@ pub fn native_env_with(
 ) -> Result<BTreeMap<String, String>, Error> {
     let root = repo_root();
     let mut vars = env_file(&root.join("infrastructure/planets.env"))?;
+    // As in services.sh: a variable set for the run wins over its planets.env line.
+    for (key, value) in overrides {
+        if let Some(shared) = vars.get_mut(key) {
+            shared.clone_from(value);
+        }
+    }
     let script = format!(
         "repo={root}; source {root}/infrastructure/local/env.sh; source {root}/infrastructure/local/services.sh; planet_env {planet}",
         root = root.display()

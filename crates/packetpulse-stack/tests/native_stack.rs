@@ -66,7 +66,9 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     // resolve features differently and rebuild the dependency tree).
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let stack = NativeStack::new(&data, "debug").unwrap();
+    let mut stack = NativeStack::new(&data, "debug").unwrap();
+    // Bronze commits every few seconds rather than every 5 minutes, so it can be compared with silver at the end.
+    stack.set_env("NEPTUNE_COMMIT_INTERVAL", "3s".to_owned());
     let env = stack.env().clone();
     let up_log = stack.up().unwrap();
     assert!(up_log.contains("PacketPulse is up"), "{up_log}");

@@ -32,6 +32,8 @@ pub fn test_config(kafka: &Kafka, topic: &str, dir: &Path) -> Config {
     config.lake.catalog_uri = format!("sqlite://{}", dir.join("catalog.db").display());
     config.lake.warehouse = format!("file://{}", dir.join("warehouse").display());
     config.metrics_listen = "127.0.0.1:0".parse().unwrap();
+    // The tests wait for rows: a batch waits at most 10 s for its commit rather than the default 5 minutes.
+    config.commit_interval = Duration::from_secs(10);
     config
 }
 
@@ -66,7 +68,7 @@ pub fn flags(config: &Config) -> Vec<String> {
             "--commit-interval",
             humantime::format_duration(config.commit_interval).to_string(),
         ),
-        ("--commit-rows", config.commit_rows.to_string()),
+        ("--target-file-mib", config.target_file_mib.to_string()),
         ("--dedup-window", config.dedup_window.to_string()),
         ("--metrics-listen", config.metrics_listen.to_string()),
     ];

@@ -17,6 +17,14 @@ pub enum LakeError {
         /// What failed.
         source: Box<iceberg::Error>,
     },
+    /// Reading the table's metadata failed.
+    #[error("table {table}: {source}")]
+    Table {
+        /// The table.
+        table: String,
+        /// What failed.
+        source: Box<iceberg::Error>,
+    },
     /// The warehouse is not usable.
     #[error("warehouse {warehouse}: {reason}")]
     Warehouse {
@@ -38,6 +46,6 @@ pub enum LakeError {
 impl LakeError {
     /// Whether trying again later may help: a catalog that is down may come back, a wrong setting will not.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Catalog { .. } | Self::Io { .. })
+        matches!(self, Self::Catalog { .. } | Self::Table { .. } | Self::Io { .. })
     }
 }

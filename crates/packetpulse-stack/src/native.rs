@@ -122,6 +122,32 @@ impl NativeStack {
         native_env_with(planet, &self.data, &self.env)
     }
 
+    /// The lake settings Neptune runs with in this stack, to read bronze.
+    pub fn lake_config(&self) -> Result<packetpulse_lake::LakeConfig, Error> {
+        #[derive(clap::Parser)]
+        struct Lake {
+            #[command(flatten)]
+            lake: packetpulse_lake::LakeConfig,
+        }
+        let env = self.planet_env("neptune")?;
+        let flags = [
+            ("catalog-uri", "ICEBERG_CATALOG_URI"),
+            ("catalog-name", "ICEBERG_CATALOG_NAME"),
+            ("warehouse", "ICEBERG_WAREHOUSE"),
+            ("namespace", "BRONZE_NAMESPACE"),
+            ("table", "BRONZE_TABLE"),
+            ("s3-endpoint", "S3_ENDPOINT"),
+            ("s3-region", "S3_REGION"),
+            ("s3-access-key-id", "S3_ACCESS_KEY_ID"),
+            ("s3-secret-access-key", "S3_SECRET_ACCESS_KEY"),
+        ]
+        .into_iter()
+        .filter_map(|(flag, key)| env.get(key).map(|value| format!("--{flag}={value}")));
+        <Lake as clap::Parser>::try_parse_from(std::iter::once("lake".to_owned()).chain(flags))
+            .map(|parsed| parsed.lake)
+            .map_err(|error| Error::Native(format!("Neptune's lake settings: {error}")))
+    }
+
     /// Mars' defaults pointed at this stack (Venus' address, the device key, the routes, the metrics port): the
     /// in-process fleet of the chaos run and the benchmarks, which then size and pace it.
     pub fn mars_config(&self) -> Result<mars::Config, Error> {

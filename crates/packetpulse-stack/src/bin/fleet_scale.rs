@@ -9,7 +9,9 @@
 //!   event time (stamped by Mars on this machine), so it is an upper bound, at most one poll late;
 //! - **ping → browser**: Mercury's live WebSocket (`/api/v1/live`, what the map draws from), each position's
 //!   arrival minus its event time;
-//! - each process' CPU (share of one core) and resident memory, from `/proc`, every second.
+//! - each process' CPU (share of one core) and resident memory, from `/proc`, every second;
+//! - bronze's data files once silver caught up: per day partition the files Neptune committed, their median
+//!   size, and the files a day that rate comes to.
 //!
 //! After the fleet stops it waits for silver to hold every acknowledged event and reports how long that took; the
 //! two latencies keep being collected until then (a stack that trails the fleet delivers the measured events
@@ -20,6 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use packetpulse_lake::table_files::{self, DayFiles};
 use packetpulse_stack::measure::{ProcessSampler, ProcessUsage, Quantiles};
 use packetpulse_stack::native::{NativeStack, SocketLatencies, clickhouse_number, clickhouse_text};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +51,16 @@ struct Args {
     /// Build of the planets to run (`release` or `debug`; build them first).
     #[arg(long, default_value = "release")]
     profile: String,
+    /// A setting for the stack, `KEY=VALUE` (repeatable), e.g. `NEPTUNE_COMMIT_INTERVAL=10s`: wins over
+    /// infrastructure/planets.env.
+    #[arg(long = "set", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 /// The services whose CPU and memory are sampled (up.sh's names); Mars runs inside this process.
@@ -71,6 +84,14 @@ struct Figures {
     browser: Option<Quantiles>,
     silver_caught_up: Option<Duration>,
     usage: BTreeMap<String, ProcessUsage>,
+    bronze: Option<Bronze>,
+}
+
+/// Bronze's data files as the run left them.
+struct Bronze {
+    days: BTreeMap<Option<i32>, DayFiles>,
+    /// From the fleet's first event to the reading.
+    span: Duration,
 }
 
 fn now_ms() -> i64 {
@@ -85,7 +106,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         let temp = tempfile::Builder::new()
             .prefix("packetpulse-fleet-scale-")
             .tempdir()?;
-        let stack = NativeStack::new(&temp.path().join("data"), &args.profile)?;
+        let mut stack = NativeStack::new(&temp.path().join("data"), &args.profile)?;
+        for (key, value) in &args.settings {
+            stack.set_env(key, value.clone());
+        }
         stack.up()?;
         let figures = measure(&stack, &args, vehicles).await;
         stack.down();
@@ -99,6 +123,7 @@ async fn main() -> anyhow::Result<ExitCode> {
 
 /// Drives `vehicles` through `stack` and measures it.
 async fn measure(stack: &NativeStack, args: &Args, vehicles: usize) -> anyhow::Result<Figures> {
+    let fleet_started = Instant::now();
     let measured_from_ms = now_ms() + i64::try_from(args.start_spread.as_millis())?;
     let browser = follow_live_map(stack, measured_from_ms).await?;
     let database = stack.planet_env("jupiter")?["CLICKHOUSE_DATABASE"].clone();
@@ -150,6 +175,7 @@ async fn measure(stack: &NativeStack, args: &Args, vehicles: usize) -> anyhow::R
     following.cancel();
     let silver = silver.await?;
     let browser = browser.finish();
+    let bronze = read_bronze(stack, fleet_started.elapsed()).await;
     Ok(Figures {
         vehicles,
         acked: acked.total,
@@ -158,7 +184,24 @@ async fn measure(stack: &NativeStack, args: &Args, vehicles: usize) -> anyhow::R
         browser: Quantiles::of(browser),
         silver_caught_up,
         usage,
+        bronze,
     })
+}
+
+/// Bronze's live data files per day (`None` if the table cannot be read: the run goes on without them).
+async fn read_bronze(stack: &NativeStack, span: Duration) -> Option<Bronze> {
+    let read = async {
+        let table = packetpulse_lake::catalog::load_table(&stack.lake_config()?).await?;
+        let files = table_files::live_files(&table).await?;
+        anyhow::Ok(table_files::per_day(&files))
+    };
+    match read.await {
+        Ok(days) => Some(Bronze { days, span }),
+        Err(error) => {
+            println!("fleet_scale: bronze not read: {error:#}");
+            None
+        }
+    }
 }
 
 /// Mars' log of acknowledged events: how many distinct events, and the frame latency (ms) of those first
@@ -350,6 +393,7 @@ fn print_tables(args: &Args, all: &[Figures]) {
             caught_up(figures.silver_caught_up),
         );
     }
+    print_bronze(all);
     println!("\nCPU (% of one core) and resident memory (first → max MiB) over the measured part:\n");
     let names: Vec<String> = all
         .iter()
@@ -375,5 +419,40 @@ fn print_tables(args: &Args, all: &[Figures]) {
             }
         }
         println!();
+    }
+}
+
+fn print_bronze(all: &[Figures]) {
+    println!(
+        "\nBronze once silver caught up (committed files only; a day's files at that rate = files × 24 h / time \
+         since the fleet's first event):\n"
+    );
+    println!("| vehicles | day | data files | rows | median file | files a day at that rate |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for figures in all {
+        let Some(bronze) = &figures.bronze else {
+            println!("| {} | (not read) | | | | |", figures.vehicles);
+            continue;
+        };
+        if bronze.days.is_empty() {
+            println!("| {} | (nothing committed yet) | 0 | 0 | | |", figures.vehicles);
+        }
+        for (day, files) in &bronze.days {
+            let day = day.map_or_else(
+                || "–".to_owned(),
+                |day| {
+                    chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+                        .map_or_else(|| day.to_string(), |at| at.format("%Y-%m-%d").to_string())
+                },
+            );
+            println!(
+                "| {} | {day} | {} | {} | {:.2} MB | {:.0} |",
+                figures.vehicles,
+                files.files,
+                files.rows,
+                files.median_bytes as f64 / 1e6,
+                files.files as f64 * 86_400.0 / bronze.span.as_secs_f64()
+            );
+        }
     }
 }

@@ -371,8 +371,15 @@ fn caught_up(after: Option<Duration>) -> String {
 
 fn print_tables(args: &Args, all: &[Figures]) {
     println!(
-        "\n{:?} per vehicle, {:?} measured after a {:?} start, release build, everything on this machine\n",
-        args.interval, args.duration, args.start_spread
+        "\n{:?} per vehicle, {:?} measured after a {:?} start, {} build, everything on this machine{}\n",
+        args.interval,
+        args.duration,
+        args.start_spread,
+        args.profile,
+        args.settings
+            .iter()
+            .map(|(key, value)| format!(", {key}={value}"))
+            .collect::<String>()
     );
     println!(
         "| vehicles | events acked | Venus ack p50 / p99 | ping → silver p50 / p99 | ping → browser p50 / p99 | silver caught up |"

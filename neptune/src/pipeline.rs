@@ -1,7 +1,7 @@
 //! The pipeline: source (Kafka, at the table's offsets less the dedup window) → decode (a row, a copy of a recent
 //! row, or a dead letter) → sink (data files, committed with the offsets once a day's file reaches the target
-//! size or the batch is `commit_interval` old, whichever comes first). Any failure ends the loop; the caller starts it again from the table's offsets, which
-//! is how a failure is retried without losing or repeating a row.
+//! size or the batch is `commit_interval` old, whichever comes first). Any failure ends the loop; the caller
+//! starts it again from the table's offsets, which is how a failure is retried without losing or repeating a row.
 
 use packetpulse_ops::kafka::dead_letter::DeadLetters;
 use rdkafka::Message;

@@ -49,15 +49,13 @@ async fn commits_write_files_of_the_target_size_and_expiry_keeps_every_row() {
     }
     // Every file but those of the last commit (the stream's tail, committed by age) is one full batch.
     let current = table.metadata().current_snapshot().unwrap().clone();
-    let manifests = table.manifest_list_reader(&current).load().await.unwrap();
-    let mut sizes = Vec::new();
-    for manifest in manifests.entries() {
-        for entry in manifest.load_manifest(table.file_io()).await.unwrap().entries() {
-            if entry.is_alive() && entry.snapshot_id() != Some(current.snapshot_id()) {
-                sizes.push(entry.data_file().file_size_in_bytes());
-            }
-        }
-    }
+    let mut sizes: Vec<u64> = packetpulse_lake::table_files::live_files(&table)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|file| file.added_by != Some(current.snapshot_id()))
+        .map(|file| file.bytes)
+        .collect();
     sizes.sort_unstable();
     let target = TARGET_FILE_MIB * 1024 * 1024;
     let median = sizes[sizes.len() / 2];

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
-use clap::Parser;
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use packetpulse_stack::native::{NativeStack, clickhouse_number, target_dir};
@@ -39,23 +38,8 @@ async fn gold_completed(url: &str) -> u64 {
     .await
 }
 
-#[derive(Parser)]
-struct Lake {
-    #[command(flatten)]
-    lake: packetpulse_lake::LakeConfig,
-}
-
-async fn bronze_rows(env: &BTreeMap<String, String>) -> u64 {
-    let lake = Lake::parse_from([
-        "lake".to_owned(),
-        format!("--catalog-uri={}", env["ICEBERG_CATALOG_URI"]),
-        format!("--warehouse={}", env["ICEBERG_WAREHOUSE"]),
-        format!("--s3-endpoint={}", env["S3_ENDPOINT"]),
-        format!("--s3-access-key-id={}", env["S3_ACCESS_KEY_ID"]),
-        format!("--s3-secret-access-key={}", env["S3_SECRET_ACCESS_KEY"]),
-    ])
-    .lake;
-    packetpulse_lake::catalog::load_table(&lake)
+async fn bronze_rows(lake: &packetpulse_lake::LakeConfig) -> u64 {
+    packetpulse_lake::catalog::load_table(lake)
         .await
         .map_or(0, |table| packetpulse_lake::catalog::committed_rows(&table))
 }
@@ -174,15 +158,15 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     println!("Mars: {} events acknowledged", acked.len());
 
     // Within 30 s of Mars' end: bronze rows = silver distinct events = acknowledged events.
-    let lake_env = stack.planet_env("neptune").unwrap();
+    let lake = stack.lake_config().unwrap();
     let expected = acked.len() as u64;
     wait_until(
         "bronze and silver to hold every acknowledged event",
         Duration::from_secs(30),
         || {
-            let (lake_env, clickhouse) = (&lake_env, &clickhouse);
+            let (lake, clickhouse) = (&lake, &clickhouse);
             async move {
-                let bronze = bronze_rows(lake_env).await;
+                let bronze = bronze_rows(lake).await;
                 let silver = silver_events(clickhouse).await;
                 if bronze == expected && silver == expected {
                     Ok(Some(()))
@@ -253,7 +237,7 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
         "the admin's password is printed on the first start only"
     );
     let silver = silver_events(&clickhouse).await;
-    assert_eq!((bronze_rows(&lake_env).await, silver), (expected, expected));
+    assert_eq!((bronze_rows(&lake).await, silver), (expected, expected));
     let login = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

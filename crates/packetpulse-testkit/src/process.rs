@@ -300,8 +300,9 @@ mod process_groups {
         LIVE.lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|&g| g != group);
-        // SAFETY: kill(2) on a process group whose leader we spawned and have not reaped, so the group ID
-        // cannot have been reused.
+        // SAFETY: kill(2) on the group of a leader we spawned. Its ID stays reserved while any member lives; only
+        // if the leader was reaped earlier (it exited on its own) and no member is left could the ID have gone to
+        // a new group, which a test machine does not create in that moment.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
 
@@ -309,7 +310,7 @@ mod process_groups {
         // try_lock: a thread that held the lock when exit began will never release it.
         if let Ok(groups) = LIVE.try_lock() {
             for &group in groups.iter() {
-                // SAFETY: as in `kill`; the leaders are still unreaped (statics are never dropped).
+                // SAFETY: as in `kill` (the leaders of shared servers in statics are never reaped).
                 unsafe { libc::kill(-group, libc::SIGKILL) };
             }
         }

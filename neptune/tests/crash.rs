@@ -1,4 +1,4 @@
-//! Crash test: Neptune is killed with SIGKILL at random moments while 200k events stream in, and restarted each
+//! Crash test: Neptune is killed with SIGKILL at random moments while 60k events stream in, and restarted each
 //! time. The table ends with exactly the produced events: nothing lost, nothing twice. The same holds with two
 //! Neptunes writing one table at once (the commit fence).
 
@@ -15,7 +15,9 @@ use packetpulse_testkit::{ServerProcess, shared_kafka, shared_s3};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-const EVENTS: u64 = 200_000;
+/// Dozens of kills land while they stream in: each restart re-reads from the table's offsets, so the broker, not
+/// the producer, sets the pace (200k events took 400 s of CI with both tests sharing one broker).
+const EVENTS: u64 = 60_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_neptune_at_random_moments_neither_loses_nor_duplicates_a_row() {
@@ -84,7 +86,7 @@ async fn two_neptunes_writing_one_table_write_every_event_exactly_once() {
     let mut produced = produce(kafka, &topic, 0, 20_000, None).await;
     wait_for_rows(&config, 1, Duration::from_secs(60)).await;
     let mut second = ServerProcess::start("neptune-b", program, flags(&config), dir.path()).unwrap();
-    produced.extend(produce(kafka, &topic, 20_000, EVENTS - 20_000, Some(20_000)).await);
+    produced.extend(produce(kafka, &topic, 20_000, EVENTS - 20_000, Some(10_000)).await);
     wait_for_offsets(&config, i64::try_from(EVENTS).unwrap(), Duration::from_secs(300)).await;
     first.stop();
     second.stop();

@@ -12,9 +12,9 @@ use common::{InProcess, load_table, produce, table_event_ids, test_config, wait_
 use packetpulse_testkit::shared_kafka;
 
 const RATE: u64 = 10_000;
-const SECONDS: u64 = 60;
-/// Small enough for several commits in the run (at ~100–160 bytes a row, one every 5–8 s).
-const TARGET_FILE_MIB: u64 = 8;
+const SECONDS: u64 = 20;
+/// Small enough for several commits in the run (the test events take ~50 bytes a row: one every ~4 s).
+const TARGET_FILE_MIB: u64 = 2;
 
 fn summary_number(summary: &std::collections::HashMap<String, String>, key: &str) -> u64 {
     summary.get(key).map_or(0, |value| value.parse().unwrap())
@@ -28,7 +28,7 @@ async fn commits_write_files_of_the_target_size_and_expiry_keeps_every_row() {
     let mut config = test_config(kafka, &topic, dir.path());
     config.target_file_mib = TARGET_FILE_MIB;
     // Longer than filling a file takes: every commit but the last is driven by size.
-    config.commit_interval = Duration::from_secs(30);
+    config.commit_interval = Duration::from_secs(15);
     let sink = InProcess::start(&config).await;
 
     let mut produced = produce(kafka, &topic, 0, RATE * SECONDS, Some(RATE)).await;

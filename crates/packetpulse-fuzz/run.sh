@@ -3,6 +3,7 @@
 # coverage pass, enabled with stable -C flags), then prints inputs run, execs/s and coverage per target.
 #
 #   bash crates/packetpulse-fuzz/run.sh [SECONDS_PER_TARGET (30)] [TARGET ...(frame session)]
+#   bash crates/packetpulse-fuzz/run.sh --build-only   (the instrumented build alone: make test runs it early)
 #
 # The instrumented build goes to its own target dir ($PACKETPULSE_FUZZ_TARGET_DIR, default
 # ~/.cache/packetpulse/target-fuzz): its flags must not mix with the workspace's build. New inputs go to a
@@ -12,6 +13,11 @@
 set -euo pipefail
 
 crate="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build_only=0
+if [ "${1:-}" = --build-only ]; then
+    build_only=1
+    shift
+fi
 seconds=${1:-30}
 shift || true
 targets=("$@")
@@ -24,6 +30,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # An explicit --target keeps RUSTFLAGS off build scripts and proc-macros (they would not link the coverage hooks).
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --locked -p packetpulse-fuzz --features fuzz --bins --target "$host"
+[ "$build_only" = 0 ] || exit 0
 
 artifacts="${PACKETPULSE_FUZZ_ARTIFACTS:-$(mktemp -d)}"
 for target in "${targets[@]}"; do

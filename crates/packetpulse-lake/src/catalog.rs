@@ -99,7 +99,7 @@ pub async fn open(config: &LakeConfig) -> Result<Arc<dyn Catalog>, Error> {
 }
 
 /// sqlx wants `sqlite://PATH?mode=rwc` to create the file; the directory must exist first.
-fn sqlite_uri(uri: &str) -> Result<String, Error> {
+pub(crate) fn sqlite_uri(uri: &str) -> Result<String, Error> {
     let path = uri.trim_start_matches("sqlite://");
     let path = path.split('?').next().unwrap_or(path);
     if let Some(parent) = std::path::Path::new(path).parent()
@@ -118,7 +118,7 @@ fn sqlite_uri(uri: &str) -> Result<String, Error> {
 }
 
 /// A URI without its password, for messages.
-fn redact(uri: &str) -> String {
+pub(crate) fn redact(uri: &str) -> String {
     match (uri.find("://"), uri.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}://…{}", &uri[..scheme_end], &uri[at..])

@@ -7,6 +7,7 @@ pub mod catalog;
 mod config;
 pub mod data_files;
 mod error;
+pub mod metadata_swap;
 pub mod table_files;
 
 pub use config::LakeConfig;

@@ -60,6 +60,11 @@ pub struct Config {
     )]
     pub target_file_mib: u64,
 
+    /// How often closed days (older than yesterday) are checked for small files to compact into files of the
+    /// target size; 0 turns compaction off (e.g. when another engine compacts the table). Needs the SQL catalog.
+    #[arg(long, env = "NEPTUNE_COMPACTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, global = true)]
+    pub compaction_interval: Duration,
+
     /// Offsets per partition within which a copy of an event already read (same event id) is dropped instead of
     /// written again; re-read at start, so restarts decide alike. 0 writes every copy.
     #[arg(long, env = "NEPTUNE_DEDUP_WINDOW", default_value_t = 10_000, global = true)]
@@ -94,6 +99,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         retain_last: usize,
     },
+    /// Compact the small files of closed days (older than yesterday) into files of `NEPTUNE_TARGET_FILE_MIB`, as
+    /// the sink does every `NEPTUNE_COMPACTION_INTERVAL`. Safe while the sink writes.
+    Compact,
 }
 
 impl Config {

@@ -35,6 +35,9 @@ pub enum Error {
         /// Rows not committed.
         rows: usize,
     },
+    /// A compaction could not be done; the table is unchanged and the next round tries again.
+    #[error("compaction: {0}")]
+    Compaction(String),
     /// Another writer moved the table's offsets since the batch started: the batch is dropped and the sink
     /// re-reads from the table's offsets.
     #[error("commit fenced: {0}")]

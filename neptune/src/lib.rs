@@ -4,10 +4,12 @@
 //! [`pipeline`]: [`source`] (Kafka, assigned at the table's offsets) → [`sink`]: [`writer`] (Parquet files per
 //! `day(event_time)`) and [`commit`] (fast append whose snapshot summary holds the next offsets, see
 //! [`offsets`]). Messages that are not events go to the dead-letter topic (`packetpulse_ops::kafka::dead_letter`);
-//! copies of events read shortly before are dropped ([`recent`]).
+//! copies of events read shortly before are dropped ([`recent`]). Small files of closed days are rewritten into
+//! files of the target size ([`compaction`]).
 
 pub mod catalog;
 pub mod commit;
+pub mod compaction;
 pub mod config;
 mod error;
 pub mod fence;
@@ -50,6 +52,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             println!("snapshots: {} before, {} after", expired.before, expired.after);
             Ok(())
         }
+        Command::Compact => {
+            let catalog = packetpulse_lake::catalog::open(&config.lake).await?;
+            let shutdown_token = tokio_util::sync::CancellationToken::new();
+            let cancel = shutdown_token.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                cancel.cancel();
+            });
+            let done =
+                compaction::compact_all(&config, catalog.as_ref(), &Metrics::new(), &shutdown_token).await?;
+            for compacted in &done {
+                println!("compacted {compacted}");
+            }
+            println!("{} compactions; nothing left to compact", done.len());
+            Ok(())
+        }
     }
 }
 
@@ -65,6 +83,11 @@ pub async fn run_with(
 ) -> Result<(), Error> {
     let operations = packetpulse_ops::Operations::serve(listener, metrics.registry().clone(), shutdown);
     let token = operations.token().clone();
+    let compactor = tokio::spawn(compaction::run_periodically(
+        config.clone(),
+        metrics.clone(),
+        token.child_token(),
+    ));
     let mut delay = Duration::from_millis(500);
     let mut first = true;
     let result = loop {
@@ -88,6 +111,11 @@ pub async fn run_with(
         }
         first = false;
     };
+    // The sink stopped for good: so does compaction (a round in progress ends after its current group).
+    token.cancel();
+    if let Err(error) = compactor.await {
+        tracing::error!(%error, "the compaction task panicked");
+    }
     operations.finish().await;
     result
 }

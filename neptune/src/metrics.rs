@@ -1,5 +1,5 @@
 //! Prometheus metrics: rows and files written, commit latency, dead letters, copies dropped, consumer lag per
-//! partition.
+//! partition, compactions.
 
 use std::time::Duration;
 
@@ -34,6 +34,12 @@ pub struct Metrics {
     pub dedup_window_ids: IntGauge,
     /// High watermark minus the next offset to commit, per partition.
     pub consumer_lag: IntGaugeVec,
+    /// Compactions committed (each replaced a group of small files of a closed day with one file).
+    pub compactions: IntCounter,
+    /// Data files compactions replaced.
+    pub files_compacted: IntCounter,
+    /// Compaction rounds that failed (retried at the next round).
+    pub compaction_failures: IntCounter,
 }
 
 impl Metrics {
@@ -61,6 +67,15 @@ impl Metrics {
         let duplicates_dropped = counter(
             "neptune_duplicates_dropped_total",
             "Copies of events read within the dedup window (same event id), not written again",
+        );
+        let compactions = counter(
+            "neptune_compactions_total",
+            "Compactions committed: small files of a closed day rewritten as one",
+        );
+        let files_compacted = counter("neptune_files_compacted_total", "Data files compactions replaced");
+        let compaction_failures = counter(
+            "neptune_compaction_failures_total",
+            "Compaction rounds that failed (retried at the next round)",
         );
         let dedup_window_ids = register(
             &registry,
@@ -107,6 +122,9 @@ impl Metrics {
             duplicates_dropped,
             dedup_window_ids,
             consumer_lag,
+            compactions,
+            files_compacted,
+            compaction_failures,
         }
     }
 

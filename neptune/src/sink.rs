@@ -18,7 +18,7 @@ use crate::schema::BronzeRow;
 use crate::writer::{CommitWriter, TableLayout};
 
 /// zstd level of data files: level 3 is zstd's default balance of speed and size.
-const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// Bytes per row of a data file before the first commit tells (bronze rows measured at ~158 bytes in files of
 /// 526 rows; larger files compress better, so the estimate errs towards smaller files and corrects itself).

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef as ArrowSchemaRef;
 use iceberg::spec::{
     DataFile, DataFileFormat, Literal, PartitionKey, PartitionSpec, SchemaRef, Struct, Transform,
@@ -94,6 +95,21 @@ pub struct CommitWriter {
 impl CommitWriter {
     /// Starts the files of one commit, named as `packetpulse_lake::data_files` defines.
     pub fn new(layout: TableLayout, compression_level: i32) -> Result<Self, Error> {
+        Self::named(
+            layout,
+            compression_level,
+            packetpulse_lake::data_files::new_commit_prefix(),
+            None,
+        )
+    }
+
+    /// Starts files named `<prefix>-<n>[-<suffix>].parquet`.
+    pub fn named(
+        layout: TableLayout,
+        compression_level: i32,
+        prefix: String,
+        suffix: Option<String>,
+    ) -> Result<Self, Error> {
         let compression = ZstdLevel::try_new(compression_level)
             .map_err(|error| Error::Config(format!("zstd level {compression_level}: {error}")))?;
         let properties = WriterProperties::builder()
@@ -105,11 +121,7 @@ impl CommitWriter {
             table: table.identifier().to_string(),
             source: Box::new(source),
         })?;
-        let names = DefaultFileNameGenerator::new(
-            packetpulse_lake::data_files::new_commit_prefix(),
-            None,
-            DataFileFormat::Parquet,
-        );
+        let names = DefaultFileNameGenerator::new(prefix, suffix, DataFileFormat::Parquet);
         let parquet = ParquetWriterBuilder::new(properties, layout.schema.clone());
         let rolling = RollingFileWriterBuilder::new(
             parquet,
@@ -154,6 +166,21 @@ impl CommitWriter {
     async fn write_chunk(&mut self, day: i32, chunk: Vec<BronzeRow>) -> Result<(), Error> {
         let rows: Vec<&BronzeRow> = chunk.iter().collect();
         let batch = to_record_batch(&rows, &self.layout.arrow_schema).map_err(Error::Arrow)?;
+        self.write_to_day(day, batch).await
+    }
+
+    /// Writes rows read from the table (by compaction) into `day`'s file. Their columns must be the table's.
+    pub async fn write_batch(&mut self, day: i32, batch: RecordBatch) -> Result<(), Error> {
+        let rows = batch.num_rows();
+        // The reader's schema may differ from the writer's in field metadata only.
+        let batch = RecordBatch::try_new(self.layout.arrow_schema.clone(), batch.columns().to_vec())
+            .map_err(Error::Arrow)?;
+        self.rows += rows;
+        *self.day_rows.entry(day).or_default() += rows;
+        self.write_to_day(day, batch).await
+    }
+
+    async fn write_to_day(&mut self, day: i32, batch: RecordBatch) -> Result<(), Error> {
         let key = PartitionKey::new(
             self.layout.spec.clone(),
             self.layout.schema.clone(),

@@ -64,8 +64,8 @@ start_service clickhouse "$CLICKHOUSE_HTTP_PORT" "$DATA/clickhouse" \
     --user_files_path="$DATA/clickhouse/user_files/" --format_schema_path="$DATA/clickhouse/format_schemas/" \
     --http_port="$CLICKHOUSE_HTTP_PORT" --tcp_port="$CLICKHOUSE_TCP_PORT"
 start_service s3 "$S3_PORT" "$DATA/s3" \
-    s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY_ID" \
-    --secret-key "$S3_SECRET_ACCESS_KEY" "$DATA/s3"
+    s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key="$S3_ACCESS_KEY_ID" \
+    --secret-key="$S3_SECRET_ACCESS_KEY" -- "$DATA/s3"
 
 wait_ready kafka tcp_open "$KAFKA_PORT"
 wait_ready clickhouse http_ok "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping"

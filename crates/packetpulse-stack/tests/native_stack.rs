@@ -53,6 +53,12 @@ async fn make_up_runs_the_whole_platform_and_every_layer_agrees_after_a_fleet_co
     let mut stack = NativeStack::new(&data, "debug").unwrap();
     // Bronze commits every few seconds rather than every 5 minutes, so it can be compared with silver at the end.
     stack.set_env("NEPTUNE_COMMIT_INTERVAL", "3s".to_owned());
+    // Generated secrets are URL-safe base64, which begins with '-' once in 32: such a value must reach the S3
+    // server as a value, not an option (seen 2026-12-02: s3s-fs refused "-9…" and `make up` failed).
+    stack.set_env(
+        "S3_SECRET_ACCESS_KEY",
+        "-9secret-that-looks-like-an-option-4f1c".to_owned(),
+    );
     let env = stack.env().clone();
     let up_log = stack.up().unwrap();
     assert!(up_log.contains("PacketPulse is up"), "{up_log}");

@@ -132,6 +132,21 @@ if ! command -v npm >/dev/null; then
     step "Node.js and npm (Debian)" as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 step "rustfmt, clippy and the wasm32 target" install_rust_components
+# The Python venvs download while the cargo tools compile (network against CPU); their output is printed after.
+venv_log=$(mktemp)
+python_venvs() {
+    step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
+        python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
+    step "chdb venv (ClickHouse 26 in-process for the modern-engine tests, ~1 min and 890 MB the first time)" \
+        python_venv "$PACKETPULSE_TOOLS/chdb-venv" "${CHDB_REQUIREMENTS[@]}"
+    step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
+        python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
+    step "aiosmtpd venv (SMTP server for the email-alert tests, ~5 s the first time)" \
+        python_venv "$PACKETPULSE_TOOLS/aiosmtpd-venv" "$AIOSMTPD_REQUIREMENT"
+}
+python_venvs >"$venv_log" 2>&1 &
+venvs_pid=$!
+trap 'kill "$venvs_pid" 2>/dev/null || true' EXIT # a failed cargo step leaves no pip running
 step "s3s-fs $S3S_FS_VERSION (S3 server, ~2 min the first time)" \
     cargo_tool s3s-fs s3s-fs "$S3S_FS_VERSION" --locked --features binary
 step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
@@ -140,12 +155,12 @@ step "tansu $TANSU_VERSION (Kafka broker, ~11 min the first time)" \
 # serves ("failed to select a version ... locked to 1.0.11", seen 2026-11-30). The tool's own version stays exact.
 step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (Mercury's browser build, ~4 min the first time)" \
     cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION" --unlocked
-step "pyiceberg venv (cross-check of the bronze table, ~40 s the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/pyiceberg-venv" "$PYICEBERG_REQUIREMENT"
-step "chdb venv (ClickHouse 26 in-process for the modern-engine tests, ~1 min and 890 MB the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/chdb-venv" "${CHDB_REQUIREMENTS[@]}"
-step "dbt venv (dbt parse checks that uranus/dbt stays a valid dbt project, ~20 s the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/dbt-venv" "${DBT_REQUIREMENTS[@]}"
-step "aiosmtpd venv (SMTP server for the email-alert tests, ~5 s the first time)" \
-    python_venv "$PACKETPULSE_TOOLS/aiosmtpd-venv" "$AIOSMTPD_REQUIREMENT"
+venvs_status=0
+wait "$venvs_pid" || venvs_status=$?
+cat "$venv_log"
+rm -f "$venv_log"
+if [ "$venvs_status" -ne 0 ]; then
+    echo "install: a Python venv failed (see above); rerun this script once the cause is fixed." >&2
+    exit "$venvs_status"
+fi
 echo "==> install: all done in $((SECONDS - total_start)) s"

@@ -1,31 +1,80 @@
 #!/usr/bin/env python3
-"""Runs again the test executables `cargo test --workspace` built, for some packages only, building nothing.
+"""Runs the test executables of the workspace, several at a time, and the same executables again on ClickHouse 26.
 
-    python3 infrastructure/local/test_binaries.py PACKAGE... [-- HARNESS-ARGS...]
+    python3 infrastructure/local/test_binaries.py [--jobs N] [--clickhouse-26 PACKAGE,...] [PACKAGE...]
 
-Why not `cargo test -p PACKAGE...`: cargo unifies features over the packages selected, so selecting a few gives
-several shared crates other features and rebuilds them and everything above them (3 min 57 s of CI on 2026-12-02)
-only to test the same code again. Each executable runs like under cargo: in its package's directory, one after the
-other, stopping at the first that fails. Prints cargo's "Running" line before each.
+Builds them first as `cargo test --workspace --locked --no-run` does (nothing when they are up to date), then runs
+every test executable of the PACKAGEs (default: the whole workspace), each like under cargo: in its package's
+directory, with CARGO_MANIFEST_DIR and CARGO_PKG_NAME set. `--clickhouse-26` adds the executables of those packages
+once more with PACKETPULSE_TEST_CLICKHOUSE=modern. Doctests are not run here (`cargo test --doc`).
+
+Why not `cargo test`: it runs one executable at a time, and most of the time a test waits on a server while a core
+is idle (on 2026-12-02: 1,256 s one after the other, 723 s two at a time, 587 s three at a time). Why not
+`cargo test -p PACKAGE...` for the second engine: cargo unifies features over the packages selected, so selecting
+a few rebuilds several shared crates (3 min 57 s of CI) only to test the same code again.
+
+Scheduling: the longest first (durations of the last run, kept in $CARGO_TARGET_DIR/test-durations.json, else the
+committed test_durations.json beside this script), N at a time (default 3); those listed as `alone` there (the
+whole native stack, the chaos run) run by themselves, first. An executable's output is printed when it ends, with
+its wall and CPU time; the first failure stops the others (their process groups are killed, and the servers they
+started die with them) and the run exits 1.
 """
 
+import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
 
 
 KIND_ORDER = {"lib": 0, "bin": 1, "test": 2}
+COMMITTED_DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_durations.json")
+# An executable never timed before is assumed long, so it starts early rather than last.
+UNKNOWN_SECONDS = 120.0
 
 
-def split_args(argv):
-    if "--" in argv:
-        at = argv.index("--")
-        return argv[:at], argv[at + 1 :]
-    return argv, []
+@dataclass
+class Job:
+    label: str  # "jupiter tests/streaming.rs", "… on ClickHouse 26"
+    package: str
+    package_dir: str
+    executable: str
+    env: dict = field(default_factory=dict)
+    expected: float = UNKNOWN_SECONDS
+    alone: bool = False
 
 
-def package_dirs(names):
+@dataclass
+class Running:
+    job: Job
+    process: subprocess.Popen
+    output: object  # the temporary file holding its stdout and stderr
+    started: float
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("packages", nargs="*", metavar="PACKAGE", help="default: every workspace package")
+    parser.add_argument("--jobs", type=int, default=3, help="executables at a time (default 3)")
+    parser.add_argument(
+        "--clickhouse-26",
+        default="",
+        metavar="PACKAGE,...",
+        help="run these packages' executables once more with PACKETPULSE_TEST_CLICKHOUSE=modern",
+    )
+    args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    args.clickhouse_26 = [name for name in args.clickhouse_26.split(",") if name]
+    return args
+
+
+def workspace_packages():
+    """{package name: package dir} of every workspace member."""
     metadata = json.loads(
         subprocess.run(
             ["cargo", "metadata", "--no-deps", "--locked", "--format-version", "1"],
@@ -33,16 +82,11 @@ def package_dirs(names):
             stdout=subprocess.PIPE,
         ).stdout
     )
-    dirs = {p["name"]: os.path.dirname(p["manifest_path"]) for p in metadata["packages"]}
-    unknown = [name for name in names if name not in dirs]
-    if unknown:
-        sys.exit(f"test_binaries: no workspace package named {', '.join(unknown)}")
-    return {dirs[name]: name for name in names}
+    return {p["name"]: os.path.dirname(p["manifest_path"]) for p in metadata["packages"]}
 
 
-def test_executables(selected):
-    """(package dir, package name, source file, executable) of every test target of the selected packages, in
-    cargo's order."""
+def built_executables():
+    """(package dir, kind order, source file, executable) of every test target cargo builds for the workspace."""
     build = subprocess.run(
         ["cargo", "test", "--workspace", "--locked", "--no-run", "--message-format=json-render-diagnostics"],
         check=True,
@@ -57,30 +101,152 @@ def test_executables(selected):
         if not message["profile"]["test"]:
             continue
         package_dir = os.path.dirname(message["manifest_path"])
-        if package_dir in selected:
-            source = os.path.relpath(message["target"]["src_path"], package_dir)
-            kind = KIND_ORDER.get(message["target"]["kind"][0], len(KIND_ORDER))
-            found.append((package_dir, selected[package_dir], kind, source, message["executable"]))
-    # cargo's order: package by package, the library's unit tests, then binaries', then integration tests by name.
-    order = list(selected.values())
-    found.sort(key=lambda test: (order.index(test[1]), test[2], test[3]))
-    return [(package_dir, name, source, executable) for package_dir, name, _, source, executable in found]
+        source = os.path.relpath(message["target"]["src_path"], package_dir)
+        kind = KIND_ORDER.get(message["target"]["kind"][0], len(KIND_ORDER))
+        found.append((package_dir, kind, source, message["executable"]))
+    return found
+
+
+def plan(args):
+    packages = workspace_packages()
+    unknown = [name for name in args.packages + args.clickhouse_26 if name not in packages]
+    if unknown:
+        sys.exit(f"test_binaries: no workspace package named {', '.join(unknown)}")
+    selected = args.packages or sorted(packages)
+    name_of = {directory: name for name, directory in packages.items()}
+    jobs = []
+    # cargo's order (package by package: library, binaries, integration tests by name) decides among equals.
+    for package_dir, _, source, executable in sorted(built_executables(), key=lambda e: (name_of[e[0]], e[1], e[2])):
+        name = name_of[package_dir]
+        if name in selected:
+            jobs.append(Job(f"{name} {source}", name, package_dir, executable))
+        if name in args.clickhouse_26:
+            modern = {"PACKETPULSE_TEST_CLICKHOUSE": "modern"}
+            jobs.append(Job(f"{name} {source} on ClickHouse 26", name, package_dir, executable, modern))
+    if not jobs:
+        sys.exit("test_binaries: cargo reported no test executable for those packages")
+    return jobs
+
+
+def durations_cache():
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(os.getcwd(), "target")
+    return os.path.join(target, "test-durations.json")
+
+
+def load_durations():
+    """{"seconds": {label: s}, "alone": [label, ...]}: the alone list always from the committed file."""
+    with open(COMMITTED_DURATIONS, encoding="utf-8") as f:
+        known = json.load(f)
+    try:
+        with open(durations_cache(), encoding="utf-8") as f:
+            known["seconds"].update(json.load(f)["seconds"])
+    except (OSError, ValueError, KeyError):
+        pass  # no earlier run on this machine: the committed figures order the first one
+    return known
+
+
+def save_durations(measured):
+    path = durations_cache()
+    try:
+        with open(path, encoding="utf-8") as f:
+            seconds = json.load(f)["seconds"]
+    except (OSError, ValueError, KeyError):
+        seconds = {}
+    seconds.update({label: round(s, 1) for label, s in measured.items()})
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"seconds": dict(sorted(seconds.items()))}, f, indent=1)
+
+
+def start(job):
+    print(f"     Started {job.label} (took {job.expected:.0f} s last time)", flush=True)
+    output = tempfile.TemporaryFile()
+    env = dict(os.environ, CARGO_MANIFEST_DIR=job.package_dir, CARGO_PKG_NAME=job.package, **job.env)
+    # Its own process group, so a failure elsewhere stops it and every process it started.
+    process = subprocess.Popen(
+        [job.executable],
+        cwd=job.package_dir,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Running(job, process, output, time.monotonic())
+
+
+def report(running, status, usage):
+    wall = time.monotonic() - running.started
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"     Running {running.job.label} ({running.job.executable})", flush=True)
+    running.output.seek(0)
+    sys.stdout.buffer.write(running.output.read())
+    running.output.close()
+    verdict = "ok" if status == 0 else f"FAILED (exit status {status})"
+    print(f"     Finished {running.job.label}: {verdict} in {wall:.1f} s, {cpu:.1f} s of CPU\n", flush=True)
+    return wall
+
+
+def stop_all(running):
+    for item in running.values():
+        try:
+            os.killpg(item.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        item.process.wait()
+        print(f"     Stopped {item.job.label}", flush=True)
+
+
+def run(jobs, parallel):
+    """Runs the jobs; returns {label: seconds} of those that passed and the label of the first failure or None."""
+    alone = [job for job in jobs if job.alone]
+    shared = sorted((job for job in jobs if not job.alone), key=lambda job: -job.expected)
+    queue = alone + shared
+    running, measured = {}, {}
+    try:
+        while queue or running:
+            while queue and (
+                (not queue[0].alone and len(running) < parallel and not any(r.job.alone for r in running.values()))
+                or (queue[0].alone and not running)
+            ):
+                item = start(queue.pop(0))
+                running[item.process.pid] = item
+            pid, wait_status, usage = os.wait4(-1, 0)
+            item = running.pop(pid, None)
+            if item is None:
+                continue  # not one of ours
+            item.process.returncode = os.waitstatus_to_exitcode(wait_status)
+            status = item.process.returncode
+            wall = report(item, status, usage)
+            if status != 0:
+                stop_all(running)
+                return measured, item.job.label
+            measured[item.job.label] = wall
+    except KeyboardInterrupt:
+        stop_all(running)
+        raise
+    return measured, None
 
 
 def main():
-    names, harness_args = split_args(sys.argv[1:])
-    if not names:
-        sys.exit(__doc__)
-    executables = test_executables(package_dirs(names))
-    if not executables:
-        sys.exit("test_binaries: cargo reported no test executable for those packages")
-    for package_dir, name, source, executable in executables:
-        print(f"     Running {source} ({executable})", flush=True)
-        env = dict(os.environ, CARGO_MANIFEST_DIR=package_dir, CARGO_PKG_NAME=name)
-        status = subprocess.run([executable, *harness_args], cwd=package_dir, env=env, check=False).returncode
-        if status != 0:
-            sys.exit(f"test_binaries: {name} {source} failed (exit status {status})")
-    print(f"test_binaries: {len(executables)} test executables of {', '.join(names)} passed")
+    args = parse_args()
+    jobs = plan(args)
+    known = load_durations()
+    for job in jobs:
+        job.expected = known["seconds"].get(job.label, UNKNOWN_SECONDS)
+        job.alone = job.label in known["alone"]
+    began = time.monotonic()
+    print(f"test_binaries: {len(jobs)} test executables, {args.jobs} at a time", flush=True)
+    measured, failed = run(jobs, args.jobs)
+    save_durations(measured)
+    if failed:
+        sys.exit(f"test_binaries: {failed} failed")
+    slowest = sorted(measured.items(), key=lambda item: -item[1])[:5]
+    print(
+        f"test_binaries: {len(jobs)} test executables passed in {time.monotonic() - began:.0f} s "
+        f"(one after the other: {sum(measured.values()):.0f} s); slowest: "
+        + ", ".join(f"{label} {seconds:.0f} s" for label, seconds in slowest),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

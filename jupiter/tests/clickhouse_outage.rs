@@ -9,10 +9,16 @@ mod common;
 use std::time::Duration;
 
 use common::{InProcess, assert_silver_is_exact, produce, stream_with_faults, test_config};
-use packetpulse_testkit::{ClickHouse, shared_kafka, wait_until};
+use packetpulse_testkit::{ClickHouse, modern_clickhouse_selected, shared_kafka, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clickhouse_outage_mid_stream_loses_and_duplicates_nothing() {
+    if modern_clickhouse_selected() {
+        // It stops, starts and freezes a server of its own, always Debian's 18.16: the run on the ClickHouse 26
+        // engine would only repeat it.
+        eprintln!("not repeated on ClickHouse 26: this test runs its own 18.16 server");
+        return;
+    }
     let kafka = shared_kafka().unwrap();
     let clickhouse = ClickHouse::start().unwrap();
     let topic = kafka.create_unique_topic("jupiter-outage", 3).await.unwrap();

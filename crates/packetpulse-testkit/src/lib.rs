@@ -37,7 +37,10 @@ pub use postgres::Postgres;
 pub use process::ServerProcess;
 pub use run_dir::unique_name;
 pub use s3::S3Server;
-pub use shared::{shared_clickhouse, shared_kafka, shared_modern_clickhouse, shared_postgres, shared_s3};
+pub use shared::{
+    modern_clickhouse_selected, shared_clickhouse, shared_kafka, shared_modern_clickhouse, shared_postgres,
+    shared_s3,
+};
 pub use smtp::SmtpServer;
 pub use tools::{tools_dir, venv_program};
 pub use wait::{free_port, wait_until};

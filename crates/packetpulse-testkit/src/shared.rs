@@ -28,11 +28,16 @@ pub fn shared_kafka() -> Result<&'static Kafka, Error> {
 /// Set to `modern` to run a test binary's shared ClickHouse on the ClickHouse 26 engine instead of 18.16.
 pub const CLICKHOUSE_ENGINE_VARIABLE: &str = "PACKETPULSE_TEST_CLICKHOUSE";
 
+/// Whether this run asked for the ClickHouse 26 engine (`PACKETPULSE_TEST_CLICKHOUSE=modern`).
+pub fn modern_clickhouse_selected() -> bool {
+    std::env::var(CLICKHOUSE_ENGINE_VARIABLE).is_ok_and(|engine| engine == "modern")
+}
+
 /// The test binary's ClickHouse: Debian's 18.16 server, or the ClickHouse 26 engine (chdb behind its HTTP front)
 /// when `PACKETPULSE_TEST_CLICKHOUSE=modern`; the test command runs the warehouse tests once on each.
 pub fn shared_clickhouse() -> Result<&'static ClickHouse, Error> {
     static CLICKHOUSE: OnceLock<Result<ClickHouse, String>> = OnceLock::new();
-    if std::env::var(CLICKHOUSE_ENGINE_VARIABLE).is_ok_and(|engine| engine == "modern") {
+    if modern_clickhouse_selected() {
         return shared(&CLICKHOUSE, "ClickHouse 26 (chdb)", ClickHouse::start_modern);
     }
     shared(&CLICKHOUSE, "ClickHouse server", ClickHouse::start)

@@ -16,7 +16,8 @@ a few rebuilds several shared crates (3 min 57 s of CI) only to test the same co
 Scheduling: the longest first (durations of the last run, kept in $CARGO_TARGET_DIR/test-durations.json, else the
 committed test_durations.json beside this script), N at a time (default 3); those listed as `alone` there (the
 whole native stack, the chaos run) run by themselves, first. An executable's output is printed when it ends, with
-its wall and CPU time; the first failure stops the others (their process groups are killed, and the servers they
+its wall and CPU time; one still running after --timeout (900 s: the longest takes ~130) is killed as failed (a hung
+test would otherwise hold CI until it is cut); the first failure stops the others (their process groups are killed, and the servers they
 started die with them) and the run exits 1.
 """
 
@@ -65,6 +66,13 @@ def parse_args():
         default="",
         metavar="PACKAGE,...",
         help="run these packages' executables once more with PACKETPULSE_TEST_CLICKHOUSE=modern",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="an executable still running after this long is killed and fails the run (default 900)",
     )
     args = parser.parse_args()
     if args.jobs < 1:
@@ -181,7 +189,7 @@ def report(running, status, usage):
     running.output.seek(0)
     sys.stdout.buffer.write(running.output.read())
     running.output.close()
-    verdict = "ok" if status == 0 else f"FAILED (exit status {status})"
+    verdict = "ok" if status == 0 else "FAILED (timed out)" if status == "timeout" else f"FAILED (exit {status})"
     print(f"     Finished {running.job.label}: {verdict} in {wall:.1f} s, {cpu:.1f} s of CPU\n", flush=True)
     return wall
 
@@ -196,7 +204,24 @@ def stop_all(running):
         print(f"     Stopped {item.job.label}", flush=True)
 
 
-def run(jobs, parallel):
+def next_exit(running, timeout):
+    """Waits for one of ours to end, or to outlive `timeout`: (pid, exit status, rusage); a timed-out one is
+    killed with its process group and reported with status "timeout"."""
+    while True:
+        pid, wait_status, usage = os.wait4(-1, os.WNOHANG)
+        if pid:
+            return pid, os.waitstatus_to_exitcode(wait_status), usage
+        now = time.monotonic()
+        for pid, item in running.items():
+            if now - item.started > timeout:
+                print(f"     Timed out {item.job.label} after {timeout} s: killed", flush=True)
+                os.killpg(pid, signal.SIGKILL)
+                _, _, usage = os.wait4(pid, 0)
+                return pid, "timeout", usage
+        time.sleep(0.5)
+
+
+def run(jobs, parallel, timeout):
     """Runs the jobs; returns {label: seconds} of those that passed and the label of the first failure or None."""
     alone = [job for job in jobs if job.alone]
     shared = sorted((job for job in jobs if not job.alone), key=lambda job: -job.expected)
@@ -210,12 +235,11 @@ def run(jobs, parallel):
             ):
                 item = start(queue.pop(0))
                 running[item.process.pid] = item
-            pid, wait_status, usage = os.wait4(-1, 0)
+            pid, status, usage = next_exit(running, timeout)
             item = running.pop(pid, None)
             if item is None:
                 continue  # not one of ours
-            item.process.returncode = os.waitstatus_to_exitcode(wait_status)
-            status = item.process.returncode
+            item.process.returncode = -9 if status == "timeout" else status
             wall = report(item, status, usage)
             if status != 0:
                 stop_all(running)
@@ -236,7 +260,7 @@ def main():
         job.alone = job.label in known["alone"]
     began = time.monotonic()
     print(f"test_binaries: {len(jobs)} test executables, {args.jobs} at a time", flush=True)
-    measured, failed = run(jobs, args.jobs)
+    measured, failed = run(jobs, args.jobs, args.timeout)
     save_durations(measured)
     if failed:
         sys.exit(f"test_binaries: {failed} failed")

@@ -14,7 +14,7 @@ is idle (on 2026-12-02: 1,256 s one after the other, 723 s two at a time, 587 s 
 a few rebuilds several shared crates (3 min 57 s of CI) only to test the same code again.
 
 Scheduling: the longest first (durations of the last run, kept in $CARGO_TARGET_DIR/test-durations.json, else the
-committed test_durations.json beside this script), N at a time (default 3); those listed as `alone` there (the
+committed test_durations.json beside this script), N at a time (default 2); those listed as `alone` there (the
 whole native stack, the chaos run) run by themselves, first. An executable's output is printed when it ends, with
 its wall and CPU time; one still running after --timeout (900 s: the longest takes ~130) is killed as failed (a hung
 test would otherwise hold CI until it is cut); the first failure stops the others (their process groups are killed, and the servers they
@@ -60,7 +60,7 @@ class Running:
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("packages", nargs="*", metavar="PACKAGE", help="default: every workspace package")
-    parser.add_argument("--jobs", type=int, default=3, help="executables at a time (default 3)")
+    parser.add_argument("--jobs", type=int, default=2, help="executables at a time (default 2)")
     parser.add_argument(
         "--clickhouse-26",
         default="",

@@ -10,11 +10,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark binary: a panic is the failure report.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{env_or, event};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use packetpulse_model::{DeliveryEvent, WireEvent};
 use packetpulse_testkit::Kafka;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_tungstenite::tungstenite::Message;
@@ -33,13 +35,6 @@ struct RoundTrips {
     p99: Duration,
 }
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn lingers() -> Vec<u32> {
     std::env::var("BENCH_LINGERS")
         .unwrap_or_else(|_| "0,5".into())
@@ -51,24 +46,6 @@ fn lingers() -> Vec<u32> {
                 .expect("BENCH_LINGERS: whole milliseconds, comma-separated")
         })
         .collect()
-}
-
-/// The original simulator's kind of event: one vehicle (of 10,000) at its next position.
-fn event(n: u64) -> WireEvent {
-    let vehicle = n % 10_000;
-    WireEvent {
-        event_id: None,
-        event: DeliveryEvent {
-            device_id: format!("device-{vehicle:05}"),
-            vehicle_id: format!("vehicle-{vehicle:05}"),
-            session_id: format!("session-{vehicle:05}"),
-            order_id: format!("order-{vehicle:05}"),
-            timestamp: chrono::DateTime::from_timestamp(1_714_566_600 + (n / 10_000) as i64, 0).unwrap(),
-            current_lat: 37.9 + (n % 1000) as f64 * 1e-5,
-            current_lon: 23.7 + (n % 777) as f64 * 1e-5,
-            ..packetpulse_model::testing::event()
-        },
-    }
 }
 
 fn ms(d: Duration) -> f64 {

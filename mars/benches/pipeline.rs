@@ -12,11 +12,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // A benchmark binary: a panic is the failure report.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{env_or, event};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use packetpulse_model::{DeliveryEvent, WireEvent};
 use packetpulse_testkit::Kafka;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -33,39 +35,6 @@ const WINDOW: usize = 16;
 /// (Enqueueing everything at once measured slower: a million queued messages cost more in page faults than
 /// they save.)
 const IN_FLIGHT: usize = CLIENT_CONNECTIONS * WINDOW * FRAME_EVENTS;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn event(n: u64) -> WireEvent {
-    let session = n % 10_000;
-    WireEvent {
-        event_id: None,
-        event: DeliveryEvent {
-            device_id: format!("device-{session:05}"),
-            vehicle_id: format!("vehicle-{session:05}"),
-            session_id: format!("session-{session:05}"),
-            order_id: format!("order-{session:05}"),
-            timestamp: chrono::DateTime::from_timestamp(1_714_566_600 + (n / 10_000) as i64, 0).unwrap(),
-            start_lat: 37.975678,
-            start_lon: 23.767335,
-            end_lat: 37.98381,
-            end_lon: 23.727539,
-            current_lat: 37.9 + (n % 1000) as f64 * 1e-5,
-            current_lon: 23.7 + (n % 777) as f64 * 1e-5,
-            seq: Some(n / 10_000),
-            speed_kmh: Some(35.0),
-            heading_deg: Some(270.0),
-            route_name: Some("athens-01".into()),
-            waypoint_count: Some(88),
-            ..packetpulse_model::testing::event()
-        },
-    }
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

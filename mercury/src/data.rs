@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 
 // Model types by path: each server function defines a struct named after it (`Overview` for `overview`).
-use crate::model::{self, FleetRow, Page, SessionDetail, SessionRow, UserView};
+use crate::model::{self, FleetRow, Page, SessionDetail, SessionRow};
 
 #[cfg(feature = "ssr")]
 mod on_server {
@@ -85,13 +85,6 @@ mod on_server {
     pub fn to_server_error(error: ApiError) -> ServerFnError {
         ServerFnError::new(error.to_string())
     }
-}
-
-/// The signed-in user; none on public pages.
-#[server(prefix = "/api/fn", endpoint = "me")]
-pub async fn me() -> Result<Option<UserView>, ServerFnError> {
-    let (_, user) = on_server::request()?;
-    Ok(user.map(|user| user.0.view()))
 }
 
 /// Settings the browser code needs (public: the tracking page draws a map too).

@@ -27,7 +27,6 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::data::me;
 use crate::model::{Role, UserView};
 
 /// The HTML document around the app: styles, Leaflet and Chart.js (classic scripts, so they are loaded before
@@ -55,20 +54,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// `light` or `dark`: the signed-in user's choice (the shell is only rendered on the server).
 fn theme() -> String {
+    signed_in_user().map_or_else(|| "light".to_owned(), |user| user.theme)
+}
+
+/// The request's user (the access guard put it there), on the server; the browser gets it from the page.
+fn signed_in_user() -> Option<UserView> {
     #[cfg(feature = "ssr")]
     {
-        use_context::<axum::http::request::Parts>()
-            .and_then(|parts| {
-                parts
-                    .extensions
-                    .get::<crate::server::access::CurrentUser>()
-                    .map(|user| user.0.theme.clone())
-            })
-            .unwrap_or_else(|| "light".to_owned())
+        use_context::<axum::http::request::Parts>().and_then(|parts| {
+            parts
+                .extensions
+                .get::<crate::server::access::CurrentUser>()
+                .map(|user| user.0.view())
+        })
     }
     #[cfg(not(feature = "ssr"))]
     {
-        "light".to_owned()
+        None
     }
 }
 
@@ -76,6 +78,13 @@ fn theme() -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Who is signed in is fixed for the document (signing in or out loads a new one), so it is read from the
+    // request on the server and sent along with the page: the layout and the pages know it at once, and no page
+    // is created inside a <Suspense> waiting for it (creating resources there is what leptos warns against,
+    // leptos-rs/leptos#4866).
+    if let Some(user) = SharedValue::new(signed_in_user).into_inner() {
+        provide_context(user);
+    }
     view! {
         <Title text="PacketPulse"/>
         <Router>
@@ -128,60 +137,52 @@ fn loading() -> impl IntoView {
 
 /// Navigation, the signed-in user, the default-password nag, and the page.
 #[component]
-fn Layout(children: ChildrenFn) -> impl IntoView {
-    let user = Resource::new(|| (), |_| me());
+fn Layout(children: Children) -> impl IntoView {
+    let user = use_user();
+    let name = user
+        .as_ref()
+        .map(|user| user.username.clone())
+        .unwrap_or_default();
+    let nag = user.as_ref().is_some_and(|user| user.must_change_password);
+    let admin = user.as_ref().is_some_and(|user| user.role == Role::Admin);
+    let dispatcher = user.as_ref().is_some_and(|user| user.role >= Role::Dispatcher);
     let hydrated = hydrated();
     // Every signed-in page hears of new alerts (a toast, the counter), whatever page it is.
     Effect::new(move |_| js::start_alerts());
-    let children = StoredValue::new(children);
     view! {
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                let user = user.await.ok().flatten();
-                let name = user.as_ref().map(|user| user.username.clone()).unwrap_or_default();
-                let nag = user.as_ref().is_some_and(|user| user.must_change_password);
-                let admin = user.as_ref().is_some_and(|user| user.role == Role::Admin);
-                let dispatcher = user.as_ref().is_some_and(|user| user.role >= Role::Dispatcher);
-                if let Some(user) = user {
-                    provide_context(user);
-                }
-                view! {
-                    <header class="topbar" data-hydrated=move || hydrated.get().to_string()>
-                        <a class="brand" href="/">"PacketPulse"</a>
-                        <nav>
-                            <a href="/">"Overview"</a>
-                            <a href="/live">"Live map"</a>
-                            <a href="/analytics">"Analytics"</a>
-                            <a href="/sessions">"Sessions"</a>
-                            <a href="/fleet">"Fleet"</a>
-                            <a href="/geofences">"Geofences"</a>
-                            <a href="/reports">"Reports"</a>
-                            <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
-                            <Show when=move || dispatcher>
-                                <a href="/notifications" id="nav-notifications">"Notifications"</a>
-                            </Show>
-                            <a href="/settings">"Settings"</a>
-                            <a href="/api-docs" id="nav-api">"API"</a>
-                            <Show when=move || admin>
-                                <a href="/admin/users" id="nav-users">"Users"</a>
-                                <a href="/admin/devices" id="nav-devices">"Devices"</a>
-                            </Show>
-                        </nav>
-                        <span class="whoami" id="whoami">{name}</span>
-                        <form method="post" action="/logout" class="logout">
-                            <button type="submit" id="logout">"Sign out"</button>
-                        </form>
-                    </header>
-                    <Show when=move || nag>
-                        <div class="nag" id="nag">
-                            "You are using the default admin password (the first start's). "
-                            <a href="/settings">"Change it now."</a>
-                        </div>
-                    </Show>
-                    <main>{children.with_value(|children| children())}</main>
-                    <div id="toasts" class="toasts" aria-live="polite"></div>
-                }
-            })}
-        </Suspense>
+        <header class="topbar" data-hydrated=move || hydrated.get().to_string()>
+            <a class="brand" href="/">"PacketPulse"</a>
+            <nav>
+                <a href="/">"Overview"</a>
+                <a href="/live">"Live map"</a>
+                <a href="/analytics">"Analytics"</a>
+                <a href="/sessions">"Sessions"</a>
+                <a href="/fleet">"Fleet"</a>
+                <a href="/geofences">"Geofences"</a>
+                <a href="/reports">"Reports"</a>
+                <a href="/alerts" id="nav-alerts">"Alerts "<span id="alert-count" class="badge">"0"</span></a>
+                <Show when=move || dispatcher>
+                    <a href="/notifications" id="nav-notifications">"Notifications"</a>
+                </Show>
+                <a href="/settings">"Settings"</a>
+                <a href="/api-docs" id="nav-api">"API"</a>
+                <Show when=move || admin>
+                    <a href="/admin/users" id="nav-users">"Users"</a>
+                    <a href="/admin/devices" id="nav-devices">"Devices"</a>
+                </Show>
+            </nav>
+            <span class="whoami" id="whoami">{name}</span>
+            <form method="post" action="/logout" class="logout">
+                <button type="submit" id="logout">"Sign out"</button>
+            </form>
+        </header>
+        <Show when=move || nag>
+            <div class="nag" id="nag">
+                "You are using the default admin password (the first start's). "
+                <a href="/settings">"Change it now."</a>
+            </div>
+        </Show>
+        <main>{children()}</main>
+        <div id="toasts" class="toasts" aria-live="polite"></div>
     }
 }

@@ -74,7 +74,6 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/admin/users/{id}/delete", ADMIN),
     rule("POST", "/admin/devices/{id}/revoke", ADMIN),
     // Server functions: the pages' data and actions.
-    rule("POST", "/api/fn/me", PUBLIC),
     rule("POST", "/api/fn/client_settings", PUBLIC),
     rule("POST", "/api/fn/tracking", PUBLIC),
     rule("POST", "/api/fn/overview", VIEWER),

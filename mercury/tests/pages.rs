@@ -11,8 +11,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    ADMIN_PASSWORD, Dashboard, Fleet, SeededSession, browser, find, http, http_sign_in, hydrated, screenshot,
-    sign_in, text, wait_for_path,
+    ADMIN_PASSWORD, Dashboard, Fleet, SeededSession, browser, find, http, http_sign_in, hydrated, open,
+    screenshot, sign_in, text, wait_for_path,
 };
 use mercury::server::access::rules::{Access, RULES};
 use serde_json::json;
@@ -388,6 +388,8 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
 
     sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     wait_for_path(&client, "the overview", |path| path == "/").await;
+    let admin = http();
+    http_sign_in(&admin, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     let live = dashboard.fleet.live().session_id.clone();
     let pages = [
         "/".to_owned(),
@@ -408,10 +410,8 @@ async fn every_page_fits_a_phone_and_a_desktop_and_has_no_serious_accessibility_
     for (name, width, height) in [("phone", 390, 844), ("desktop", 1440, 900)] {
         client.set_window_size(width, height).await.unwrap();
         for page in &pages {
-            client
-                .goto(&format!("{}{page}", dashboard.url))
-                .await
-                .unwrap_or_else(|error| panic!("opening {page} at {width}×{height}: {error}"));
+            eprintln!("{page} at {width}×{height}");
+            open(&client, &admin, &format!("{}{page}", dashboard.url)).await;
             hydrated(&client).await;
             // Data-driven parts (maps, charts, tables) land after hydration: the page's own heading first.
             find(&client, "main h1").await;

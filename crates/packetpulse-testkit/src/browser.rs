@@ -64,6 +64,9 @@ impl Chromedriver {
             .join(format!("profile-{}", crate::unique_name("chromium")));
         let capabilities = serde_json::json!({
             "browserName": "chrome",
+            // A page that never finishes loading fails its test in a minute, naming the page, instead of after
+            // chromedriver's default five.
+            "timeouts": { "pageLoad": 60_000 },
             "goog:chromeOptions": {
                 "binary": self.chromium,
                 "args": [

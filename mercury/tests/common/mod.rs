@@ -458,6 +458,23 @@ pub async fn sign_in(client: &Client, base: &str, login: &str, password: &str) {
     find(client, "#sign-in").await.click().await.unwrap();
 }
 
+/// Opens `url` in the browser; when the page does not finish loading, fails saying whether the server answers
+/// the same request from `http` (signed in as the browser is), so a hang is put on the server or on the browser.
+pub async fn open(client: &Client, http: &reqwest::Client, url: &str) {
+    let Err(error) = client.goto(url).await else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let server = match http.get(url).timeout(Duration::from_secs(10)).send().await {
+        Ok(response) => match response.text().await {
+            Ok(body) => format!("answered it in {:?} ({} bytes)", started.elapsed(), body.len()),
+            Err(error) => format!("sent its head but not all its body: {error}"),
+        },
+        Err(error) => format!("did not answer it: {error}"),
+    };
+    panic!("opening {url}: {error}; asked directly, the server {server}");
+}
+
 /// Types `value` into a cleared input.
 pub async fn fill(client: &Client, css: &str, value: &str) {
     let input = find(client, css).await;
@@ -506,6 +523,8 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A response that never ends fails its test, naming the request, instead of hanging it.
+        .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
 }

@@ -214,6 +214,34 @@ impl ServerProcess {
     pub fn log_tail(&self, lines: usize) -> String {
         read_tail(&self.launch.log, lines).unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
+
+    /// The last `lines` lines of the log headed by its path, as a failure report shows them.
+    pub fn log_report(&self, lines: usize) -> String {
+        format!(
+            "\nlast lines of {}:\n{}",
+            self.launch.log.display(),
+            self.log_tail(lines)
+        )
+    }
+
+    /// `error` with this server's log attached when it is a wait that timed out without one: when a condition
+    /// that depends on this server never holds, its own account usually tells why.
+    pub fn explain(&self, error: Error, lines: usize) -> Error {
+        match error {
+            Error::NotReady {
+                what,
+                timeout,
+                last_problem,
+                log_tail,
+            } if log_tail.is_empty() => Error::NotReady {
+                what,
+                timeout,
+                last_problem,
+                log_tail: self.log_report(lines),
+            },
+            other => other,
+        }
+    }
 }
 
 impl Drop for ServerProcess {

@@ -48,7 +48,7 @@ impl SmtpServer {
                     what: "aiosmtpd listening".into(),
                     timeout: START_TIMEOUT,
                     last_problem: error.to_string(),
-                    log_tail: process.log_tail(20),
+                    log_tail: process.log_report(20),
                 });
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -68,11 +68,7 @@ impl Supervised {
                     what: self.description.clone(),
                     timeout: self.ready_timeout,
                     last_problem: problem,
-                    log_tail: format!(
-                        "\nlast lines of {}:\n{}",
-                        process.log_path().display(),
-                        process.log_tail(40)
-                    ),
+                    log_tail: process.log_report(40),
                 });
             }
             std::thread::sleep(POLL_INTERVAL);

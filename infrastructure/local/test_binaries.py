@@ -19,9 +19,15 @@ whole native stack, the chaos run) run by themselves, first. An executable's out
 its wall and CPU time; one still running after --timeout (900 s: the longest takes ~130) is killed as failed (a hung
 test would otherwise hold CI until it is cut); the first failure stops the others (their process groups are killed, and the servers they
 started die with them) and the run exits 1.
+
+Orphans: a server a test starts in a process group of its own (chromedriver, which starts Chromium) dies with the
+test executable, but the processes it started do not when the executable is SIGKILLed. This runner is their
+subreaper (prctl PR_SET_CHILD_SUBREAPER), so they become its children, and it kills whatever is left of them after
+each executable it stops and at the end.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -36,6 +42,7 @@ KIND_ORDER = {"lib": 0, "bin": 1, "test": 2}
 COMMITTED_DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_durations.json")
 # An executable never timed before is assumed long, so it starts early rather than last.
 UNKNOWN_SECONDS = 120.0
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 @dataclass
@@ -204,6 +211,49 @@ def stop_all(running):
         print(f"     Stopped {item.job.label}", flush=True)
 
 
+def adopt_orphans():
+    """Makes this runner the parent of every process its test executables orphan (see the module docs)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        print(f"test_binaries: cannot become a subreaper ({os.strerror(ctypes.get_errno())}): "
+              "processes left by killed tests may outlive the run", flush=True)
+
+
+def children_of(parent):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue  # it ended while we looked
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def kill_orphans():
+    """SIGKILLs every child of this runner, once its test executables have ended, until none is left (killing one
+    may orphan its own children onto us)."""
+    killed = 0
+    for _ in range(100):
+        orphans = children_of(os.getpid())
+        if not orphans:
+            break
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                killed += 1
+            except (ProcessLookupError, ChildProcessError):
+                pass  # already gone or reaped
+    if killed:
+        print(f"     Killed {killed} processes left behind by test executables", flush=True)
+
+
 def next_exit(running, timeout):
     """Waits for one of ours to end, or to outlive `timeout`: (pid, exit status, rusage); a timed-out one is
     killed with its process group and reported with status "timeout"."""
@@ -243,11 +293,14 @@ def run(jobs, parallel, timeout):
             wall = report(item, status, usage)
             if status != 0:
                 stop_all(running)
+                kill_orphans()
                 return measured, item.job.label
             measured[item.job.label] = wall
     except KeyboardInterrupt:
         stop_all(running)
+        kill_orphans()
         raise
+    kill_orphans()
     return measured, None
 
 
@@ -259,6 +312,7 @@ def main():
         job.expected = known["seconds"].get(job.label, UNKNOWN_SECONDS)
         job.alone = job.label in known["alone"]
     began = time.monotonic()
+    adopt_orphans()
     print(f"test_binaries: {len(jobs)} test executables, {args.jobs} at a time", flush=True)
     measured, failed = run(jobs, args.jobs, args.timeout)
     save_durations(measured)

@@ -122,32 +122,54 @@ function connect() {
   });
 }
 
+// Positions applied per animation frame at most: a batch of 10,000 (a 10k fleet's second) spreads over a few
+// frames instead of holding the main thread for one long one, so the map keeps panning and zooming smoothly.
+const POSITIONS_PER_FRAME = 2500;
+
 function applyPending() {
   live.frame = 0;
   const started = performance.now();
-  const applied = live.pending.size;
+  let applied = 0;
+  // Oldest first: a vehicle updated again keeps its place in the queue, so none waits more than a few frames.
   for (const [sessionId, position] of live.pending) {
-    if (position === null || position.status === "completed" || position.status === "abandoned") {
-      live.positions.delete(sessionId);
-      board.starts.delete(sessionId);
-      live.markers.get(sessionId)?.remove();
-      live.markers.delete(sessionId);
-      continue;
-    }
-    live.positions.set(sessionId, position);
-    noteStart(position);
-    let marker = live.markers.get(sessionId);
-    if (!marker) {
-      marker = L.circleMarker([position.lat, position.lon], { radius: 6, weight: 1, fillOpacity: 0.9 });
-      marker.on("click", () => select(sessionId));
-      live.markers.set(sessionId, marker);
-    } else {
-      marker.setLatLng([position.lat, position.lon]);
-    }
-    styleMarker(marker, position);
-    showIfMatching(marker, position);
+    if (applied === POSITIONS_PER_FRAME) break;
+    live.pending.delete(sessionId);
+    applied += 1;
+    applyPosition(sessionId, position);
   }
-  live.pending.clear();
+  if (live.pending.size > 0) {
+    live.frame = requestAnimationFrame(applyPending);
+  } else {
+    afterBatch();
+  }
+  // How long the slice took to apply, for tests and the curious (dev tools).
+  live.map.getContainer().dataset.lastBatch = `${applied} positions in ${(performance.now() - started).toFixed(1)} ms`;
+}
+
+function applyPosition(sessionId, position) {
+  if (position === null || position.status === "completed" || position.status === "abandoned") {
+    live.positions.delete(sessionId);
+    board.starts.delete(sessionId);
+    live.markers.get(sessionId)?.remove();
+    live.markers.delete(sessionId);
+    return;
+  }
+  live.positions.set(sessionId, position);
+  noteStart(position);
+  let marker = live.markers.get(sessionId);
+  if (!marker) {
+    marker = L.circleMarker([position.lat, position.lon], { radius: 6, weight: 1, fillOpacity: 0.9 });
+    marker.on("click", () => select(sessionId));
+    live.markers.set(sessionId, marker);
+  } else {
+    marker.setLatLng([position.lat, position.lon]);
+  }
+  styleMarker(marker, position);
+  showIfMatching(marker, position);
+}
+
+// Once every pending position is on the map: framing, counts, following and the selected delivery's details.
+function afterBatch() {
   // The first vehicles seen are framed; afterwards the user's view is left alone.
   if (!live.framed && live.positions.size > 0) {
     live.framed = true;
@@ -163,14 +185,17 @@ function applyPending() {
   const follow = document.getElementById("live-follow");
   if (follow) follow.disabled = !live.positions.has(live.selected);
   if (live.selected) showDetails(live.selected);
-  // How long the batch took to apply, for tests and the curious (dev tools).
-  live.map.getContainer().dataset.lastBatch = `${applied} positions in ${(performance.now() - started).toFixed(1)} ms`;
 }
 
 // A vehicle with an open alert gets a thick red ring around its status colour.
+// Restyled only when the status or the alert changes: a style change redraws the marker, and most positions
+// change neither.
 function styleMarker(marker, position) {
-  const colour = STATUS_COLOURS[position.status] ?? "#555";
   const alerted = alerts.vehicles.has(position.vehicle_id);
+  const style = `${position.status}/${alerted}`;
+  if (marker.packetpulseStyle === style) return;
+  marker.packetpulseStyle = style;
+  const colour = STATUS_COLOURS[position.status] ?? "#555";
   marker.setStyle({ color: alerted ? ALERT_COLOUR : colour, weight: alerted ? 4 : 1, fillColor: colour });
 }
 

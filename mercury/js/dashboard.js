@@ -66,7 +66,7 @@ function speedText(kmh, units) {
 // ---- live map -------------------------------------------------------------------------------------------
 
 const live = { map: null, markers: new Map(), positions: new Map(), pending: new Map(), filter: "", selected: null,
-  route: null, units: "km", frame: 0, framed: false, following: false };
+  route: null, units: "km", frame: 0, framed: false, following: false, settledAt: 0 };
 
 const STATUS_COLOURS = { started: "#2b7bb9", en_route: "#2e9d4f", stale: "#999999" };
 const ALERT_COLOUR = "#d62728";
@@ -137,9 +137,11 @@ function applyPending() {
     applied += 1;
     applyPosition(sessionId, position);
   }
-  if (live.pending.size > 0) {
-    live.frame = requestAnimationFrame(applyPending);
-  } else {
+  if (live.pending.size > 0) live.frame = requestAnimationFrame(applyPending);
+  // Also now and then while positions keep coming faster than the frames take them (a busy machine), so the
+  // counts and the followed vehicle never freeze.
+  if (live.pending.size === 0 || (live.framed && started - live.settledAt > 1000)) {
+    live.settledAt = started;
     afterBatch();
   }
   // How long the slice took to apply, for tests and the curious (dev tools).
@@ -168,7 +170,8 @@ function applyPosition(sessionId, position) {
   showIfMatching(marker, position);
 }
 
-// Once every pending position is on the map: framing, counts, following and the selected delivery's details.
+// Once every pending position is on the map (or a second since the last time): framing, counts, following and
+// the selected delivery's details.
 function afterBatch() {
   // The first vehicles seen are framed; afterwards the user's view is left alone.
   if (!live.framed && live.positions.size > 0) {

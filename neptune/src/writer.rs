@@ -31,8 +31,8 @@ const TARGET_FILE_SIZE: usize = usize::MAX;
 /// Rows per Parquet row group. The writer holds a row group in memory until it is complete, then hands it to the
 /// S3 upload (parts of at least 5 MiB), so this bounds Neptune's memory per open file (~5 MB compressed at ~150
 /// bytes a row, a few copies of it in flight) whatever the file size; it also lets readers skip row groups by
-/// their statistics. 128k rows made RSS swing 90 → 213 MiB at 10k vehicles; 32k keeps it at 110–147 MiB
-/// (crates/packetpulse-stack/README.md, change 5).
+/// their statistics. At 10k vehicles 128k rows took RSS to 190 MiB with glibc's allocator and 213 with mimalloc;
+/// 32k keeps it at 110–147 MiB (crates/packetpulse-stack/README.md, change 5).
 const ROW_GROUP_ROWS: usize = 32 * 1024;
 
 type Fanout = FanoutWriter<

@@ -215,12 +215,15 @@ impl Alerting {
             .collect())
     }
 
-    /// Stops following the geofences and checking the partitions' ends.
-    pub fn stop(self) {
-        for follower in &self.followers {
-            follower.abort();
+    /// Stops following the geofences and checking the partitions' ends, and waits until those tasks are gone
+    /// (the ends check holds a clone of the events consumer, which closes only after the last clone).
+    pub async fn stop(self) {
+        let tasks = self.followers.into_iter().chain([self.ends_task]);
+        for task in tasks {
+            task.abort();
+            // Cancelled, or finished on its own: either way it is gone.
+            let _ = task.await;
         }
-        self.ends_task.abort();
     }
 
     fn refresh_settings(&mut self) {

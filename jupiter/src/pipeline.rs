@@ -23,6 +23,10 @@ use crate::retry::Backoff;
 use crate::sink::{Batch, SilverSink, SinkOptions};
 use crate::transform::{Enricher, Position};
 
+/// How long shutdown waits for the consumer's other users (the lag and ends checks, each a few broker round
+/// trips of at most 5 s) before leaving the group.
+const CONSUMER_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Events read since the last submitted batch, and the offsets that follow them.
 #[derive(Default)]
 struct Pending {
@@ -131,7 +135,11 @@ pub async fn run(
     // The writer's own failure (shutdown while retrying) explains a failed submit better than the submit does.
     let written = writer.finish().await;
     lag_monitor.abort();
-    stages.alerting.stop();
+    // Cancelled, or finished on its own: either way its clone of the consumer is going.
+    let _ = lag_monitor.await;
+    stages.alerting.stop().await;
+    // Out of the group before returning, so a replacement started next joins a group without this instance.
+    consumer.close(CONSUMER_CLOSE_TIMEOUT).await;
     written.and(read)
 }
 

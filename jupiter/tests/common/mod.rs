@@ -242,15 +242,13 @@ impl InProcess {
 
     /// Where it stands, for a wait that times out: whether it still runs, what it holds and what it has done.
     fn progress(&self) -> String {
-        // The test topics' three partitions.
-        let lag: i64 = (0..3)
-            .map(|partition: i32| {
-                self.metrics
-                    .consumer_lag
-                    .with_label_values(&[&partition.to_string()])
-                    .get()
-            })
+        let lag: f64 = prometheus::core::Collector::collect(&self.metrics.consumer_lag)
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|partition| partition.get_gauge().get_value())
             .sum();
+        // Whole messages (a sum of none is -0.0).
+        let lag = lag as i64;
         format!(
             "Jupiter {}: {} partitions assigned, lag {lag}, {} rows inserted, {} copies dropped",
             if self.task.is_finished() {

@@ -28,6 +28,8 @@ pub type RawConsumer = StreamConsumer<RebalanceLog>;
 
 /// How long one metadata request may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often [`Consumer::close`] looks whether the other clones are gone.
+const CLOSE_POLL: Duration = Duration::from_millis(20);
 /// Pause between looks for a topic that does not exist yet.
 const TOPIC_RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -250,6 +252,37 @@ impl Consumer {
             .collect()
     }
 
+    /// Leaves the group (when subscribed) and closes the connections, once every other clone is gone: tasks
+    /// just aborted, blocking calls finishing. Clones still held after `timeout` are logged and left to close
+    /// it when they go. A planet calls this before `run` returns: an instance that leaves late, after its
+    /// replacement joined, holds the group in a rebalance (tansu 0.6 never finishes it; docs/ARCHITECTURE.md).
+    pub async fn close(self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut inner = self.inner;
+        loop {
+            match Arc::try_unwrap(inner) {
+                // Dropping it leaves the group and waits for the broker's answer: blocking.
+                Ok(last) => {
+                    if let Err(error) = tokio::task::spawn_blocking(move || drop(last)).await {
+                        tracing::warn!(%error, "closing the consumer failed");
+                    }
+                    return;
+                }
+                Err(shared) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!(
+                        clones = Arc::strong_count(&shared) - 1,
+                        "consumer still shared at shutdown; the last clone closes it"
+                    );
+                    return;
+                }
+                Err(shared) => {
+                    inner = shared;
+                    tokio::time::sleep(CLOSE_POLL).await;
+                }
+            }
+        }
+    }
+
     /// The librdkafka consumer, for what this module does not wrap. Its blocking calls belong on the blocking
     /// pool.
     pub fn raw(&self) -> &Arc<RawConsumer> {
@@ -270,4 +303,40 @@ fn topic_partitions(consumer: &RawConsumer, topic: &str) -> Result<Vec<i32>, rdk
         .filter(|t| t.name() == topic && t.error().is_none())
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A consumer that never connects: nothing here needs a broker.
+    fn unconnected() -> Consumer {
+        ConsumerConfig::new("127.0.0.1:1", "close-test").create().unwrap()
+    }
+
+    #[tokio::test]
+    async fn close_waits_until_the_other_clones_are_gone() {
+        let consumer = unconnected();
+        let clone = consumer.clone();
+        let (releasing, mut released) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            // Let close() look first, so it has a clone to wait for.
+            tokio::task::yield_now().await;
+            releasing.send(()).unwrap();
+            drop(clone);
+        });
+        consumer.close(Duration::from_secs(60)).await;
+        assert!(released.try_recv().is_ok(), "closed while a clone was held");
+    }
+
+    #[tokio::test]
+    async fn close_gives_up_after_its_timeout_and_leaves_the_clone_working() {
+        let consumer = unconnected();
+        let clone = consumer.clone();
+        consumer.close(Duration::from_millis(50)).await;
+        assert_eq!(Arc::strong_count(clone.raw()), 1);
+        assert!(clone.assigned("any").is_empty());
+    }
 }

@@ -62,6 +62,12 @@ pub struct Config {
     #[arg(long, global = true, env = "JUPITER_FLUSH_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub flush_interval: Duration,
 
+    /// How long the broker may hold a fetch that finds nothing new. tansu 0.6 also holds one that does find
+    /// records, for half of this (for all of it below 250 ms), so it is a floor under silver's freshness; idle,
+    /// 100 ms costs tansu about what librdkafka's default 500 ms does (ARCHITECTURE decision 30).
+    #[arg(long, global = true, env = "JUPITER_FETCH_WAIT", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub fetch_wait: Duration,
+
     /// Points that need more than this speed to reach from the previous one are flagged as suspect.
     #[arg(long, global = true, env = "JUPITER_MAX_SPEED_KMH", default_value_t = 250.0)]
     pub max_speed_kmh: f64,

@@ -18,7 +18,8 @@ pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
         .set(
             "heartbeat.interval.ms",
             (config.session_timeout / 3).as_millis().to_string(),
-        );
+        )
+        .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string());
     if let Some(instance_id) = &config.instance_id {
         settings = settings.set("group.instance.id", instance_id);
     }

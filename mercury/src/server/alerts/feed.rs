@@ -72,8 +72,9 @@ pub async fn consume(
     topic: String,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    // An alert should reach the browsers within a second of its ping: a quarter of that at most in the broker,
-    // whose idle fetches are what a shorter wait would cost.
+    // An alert should reach the browsers within a second of its ping: a quarter of that in the broker (tansu
+    // answers every fetch after its wait, records or not: ARCHITECTURE decision 30), whose idle fetches are what
+    // a shorter wait would cost.
     let Some(consumer) =
         packetpulse_ops::kafka::from_the_end(&bootstrap_servers, &topic, "mercury-alerts", 250, &shutdown)
             .await?

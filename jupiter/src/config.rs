@@ -58,13 +58,14 @@ pub struct Config {
     #[arg(long, global = true, env = "JUPITER_FLUSH_ROWS", default_value_t = 50_000)]
     pub flush_rows: usize,
 
-    /// Insert at least this often while events arrive.
-    #[arg(long, global = true, env = "JUPITER_FLUSH_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    /// Insert at least this often while events arrive: an event waits up to this long for its batch, the largest
+    /// part of silver's freshness.
+    #[arg(long, global = true, env = "JUPITER_FLUSH_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration)]
     pub flush_interval: Duration,
 
     /// How long the broker may hold a fetch that finds nothing new. tansu 0.6 also holds one that does find
-    /// records, for half of this (for all of it below 250 ms), so it is a floor under silver's freshness; idle,
-    /// 100 ms costs tansu about what librdkafka's default 500 ms does (ARCHITECTURE decision 30).
+    /// records, for half of this (for all of it below 250 ms), so it is a floor under silver's freshness
+    /// (ARCHITECTURE decision 30).
     #[arg(long, global = true, env = "JUPITER_FETCH_WAIT", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub fetch_wait: Duration,
 

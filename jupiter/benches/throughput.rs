@@ -115,9 +115,7 @@ async fn freshness(kafka: &Kafka, clickhouse: &ClickHouse, seconds: u64) {
     let topic = kafka.create_unique_topic("jupiter-bench", 6).await.unwrap();
     let config = test_config(kafka, clickhouse, &topic);
     let jupiter = InProcess::start(&config).await;
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let producer: FutureProducer = kafka.client_config().set("linger.ms", "5").create().unwrap();
     let total = RATE * seconds;
     let sender = tokio::spawn(async move {

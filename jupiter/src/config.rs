@@ -185,4 +185,9 @@ impl Config {
     pub fn clickhouse_client(&self) -> clickhouse::Client {
         self.clickhouse.client()
     }
+
+    /// A client of the silver database on this configuration's server.
+    pub fn silver_client(&self) -> clickhouse::Client {
+        self.clickhouse_client().with_database(&self.clickhouse.database)
+    }
 }

@@ -187,8 +187,7 @@ fn alerts_in_topic(kafka: &Kafka, config: &Config, at_least: usize) -> Vec<Alert
 
 async fn alerts_in_silver(config: &Config) -> Vec<(String, String, String)> {
     config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database)
+        .silver_client()
         .query("SELECT alert_id, kind, session_id FROM alerts FINAL ORDER BY alert_id")
         .fetch_all()
         .await
@@ -214,9 +213,7 @@ async fn a_fleet_raises_exactly_the_expected_alerts_once_each_through_kills() {
     let mut extra = vec![("--flush-rows", "2000".to_owned())];
     extra.extend(alert_flags());
     let mut jupiter = common::start_binary(&config, "jupiter-alerts-test", extra, dir.path());
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let stored = || {
         let client = client.clone();
         async move {

@@ -35,9 +35,7 @@ fn replayed(session: u32, step: u32) -> PublishedEvent {
 type Figures = Vec<(String, String, u64, u64, u64, u64)>;
 
 async fn completed_sessions(config: &jupiter::Config) -> Figures {
-    config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database)
+    config.silver_client()
         .query(
             // One JOIN per SELECT: ClickHouse 18.16 supports no more.
             "SELECT session_id, status, last_event_at_ms, events, completed_at_ms, duration_s FROM \

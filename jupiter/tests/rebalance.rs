@@ -73,9 +73,7 @@ async fn sessions_moved_between_two_instances_and_back_keep_every_distance_and_s
         .await
         .unwrap();
     let config = test_config(kafka, clickhouse, &topic);
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
 
     let first = InProcess::start(&config).await;
     wait_for_assignment(&[(&first, Some(i64::from(PARTITIONS)))]).await;
@@ -112,9 +110,7 @@ async fn a_session_forgotten_for_idling_is_read_back_from_silver_when_it_speaks_
     let topic = kafka.create_unique_topic("jupiter-idle", 1).await.unwrap();
     let mut config = test_config(kafka, clickhouse, &topic);
     config.session_idle_timeout = Duration::from_secs(30);
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let jupiter = InProcess::start(&config).await;
 
     // Sessions 0 and 1 drive 50 steps (one a second); session 1 drives 50 more while session 0 is silent, so

@@ -17,9 +17,7 @@ use rdkafka::Message;
 use uuid::Uuid;
 
 async fn count(config: &jupiter::Config, sql: &str) -> u64 {
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     client.query(sql).fetch_one::<u64>().await.unwrap()
 }
 

@@ -67,9 +67,7 @@ async fn a_restarted_jupiter_continues_running_sessions_from_their_stored_points
             .await;
         jupiter.stop().await.unwrap();
     }
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let restarted_from_nothing: u64 = client
         .query("SELECT count() FROM session_movements FINAL WHERE seq > 0 AND distance_from_previous_m = 0")
         .fetch_one()

@@ -295,9 +295,7 @@ pub async fn assert_silver_is_exact(config: &Config) {
 /// Waits until every silver table holds at least the events [`stream_with_faults`] sent; the error (after two
 /// minutes) names what each table holds, for the caller to add what it knows of why.
 pub async fn wait_for_silver(config: &Config) -> Result<(), packetpulse_testkit::Error> {
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let events = u64::from(SESSIONS * STEPS);
     let expected = (
         events,
@@ -341,9 +339,7 @@ pub async fn wait_for_silver(config: &Config) -> Result<(), packetpulse_testkit:
 
 /// Asserts that the caught-up silver tables hold each event once: nothing lost, nothing counted twice.
 pub async fn assert_silver_counts(config: &Config) {
-    let client = config
-        .clickhouse_client()
-        .with_database(&config.clickhouse.database);
+    let client = config.silver_client();
     let events = u64::from(SESSIONS * STEPS);
     assert_eq!(
         one(&client, "SELECT count() FROM session_movements FINAL").await,

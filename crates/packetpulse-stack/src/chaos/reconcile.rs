@@ -169,27 +169,29 @@ fn bronze(stack: &NativeStack, ids_file: Option<&Path>) -> Result<BronzeFigures,
     let env = stack.planet_env("neptune")?;
     let python = packetpulse_testkit::venv_program("pyiceberg-venv", "python")
         .map_err(|error| Error::Chaos(error.to_string()))?;
+    let table = format!(
+        "{}.{}",
+        packetpulse_model::bronze::NAMESPACE,
+        packetpulse_model::bronze::TABLE
+    );
+    let options = [
+        ("catalog-name", env["ICEBERG_CATALOG_NAME"].as_str()),
+        (
+            "sqlite",
+            env["ICEBERG_CATALOG_URI"].trim_start_matches("sqlite://"),
+        ),
+        ("warehouse", &env["ICEBERG_WAREHOUSE"]),
+        ("table", &table),
+        ("s3-endpoint", &env["S3_ENDPOINT"]),
+        ("s3-region", &env["S3_REGION"]),
+        ("s3-access-key-id", &env["S3_ACCESS_KEY_ID"]),
+        ("s3-secret-access-key", &env["S3_SECRET_ACCESS_KEY"]),
+    ];
     let mut command = Command::new(python);
     command
         .arg(repo_root().join("neptune/tests/pyiceberg_tool.py"))
-        .args(["--catalog-name", &env["ICEBERG_CATALOG_NAME"]])
-        .args([
-            "--sqlite",
-            env["ICEBERG_CATALOG_URI"].trim_start_matches("sqlite://"),
-        ])
-        .args(["--warehouse", &env["ICEBERG_WAREHOUSE"]])
-        .args([
-            "--table",
-            &format!(
-                "{}.{}",
-                packetpulse_model::bronze::NAMESPACE,
-                packetpulse_model::bronze::TABLE
-            ),
-        ])
-        .args(["--s3-endpoint", &env["S3_ENDPOINT"]])
-        .args(["--s3-region", &env["S3_REGION"]])
-        .args(["--s3-access-key-id", &env["S3_ACCESS_KEY_ID"]])
-        .args(["--s3-secret-access-key", &env["S3_SECRET_ACCESS_KEY"]]);
+        // `--option=value`: a generated secret may begin with '-', which argparse would take for an option.
+        .args(options.map(|(option, value)| format!("--{option}={value}")));
     if let Some(file) = ids_file {
         command.arg("--event-ids-out").arg(file);
     }

@@ -32,7 +32,8 @@ const TARGET_FILE_SIZE: usize = usize::MAX;
 /// S3 upload (parts of at least 5 MiB), so this bounds Neptune's memory per open file (~5 MB compressed at ~150
 /// bytes a row, a few copies of it in flight) whatever the file size; it also lets readers skip row groups by
 /// their statistics. At 10k vehicles 128k rows took RSS to 190 MiB with glibc's allocator and 213 with mimalloc;
-/// 32k keeps it at 110–147 MiB (crates/packetpulse-stack/README.md, change 5).
+/// 32k keeps it at 110–147 MiB over three minutes, 149 MiB at most over ten (crates/packetpulse-stack/README.md,
+/// change 5).
 const ROW_GROUP_ROWS: usize = 32 * 1024;
 
 type Fanout = FanoutWriter<

@@ -85,6 +85,45 @@ mod on_server {
     pub fn to_server_error(error: ApiError) -> ServerFnError {
         ServerFnError::new(error.to_string())
     }
+
+    #[cfg(test)]
+    mod tests {
+        use std::sync::{Arc, Mutex, mpsc};
+        use std::time::Duration;
+
+        use axum::http::request::Parts;
+        use leptos::prelude::*;
+
+        /// A page's resource looks up the request while the page's owner goes away on another thread (its
+        /// response ended or its caller hung up). Here the lookup itself drops the page's last reference, so the
+        /// lookup's own reference is the one that disposes it: reactive_graph 0.2 (Leptos 0.8) still held the
+        /// resource owner's lock there and waited for it for ever, wedging a server worker.
+        #[test]
+        fn a_request_lookup_outlives_the_page_it_was_made_for() {
+            let (found_tx, found_rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let page = Owner::new();
+                let resource = page.with(|| {
+                    provide_context(axum::http::Request::new(()).into_parts().0);
+                    Owner::new()
+                });
+                let page = Arc::new(Mutex::new(Some(page)));
+                let found = resource.with(|| {
+                    with_context::<Parts, _>(|parts| {
+                        page.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .take();
+                        parts.method.clone()
+                    })
+                });
+                let _ = found_tx.send(found);
+            });
+            let found = found_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the lookup deadlocked: no answer within 10 s");
+            assert_eq!(found, Some(axum::http::Method::GET));
+        }
+    }
 }
 
 /// Settings the browser code needs (public: the tracking page draws a map too).

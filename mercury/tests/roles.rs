@@ -86,9 +86,7 @@ async fn call(client: &reqwest::Client, method: &str, url: &str) -> Answer {
             .map(|value| value.to_str().unwrap().to_owned())
             .unwrap_or_default(),
     };
-    // Read the page to its end, as a browser does: dropping a server-rendered page mid-stream can deadlock a
-    // worker in leptos' reactive_graph (owner disposed while its resource runs; see the closing note of stop
-    // 23), which is not what this test is about.
+    // Read the page to its end, as a browser does (callers that hang up are security.rs's concern).
     response.bytes().await.unwrap();
     answer
 }

@@ -41,7 +41,8 @@ pub struct Config {
     pub dead_letter_topic: String,
 
     /// How long the group waits for a silent member before giving its partitions to others: after a crash, the
-    /// restarted instance gets its partitions back this long after the old one died.
+    /// restarted instance gets its partitions back this long after the old one died (at once with static
+    /// membership, which needs it longer than a restart takes: ARCHITECTURE decision 12).
     #[arg(long, global = true, env = "JUPITER_SESSION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub session_timeout: Duration,
 

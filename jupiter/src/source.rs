@@ -17,7 +17,7 @@ pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
         )
         .set(
             "heartbeat.interval.ms",
-            (config.session_timeout / 3).as_millis().to_string(),
+            heartbeat_interval(config.session_timeout).as_millis().to_string(),
         )
         .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string());
     if let Some(instance_id) = &config.instance_id {
@@ -26,6 +26,12 @@ pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
     let consumer = settings.create()?;
     consumer.subscribe(&config.topic)?;
     Ok(consumer)
+}
+
+/// A third of the session timeout (Kafka's advice), at most 3 s: members learn of a rebalance from a heartbeat's
+/// answer, so a long session timeout (static membership, ARCHITECTURE decision 12) must not slow that down.
+fn heartbeat_interval(session_timeout: std::time::Duration) -> std::time::Duration {
+    (session_timeout / 3).min(std::time::Duration::from_secs(3))
 }
 
 /// Publishes lag per partition assigned to this instance, measured from the consumer's position, and the number

@@ -22,8 +22,9 @@ use parquet::file::properties::WriterProperties;
 use crate::Error;
 use crate::schema::{BronzeRow, to_record_batch};
 
-/// Rows handed to the Parquet writer at a time, per partition.
-const CHUNK_ROWS: usize = 16_384;
+/// Rows handed to the Parquet writer at a time, per partition. Until then each row is held as parsed (~0.9 KB
+/// with its raw payload), so this bounds that copy: 4,096 rows hold ~4 MB where 16,384 held ~15.
+const CHUNK_ROWS: usize = 4_096;
 
 /// A data file never rolls over within one commit: the commit policy decides file sizes.
 const TARGET_FILE_SIZE: usize = usize::MAX;
@@ -32,8 +33,8 @@ const TARGET_FILE_SIZE: usize = usize::MAX;
 /// S3 upload (parts of at least 5 MiB), so this bounds Neptune's memory per open file (~5 MB compressed at ~150
 /// bytes a row, a few copies of it in flight) whatever the file size; it also lets readers skip row groups by
 /// their statistics. At 10k vehicles 128k rows took RSS to 190 MiB with glibc's allocator and 213 with mimalloc;
-/// 32k keeps it at 110–147 MiB over three minutes, 149 MiB at most over ten (crates/packetpulse-stack/README.md,
-/// change 5).
+/// 32k kept it at 110–147 MiB over three minutes, 149 MiB at most over ten (crates/packetpulse-stack/README.md,
+/// change 5), and with 4,096-row chunks 124 MiB at most over ten (change 8).
 const ROW_GROUP_ROWS: usize = 32 * 1024;
 
 type Fanout = FanoutWriter<

@@ -283,11 +283,11 @@ async fn callers_hanging_up_mid_page_leave_every_page_answering() {
     let client = http();
     http_sign_in(&client, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     let base = dashboard.url.clone();
-    let vehicle = dashboard.fleet.all().next().unwrap().session_id.clone();
+    let session = dashboard.fleet.all().next().unwrap().session_id.clone();
     let pages: Vec<String> = [
         "/".to_owned(),
         "/sessions?q=veh&status=active&page=1".to_owned(),
-        format!("/sessions/{vehicle}"),
+        format!("/sessions/{session}"),
         "/fleet?q=veh&page=1".to_owned(),
         "/analytics?period=week".to_owned(),
         "/alerts?status=open&page=1".to_owned(),

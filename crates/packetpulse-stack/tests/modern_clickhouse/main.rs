@@ -15,6 +15,9 @@ mod fixture;
 mod replay;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use clickhouse::query::RowCursor;
+use mercury::server::warehouse::alerts::AlertFilter;
+use mercury::server::warehouse::reports::ReportRange;
 use mercury::server::warehouse::{ListQuery, Warehouse};
 use packetpulse_testkit::{shared_clickhouse, shared_modern_clickhouse, unique_name};
 
@@ -224,6 +227,38 @@ async fn record(
     ] {
         warehouse.tracking(order).await.unwrap();
     }
+    reports(&warehouse, now).await;
     mark("Mercury (every page's queries)", &mut from);
     phases
+}
+
+/// Every report (a page's first rows and a whole export), for the fleet and one vehicle over the fixture's days, and
+/// the alerts page.
+async fn reports(warehouse: &Warehouse, now: DateTime<Utc>) {
+    async fn drain<T: clickhouse::RowRead>(mut cursor: RowCursor<T>) {
+        while cursor.next().await.unwrap().is_some() {}
+    }
+    let midnight = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let ms = |at: DateTime<Utc>| u64::try_from(at.timestamp_millis()).unwrap();
+    for (vehicle, limit) in [("", Some(200)), ("", None), ("veh-1", Some(200))] {
+        let range = ReportRange {
+            from_ms: ms(midnight - chrono::Duration::days(14)),
+            to_ms: ms(midnight + chrono::Duration::days(1)),
+            vehicle: vehicle.to_owned(),
+            limit,
+        };
+        drain(warehouse.trips_report(&range).unwrap()).await;
+        drain(warehouse.daily_report(&range).unwrap()).await;
+        drain(warehouse.stops_report(&range, 120_000).unwrap()).await;
+        drain(warehouse.alerts_report(&range).unwrap()).await;
+    }
+    warehouse
+        .alerts(&AlertFilter {
+            to_ms: ms(now),
+            ids: vec![String::new()],
+            limit: 50,
+            ..AlertFilter::default()
+        })
+        .await
+        .unwrap();
 }

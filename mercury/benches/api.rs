@@ -3,7 +3,9 @@
 //!
 //! `cargo bench -p mercury` — knobs: MERCURY_BENCH_SESSIONS (10,000 sessions × 100 points = 1M rows),
 //! MERCURY_BENCH_SECONDS per endpoint (10), MERCURY_BENCH_CONCURRENCY (8 clients), MERCURY_BENCH_ONLY
-//! (comma-separated parts of the paths to load, e.g. `reports/,sessions`; default all).
+//! (comma-separated parts of the paths to load, e.g. `reports/,sessions`; default all), MERCURY_BENCH_HOLD=1
+//! (after seeding, print the dashboard's and ClickHouse's addresses and wait for a line on stdin before loading,
+//! to try queries by hand on the seeded data).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -123,6 +125,16 @@ async fn main() {
         sessions * POINTS_PER_SESSION as u64,
         seeding.elapsed().as_secs_f64()
     );
+    if setting("MERCURY_BENCH_HOLD", 0) == 1 {
+        println!(
+            "holding: dashboard {}, ClickHouse {} database {}; press Enter to load",
+            dashboard.url,
+            packetpulse_testkit::shared_clickhouse().unwrap().url(),
+            dashboard.clickhouse_database
+        );
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap();
+    }
     let http = common::http();
     common::http_sign_in(&http, &dashboard.url, "admin", ADMIN_PASSWORD).await;
     let base = &dashboard.url;

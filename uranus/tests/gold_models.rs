@@ -13,6 +13,8 @@
 
 #![allow(clippy::unwrap_used, clippy::float_cmp)]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -268,6 +270,24 @@ async fn every_gold_model_equals_the_hand_computed_values() {
     );
     assert_close("V2 km", fleet[1].total_km, STEP_KM + S4_KM);
 
+    let daily = common::vehicle_daily(&client).await;
+    let friday = day(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+    let s3_day = day((now - chrono::Duration::seconds(120)).date_naive());
+    let expected_daily = [
+        (friday, "V1", 2, 2, S1_KM + S2_KM, 3_750.0),
+        (friday, "V2", 1, 1, S4_KM, 60.0),
+        (s3_day, "V2", 1, 0, STEP_KM, 60.0),
+    ];
+    assert_eq!(daily.len(), expected_daily.len(), "{daily:?}");
+    for (row, (day, vehicle, trips, completed, km, seconds)) in daily.iter().zip(expected_daily) {
+        assert_eq!(
+            (row.day, row.vehicle_id.as_str(), row.trips, row.completed),
+            (day, vehicle, trips, completed)
+        );
+        assert_close(&format!("{vehicle} km on day {day}"), row.distance_km, km);
+        assert_close(&format!("{vehicle} driving on day {day}"), row.driving_s, seconds);
+    }
+
     assert_eq!(hourly(&client).await, events_per_hour.expected());
 
     let active: Vec<Active> = client
@@ -325,6 +345,7 @@ async fn every_gold_model_equals_the_hand_computed_values() {
         2.0 * STEP_KM,
     );
     assert_close("S1 distance after the refresh", sessions[0].distance_km, S1_KM);
+    common::assert_vehicle_daily_is_a_fresh_grouping(&client).await;
     assert_eq!(hourly(&client).await, events_per_hour.expected());
 
     // Jupiter closes S5 as abandoned (offline, then abandoned: two alerts, no new movement). The next refresh
@@ -359,7 +380,6 @@ async fn every_gold_model_equals_the_hand_computed_values() {
         .fetch_all()
         .await
         .unwrap();
-    let friday = day(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
     assert_eq!(
         daily,
         [

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jupiter::testing::SilverSeeder;
 use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent, testing};
@@ -121,6 +123,13 @@ async fn a_refresh_copies_only_the_partitions_of_the_sessions_it_recomputes() {
         hours_copied <= 2 * three_days,
         "session_hours copied {hours_copied} old rows for 6 changed sessions"
     );
+    // vehicle_daily regroups the days those sessions span and copies the rest of their weeks: one vehicle here,
+    // so a row per day and at most one more marking a regrouped day.
+    let daily_copied = copied(&results, "vehicle_daily");
+    assert!(
+        daily_copied <= 3 * 7 * 2,
+        "vehicle_daily copied {daily_copied} old rows for 6 changed sessions"
+    );
 
     let client = client.with_database(&database);
     let (rows, sessions): (u64, u64) = client
@@ -154,4 +163,61 @@ async fn a_refresh_copies_only_the_partitions_of_the_sessions_it_recomputes() {
         .unwrap();
     assert_eq!(hour_events, 2 * expected + 6, "every event counted once");
     assert!(hour_rows >= expected, "{hour_rows}");
+    common::assert_vehicle_daily_is_a_fresh_grouping(&client).await;
+}
+
+/// A late event from before midnight moves the start of the only trip of a day to the day before: the daily
+/// summary counts it on that day and no longer on the day it left, which has no trip left to regroup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trip_whose_start_moves_back_a_day_leaves_nothing_on_the_day_it_left() {
+    let clickhouse = shared_clickhouse().unwrap();
+    let (database, client) = clickhouse.fresh_database().await.unwrap();
+    let mut silver = SilverSeeder::new(&client, &database).await;
+    let after_midnight = Utc.with_ymd_and_hms(2026, 9, 2, 0, 10, 0).unwrap();
+    let now = Utc::now();
+    silver
+        .insert(
+            vec![
+                event("late", after_midnight, DeliveryStatus::Started, 37.98),
+                event(
+                    "late",
+                    after_midnight + Duration::minutes(1),
+                    DeliveryStatus::EnRoute,
+                    37.981,
+                ),
+            ],
+            now - Duration::hours(1),
+        )
+        .await;
+    let project = Project::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
+        &database,
+    )
+    .unwrap();
+    let mut runner = Runner::new(client.clone(), &database, project).unwrap();
+    let everything = runner.select(&[]).unwrap();
+    summarise(&runner.run(&everything, false).await).unwrap();
+    let days = |rows: Vec<common::VehicleDay>| -> Vec<(u16, u64)> {
+        rows.into_iter().map(|row| (row.day, row.trips)).collect()
+    };
+    let reporting = client.clone().with_database(&database);
+    let day = |date: DateTime<Utc>| u16::try_from(date.timestamp() / 86_400).unwrap();
+    assert_eq!(
+        days(common::vehicle_daily(&reporting).await),
+        [(day(after_midnight), 1)]
+    );
+
+    let before_midnight = after_midnight - Duration::minutes(20);
+    silver
+        .insert(
+            vec![event("late", before_midnight, DeliveryStatus::Started, 37.979)],
+            now,
+        )
+        .await;
+    summarise(&runner.run(&everything, false).await).unwrap();
+    assert_eq!(
+        days(common::vehicle_daily(&reporting).await),
+        [(day(before_midnight), 1)]
+    );
+    common::assert_vehicle_daily_is_a_fresh_grouping(&reporting).await;
 }

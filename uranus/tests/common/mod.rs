@@ -1,5 +1,5 @@
 //! What Uranus' tests share: throw-away dbt projects written to temp dirs, and a runner for them against the
-//! test ClickHouse in a fresh database.
+//! test ClickHouse in a fresh database; reads of the project's gold models.
 
 #![allow(clippy::unwrap_used, dead_code)]
 
@@ -71,4 +71,71 @@ pub fn run_binary(command: &str, dir: &Path, clickhouse: &ClickHouse, database: 
         ])
         .output()
         .unwrap()
+}
+
+/// A row of the project's `vehicle_daily`.
+#[derive(Debug, PartialEq, serde::Deserialize, clickhouse::Row)]
+pub struct VehicleDay {
+    pub day: u16,
+    pub vehicle_id: String,
+    pub trips: u64,
+    pub completed: u64,
+    pub distance_km: f64,
+    pub driving_s: f64,
+}
+
+/// `vehicle_daily`'s days with trips, by day and vehicle.
+pub async fn vehicle_daily(client: &clickhouse::Client) -> Vec<VehicleDay> {
+    client
+        .query(
+            "SELECT toUInt16(day) AS day, vehicle_id, trips, completed, distance_km, driving_s FROM vehicle_daily \
+             WHERE trips > 0 ORDER BY day, vehicle_id",
+        )
+        .fetch_all()
+        .await
+        .unwrap()
+}
+
+/// What `vehicle_daily` holds if built from scratch out of `session_summary`.
+pub async fn vehicle_daily_from_sessions(client: &clickhouse::Client) -> Vec<VehicleDay> {
+    client
+        .query(
+            "SELECT toUInt16(trip_day) AS day, vehicle AS vehicle_id, count() AS trips, \
+             toUInt64(countIf(trip_status = 'completed')) AS completed, toFloat64(sum(km)) AS distance_km, \
+             toFloat64(sum(seconds)) AS driving_s \
+             FROM (SELECT toDate(started_at) AS trip_day, vehicle_id AS vehicle, status AS trip_status, \
+                   distance_km AS km, duration_s AS seconds FROM session_summary) \
+             GROUP BY trip_day, vehicle ORDER BY trip_day, vehicle",
+        )
+        .fetch_all()
+        .await
+        .unwrap()
+}
+
+/// `vehicle_daily` (its days with trips) is what a build from scratch would give: the same days, vehicles and
+/// counts, and the same sums up to the order they were added in.
+pub async fn assert_vehicle_daily_is_a_fresh_grouping(client: &clickhouse::Client) {
+    let (kept, fresh) = (
+        vehicle_daily(client).await,
+        vehicle_daily_from_sessions(client).await,
+    );
+    let keys = |rows: &[VehicleDay]| -> Vec<(u16, String, u64, u64)> {
+        rows.iter()
+            .map(|row| (row.day, row.vehicle_id.clone(), row.trips, row.completed))
+            .collect()
+    };
+    assert_eq!(keys(&kept), keys(&fresh), "vehicle_daily's rows");
+    for (kept_row, fresh_row) in kept.iter().zip(&fresh) {
+        for (what, kept, fresh) in [
+            ("km", kept_row.distance_km, fresh_row.distance_km),
+            ("driving s", kept_row.driving_s, fresh_row.driving_s),
+        ] {
+            assert!(
+                (kept - fresh).abs() <= 1e-9 * fresh.abs().max(1.0),
+                "{what} of {} on day {}: {kept}, from scratch {fresh}",
+                fresh_row.vehicle_id,
+                fresh_row.day
+            );
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The reports' rows, read as cursors so an export streams: a year of trips never sits in Mercury's memory.
-//! Trips, the daily summary and stops come from gold's `session_summary` (stops from its per-session arrays),
-//! alerts from silver's `alerts`.
+//! Trips and stops come from gold's `session_summary` (stops from its per-session arrays), the daily summary from
+//! gold's `vehicle_daily`, alerts from silver's `alerts`.
 
 use clickhouse::query::RowCursor;
 use serde::Deserialize;
@@ -93,6 +93,24 @@ fn in_range(ms: &str, datetime: &str, range: &ReportRange) -> String {
     )
 }
 
+/// `range.limit` as SQL, or nothing for all rows.
+fn limit_clause(range: &ReportRange) -> String {
+    range
+        .limit
+        .map(|limit| format!(" LIMIT {limit}"))
+        .unwrap_or_default()
+}
+
+/// The UTC day (`YYYY-MM-DD`) of an instant, epoch ms; the range's ends are midnights.
+fn utc_day(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .unwrap_or_default()
+        .date_naive()
+        .to_string()
+}
+
 /// The vehicle condition, only when one is asked for (bound last by [`Warehouse::ranged`]).
 fn vehicle_condition(range: &ReportRange) -> &'static str {
     if range.vehicle.is_empty() {
@@ -106,13 +124,9 @@ impl Warehouse {
     /// `sql` with its [`in_range`] conditions (or any four placeholders taking from, to, from, to, then
     /// [`vehicle_condition`]'s) bound to `range`, limited to `range.limit` rows.
     fn ranged(&self, sql: &str, range: &ReportRange) -> clickhouse::query::Query {
-        let limit = range
-            .limit
-            .map(|limit| format!(" LIMIT {limit}"))
-            .unwrap_or_default();
         let query = self
             .client
-            .query(&format!("{sql}{limit}"))
+            .query(&format!("{sql}{}", limit_clause(range)))
             .bind(range.from_ms)
             .bind(range.to_ms)
             .bind(range.from_ms)
@@ -138,27 +152,31 @@ impl Warehouse {
         .map_err(failed("trips report"))
     }
 
-    /// Per day (UTC, by trip start) and vehicle, in that order.
+    /// Per day (UTC, by trip start) and vehicle, in that order: gold's `vehicle_daily` rows of the range's days
+    /// (its rows without trips only mark a regrouped day).
     pub fn daily_report(&self, range: &ReportRange) -> Result<RowCursor<DailyRow>> {
-        let summary = self.table("session_summary");
+        let daily = self.table("vehicle_daily");
+        let limit = limit_clause(range);
         // Renamed in the subquery: ClickHouse 18.16 substitutes an output alias equal to a column name into the
         // expressions that use the column.
-        self.ranged(
-            &format!(
-                "SELECT toString(trip_day) AS day, vehicle AS vehicle_id, count() AS trips, \
-                 toUInt64(countIf(trip_status = 'completed')) AS completed, \
-                 toFloat64(sum(trip_km)) AS distance_km, toFloat64(sum(trip_s)) AS driving_s, \
-                 if(sum(trip_s) > 0, sum(trip_km) / (sum(trip_s) / 3600), 0) AS avg_speed_kmh \
-                 FROM (SELECT toDate(started_at) AS trip_day, vehicle_id AS vehicle, status AS trip_status, \
-                       toFloat64(distance_km) AS trip_km, toFloat64(duration_s) AS trip_s \
-                       FROM {summary} WHERE {}) \
-                 GROUP BY trip_day, vehicle ORDER BY trip_day, vehicle",
-                in_range("started_at_ms", "started_at", range)
-            ),
-            range,
-        )
-        .fetch()
-        .map_err(failed("daily report"))
+        let query = self
+            .client
+            .query(&format!(
+                "SELECT toString(trip_day) AS day, vehicle AS vehicle_id, trips, completed, distance_km, driving_s, \
+                 if(driving_s > 0, distance_km / (driving_s / 3600), 0) AS avg_speed_kmh \
+                 FROM (SELECT day AS trip_day, vehicle_id AS vehicle, trips, completed, distance_km, driving_s \
+                       FROM {daily} WHERE day >= toDate(?) AND day < toDate(?) AND trips > 0{}) \
+                 ORDER BY trip_day, vehicle{limit}",
+                vehicle_condition(range)
+            ))
+            .bind(utc_day(range.from_ms))
+            .bind(utc_day(range.to_ms));
+        let query = if range.vehicle.is_empty() {
+            query
+        } else {
+            query.bind(&range.vehicle)
+        };
+        query.fetch().map_err(failed("daily report"))
     }
 
     /// Alerts in the range, oldest first.

@@ -42,9 +42,10 @@ pub struct Config {
 
     /// How long the group waits for a silent member before giving its partitions to others: after a crash, the
     /// restarted instance gets its partitions back this long after the old one died (at once with static
-    /// membership, which needs it longer than a restart takes: ARCHITECTURE decision 12).
-    #[arg(long, global = true, env = "JUPITER_SESSION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub session_timeout: Duration,
+    /// membership, which needs it longer than a restart takes: ARCHITECTURE decision 12). Default 10 s, or 30 s
+    /// with `--instance-id` ([`Config::session_timeout`]).
+    #[arg(long = "session-timeout", global = true, env = "JUPITER_SESSION_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub session_timeout_setting: Option<Duration>,
 
     /// A stable id, unique in the group, for this instance (Kafka static membership): a restarted instance with
     /// the same id gets its partitions back at once instead of after a rebalance. Unset: dynamic membership.
@@ -182,6 +183,14 @@ impl Config {
         Self::parse_from(["jupiter"])
     }
 
+    /// The group session timeout: the one set, else 10 s, or 30 s with static membership, which needs it longer
+    /// than a restart takes (ARCHITECTURE decision 12).
+    pub fn session_timeout(&self) -> Duration {
+        let default = if self.instance_id.is_some() { 30 } else { 10 };
+        self.session_timeout_setting
+            .unwrap_or(Duration::from_secs(default))
+    }
+
     /// A ClickHouse client for this configuration's server.
     pub fn clickhouse_client(&self) -> clickhouse::Client {
         self.clickhouse.client()
@@ -190,5 +199,22 @@ impl Config {
     /// A client of the silver database on this configuration's server.
     pub fn silver_client(&self) -> clickhouse::Client {
         self.clickhouse_client().with_database(&self.clickhouse.database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_timeout_outlasts_a_restart_under_static_membership_unless_set() {
+        let timeout = |args: &[&str]| Config::parse_from([&["jupiter"], args].concat()).session_timeout();
+        assert_eq!(timeout(&[]), Duration::from_secs(10));
+        assert_eq!(timeout(&["--instance-id", "jupiter-1"]), Duration::from_secs(30));
+        assert_eq!(
+            timeout(&["--instance-id", "jupiter-1", "--session-timeout", "60s"]),
+            Duration::from_secs(60)
+        );
+        assert_eq!(timeout(&["--session-timeout", "5s"]), Duration::from_secs(5));
     }
 }

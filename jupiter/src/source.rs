@@ -10,14 +10,12 @@ use crate::metrics::Metrics;
 
 /// Joins the group on the configured topic.
 pub fn subscribe(config: &Config) -> Result<Consumer, Error> {
+    let session_timeout = config.session_timeout();
     let mut settings = ConsumerConfig::new(&config.kafka_bootstrap_servers, &config.group)
-        .set(
-            "session.timeout.ms",
-            config.session_timeout.as_millis().to_string(),
-        )
+        .set("session.timeout.ms", session_timeout.as_millis().to_string())
         .set(
             "heartbeat.interval.ms",
-            heartbeat_interval(config.session_timeout).as_millis().to_string(),
+            heartbeat_interval(session_timeout).as_millis().to_string(),
         )
         .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string());
     if let Some(instance_id) = &config.instance_id {

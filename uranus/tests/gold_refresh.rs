@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jupiter::testing::SilverSeeder;
 use packetpulse_model::{DeliveryEvent, DeliveryStatus, PublishedEvent, testing};
@@ -39,6 +41,19 @@ fn event(session: &str, time: DateTime<Utc>, status: DeliveryStatus, lat: f64) -
             ..testing::event()
         })
     }
+}
+
+/// The project's models built for the first time in `database`: the runner and every model, for the next refresh.
+async fn first_build(client: &clickhouse::Client, database: &str) -> (Runner, BTreeSet<String>) {
+    let project = Project::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
+        database,
+    )
+    .unwrap();
+    let mut runner = Runner::new(client.clone(), database, project).unwrap();
+    let everything = runner.select(&[]).unwrap();
+    summarise(&runner.run(&everything, false).await).unwrap();
+    (runner, everything)
 }
 
 fn copied(results: &[ModelResult], model: &str) -> u64 {
@@ -77,14 +92,7 @@ async fn a_refresh_copies_only_the_partitions_of_the_sessions_it_recomputes() {
             .await;
     }
 
-    let project = Project::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
-        &database,
-    )
-    .unwrap();
-    let mut runner = Runner::new(client.clone(), &database, project).unwrap();
-    let everything = runner.select(&[]).unwrap();
-    summarise(&runner.run(&everything, false).await).unwrap();
+    let (mut runner, everything) = first_build(&client, &database).await;
 
     // Five sessions of the last day drive on; one session of day 10 gets a late event from the day before, so
     // its start (and partition) moves.
@@ -189,14 +197,7 @@ async fn a_trip_whose_start_moves_back_a_day_leaves_nothing_on_the_day_it_left()
             now - Duration::hours(1),
         )
         .await;
-    let project = Project::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt"),
-        &database,
-    )
-    .unwrap();
-    let mut runner = Runner::new(client.clone(), &database, project).unwrap();
-    let everything = runner.select(&[]).unwrap();
-    summarise(&runner.run(&everything, false).await).unwrap();
+    let (mut runner, everything) = first_build(&client, &database).await;
     let days = |rows: Vec<common::VehicleDay>| -> Vec<(u16, u64)> {
         rows.into_iter().map(|row| (row.day, row.trips)).collect()
     };

@@ -331,12 +331,25 @@ impl Probe {
     }
 }
 
-/// Whether process `pid` runs (exists and is not a zombie waiting to be reaped).
+/// Whether process `pid` still holds what it had: it exists and is not a zombie, or it is one whose other threads
+/// are still exiting. SIGKILL turns the thread-group leader (the `/proc/PID` state) into a zombie as soon as it
+/// exits, while its other threads may still be tearing down and holding the shared file table, the listening
+/// socket with it: a restart then found the broker's port taken (CI, 2026-12-03).
 fn process_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+    };
+    let zombie = field("State:").is_some_and(|state| state.starts_with('Z'));
+    let threads: u32 = field("Threads:")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1);
+    !zombie || threads > 1
 }
 
 /// The HTTP client of every probe: a service that accepts a connection but never answers must not hang the run.

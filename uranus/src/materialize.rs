@@ -2,8 +2,9 @@
 //! - `view`: `CREATE VIEW` (re-created only when its SQL changed since this process last created it: ClickHouse
 //!   18.16 has no `CREATE OR REPLACE VIEW`, so a re-creation is a short moment without the view).
 //! - `table`: built complete into `<model>__uranus_tmp`, then swapped in with `ALTER TABLE … REPLACE PARTITION
-//!   tuple() FROM …`, which exchanges the table's data parts at once: readers see the old rows or the new, never
-//!   a missing or half-built table. Only when the model's columns or engine changed is the table renamed away and
+//!   ID … FROM …` per partition (an unpartitioned table has one, `all`), which exchanges its data parts at once:
+//!   readers see the old rows or the new, never a missing or half-built table; a partition the new build lacks
+//!   is dropped (an empty build empties the table: modern ClickHouse refuses to replace from nothing). Only when the model's columns or engine changed is the table renamed away and
 //!   the new one renamed in (a moment without the table; logged).
 //! - `incremental`: the first build is a table build; later runs render with `is_incremental()` true and append
 //!   the new rows, or, with `unique_key`, rebuild from old rows whose key is not among the new ones plus the new
@@ -369,14 +370,6 @@ impl<'a> Builder<'a> {
             .map_err(|source| self.error("listing partitions", source))
     }
 
-    /// The `PARTITION BY` expression of `table`'s definition, if it has one.
-    async fn partition_key(&self, table: &str) -> Result<Option<String>, Error> {
-        let definition = self.structure(table).await?;
-        Ok(definition
-            .split_once("PARTITION BY ")
-            .map(|(_, rest)| rest.split(" ORDER BY").next().unwrap_or(rest).trim().to_owned()))
-    }
-
     /// Makes the staging table's rows the target's: creates the target from it if missing, exchanges its data
     /// parts if the two tables have the same structure, renames otherwise.
     async fn swap_in(&self, staging: &str) -> Result<(), Error> {
@@ -389,20 +382,10 @@ impl<'a> Builder<'a> {
                 )
                 .await;
         }
-        if self.structure(&target).await? == self.structure(staging).await?
-            && self.partition_key(&target).await?.is_some()
-        {
-            return self.replace_every_partition(staging).await;
-        }
+        // An unpartitioned table has one partition, id `all`, when it has rows: the same path replaces it, or
+        // drops it when the new build is empty (modern ClickHouse refuses to replace from nothing).
         if self.structure(&target).await? == self.structure(staging).await? {
-            self.execute(
-                "swapping the new rows in",
-                &format!("ALTER TABLE {target} REPLACE PARTITION tuple() FROM {staging}"),
-            )
-            .await?;
-            return self
-                .execute("dropping the staging table", &format!("DROP TABLE {staging}"))
-                .await;
+            return self.replace_every_partition(staging).await;
         }
         tracing::warn!(
             model = self.model,
@@ -423,8 +406,8 @@ impl<'a> Builder<'a> {
             .await
     }
 
-    /// A partitioned table's swap: each partition of the staging table replaces the target's, and partitions
-    /// the staging table does not have are dropped. Atomic per partition, not across them.
+    /// A table's swap: each partition of the staging table replaces the target's, and partitions the staging
+    /// table does not have are dropped. Atomic per partition, not across them (an unpartitioned table has one).
     async fn replace_every_partition(&self, staging: &str) -> Result<(), Error> {
         // `swap_in`'s staging table is always this model's `__uranus_tmp`.
         let mut ids = self.partition_ids(&format!("{}__uranus_tmp", self.model)).await?;

@@ -66,3 +66,45 @@ async fn readers_never_see_a_table_model_missing_or_half_built_while_it_is_rebui
         &wrong[..wrong.len().min(3)]
     );
 }
+
+/// A table model whose new build has no rows empties the table, and an empty table rebuilt empty stays so: modern
+/// ClickHouse refuses `REPLACE PARTITION` from a table without that partition (CI on ClickHouse 26, 2026-12-03:
+/// `kpi_aggregates` before any completed delivery), so the swap drops the partition instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_model_that_builds_no_rows_empties_the_table() {
+    let clickhouse = shared_clickhouse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::write_project(
+        dir.path(),
+        &[
+            ("sources.yml", common::SOURCES),
+            (
+                "latest.sql",
+                "{{ config(materialized='table', order_by='k') }}\n\
+                 SELECT k, v FROM {{ source('raw', 'src') }}\n\
+                 WHERE batch = (SELECT max(batch) FROM {{ source('raw', 'src') }}) AND v != ''",
+            ),
+        ],
+    );
+    let (mut runner, database) = common::runner(clickhouse, dir.path()).await;
+    let client = clickhouse.client().with_database(&database);
+    common::create_source(&client).await;
+    let everything = runner.select(&[]).unwrap();
+    let rows = |client: clickhouse::Client| async move {
+        client
+            .query("SELECT count() FROM latest")
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+
+    common::execute(&client, "INSERT INTO src VALUES (1, 1, 'kept')").await;
+    summarise(&runner.run(&everything, false).await).unwrap();
+    assert_eq!(rows(client.clone()).await, 1);
+    // The newest batch has nothing the model keeps: the next builds are empty.
+    common::execute(&client, "INSERT INTO src VALUES (2, 2, '')").await;
+    for build in 0..2 {
+        summarise(&runner.run(&everything, false).await).unwrap();
+        assert_eq!(rows(client.clone()).await, 0, "build {build}");
+    }
+}

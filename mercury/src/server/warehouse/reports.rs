@@ -111,12 +111,21 @@ fn utc_day(ms: u64) -> String {
         .to_string()
 }
 
-/// The vehicle condition, only when one is asked for (bound last by [`Warehouse::ranged`]).
+/// The vehicle condition, only when one is asked for (bound last, by [`bind_vehicle`]).
 fn vehicle_condition(range: &ReportRange) -> &'static str {
     if range.vehicle.is_empty() {
         ""
     } else {
         " AND vehicle_id = ?"
+    }
+}
+
+/// Binds [`vehicle_condition`]'s value, if it has one.
+fn bind_vehicle(query: clickhouse::query::Query, range: &ReportRange) -> clickhouse::query::Query {
+    if range.vehicle.is_empty() {
+        query
+    } else {
+        query.bind(&range.vehicle)
     }
 }
 
@@ -131,11 +140,7 @@ impl Warehouse {
             .bind(range.to_ms)
             .bind(range.from_ms)
             .bind(range.to_ms);
-        if range.vehicle.is_empty() {
-            query
-        } else {
-            query.bind(&range.vehicle)
-        }
+        bind_vehicle(query, range)
     }
 
     /// Trips started in the range, oldest first.
@@ -171,12 +176,7 @@ impl Warehouse {
             ))
             .bind(utc_day(range.from_ms))
             .bind(utc_day(range.to_ms));
-        let query = if range.vehicle.is_empty() {
-            query
-        } else {
-            query.bind(&range.vehicle)
-        };
-        query.fetch().map_err(failed("daily report"))
+        bind_vehicle(query, range).fetch().map_err(failed("daily report"))
     }
 
     /// Alerts in the range, oldest first.

@@ -4,8 +4,9 @@
 //! - `table`: built complete into `<model>__uranus_tmp`, then swapped in with `ALTER TABLE … REPLACE PARTITION
 //!   ID … FROM …` per partition (an unpartitioned table has one, `all`), which exchanges its data parts at once:
 //!   readers see the old rows or the new, never a missing or half-built table; a partition the new build lacks
-//!   is dropped (an empty build empties the table: modern ClickHouse refuses to replace from nothing). Only when the model's columns or engine changed is the table renamed away and
-//!   the new one renamed in (a moment without the table; logged).
+//!   is dropped (an empty build empties the table: modern ClickHouse refuses to replace from nothing). Only when
+//!   the model's columns or engine changed is the table renamed away and the new one renamed in (a moment without
+//!   the table; logged).
 //! - `incremental`: the first build is a table build; later runs render with `is_incremental()` true and append
 //!   the new rows, or, with `unique_key`, rebuild from old rows whose key is not among the new ones plus the new
 //!   ones, swapped in as a table is (dbt-clickhouse's "legacy" strategy: 18.16 has no lightweight deletes).

@@ -8,6 +8,11 @@
 //! A server that starts programs of its own (chromedriver starts a Chromium per session) runs in a process group
 //! of its own ([`ServerProcess::start_group`]): stopping it kills the whole group, and so does the test binary's
 //! exit, because the parent-death signal reaches only the leader and its children would outlive it.
+//!
+//! Between fork and exec a child holds a copy of every descriptor of the test binary, close-on-exec or not, so
+//! a socket closed in that window stays open. librdkafka's mock cluster closes a broker's listener and binds
+//! its port again at once when the broker goes down, and aborts the process if that bind fails: it runs inside
+//! [`outside_fork_window`], which no spawn overlaps.
 
 #![allow(unsafe_code)] // prctl and kill: two libc calls, each commented where made.
 
@@ -22,6 +27,17 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::Error;
+
+/// Held by the reaper thread while it spawns, that is while a child may be between fork and exec.
+static FORK_WINDOW: Mutex<()> = Mutex::new(());
+
+/// Runs `action` while no process is being spawned (see the module docs): a descriptor it closes is closed.
+pub(crate) fn outside_fork_window<R>(action: impl FnOnce() -> R) -> R {
+    let _no_spawn = FORK_WINDOW
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    action()
+}
 
 /// How long a server gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -274,7 +290,9 @@ fn spawn_from_reaper_thread(command: Command) -> io::Result<Child> {
             .spawn(move || {
                 // Lives until the process exits: the receiver's sender is in a static and never dropped.
                 for (mut command, reply) in requests {
-                    let _ = reply.send(spawn_with_parent_death_signal(&mut command));
+                    // `spawn` returns once the child has exec'd (or failed to): the fork window is closed.
+                    let spawned = outside_fork_window(|| spawn_with_parent_death_signal(&mut command));
+                    let _ = reply.send(spawned);
                 }
             })
             .expect("spawning the testkit's reaper thread");

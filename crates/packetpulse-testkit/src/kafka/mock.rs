@@ -65,13 +65,17 @@ impl MockKafka {
                             let _ = reply.send(result);
                         }
                         Command::SetBrokersUp { up, reply } => {
-                            for broker in 1..=BROKERS {
-                                let _ = if up {
-                                    cluster.broker_up(broker)
-                                } else {
-                                    cluster.broker_down(broker)
-                                };
-                            }
+                            // Going down rebinds the listener's port, and librdkafka aborts if that fails:
+                            // a spawn's child must not hold the old listener open meanwhile.
+                            crate::process::outside_fork_window(|| {
+                                for broker in 1..=BROKERS {
+                                    let _ = if up {
+                                        cluster.broker_up(broker)
+                                    } else {
+                                        cluster.broker_down(broker)
+                                    };
+                                }
+                            });
                             let _ = reply.send(());
                         }
                     }

@@ -60,18 +60,41 @@ pub async fn run(
     let client = client.with_database(&config.clickhouse.database);
     let consumer = crate::source::subscribe(config)?;
     let lag_monitor = crate::source::monitor_lag(&consumer, config, metrics);
+    let consumed = consume(config, &consumer, client, metrics, shutdown, health).await;
+    lag_monitor.abort();
+    // Cancelled, or finished on its own: either way its clone of the consumer is going.
+    let _ = lag_monitor.await;
+    // Out of the group before returning, also after a failed start, so a replacement started next joins a
+    // group without this instance.
+    consumer.close(CONSUMER_CLOSE_TIMEOUT).await;
+    consumed
+}
+
+/// Everything between joining the group and leaving it: resumes the running sessions, then reads, enriches,
+/// detects and writes until `shutdown`.
+async fn consume(
+    config: &Config,
+    consumer: &Consumer,
+    client: Client,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+    health: &Health,
+) -> Result<(), Error> {
     let mut enricher = Enricher::new(config.max_speed_kmh).with_idle_timeout(config.session_idle_timeout);
     let resumed = crate::resume::restore_open_sessions(&client, &mut enricher).await?;
     tracing::info!(sessions = resumed, "resumed the history of running sessions");
+    let dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
+    let sink_dead_letters = DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?;
     let lookup_backoff =
         || crate::lifecycle::lookup_backoff(health.clone(), shutdown.clone(), config.clickhouse.timeout);
-    let alerting = Alerting::start(config, &consumer, metrics, shutdown, lookup_backoff()).await?;
+    // The last fallible step: from here on every exit stops the alerting tasks.
+    let alerting = Alerting::start(config, consumer, metrics, shutdown, lookup_backoff()).await?;
     let mut stages = Stages {
         config,
-        consumer: &consumer,
+        consumer,
         client: client.clone(),
         enricher,
-        dead_letters: DeadLetters::new(&config.kafka_bootstrap_servers, &config.dead_letter_topic)?,
+        dead_letters,
         metrics,
         lookups: lookup_backoff(),
         alerting,
@@ -79,10 +102,7 @@ pub async fn run(
     let writer = SilverSink::start(
         client,
         SinkOptions {
-            dead_letters: Some(DeadLetters::new(
-                &config.kafka_bootstrap_servers,
-                &config.dead_letter_topic,
-            )?),
+            dead_letters: Some(sink_dead_letters),
             health: health.clone(),
             timeout: config.clickhouse.timeout,
             ..SinkOptions::new(metrics.clone(), shutdown.clone())
@@ -134,12 +154,7 @@ pub async fn run(
     .await;
     // The writer's own failure (shutdown while retrying) explains a failed submit better than the submit does.
     let written = writer.finish().await;
-    lag_monitor.abort();
-    // Cancelled, or finished on its own: either way its clone of the consumer is going.
-    let _ = lag_monitor.await;
     stages.alerting.stop().await;
-    // Out of the group before returning, so a replacement started next joins a group without this instance.
-    consumer.close(CONSUMER_CLOSE_TIMEOUT).await;
     written.and(read)
 }
 

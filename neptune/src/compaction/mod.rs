@@ -12,6 +12,7 @@ pub mod replace;
 pub mod rewrite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use iceberg::Catalog;
@@ -25,7 +26,12 @@ use crate::sink::ZSTD_LEVEL;
 use replace::Outcome;
 
 /// Swaps that conflicted with another writer's commit before a round gives up (the next round starts over).
-const SWAP_ATTEMPTS: usize = 5;
+const SWAP_ATTEMPTS: u32 = 8;
+/// Wait after the first conflict, doubled after each further one up to [`MAX_CONFLICT_BACKOFF`]: a swap that takes
+/// longer to build than the sink takes between commits (a busy machine, a short commit interval) would otherwise
+/// lose every race; waiting lets it start right after a commit. ~10 s in all before a round gives up.
+const FIRST_CONFLICT_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_CONFLICT_BACKOFF: Duration = Duration::from_millis(3_200);
 
 /// What one compaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +46,8 @@ pub struct Compacted {
     pub bytes_before: u64,
     /// Bytes of the new file.
     pub bytes_after: u64,
+    /// Swaps that conflicted with another writer's commit and were built again before this one went in.
+    pub conflicts: u32,
 }
 
 impl std::fmt::Display for Compacted {
@@ -50,11 +58,12 @@ impl std::fmt::Display for Compacted {
             .map_or_else(|| self.day.to_string(), |date| date.to_string());
         write!(
             f,
-            "{day}: {} files ({:.1} MB) → 1 file ({:.1} MB), {} rows",
+            "{day}: {} files ({:.1} MB) → 1 file ({:.1} MB), {} rows, {} swap conflicts",
             self.files,
             megabytes(self.bytes_before),
             megabytes(self.bytes_after),
-            self.rows
+            self.rows,
+            self.conflicts
         )
     }
 }
@@ -124,7 +133,11 @@ pub async fn compact_next(config: &Config, catalog: &dyn Catalog) -> Result<Opti
     };
     let compacted = rewrite::rewrite(&table, &group, ZSTD_LEVEL).await?;
     let removed: Vec<String> = group.files.iter().map(|file| file.path.clone()).collect();
-    for _ in 0..SWAP_ATTEMPTS {
+    for conflicts in 0..SWAP_ATTEMPTS {
+        if conflicts > 0 {
+            tokio::time::sleep(conflict_backoff(conflicts)).await;
+            table = catalog.load_table(&ident).await.map_err(context)?;
+        }
         match replace::commit(&config.lake, &table, &removed, &compacted).await {
             Ok(Outcome::Committed) => {
                 return Ok(Some(Compacted {
@@ -133,9 +146,16 @@ pub async fn compact_next(config: &Config, catalog: &dyn Catalog) -> Result<Opti
                     rows: group.rows(),
                     bytes_before: group.bytes(),
                     bytes_after: compacted.file_size_in_bytes(),
+                    conflicts,
                 }));
             }
-            Ok(Outcome::Conflict) => table = catalog.load_table(&ident).await.map_err(context)?,
+            Ok(Outcome::Conflict) => {
+                tracing::debug!(
+                    day = group.day,
+                    conflicts = conflicts + 1,
+                    "compaction swap conflicted"
+                );
+            }
             Ok(Outcome::Stale) => {
                 discard(&table, compacted.file_path()).await;
                 return Err(Error::Compaction(format!(
@@ -153,6 +173,13 @@ pub async fn compact_next(config: &Config, catalog: &dyn Catalog) -> Result<Opti
     Err(Error::Compaction(format!(
         "{SWAP_ATTEMPTS} swaps in a row conflicted with other writers' commits"
     )))
+}
+
+/// The wait before the swap that follows the `conflicts`-th conflict in a row.
+fn conflict_backoff(conflicts: u32) -> Duration {
+    FIRST_CONFLICT_BACKOFF
+        .saturating_mul(1 << conflicts.saturating_sub(1).min(16))
+        .min(MAX_CONFLICT_BACKOFF)
 }
 
 /// Deletes a compacted file that was not committed (best effort: an orphan is harmless).
@@ -221,10 +248,20 @@ mod tests {
             rows: 480_000,
             bytes_before: 62_100_000,
             bytes_after: 61_800_000,
+            conflicts: 2,
         };
         assert_eq!(
             compacted.to_string(),
-            "2025-11-20: 33 files (62.1 MB) → 1 file (61.8 MB), 480000 rows"
+            "2025-11-20: 33 files (62.1 MB) → 1 file (61.8 MB), 480000 rows, 2 swap conflicts"
         );
+    }
+
+    #[test]
+    fn conflicts_back_off_doubling_up_to_the_cap() {
+        let waits: Vec<u128> = (1..SWAP_ATTEMPTS)
+            .map(|n| conflict_backoff(n).as_millis())
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1_600, 3_200, 3_200]);
+        assert_eq!(conflict_backoff(u32::MAX), MAX_CONFLICT_BACKOFF);
     }
 }
